@@ -1,0 +1,181 @@
+package spec
+
+// APIVersion and Kind identify a devopsellence-backup spec document.
+const (
+	Group      = "backup.devopsellence.io"
+	APIVersion = Group + "/v1alpha1"
+	Kind       = "Backup"
+
+	// DefaultFile is the spec's file name in the app root.
+	DefaultFile = "devopsellence.backup.yml"
+	// DefaultService is the backup service's name in devopsellence.yml.
+	DefaultService = "backup"
+	// PasswordSecret is the restic repository password; every repository needs it.
+	PasswordSecret = "RESTIC_PASSWORD"
+	// RepositorySecret is the secret that carries the repository URL when the URL
+	// itself holds credentials. restic reads the repository from this variable,
+	// and devopsellence injects a secret as an env var named after the ref.
+	RepositorySecret = "RESTIC_REPOSITORY"
+)
+
+// Backup is the whole spec document, Kubernetes style.
+type Backup struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+
+	// source maps field paths to line numbers; filled by Parse.
+	source *positions
+}
+
+// Metadata names the backup.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// Spec is the desired state of an app's backups.
+type Spec struct {
+	// Service is the backup service's name in devopsellence.yml (default "backup").
+	Service string `json:"service,omitempty"`
+	// Image is the backup image; it must carry restic and the database clients.
+	Image string `json:"image"`
+	// Environments covered (default: the app's default_environment).
+	Environments []string `json:"environments,omitempty"`
+	// Volumes are app volumes to back up, by source name.
+	Volumes []Volume `json:"volumes,omitempty"`
+	// Paths are extra absolute paths inside the backup service to back up.
+	Paths []string `json:"paths,omitempty"`
+	// Databases are dumped consistently and backed up as their own snapshots.
+	Databases  []Database `json:"databases,omitempty"`
+	Repository Repository `json:"repository"`
+	// Secrets says where each secret comes from; a secret not listed is asked for.
+	Secrets   map[string]SecretSource `json:"secrets,omitempty"`
+	Retention *Retention              `json:"retention,omitempty"`
+	// Tags for every snapshot (default app:<project>, env:<environment>).
+	Tags []string `json:"tags,omitempty"`
+	// Host is restic's --host for every snapshot (default <project>-<environment>).
+	Host string `json:"host,omitempty"`
+	// CacheDir is RESTIC_CACHE_DIR inside the service (default /var/cache/restic).
+	CacheDir string `json:"cacheDir,omitempty"`
+	// Env is extra plain (non-secret) env for the service.
+	Env map[string]string `json:"env,omitempty"`
+	// Schedule makes the service run backups by itself instead of sleeping.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Check configures `restic check`.
+	Check *Check `json:"check,omitempty"`
+	// Drill configures restore drills.
+	Drill *Drill `json:"drill,omitempty"`
+	// Freshness sets when evidence counts as stale in `status`.
+	Freshness *Freshness `json:"freshness,omitempty"`
+	// Overrides holds per-environment differences, keyed by environment.
+	Overrides map[string]Override `json:"overrides,omitempty"`
+}
+
+// Volume is an app volume (by its source name in devopsellence.yml) to back up.
+type Volume struct {
+	Name string `json:"name"`
+	// Target is where the volume is mounted in the backup service (default /data/<name>).
+	Target string `json:"target,omitempty"`
+}
+
+// Database engines.
+const (
+	EnginePostgres = "postgres"
+	EngineMySQL    = "mysql"
+	EngineMariaDB  = "mariadb"
+	EngineSQLite   = "sqlite"
+)
+
+// Database is one database to dump.
+type Database struct {
+	Name   string `json:"name"`
+	Engine string `json:"engine"`
+	// URLSecret names the secret holding the connection URL (postgres, mysql, mariadb).
+	URLSecret string `json:"urlSecret,omitempty"`
+	// Path is the sqlite file inside a backed-up volume, as the backup service sees it.
+	Path string `json:"path,omitempty"`
+	// Check is what a restore drill runs against the restored copy.
+	Check *DatabaseCheck `json:"check,omitempty"`
+}
+
+// DatabaseCheck verifies a restored database in a drill.
+type DatabaseCheck struct {
+	// Query is SQL whose output must be equal on the source and the restored copy.
+	Query string `json:"query,omitempty"`
+	// Command is a shell command run against the restored copy; exit 0 passes.
+	Command string `json:"command,omitempty"`
+}
+
+// Repository is where restic stores snapshots.
+type Repository struct {
+	// URL is the repository string (s3:..., b2:..., rest:..., /path, ...).
+	URL string `json:"url,omitempty"`
+	// URLSecret names the secret holding the URL, for URLs that carry credentials.
+	// It must be RESTIC_REPOSITORY.
+	URLSecret string `json:"urlSecret,omitempty"`
+	// Type is the backend type when the URL is secret (s3, b2, rest, ...);
+	// it decides which credential secrets are needed.
+	Type string `json:"type,omitempty"`
+	// Credentials replaces the credential secrets derived from the backend type.
+	Credentials []string `json:"credentials,omitempty"`
+}
+
+// SecretSource says where a secret's value comes from.
+type SecretSource struct {
+	// OnePassword is an op://vault/item/field reference; no value is asked for.
+	OnePassword string `json:"onePassword,omitempty"`
+}
+
+// Retention is restic's forget policy.
+type Retention struct {
+	KeepLast    int `json:"keepLast,omitempty"`
+	KeepHourly  int `json:"keepHourly,omitempty"`
+	KeepDaily   int `json:"keepDaily,omitempty"`
+	KeepWeekly  int `json:"keepWeekly,omitempty"`
+	KeepMonthly int `json:"keepMonthly,omitempty"`
+	KeepYearly  int `json:"keepYearly,omitempty"`
+	// KeepWithin is a restic duration such as 30d or 1y6m.
+	KeepWithin string `json:"keepWithin,omitempty"`
+}
+
+// Schedule runs backups inside the service. Exactly one of Every and At is set.
+type Schedule struct {
+	// Every is an interval such as 6h or 1d.
+	Every Duration `json:"every,omitempty"`
+	// At is a daily UTC time, HH:MM.
+	At string `json:"at,omitempty"`
+	// CheckEvery and PruneEvery run check and prune at their own intervals
+	// (defaults 7d and 1d).
+	CheckEvery Duration `json:"checkEvery,omitempty"`
+	PruneEvery Duration `json:"pruneEvery,omitempty"`
+}
+
+// Check configures repository checks.
+type Check struct {
+	// ReadDataParts > 0 makes each check read one of N parts of the data
+	// (--read-data-subset n/N), rotating over successive runs.
+	ReadDataParts int `json:"readDataParts,omitempty"`
+}
+
+// Drill configures restore drills.
+type Drill struct {
+	// SampleFiles is how many restored files are hashed and compared (default 20).
+	SampleFiles int `json:"sampleFiles,omitempty"`
+}
+
+// Freshness sets the age beyond which evidence is stale.
+type Freshness struct {
+	Backup Duration `json:"backup,omitempty"` // default 26h
+	Check  Duration `json:"check,omitempty"`  // default 8d
+	Drill  Duration `json:"drill,omitempty"`  // default 35d
+}
+
+// Override is what one environment changes.
+type Override struct {
+	Image      string                  `json:"image,omitempty"`
+	Repository *Repository             `json:"repository,omitempty"`
+	Retention  *Retention              `json:"retention,omitempty"`
+	Tags       []string                `json:"tags,omitempty"`
+	Secrets    map[string]SecretSource `json:"secrets,omitempty"`
+}
