@@ -1,0 +1,205 @@
+package yamlpatch
+
+import (
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// flowEntry is the text of one entry of a flow mapping.
+type flowEntry struct {
+	start, end int // key through value
+	comma      int // the comma after the entry, or -1
+}
+
+// flowLayout finds the braces, entries and commas of flow mapping m.
+func (d *Doc) flowLayout(m *yaml.Node) (open, close int, es []flowEntry, err error) {
+	bad := fmt.Errorf("unsupported layout of the flow mapping at line %d", m.Line)
+	open = d.contentStart(m)
+	if open >= len(d.src) || d.src[open] != '{' {
+		return 0, 0, nil, bad
+	}
+	i := open + 1
+	for j := 0; j < entries(m); j++ {
+		k, v := pair(m, j)
+		s := d.skipSpace(i)
+		if s != d.off(k) {
+			return 0, 0, nil, bad
+		}
+		ke, ve := d.nodeEnd(k, true), d.nodeEnd(v, true)
+		if ke < 0 || ve < 0 {
+			return 0, 0, nil, bad
+		}
+		e := max(ke, ve)
+		c := d.skipSpace(e)
+		switch {
+		case c < len(d.src) && d.src[c] == ',':
+			es = append(es, flowEntry{s, e, c})
+			i = c + 1
+		case c < len(d.src) && d.src[c] == '}' && j == entries(m)-1:
+			es = append(es, flowEntry{s, e, -1})
+			i = c
+		default:
+			return 0, 0, nil, bad
+		}
+	}
+	close = d.skipSpace(i)
+	if close >= len(d.src) || d.src[close] != '}' {
+		return 0, 0, nil, bad
+	}
+	return open, close, es, nil
+}
+
+// flowRegion is an entry of a flow mapping with its owned comment lines.
+type flowRegion struct {
+	start int
+	keep  string // hand-written comment lines inside the region
+	lead  bool   // the region starts at the start of a line
+	alone bool   // the key starts its line
+	ind   string // indentation of the key's line
+	same  bool   // the comment lines already are exactly the wanted comment
+}
+
+func (d *Doc) flowRegion(m *yaml.Node, es []flowEntry, open, idx int, comment string) flowRegion {
+	k, _ := pair(m, idx)
+	r := flowRegion{start: es[idx].start, same: comment == ""}
+	if !d.startsLine(k) {
+		return r
+	}
+	kl := k.Line - 1
+	r.ind, r.alone = pad(d.spaces(kl)), true
+	floor := d.lineAt(open)
+	if idx > 0 {
+		floor = d.lineAt(max(es[idx-1].end, es[idx-1].comma))
+	}
+	top := d.commentTop(kl, floor)
+	first, owned := kl, 0
+	for l := top; l < kl; l++ {
+		if owns(d.commentText(l), comment) {
+			owned++
+			first = min(first, l)
+		}
+	}
+	var keep strings.Builder
+	for l := first; l < kl; l++ {
+		if !owns(d.commentText(l), comment) {
+			keep.Write(d.src[d.lines[l].start:d.lines[l].next])
+		}
+	}
+	r.keep = keep.String()
+	r.same = comment == "" && owned == 0 || comment != "" && owned == 1 && d.commentText(kl-1) == comment
+	if first < kl {
+		r.start, r.lead = d.lines[first].start, true
+	}
+	return r
+}
+
+// flowSplices edits the entries of flow mapping m in flow style, keeping the
+// braces and the other entries as they are.
+func (d *Doc) flowSplices(m *yaml.Node, ops []*op, gs []*group, dels map[int]bool) ([]splice, error) {
+	open, _, es, err := d.flowLayout(m)
+	if err != nil {
+		return nil, err
+	}
+	le := d.style.LineEnding
+	ind := pad(d.spaces(d.lineAt(open)) + d.style.Indent)
+	r := newRenderer(d.style, false)
+	var out []splice
+	delEnd := map[int]int{}
+	for _, o := range ops {
+		idx := o.frames[len(o.frames)-1].idx
+		reg := d.flowRegion(m, es, open, idx, o.edit.Comment)
+		s := splice{start: reg.start, end: es[idx].end, order: o.order, depth: len(o.frames)}
+		if o.del {
+			s.text = reg.keep
+			if c := es[idx].comma; c >= 0 {
+				s.end = c + 1
+				for s.end < len(d.src) && (d.src[s.end] == ' ' || d.src[s.end] == '\t') {
+					s.end++
+				}
+			} else if !reg.lead {
+				for s.start > open+1 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
+					s.start--
+				}
+			}
+			delEnd[idx] = s.end
+			out = append(out, s)
+			continue
+		}
+		_, v := pair(m, idx)
+		if reg.same && matches(v, o.edit.Value, 0) {
+			continue
+		}
+		n := &node{key: o.edit.Path[len(o.edit.Path)-1], value: o.edit.Value}
+		text, err := r.flowNodes([]*node{n}, "", true)
+		if err != nil {
+			return nil, fmt.Errorf("edit %s: %w", pathString(o.edit.Path), err)
+		}
+		if c := o.edit.Comment; c != "" {
+			switch {
+			case reg.lead:
+				text = reg.ind + "# " + c + le + reg.ind + text
+			case reg.alone:
+				text = "# " + c + le + reg.ind + text
+			default:
+				for s.start > 0 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
+					s.start--
+				}
+				text = le + ind + "# " + c + le + ind + text
+			}
+		} else if reg.lead {
+			text = reg.ind + text
+		}
+		s.text = reg.keep + text
+		out = append(out, s)
+	}
+	// The comma of the last remaining entry would end the mapping once the
+	// entries after it are gone.
+	last, remain := len(es)-1, -1
+	for j := last; j >= 0; j-- {
+		if !dels[j] {
+			remain = j
+			break
+		}
+	}
+	comma := remain >= 0 && es[remain].comma >= 0
+	if remain >= 0 && remain < last && es[last].comma < 0 && comma {
+		out = append(out, splice{start: es[remain].comma, end: es[remain].comma + 1})
+		comma = false
+	}
+	for _, g := range gs {
+		if g.fill {
+			f := g.frames[len(g.frames)-1]
+			k, _ := pair(m, f.idx)
+			kids, err := r.flowNodes(g.nodes, ind+pad(d.style.Indent), true)
+			if err != nil {
+				return nil, fmt.Errorf("edit %s: %w", groupPath(g), err)
+			}
+			e := es[f.idx]
+			text := string(d.src[e.start:d.nodeEnd(k, true)]) + ": {" + kids + "}"
+			out = append(out, splice{start: e.start, end: e.end, text: text, order: g.order})
+			continue
+		}
+		pos := open + 1
+		if last >= 0 {
+			switch {
+			case dels[last]:
+				pos = delEnd[last]
+			case es[last].comma >= 0:
+				pos = es[last].comma + 1
+			default:
+				pos = es[last].end
+			}
+		}
+		text, err := r.flowNodes(g.nodes, ind, remain < 0)
+		if err != nil {
+			return nil, fmt.Errorf("edit %s: %w", groupPath(g), err)
+		}
+		if remain >= 0 && !comma {
+			text = "," + text
+		}
+		out = append(out, splice{start: pos, end: pos, text: text, depth: len(g.frames), order: g.order})
+	}
+	return out, nil
+}

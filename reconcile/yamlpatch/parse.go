@@ -1,0 +1,386 @@
+package yamlpatch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MarkerPrefix identifies the comment line this tool writes above the entries
+// it manages. A comment line directly above an edited key that contains it is
+// part of the entry, so re-applying an edit replaces the marker instead of
+// adding another one.
+const MarkerPrefix = "managed by devopsellence-backup"
+
+// Doc is a parsed devopsellence.yml. It keeps its own copy of the source and
+// the yaml.v3 node tree, which must not be modified.
+type Doc struct {
+	src     []byte
+	doc     *yaml.Node // the document node
+	top     *yaml.Node // its root mapping
+	lines   []line
+	style   Style
+	aliases map[*yaml.Node][]*yaml.Node // anchored node → aliases of it
+	docEnd  int                         // line where the root mapping's text ends at the latest
+	virtual bool                        // src has a final line break that the file has not
+}
+
+// Entry is a mapping entry found by Lookup.
+type Entry struct {
+	// Value is the entry's value with aliases and merge keys resolved. Every
+	// scalar is its string form: 3000 and "3000" both read as Scalar("3000"),
+	// and null (empty, ~ or null) reads as Scalar("").
+	Value Value
+	// Comment is the run of comment lines directly above the key, with no
+	// blank line between, without "# ", joined by newlines.
+	Comment string
+	// Line is the key's 1-based line.
+	Line int
+	// Flow reports whether the value is a flow mapping or sequence.
+	Flow bool
+}
+
+// Parse parses src once with yaml.v3 and keeps the node positions. The root of
+// the (first) document must be a mapping.
+func Parse(src []byte) (*Doc, error) {
+	if bytes.HasPrefix(src, []byte{0xFE, 0xFF}) || bytes.HasPrefix(src, []byte{0xFF, 0xFE}) {
+		return nil, errors.New("parse yaml: utf-16 input is not supported")
+	}
+	d := &Doc{src: bytes.Clone(src)}
+	var n yaml.Node
+	if err := yaml.Unmarshal(d.src, &n); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+		return nil, errors.New("parse yaml: document is empty, want a mapping")
+	}
+	d.doc, d.top = &n, n.Content[0]
+	if d.top.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("parse yaml: line %d: document is %s, want a mapping", d.top.Line, kindName(d.top))
+	}
+	d.lines = splitLines(d.src)
+	d.aliases = map[*yaml.Node][]*yaml.Node{}
+	var st styleCount
+	d.survey(d.doc, &st)
+	d.style = st.style(d.src)
+	d.docEnd = len(d.lines)
+	if !isFlow(d.top) && len(d.top.Content) > 0 {
+		// The document ends at a document marker, or at text indented less
+		// than the root mapping, which yaml.v3 reads as a next document.
+		k, _ := pair(d.top, entries(d.top)-1)
+		col := d.keyCol(d.top.Content[0])
+		for l := k.Line; l < len(d.lines); l++ {
+			t := d.src[d.lines[l].start:d.lines[l].end]
+			if (bytes.HasPrefix(t, []byte("---")) || bytes.HasPrefix(t, []byte("..."))) &&
+				(len(t) == 3 || t[3] == ' ' || t[3] == '\t') ||
+				!d.blankOrComment(l) && d.spaces(l) < col {
+				d.docEnd = l
+				break
+			}
+		}
+	}
+	return d, nil
+}
+
+// Root returns the document node, to decode the app config from the same
+// parse. Callers must not modify it.
+func (d *Doc) Root() *yaml.Node { return d.doc }
+
+// Style returns the style detected in the file.
+func (d *Doc) Style() Style { return d.style }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a sequence"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "null"
+		}
+		return "a scalar"
+	}
+	return "empty"
+}
+
+// styleCount tallies the layout of existing block collections.
+type styleCount struct {
+	steps              map[int]int
+	indented, indentls int
+}
+
+func (d *Doc) survey(n *yaml.Node, st *styleCount) {
+	if n.Kind == yaml.AliasNode {
+		d.aliases[n.Alias] = append(d.aliases[n.Alias], n)
+		return
+	}
+	if n.Kind == yaml.MappingNode && !isFlow(n) {
+		for i := 0; i < entries(n); i++ {
+			k, v := pair(n, i)
+			if isFlow(v) || len(v.Content) == 0 {
+				continue
+			}
+			switch v.Kind {
+			case yaml.MappingNode:
+				if step := d.keyCol(v.Content[0]) - d.keyCol(k); step > 0 {
+					if st.steps == nil {
+						st.steps = map[int]int{}
+					}
+					st.steps[step]++
+				}
+			case yaml.SequenceNode:
+				switch dash, col := d.dashCol(v), d.keyCol(k); {
+				case dash == col:
+					st.indentls++
+				case dash > col:
+					st.indented++
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		d.survey(c, st)
+	}
+}
+
+func (st styleCount) style(src []byte) Style {
+	s := Style{Indent: 2, IndentSequences: st.indented >= st.indentls, LineEnding: "\n"}
+	best := 0
+	for step, n := range st.steps {
+		if n > best || n == best && step < s.Indent {
+			s.Indent, best = step, n
+		}
+	}
+	if i := bytes.IndexAny(src, "\r\n"); i >= 0 && src[i] == '\r' {
+		s.LineEnding = "\r"
+		if i+1 < len(src) && src[i+1] == '\n' {
+			s.LineEnding = "\r\n"
+		}
+	}
+	return s
+}
+
+// field is one key and value of a mapping after merge keys are resolved.
+type field struct{ k, v *yaml.Node }
+
+func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" }
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// fields returns m's entries as yaml.v3 decodes them: explicit keys win over
+// merged ones, earlier merge sources over later ones, first duplicate wins.
+// It visits at most a bounded number of merged mappings, so that chains of
+// merge keys cannot make it blow up.
+func fields(m *yaml.Node) []field {
+	var fs []field
+	seen := map[string]bool{}
+	budget := 10_000
+	var walk func(m *yaml.Node, depth int)
+	walk = func(m *yaml.Node, depth int) {
+		budget--
+		for i := 0; i < entries(m); i++ {
+			if k, v := pair(m, i); !isMerge(k) && !seen[k.Value] {
+				seen[k.Value] = true
+				fs = append(fs, field{k, v})
+			}
+		}
+		for i := 0; i < entries(m) && budget > 0 && depth < 50; i++ {
+			k, v := pair(m, i)
+			if !isMerge(k) {
+				continue
+			}
+			srcs := []*yaml.Node{resolve(v)}
+			if srcs[0] != nil && srcs[0].Kind == yaml.SequenceNode {
+				srcs = srcs[0].Content
+			}
+			for _, s := range srcs {
+				if s = resolve(s); s != nil && s.Kind == yaml.MappingNode && budget > 0 {
+					walk(s, depth+1)
+				}
+			}
+		}
+	}
+	walk(m, 0)
+	return fs
+}
+
+func hasMerge(m *yaml.Node) bool {
+	for i := 0; i < entries(m); i++ {
+		if k, _ := pair(m, i); isMerge(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup finds the mapping entry at path, resolving aliases and merge keys on
+// the way. Values too large to expand (alias bombs) are reported as absent.
+func (d *Doc) Lookup(path ...string) (Entry, bool) {
+	if len(path) == 0 {
+		return Entry{}, false
+	}
+	m, owner := d.top, -1
+	for i, key := range path {
+		m = resolve(m)
+		if m == nil || m.Kind != yaml.MappingNode {
+			return Entry{}, false
+		}
+		var k, v *yaml.Node
+		for _, f := range fields(m) {
+			if f.k.Value == key {
+				k, v = f.k, f.v
+				break
+			}
+		}
+		if k == nil {
+			return Entry{}, false
+		}
+		if i < len(path)-1 {
+			m, owner = v, k.Line-1
+			continue
+		}
+		budget := 1_000_000
+		val, ok := toValue(v, &budget, 0)
+		if !ok {
+			return Entry{}, false
+		}
+		e := Entry{Value: val, Line: k.Line, Flow: isFlow(v) && v.Kind != yaml.ScalarNode}
+		for j := 0; j < entries(m); j++ {
+			if m.Content[2*j] == k {
+				e.Comment = d.headComment(m, j, owner)
+			}
+		}
+		return e, true
+	}
+	return Entry{}, false
+}
+
+// Keys lists the keys of the mapping at path (the root for no path) in file
+// order, merged keys after explicit ones; nil when it is absent or not a
+// mapping.
+func (d *Doc) Keys(path ...string) []string {
+	m := d.top
+	for _, key := range path {
+		var next *yaml.Node
+		for _, f := range fields(m) {
+			if f.k.Value == key {
+				next = f.v
+				break
+			}
+		}
+		if m = resolve(next); m == nil || m.Kind != yaml.MappingNode {
+			return nil
+		}
+	}
+	var ks []string
+	for _, f := range fields(m) {
+		ks = append(ks, f.k.Value)
+	}
+	return ks
+}
+
+// toValue converts n to a Value; budget bounds the nodes it may produce.
+func toValue(n *yaml.Node, budget *int, depth int) (Value, bool) {
+	*budget--
+	if n = resolve(n); n == nil || *budget < 0 || depth > 200 {
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return Scalar(""), true
+		}
+		return Scalar(n.Value), true
+	case yaml.SequenceNode:
+		l := make(List, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, ok := toValue(c, budget, depth+1)
+			if !ok {
+				return nil, false
+			}
+			l = append(l, v)
+		}
+		return l, true
+	case yaml.MappingNode:
+		fs := fields(n)
+		m := make(Map, 0, len(fs))
+		for _, f := range fs {
+			v, ok := toValue(f.v, budget, depth+1)
+			if !ok {
+				return nil, false
+			}
+			m = append(m, Field{Key: f.k.Value, Value: v})
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+// matches reports whether n decodes to exactly v: every scalar a string
+// (tag !!str), every mapping with string keys. It is stricter than Equal on
+// the Lookup value, so that a no-op never leaves 3000 where "3000" is wanted.
+func matches(n *yaml.Node, v Value, depth int) bool {
+	if n = resolve(n); n == nil || depth > 200 {
+		return false
+	}
+	switch v := v.(type) {
+	case Scalar:
+		return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value == string(v)
+	case List:
+		if n.Kind != yaml.SequenceNode || len(n.Content) != len(v) {
+			return false
+		}
+		for i, c := range n.Content {
+			if !matches(c, v[i], depth+1) {
+				return false
+			}
+		}
+		return true
+	case Map:
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		fs := fields(n)
+		if len(fs) != len(v) || hasDuplicates(n) {
+			return false
+		}
+		for _, f := range fs {
+			if f.k.Kind != yaml.ScalarNode || f.k.ShortTag() != "!!str" {
+				return false
+			}
+			want := v.Get(f.k.Value)
+			if want == nil || !matches(f.v, want, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// hasDuplicates reports whether m repeats an explicit key, which yaml.v3
+// refuses to decode.
+func hasDuplicates(m *yaml.Node) bool {
+	seen := map[string]bool{}
+	for i := 0; i < entries(m); i++ {
+		k, _ := pair(m, i)
+		if isMerge(k) {
+			continue
+		}
+		if seen[k.Value] {
+			return true
+		}
+		seen[k.Value] = true
+	}
+	return false
+}
