@@ -1,0 +1,197 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// App is what devopsellence-backup needs to know about an app's
+// devopsellence.yml. It is read leniently: devopsellence itself validates the
+// file strictly (config resolve) after every patch.
+type App struct {
+	Project            string
+	DefaultEnvironment string
+	// Services in file order.
+	Services []AppService
+	// Overlays are environments.<env>.services.<svc>, by environment in file order.
+	Overlays []AppOverlay
+}
+
+// AppService is one service of the base config.
+type AppService struct {
+	Name        string
+	Image       string
+	Command     []string
+	Env         map[string]string
+	SecretRefs  []SecretRef
+	Volumes     []Volume
+	Ports       []Port
+	Healthcheck bool
+}
+
+// AppOverlay is one environment's overlay.
+type AppOverlay struct {
+	Environment string
+	Services    []AppService
+}
+
+// SecretRef is a services.*.secret_refs item.
+type SecretRef struct {
+	Name   string `yaml:"name"`
+	Secret string `yaml:"secret"`
+}
+
+// Volume is a services.*.volumes item.
+type Volume struct {
+	Source string `yaml:"source"`
+	Target string `yaml:"target"`
+}
+
+// Port is a services.*.ports item.
+type Port struct {
+	Name string `yaml:"name"`
+	Port int    `yaml:"port"`
+}
+
+type rawService struct {
+	Image       string            `yaml:"image"`
+	Command     []string          `yaml:"command"`
+	Env         map[string]string `yaml:"env"`
+	SecretRefs  []SecretRef       `yaml:"secret_refs"`
+	Volumes     []Volume          `yaml:"volumes"`
+	Ports       []Port            `yaml:"ports"`
+	Healthcheck *yaml.Node        `yaml:"healthcheck"`
+}
+
+// ReadApp decodes the app config from an already parsed document root.
+func ReadApp(root *yaml.Node) (*App, error) {
+	if root == nil {
+		return nil, fmt.Errorf("devopsellence.yml is empty; run `devopsellence init --mode solo` first")
+	}
+	var raw struct {
+		Project            string    `yaml:"project"`
+		DefaultEnvironment string    `yaml:"default_environment"`
+		Services           yaml.Node `yaml:"services"`
+		Environments       yaml.Node `yaml:"environments"`
+	}
+	if err := root.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("read devopsellence.yml: %w; run `devopsellence config resolve` to see what devopsellence makes of it", err)
+	}
+	app := &App{Project: raw.Project, DefaultEnvironment: raw.DefaultEnvironment}
+	if app.DefaultEnvironment == "" {
+		app.DefaultEnvironment = "production"
+	}
+	var err error
+	if app.Services, err = readServices(&raw.Services, "services"); err != nil {
+		return nil, err
+	}
+	for _, kv := range mapping(&raw.Environments) {
+		var env struct {
+			Services yaml.Node `yaml:"services"`
+		}
+		if err := kv.value.Decode(&env); err != nil {
+			return nil, fmt.Errorf("read devopsellence.yml: environments.%s: %w", kv.key, err)
+		}
+		svcs, err := readServices(&env.Services, "environments."+kv.key+".services")
+		if err != nil {
+			return nil, err
+		}
+		app.Overlays = append(app.Overlays, AppOverlay{Environment: kv.key, Services: svcs})
+	}
+	return app, nil
+}
+
+func readServices(n *yaml.Node, path string) ([]AppService, error) {
+	var out []AppService
+	for _, kv := range mapping(n) {
+		var rs rawService
+		if err := kv.value.Decode(&rs); err != nil {
+			return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
+		}
+		out = append(out, AppService{
+			Name: kv.key, Image: rs.Image, Command: rs.Command, Env: rs.Env, SecretRefs: rs.SecretRefs,
+			Volumes: rs.Volumes, Ports: rs.Ports, Healthcheck: rs.Healthcheck != nil && rs.Healthcheck.Kind != 0 && rs.Healthcheck.Tag != "!!null",
+		})
+	}
+	return out, nil
+}
+
+type keyValue struct {
+	key   string
+	value *yaml.Node
+}
+
+// mapping lists a mapping node's entries in order, following aliases.
+func mapping(n *yaml.Node) []keyValue {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := make([]keyValue, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out = append(out, keyValue{key: n.Content[i].Value, value: n.Content[i+1]})
+	}
+	return out
+}
+
+// Service returns the base service name, if present.
+func (a *App) Service(name string) (AppService, bool) {
+	for _, s := range a.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return AppService{}, false
+}
+
+// Environments lists the app's environments: default_environment first, then
+// every environment that has an overlay, in file order.
+func (a *App) Environments() []string {
+	envs := []string{a.DefaultEnvironment}
+	for _, o := range a.Overlays {
+		if o.Environment != a.DefaultEnvironment {
+			envs = append(envs, o.Environment)
+		}
+	}
+	return envs
+}
+
+// HasEnvironment reports whether env is one of Environments.
+func (a *App) HasEnvironment(env string) bool {
+	for _, e := range a.Environments() {
+		if e == env {
+			return true
+		}
+	}
+	return false
+}
+
+// VolumeSources lists, sorted, the volume sources that app services other than
+// skip use, in the base config or any overlay.
+func (a *App) VolumeSources(skip string) []string {
+	seen := map[string]bool{}
+	add := func(svcs []AppService) {
+		for _, s := range svcs {
+			if s.Name == skip {
+				continue
+			}
+			for _, v := range s.Volumes {
+				seen[v.Source] = true
+			}
+		}
+	}
+	add(a.Services)
+	for _, o := range a.Overlays {
+		add(o.Services)
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}

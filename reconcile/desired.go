@@ -1,0 +1,304 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Env keys the backup service carries so an operator can run the guide's
+// restic commands by hand inside it.
+const (
+	EnvHost      = "BACKUP_HOST"
+	EnvPaths     = "BACKUP_PATHS"
+	EnvTags      = "BACKUP_TAGS"
+	EnvRetention = "BACKUP_RETENTION"
+	EnvRepo      = "RESTIC_REPOSITORY"
+	EnvCacheDir  = "RESTIC_CACHE_DIR"
+)
+
+// IdleCommand is the guide's backup service command: the service idles and
+// is operated with `devopsellence exec`.
+var idleCommand = []string{"sh", "-lc", "sleep infinity"}
+
+// Desired is the backup service the spec asks for in one app: the base block,
+// the per-environment overlay blocks, and the secrets each environment needs.
+type Desired struct {
+	Service  string
+	SpecFile string
+	// Marker is the comment written above every managed block.
+	Marker string
+	// Covered are the spec's environments; Uncovered the app's other ones,
+	// which still get the service from the base config.
+	Covered, Uncovered []string
+	// BaseEnv is the covered environment whose service is the base block.
+	BaseEnv string
+	Base    yamlpatch.Map
+	// Overlays maps an environment to its overlay block; absent when the
+	// environment resolves to the base block unchanged.
+	Overlays map[string]yamlpatch.Map
+	// Envs is the effective spec per covered environment.
+	Envs map[string]spec.EnvSpec
+	// Refs are the secret refs each covered environment's service carries.
+	Refs map[string][]Ref
+}
+
+// Ref is one secret the backup service needs in one environment.
+type Ref struct {
+	Name string
+	// Secret is the canonical secret_ref value devopsellence writes itself.
+	Secret string
+	// OnePassword is the op:// reference when the secret lives in 1Password.
+	OnePassword string
+}
+
+// PlaintextRef is the canonical ref `devopsellence secret set --stdin` writes.
+func PlaintextRef(name string) string { return "devopsellence://plaintext/" + name }
+
+// Desire derives the desired state from the spec and the app.
+func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
+	svc := b.Spec.Service
+	if svc == "" {
+		svc = spec.DefaultService
+	}
+	d := &Desired{
+		Service:  svc,
+		SpecFile: specFile,
+		Marker:   fmt.Sprintf("%s from %s; edit that file, not this block", yamlpatch.MarkerPrefix, specFile),
+		Overlays: map[string]yamlpatch.Map{},
+		Envs:     map[string]spec.EnvSpec{},
+		Refs:     map[string][]Ref{},
+	}
+	if err := checkAgainstApp(b, app, svc); err != nil {
+		return nil, err
+	}
+	d.Covered = b.Spec.Environments
+	if len(d.Covered) == 0 {
+		d.Covered = []string{app.DefaultEnvironment}
+	}
+	d.BaseEnv = d.Covered[0]
+	for _, e := range d.Covered {
+		if e == app.DefaultEnvironment {
+			d.BaseEnv = e
+		}
+	}
+	covered := map[string]bool{}
+	full := map[string]yamlpatch.Map{}
+	for _, e := range d.Covered {
+		covered[e] = true
+		es := b.ForEnvironment(e, app.Project)
+		d.Envs[e] = es
+		d.Refs[e] = refs(es)
+		full[e] = serviceBlock(es, d.Refs[e])
+	}
+	d.Base = full[d.BaseEnv]
+	for _, e := range d.Covered {
+		if e == d.BaseEnv {
+			continue
+		}
+		if o := overlay(d.Base, full[e]); len(o) > 0 {
+			d.Overlays[e] = o
+		}
+	}
+	for _, e := range app.Environments() {
+		if !covered[e] {
+			d.Uncovered = append(d.Uncovered, e)
+			d.Overlays[e] = inert(d.Base)
+		}
+	}
+	return d, nil
+}
+
+// checkAgainstApp reports what the spec alone cannot know is wrong.
+func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
+	var errs []error
+	if app.Project == "" {
+		errs = append(errs, b.Problem("metadata.name", "devopsellence.yml has no project; run `devopsellence config resolve` to see why"))
+	}
+	used := app.VolumeSources(svc)
+	for i, v := range b.Spec.Volumes {
+		if !contains(used, v.Name) {
+			have := "no app service uses a volume"
+			if len(used) > 0 {
+				have = "volumes in use: " + strings.Join(used, ", ")
+			}
+			errs = append(errs, b.Problem(fmt.Sprintf("spec.volumes[%d].name", i), "%q is not a volume of any app service in devopsellence.yml (%s)", v.Name, have))
+		}
+	}
+	envs := b.Spec.Environments
+	if len(envs) == 0 {
+		envs = []string{app.DefaultEnvironment}
+	}
+	for env := range b.Spec.Overrides {
+		if !contains(envs, env) {
+			errs = append(errs, b.Problem("spec.overrides."+env, "environment %q is not covered (covered: %s); add it to spec.environments or remove the override", env, strings.Join(envs, ", ")))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return spec.Invalid(b.File(), errs...)
+}
+
+func refs(es spec.EnvSpec) []Ref {
+	names := es.SecretNames()
+	out := make([]Ref, 0, len(names))
+	for _, n := range names {
+		r := Ref{Name: n, Secret: PlaintextRef(n)}
+		if src, ok := es.Secrets[n]; ok && src.OnePassword != "" {
+			r.Secret, r.OnePassword = src.OnePassword, src.OnePassword
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// serviceBlock renders the whole backup service for one environment, in the
+// key order devopsellence itself writes.
+func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
+	env := map[string]string{
+		EnvHost:     es.Host,
+		EnvPaths:    strings.Join(es.BackupPaths(), " "),
+		EnvTags:     strings.Join(es.Tags, ","),
+		EnvCacheDir: es.CacheDir,
+	}
+	if es.Retention != nil {
+		env[EnvRetention] = strings.Join(es.Retention.Flags(), " ")
+	}
+	if es.Repository.URL != "" {
+		env[EnvRepo] = es.Repository.URL
+	}
+	for k, v := range es.Env {
+		env[k] = v
+	}
+	m := yamlpatch.Map{
+		{Key: "image", Value: yamlpatch.Scalar(es.Image)},
+		{Key: "command", Value: scalars(ServiceCommand(es))},
+		{Key: "env", Value: sortedMap(env)},
+	}
+	if len(rs) > 0 {
+		l := make(yamlpatch.List, 0, len(rs))
+		for _, r := range rs {
+			l = append(l, yamlpatch.Map{{Key: "name", Value: yamlpatch.Scalar(r.Name)}, {Key: "secret", Value: yamlpatch.Scalar(r.Secret)}})
+		}
+		m = append(m, yamlpatch.Field{Key: "secret_refs", Value: l})
+	}
+	if len(es.Volumes) > 0 {
+		l := make(yamlpatch.List, 0, len(es.Volumes))
+		for _, v := range es.Volumes {
+			l = append(l, yamlpatch.Map{{Key: "source", Value: yamlpatch.Scalar(v.Name)}, {Key: "target", Value: yamlpatch.Scalar(v.Target)}})
+		}
+		m = append(m, yamlpatch.Field{Key: "volumes", Value: l})
+	}
+	return m
+}
+
+// ServiceCommand is the backup service's command for one environment.
+func ServiceCommand(es spec.EnvSpec) []string {
+	return idleCommand
+}
+
+// overlay is what env must change on top of base, following devopsellence's
+// merge rules: scalars and lists replace, env merges key by key (so a key the
+// base has and env lacks is blanked, since an overlay cannot remove it).
+func overlay(base, full yamlpatch.Map) yamlpatch.Map {
+	var o yamlpatch.Map
+	for _, key := range []string{"image", "command", "env", "secret_refs", "volumes"} {
+		b, f := base.Get(key), full.Get(key)
+		if key == "env" {
+			if diff := envDiff(b, f); len(diff) > 0 {
+				o = append(o, yamlpatch.Field{Key: key, Value: diff})
+			}
+			continue
+		}
+		if f == nil && b != nil {
+			f = yamlpatch.List{} // replace the base list with an empty one
+		}
+		if f != nil && !yamlpatch.Equal(b, f) {
+			o = append(o, yamlpatch.Field{Key: key, Value: f})
+		}
+	}
+	return o
+}
+
+func envDiff(base, full yamlpatch.Value) yamlpatch.Map {
+	bm, _ := base.(yamlpatch.Map)
+	fm, _ := full.(yamlpatch.Map)
+	diff := map[string]string{}
+	for _, f := range fm {
+		if bv := bm.Get(f.Key); bv == nil || !yamlpatch.Equal(bv, f.Value) {
+			diff[f.Key] = string(f.Value.(yamlpatch.Scalar))
+		}
+	}
+	for _, f := range bm {
+		if fm.Get(f.Key) == nil {
+			diff[f.Key] = ""
+		}
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	return sortedMap(diff)
+}
+
+// inert is the overlay for an environment the spec does not cover: the
+// service exists there (overlays cannot remove services) but idles with no
+// secrets and no volumes, so it can neither fail a deploy for a missing
+// secret nor write into another environment's repository.
+func inert(base yamlpatch.Map) yamlpatch.Map {
+	o := yamlpatch.Map{}
+	if !yamlpatch.Equal(base.Get("command"), scalars(idleCommand)) {
+		o = append(o, yamlpatch.Field{Key: "command", Value: scalars(idleCommand)})
+	}
+	return append(o,
+		yamlpatch.Field{Key: "secret_refs", Value: yamlpatch.List{}},
+		yamlpatch.Field{Key: "volumes", Value: yamlpatch.List{}},
+	)
+}
+
+// Fingerprint identifies what a deploy of env would run: the base and the
+// overlay block. A recorded fingerprint equal to it means that exact service
+// was deployed successfully.
+func (d *Desired) Fingerprint(env string) string {
+	b, _ := json.Marshal(struct {
+		Base, Overlay yamlpatch.Value
+	}{d.Base, d.Overlays[env]})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func scalars(ss []string) yamlpatch.List {
+	l := make(yamlpatch.List, len(ss))
+	for i, s := range ss {
+		l[i] = yamlpatch.Scalar(s)
+	}
+	return l
+}
+
+func sortedMap(m map[string]string) yamlpatch.Map {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(yamlpatch.Map, len(keys))
+	for i, k := range keys {
+		out[i] = yamlpatch.Field{Key: k, Value: yamlpatch.Scalar(m[k])}
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,218 @@
+package devopsellence
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Default deadlines. Bounded commands answer in seconds; a deploy builds and
+// rolls out, so it gets much longer.
+const (
+	DefaultTimeout       = 2 * time.Minute
+	DefaultDeployTimeout = 30 * time.Minute
+	// stopGrace is how long a cancelled command gets after SIGINT before SIGKILL.
+	stopGrace = 10 * time.Second
+)
+
+// Client runs one devopsellence binary for one workspace.
+type Client struct {
+	// Bin is the binary: a path, or a name looked up on Env's PATH.
+	Bin string
+	// Dir is the app workspace; every command runs there.
+	Dir string
+	// Env is the complete environment of every command.
+	Env []string
+	// Timeout bounds each bounded command; DeployTimeout bounds deploy and exec.
+	Timeout       time.Duration
+	DeployTimeout time.Duration
+}
+
+// Path resolves Bin against Env's PATH; errors.Is(err, ErrNotInstalled) when absent.
+func (c *Client) Path() (string, error) {
+	bin := c.Bin
+	if bin == "" {
+		bin = "devopsellence"
+	}
+	if strings.ContainsRune(bin, os.PathSeparator) {
+		if isExecutable(bin) {
+			return bin, nil
+		}
+		return "", fmt.Errorf("%w: %s is not an executable file", ErrNotInstalled, bin)
+	}
+	for _, dir := range filepath.SplitList(envValue(c.Env, "PATH")) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, bin)
+		if isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %q not found on PATH (pass --devopsellence PATH)", ErrNotInstalled, bin)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func envValue(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// call describes one invocation.
+type call struct {
+	name    string    // subcommand path for messages, e.g. "secret set"
+	args    []string  // full argv after the binary
+	stdin   io.Reader // nil: no stdin
+	timeout time.Duration
+	env     []string // extra environment entries
+	// onValue sees each decoded stdout value as it arrives.
+	onValue func(json.RawMessage)
+}
+
+// run executes c and returns the decoded stdout values. A non-zero exit is an
+// *Error carrying the CLI's own message.
+func (c *Client) run(ctx context.Context, cl call) ([]json.RawMessage, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	bin, err := c.Path()
+	if err != nil {
+		return nil, err
+	}
+	timeout := cl.timeout
+	if timeout == 0 {
+		timeout = c.Timeout
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	log.V(1).Info("running devopsellence", "args", cl.args, "dir", c.Dir, "stdin", cl.stdin != nil)
+	cmd := exec.CommandContext(runCtx, bin, cl.args...)
+	cmd.Dir = c.Dir
+	cmd.Env = append(append([]string(nil), c.Env...), cl.env...)
+	cmd.Stdin = cl.stdin
+	// Ask politely first so the CLI can release its state lock; kill after a grace period.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = stopGrace
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("devopsellence %s: %w", cl.name, err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("devopsellence %s: %w", cl.name, err)
+	}
+
+	var values []json.RawMessage
+	dec := json.NewDecoder(stdout)
+	badOutput := false
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			if err != io.EOF {
+				badOutput = true
+				_, _ = io.Copy(io.Discard, stdout)
+			}
+			break
+		}
+		log.V(2).Info("devopsellence output", "command", cl.name, "value", string(v))
+		values = append(values, v)
+		if cl.onValue != nil {
+			cl.onValue(v)
+		}
+	}
+	waitErr := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	log.V(1).Info("devopsellence finished", "command", cl.name, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
+
+	if ctx.Err() != nil {
+		return values, fmt.Errorf("devopsellence %s: %w", cl.name, ctx.Err())
+	}
+	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+		return values, fmt.Errorf("devopsellence %s: no answer within %s: %w", cl.name, timeout, context.DeadlineExceeded)
+	}
+	if waitErr != nil || code != 0 {
+		e := &Error{Command: cl.name, ExitCode: code}
+		if env := envelope(values); env != nil {
+			e.Message, e.Kind, e.NextSteps = env.Message, env.Kind, env.NextSteps
+		} else {
+			e.Message = strings.TrimSpace(stderr.String())
+		}
+		if code < 0 {
+			e.Message = strings.TrimSpace(e.Message + " " + waitErr.Error())
+		}
+		return values, e
+	}
+	if badOutput {
+		return values, fmt.Errorf("devopsellence %s: %w", cl.name, ErrBadOutput)
+	}
+	return values, nil
+}
+
+type errorBody struct {
+	Code      string   `json:"code"`
+	ExitCode  int      `json:"exit_code"`
+	Message   string   `json:"message"`
+	Kind      string   `json:"kind"`
+	NextSteps []string `json:"next_steps"`
+}
+
+// envelope returns the last error envelope among values.
+func envelope(values []json.RawMessage) *errorBody {
+	for i := len(values) - 1; i >= 0; i-- {
+		var doc struct {
+			Error *errorBody `json:"error"`
+		}
+		if json.Unmarshal(values[i], &doc) == nil && doc.Error != nil {
+			return doc.Error
+		}
+	}
+	return nil
+}
+
+// limitedBuffer keeps the first 64 KiB of stderr, enough for any message.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - b.Len(); room > 0 {
+		if len(p) > room {
+			b.Buffer.Write(p[:room])
+		} else {
+			b.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// one decodes the single document of a bounded command into v.
+func one(name string, values []json.RawMessage, v any) error {
+	if len(values) == 0 {
+		return fmt.Errorf("devopsellence %s: no output: %w", name, ErrBadOutput)
+	}
+	if err := json.Unmarshal(values[len(values)-1], v); err != nil {
+		return fmt.Errorf("devopsellence %s: decode output: %w", name, ErrBadOutput)
+	}
+	return nil
+}

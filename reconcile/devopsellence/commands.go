@@ -1,0 +1,205 @@
+package devopsellence
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+)
+
+// ModeSet reports whether the workspace has a saved mode (`mode show`).
+func (c *Client) ModeSet(ctx context.Context) (bool, error) {
+	vals, err := c.run(ctx, call{name: "mode show", args: []string{"mode", "show"}})
+	if err != nil {
+		return false, err
+	}
+	var doc struct {
+		Set bool `json:"set"`
+	}
+	return doc.Set, one("mode show", vals, &doc)
+}
+
+// ListSecrets runs `secret list --env E --service S`.
+func (c *Client) ListSecrets(ctx context.Context, env, service string) ([]Secret, error) {
+	vals, err := c.run(ctx, call{name: "secret list", args: []string{"secret", "list", "--env", env, "--service", service}})
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Secrets []Secret `json:"secrets"`
+	}
+	if err := one("secret list", vals, &doc); err != nil {
+		return nil, err
+	}
+	return doc.Secrets, nil
+}
+
+// SetSecret stores a plaintext secret; the value travels on stdin only.
+func (c *Client) SetSecret(ctx context.Context, env, service, name string, value secret.Value) (SetResult, error) {
+	return c.set(ctx, call{
+		name:  "secret set",
+		args:  []string{"secret", "set", name, "--service", service, "--env", env, "--stdin"},
+		stdin: value.Reader(),
+	})
+}
+
+// SetSecretOnePassword records a 1Password reference; no value is involved.
+func (c *Client) SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (SetResult, error) {
+	return c.set(ctx, call{
+		name: "secret set",
+		args: []string{"secret", "set", name, "--service", service, "--env", env, "--store", "1password", "--op-ref", ref},
+	})
+}
+
+func (c *Client) set(ctx context.Context, cl call) (SetResult, error) {
+	vals, err := c.run(ctx, cl)
+	if err != nil {
+		return SetResult{}, err
+	}
+	var res SetResult
+	return res, one(cl.name, vals, &res)
+}
+
+// ResolveConfig runs `config resolve --env E`: exit 0 means devopsellence.yml
+// loads, for every environment.
+func (c *Client) ResolveConfig(ctx context.Context, env string) error {
+	vals, err := c.run(ctx, call{name: "config resolve", args: []string{"config", "resolve", "--env", env}})
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Config json.RawMessage `json:"config"`
+	}
+	if err := one("config resolve", vals, &doc); err != nil {
+		return err
+	}
+	if len(doc.Config) == 0 {
+		return fmt.Errorf("devopsellence config resolve: no config in output: %w", ErrBadOutput)
+	}
+	return nil
+}
+
+// Nodes runs `node list --all` and reports each node's labels and the
+// environments of this workspace it is attached to.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	vals, err := c.run(ctx, call{name: "node list", args: []string{"node", "list", "--all"}})
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Items []struct {
+			Name string `json:"name"`
+			Node struct {
+				Labels []string `json:"labels"`
+			} `json:"node"`
+			Attachments []struct {
+				Environment string   `json:"environment"`
+				NodeNames   []string `json:"node_names"`
+			} `json:"attachments"`
+		} `json:"node_items"`
+	}
+	if err := one("node list", vals, &doc); err != nil {
+		return nil, err
+	}
+	nodes := make([]Node, 0, len(doc.Items))
+	for _, it := range doc.Items {
+		n := Node{Name: it.Name, Labels: it.Node.Labels}
+		for _, a := range it.Attachments {
+			for _, nn := range a.NodeNames {
+				if nn == it.Name {
+					n.Environments = append(n.Environments, a.Environment)
+					break
+				}
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// SetNodeLabels replaces a node's labels (`node label set`); pass every label it keeps.
+func (c *Client) SetNodeLabels(ctx context.Context, node string, labels []string) error {
+	_, err := c.run(ctx, call{name: "node label set", args: []string{"node", "label", "set", node, "--labels", strings.Join(labels, ",")}})
+	return err
+}
+
+// Deploy runs `deploy --env E` and hands each NDJSON event to onEvent as it
+// arrives. It returns the result event.
+func (c *Client) Deploy(ctx context.Context, env string, dryRun bool, onEvent func(Event)) (Event, error) {
+	args := []string{"deploy", "--env", env}
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	var result Event
+	vals, err := c.run(ctx, call{name: "deploy", args: args, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
+		var ev Event
+		if json.Unmarshal(raw, &ev) != nil {
+			return
+		}
+		ev.Raw = raw
+		if ev.Event == "result" {
+			result = ev
+		}
+		if onEvent != nil {
+			onEvent(ev)
+		}
+	}})
+	if err != nil {
+		return result, err
+	}
+	if result.Event == "" {
+		return result, fmt.Errorf("devopsellence deploy: no result event (%d events): %w", len(vals), ErrBadOutput)
+	}
+	return result, nil
+}
+
+var execExit = regexp.MustCompile(`exec failed with exit code (\d+)`)
+
+// Exec runs argv inside SERVICE (`exec SERVICE --env E -- argv...`), handing
+// each output line to onOutput. It returns the command's own exit code; err is
+// set only when devopsellence could not run it.
+func (c *Client) Exec(ctx context.Context, env, service string, argv []string, stdin io.Reader, onOutput func(stream, line string)) (int, error) {
+	args := append([]string{"exec", service, "--env", env, "--"}, argv...)
+	_, err := c.run(ctx, call{name: "exec", args: args, stdin: stdin, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
+		var ev Event
+		if json.Unmarshal(raw, &ev) == nil && ev.Event == "output" && onOutput != nil {
+			onOutput(ev.Stream, ev.Message)
+		}
+	}})
+	if e, ok := err.(*Error); ok {
+		if m := execExit.FindStringSubmatch(e.Message); m != nil {
+			code, _ := strconv.Atoi(m[1])
+			return code, nil
+		}
+	}
+	if err != nil {
+		return -1, err
+	}
+	return 0, nil
+}
+
+// WithTimeout returns a copy of c whose deploy/exec deadline is d.
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	cp.DeployTimeout = d
+	return &cp
+}
+
+func (c *Client) deployTimeout() time.Duration {
+	if c.DeployTimeout > 0 {
+		return c.DeployTimeout
+	}
+	return DefaultDeployTimeout
+}
+
+// UseSolo runs `mode use solo`.
+func (c *Client) UseSolo(ctx context.Context) error {
+	_, err := c.run(ctx, call{name: "mode use", args: []string{"mode", "use", "solo"}})
+	return err
+}

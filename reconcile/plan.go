@@ -1,0 +1,317 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+)
+
+// Observed is what devopsellence-backup saw of the app.
+type Observed struct {
+	// ConfigFile is devopsellence.yml's path as shown to people.
+	ConfigFile string
+	// Config is devopsellence.yml's bytes and Doc their parse.
+	Config []byte
+	Doc    *yamlpatch.Doc
+	App    *App
+	// Secrets holds `secret list` per covered environment; nil when not checked.
+	Secrets map[string][]devopsellence.Secret
+	// Nodes is `node list --all`; nil when not checked.
+	Nodes []devopsellence.Node
+	// Unchecked says why secrets and nodes were not checked, if they were not.
+	Unchecked *Finding
+	// Deployed maps an environment to the fingerprint of its last successful deploy.
+	Deployed map[string]string
+}
+
+// Plan is what it takes to bring the app to the desired state.
+type Plan struct {
+	Service    string
+	SpecFile   string
+	ConfigFile string
+	// Before and After are devopsellence.yml's bytes now and after the patch.
+	Before, After []byte
+	Changes       []Change
+	Environments  []EnvPlan
+	Findings      []Finding
+	// SecretsChecked is false when devopsellence could not be asked.
+	SecretsChecked bool
+}
+
+// Change is one edited block of devopsellence.yml.
+type Change struct {
+	// Action is add, update, adopt or remove.
+	Action string `json:"action"`
+	// Path is the block's key path, e.g. services.backup.
+	Path string `json:"path"`
+	// Environment is set for overlay blocks.
+	Environment string `json:"environment,omitempty"`
+	// Fields lists the changed fields of an update.
+	Fields []string `json:"fields,omitempty"`
+}
+
+// Change actions.
+const (
+	ActionAdd    = "add"
+	ActionUpdate = "update"
+	ActionAdopt  = "adopt"
+	ActionRemove = "remove"
+)
+
+// EnvPlan is one environment's part of the plan.
+type EnvPlan struct {
+	Name    string       `json:"name"`
+	Covered bool         `json:"covered"`
+	Secrets []SecretPlan `json:"secrets"`
+	// Deploy says whether apply deploys this environment, and why.
+	Deploy       bool   `json:"deploy"`
+	DeployReason string `json:"deploy_reason,omitempty"`
+	// Fingerprint identifies the service a deploy would run.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// SecretPlan is one secret of one environment.
+type SecretPlan struct {
+	Name    string `json:"name"`
+	Service string `json:"service"`
+	// Ref is the canonical secret_ref written into devopsellence.yml.
+	Ref string `json:"ref"`
+	// Status is present, missing or unknown (not checked).
+	Status string `json:"status"`
+	// Source is where a missing value would come from: prompt or 1password.
+	Source      string `json:"source"`
+	OnePassword string `json:"onepassword,omitempty"`
+}
+
+// Secret statuses and sources.
+const (
+	StatusPresent = "present"
+	StatusMissing = "missing"
+	StatusUnknown = "unknown"
+
+	SourcePrompt      = "prompt"
+	SourceOnePassword = "1password"
+)
+
+// Finding is something a person should know, with the command that acts on it.
+type Finding struct {
+	Severity    string   `json:"severity"`
+	Code        string   `json:"code"`
+	Message     string   `json:"message"`
+	Evidence    []string `json:"evidence,omitempty"`
+	NextActions []Action `json:"next_actions,omitempty"`
+	// Environment is set when the finding concerns one environment.
+	Environment string `json:"environment,omitempty"`
+}
+
+// Action is a next step: a label and the command to run.
+type Action struct {
+	Label   string `json:"label"`
+	Command string `json:"command"`
+}
+
+// Finding severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+	SeverityInfo    = "info"
+)
+
+// InSync reports whether there is nothing to change, store or deploy.
+func (p *Plan) InSync() bool {
+	if len(p.Changes) > 0 {
+		return false
+	}
+	for _, e := range p.Environments {
+		if e.Deploy {
+			return false
+		}
+		for _, s := range e.Secrets {
+			if s.Status == StatusMissing {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Missing lists the secrets to store, environment by environment.
+func (p *Plan) Missing() []SecretPlan {
+	var out []SecretPlan
+	for _, e := range p.Environments {
+		for _, s := range e.Secrets {
+			if s.Status == StatusMissing {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Blocked reports the first error finding: apply must not go on while one stands.
+func (p *Plan) Blocked() *Finding {
+	for i := range p.Findings {
+		if p.Findings[i].Severity == SeverityError {
+			return &p.Findings[i]
+		}
+	}
+	return nil
+}
+
+// EnvPlan returns the plan of env.
+func (p *Plan) Env(env string) *EnvPlan {
+	for i := range p.Environments {
+		if p.Environments[i].Name == env {
+			return &p.Environments[i]
+		}
+	}
+	return nil
+}
+
+// Diff compares desired with observed. It is pure.
+func Diff(d *Desired, o *Observed) (*Plan, error) {
+	p := &Plan{Service: d.Service, SpecFile: d.SpecFile, ConfigFile: o.ConfigFile, Before: o.Config, SecretsChecked: o.Secrets != nil}
+	edits, err := diffConfig(d, o, p)
+	if err != nil {
+		return nil, err
+	}
+	p.After = o.Config
+	if len(edits) > 0 {
+		if p.After, err = o.Doc.Apply(edits...); err != nil {
+			return nil, fmt.Errorf("patch %s: %w", o.ConfigFile, err)
+		}
+	}
+	configChanged := len(p.Changes) > 0
+	if o.Unchecked != nil {
+		p.Findings = append(p.Findings, *o.Unchecked)
+	}
+	for _, env := range d.Covered {
+		p.Environments = append(p.Environments, planEnv(d, o, env, configChanged))
+		if !o.App.HasEnvironment(env) {
+			p.Findings = append(p.Findings, Finding{
+				Severity: SeverityWarning, Code: "unknown_environment", Environment: env,
+				Message: fmt.Sprintf("environment %q is covered by %s but devopsellence.yml has no overlay for it and it is not default_environment; devopsellence deploys it from the base config", env, d.SpecFile),
+			})
+		}
+	}
+	for _, env := range d.Uncovered {
+		p.Environments = append(p.Environments, EnvPlan{Name: env, Secrets: []SecretPlan{}})
+		p.Findings = append(p.Findings, Finding{
+			Severity: SeverityWarning, Code: "environment_not_covered", Environment: env,
+			Message:     fmt.Sprintf("environment %q is not covered by %s, yet it still gets service %q from the base config (overlays cannot remove services); its overlay keeps it idle with no secrets and no volumes, and its next deploy will include it", env, d.SpecFile, d.Service),
+			NextActions: []Action{{Label: "back it up too: add it to spec.environments in " + d.SpecFile, Command: "devopsellence-backup plan"}},
+		})
+	}
+	p.Findings = append(p.Findings, nodeFindings(d, o)...)
+	return p, nil
+}
+
+func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
+	ep := EnvPlan{Name: env, Covered: true, Fingerprint: d.Fingerprint(env), Secrets: []SecretPlan{}}
+	stored := map[string]devopsellence.Secret{}
+	listed, checked := o.Secrets[env]
+	for _, s := range listed {
+		if s.Stored && s.ServiceName == d.Service {
+			stored[s.Name] = s
+		}
+	}
+	missing := 0
+	for _, r := range d.Refs[env] {
+		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown}
+		if r.OnePassword != "" {
+			sp.Source, sp.OnePassword = SourceOnePassword, r.OnePassword
+		}
+		if checked {
+			sp.Status = StatusMissing
+			if s, ok := stored[r.Name]; ok && storedMatches(s, r) {
+				sp.Status = StatusPresent
+			}
+		}
+		if sp.Status == StatusMissing {
+			missing++
+		}
+		ep.Secrets = append(ep.Secrets, sp)
+	}
+	switch last, known := o.Deployed[env]; {
+	case configChanged:
+		ep.Deploy, ep.DeployReason = true, "devopsellence.yml changes"
+	case missing > 0:
+		ep.Deploy, ep.DeployReason = true, fmt.Sprintf("%d secret(s) to store", missing)
+	case !known:
+		ep.Deploy, ep.DeployReason = true, "no successful deploy of this configuration is recorded on this machine"
+	case last != ep.Fingerprint:
+		ep.Deploy, ep.DeployReason = true, "the last deploy did not succeed or ran another configuration"
+	}
+	return ep
+}
+
+// storedMatches reports whether a stored secret serves ref: a 1Password ref
+// needs a 1Password record of the same reference, a plaintext ref a plaintext value.
+func storedMatches(s devopsellence.Secret, r Ref) bool {
+	if r.OnePassword != "" {
+		return s.Store == "1password" && s.Reference == r.OnePassword
+	}
+	return s.Store != "1password"
+}
+
+// nodeFindings checks that each environment that will run the (worker)
+// backup service has an attached node labelled worker.
+func nodeFindings(d *Desired, o *Observed) []Finding {
+	if o.Nodes == nil {
+		return nil
+	}
+	var out []Finding
+	for _, env := range append(append([]string(nil), d.Covered...), d.Uncovered...) {
+		var attached []devopsellence.Node
+		for _, n := range o.Nodes {
+			if n.AttachedTo(env) {
+				attached = append(attached, n)
+			}
+		}
+		if len(attached) == 0 {
+			if contains(d.Covered, env) {
+				out = append(out, Finding{
+					Severity: SeverityWarning, Code: "no_node_attached", Environment: env,
+					Message:     fmt.Sprintf("no node is attached to %s, so devopsellence cannot deploy it", env),
+					NextActions: []Action{{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)}},
+				})
+			}
+			continue
+		}
+		worker := false
+		for _, n := range attached {
+			worker = worker || n.HasLabel("worker")
+		}
+		if worker {
+			continue
+		}
+		f := Finding{
+			Severity: SeverityError, Code: "no_worker_node", Environment: env,
+			Message: fmt.Sprintf("no node attached to %s is labelled worker, and service %q is a worker: devopsellence would refuse to deploy (solo deploy requires at least one selected node labeled \"worker\")", env, d.Service),
+		}
+		for _, n := range attached {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s labels: %s", n.Name, strings.Join(n.Labels, ",")))
+			f.NextActions = append(f.NextActions, Action{Label: "label node " + n.Name + " worker, keeping its labels", Command: fmt.Sprintf("devopsellence node label set %s --labels %s", n.Name, strings.Join(WithWorker(n.Labels), ","))})
+		}
+		f.NextActions = append(f.NextActions, Action{Label: "or let apply do it", Command: "devopsellence-backup apply --label-nodes"})
+		out = append(out, f)
+	}
+	return out
+}
+
+// WithWorker returns labels plus worker, sorted, without duplicates.
+func WithWorker(labels []string) []string {
+	set := map[string]bool{"worker": true}
+	for _, l := range labels {
+		set[l] = true
+	}
+	out := make([]string, 0, len(set))
+	for l := range set {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,38 @@
+package secret
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"testing"
+)
+
+func TestValueNeverPrintsItself(t *testing.T) {
+	v := New("hunter2-very-secret\r\n")
+	js, err := json.Marshal(struct{ V Value }{v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt, _ := v.MarshalText()
+	for name, got := range map[string]string{
+		"%v": fmt.Sprintf("%v", v), "%s": fmt.Sprintf("%s", v), "%+v": fmt.Sprintf("%+v", v),
+		"%#v": fmt.Sprintf("%#v", v), "%q": fmt.Sprintf("%q", v), "%x": fmt.Sprintf("%x", v),
+		"json": string(js), "text": string(txt), "log": fmt.Sprint(v.MarshalLog()),
+	} {
+		if v.Contains([]byte(got)) || got == "" {
+			t.Errorf("%s rendered %q", name, got)
+		}
+	}
+	b, _ := io.ReadAll(v.Reader())
+	if string(b) != "hunter2-very-secret" {
+		t.Errorf("Reader gave %q, want the value without trailing CR/LF", b)
+	}
+}
+
+func TestValueEmptyMeansBlank(t *testing.T) {
+	for in, want := range map[string]bool{"": true, " \t\n": true, "\r\n": true, "x": false, " x ": false} {
+		if got := New(in).Empty(); got != want {
+			t.Errorf("New(%q).Empty() = %v, want %v", in, got, want)
+		}
+	}
+}
