@@ -1,0 +1,116 @@
+package prompt
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+)
+
+// EnvPrefix names variables that carry secret values explicitly:
+// DEVOPSELLENCE_BACKUP_SECRET_<NAME> for every environment, and
+// DEVOPSELLENCE_BACKUP_SECRET_<ENV>__<NAME> for one (ENV upper-cased, other
+// characters than letters and digits as "_"). Nothing else in the
+// environment is read: the operator's own AWS_ACCESS_KEY_ID is never picked up.
+const EnvPrefix = "DEVOPSELLENCE_BACKUP_SECRET_"
+
+// Request identifies one secret value.
+type Request struct {
+	Name        string
+	Service     string
+	Environment string
+}
+
+// Explicit holds the sources the user named.
+type Explicit struct {
+	environ map[string]string
+	vars    map[scope]string // --secret-env
+	files   map[scope]string // --secret-file
+}
+
+type scope struct{ env, name string }
+
+var (
+	nameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	envSafe = regexp.MustCompile(`[^A-Za-z0-9]`)
+)
+
+// ParseSources reads --secret-env [ENV:]NAME=VAR and --secret-file
+// [ENV:]NAME=PATH flags. environ is the run's environment.
+func ParseSources(secretEnv, secretFile, environ []string) (*Explicit, error) {
+	e := &Explicit{environ: map[string]string{}, vars: map[scope]string{}, files: map[scope]string{}}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			e.environ[k] = v
+		}
+	}
+	var errs []error
+	for _, f := range []struct {
+		flag  string
+		items []string
+		into  map[scope]string
+	}{{"--secret-env", secretEnv, e.vars}, {"--secret-file", secretFile, e.files}} {
+		for _, item := range f.items {
+			lhs, rhs, ok := strings.Cut(item, "=")
+			env, name, scoped := strings.Cut(lhs, ":")
+			if !scoped {
+				env, name = "", lhs
+			}
+			if !ok || rhs == "" || !nameRe.MatchString(name) || (scoped && env == "") {
+				errs = append(errs, fmt.Errorf("%s %q: want [ENV:]NAME=%s", f.flag, item, map[bool]string{true: "VAR", false: "PATH"}[f.flag == "--secret-env"]))
+				continue
+			}
+			f.into[scope{env, name}] = rhs
+		}
+	}
+	return e, errors.Join(errs...)
+}
+
+// EnvVarFor is the prefixed variable that carries name in env.
+func EnvVarFor(env, name string) string {
+	return EnvPrefix + strings.ToUpper(envSafe.ReplaceAllString(env, "_")) + "__" + name
+}
+
+// Lookup returns the value for r from the explicit sources, most specific
+// first: --secret-file, --secret-env, then the prefixed variables; each
+// scoped to r's environment before unscoped. ok is false when no source names it.
+func (e *Explicit) Lookup(r Request) (v secret.Value, from string, ok bool, err error) {
+	for _, s := range []scope{{r.Environment, r.Name}, {"", r.Name}} {
+		if path, ok := e.files[s]; ok {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return v, "", true, fmt.Errorf("secret %s: --secret-file: %w", r.Name, err)
+			}
+			return checked(secret.New(string(b)), r, "file "+path)
+		}
+		if name, ok := e.vars[s]; ok {
+			val, set := e.environ[name]
+			if !set {
+				return v, "", true, fmt.Errorf("secret %s: --secret-env names %s, which is not set", r.Name, name)
+			}
+			return checked(secret.New(val), r, "env "+name)
+		}
+	}
+	for _, name := range []string{EnvVarFor(r.Environment, r.Name), EnvPrefix + r.Name} {
+		if val, set := e.environ[name]; set {
+			return checked(secret.New(val), r, "env "+name)
+		}
+	}
+	return v, "", false, nil
+}
+
+func checked(v secret.Value, r Request, from string) (secret.Value, string, bool, error) {
+	if v.Empty() {
+		return v, from, true, fmt.Errorf("secret %s for service %s in %s: %s is empty; devopsellence refuses empty values", r.Name, r.Service, r.Environment, from)
+	}
+	return v, from, true, nil
+}
+
+// Hint says how to provide r without a terminal.
+func Hint(r Request) string {
+	return fmt.Sprintf("set %s (or %s), or pass --secret-env %s:%s=VAR or --secret-file %s:%s=PATH",
+		EnvPrefix+r.Name, EnvVarFor(r.Environment, r.Name), r.Environment, r.Name, r.Environment, r.Name)
+}

@@ -1,0 +1,116 @@
+package prompt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+)
+
+// Terminal asks for values on a terminal without echo. The terminal state is
+// saved first and restored on every path, Ctrl-C included.
+type Terminal struct {
+	// Fd is the terminal to read from; Out is where questions go (stderr).
+	Fd  int
+	Out io.Writer
+}
+
+// ErrEmpty is returned after repeated empty answers.
+var ErrEmpty = errors.New("no value given")
+
+// Secret asks for r's value, refusing empty or whitespace-only answers.
+func (t *Terminal) Secret(ctx context.Context, r Request) (secret.Value, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		fmt.Fprintf(t.Out, "Value of %s for service %s in %s (input hidden): ", r.Name, r.Service, r.Environment)
+		b, err := t.readHidden(ctx)
+		fmt.Fprintln(t.Out)
+		if err != nil {
+			return secret.Value{}, err
+		}
+		v := secret.New(string(b))
+		clear(b)
+		if !v.Empty() {
+			return v, nil
+		}
+		fmt.Fprintln(t.Out, "  empty or blank values are refused by devopsellence; try again")
+	}
+	return secret.Value{}, fmt.Errorf("secret %s for service %s in %s: %w", r.Name, r.Service, r.Environment, ErrEmpty)
+}
+
+// Confirm asks a yes/no question; only "y" or "yes" is yes.
+func (t *Terminal) Confirm(ctx context.Context, question string) (bool, error) {
+	fmt.Fprintf(t.Out, "%s [y/N]: ", question)
+	line, err := t.readLine(ctx)
+	if err != nil {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+func (t *Terminal) readHidden(ctx context.Context) ([]byte, error) {
+	state, err := term.GetState(t.Fd)
+	if err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(t.Fd)
+		ch <- result{b, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.b, r.err
+	case <-ctx.Done():
+		// ReadPassword is still blocked on the read; put the terminal back
+		// ourselves so the shell gets its echo back.
+		_ = term.Restore(t.Fd, state)
+		return nil, ctx.Err()
+	}
+}
+
+func (t *Terminal) readLine(ctx context.Context) (string, error) {
+	ch := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		var b []byte
+		buf := make([]byte, 1)
+		for {
+			n, err := readFd(t.Fd, buf)
+			if n == 1 {
+				if buf[0] == '\n' {
+					ch <- string(b)
+					return
+				}
+				b = append(b, buf[0])
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	select {
+	case s := <-ch:
+		return s, nil
+	case err := <-errc:
+		return "", err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Line asks a question and returns the answer as typed (echoed).
+func (t *Terminal) Line(ctx context.Context, question string) (string, error) {
+	fmt.Fprintf(t.Out, "%s: ", question)
+	return t.readLine(ctx)
+}
