@@ -1,0 +1,247 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
+)
+
+// onboarding is a fixture app with the environments it covers and the
+// secrets each needs.
+var onboarding = []struct {
+	fixture string
+	envs    []string // environments with a node attached
+	covered []string
+	secrets []string
+}{
+	{"basic", []string{"production"}, []string{"production"}, []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"}},
+	{"multi-env", []string{"production", "staging", "preview"}, []string{"production", "staging"}, []string{"RESTIC_PASSWORD", "DATABASE_URL"}},
+	{"adopt-guide", []string{"production"}, []string{"production"}, []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
+	{"sqlite-rest", []string{"production"}, []string{"production"}, []string{"RESTIC_PASSWORD", "RESTIC_REPOSITORY"}},
+	{"crlf", []string{"production"}, []string{"production"}, []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}},
+	{"anchors", []string{"production"}, []string{"production"}, []string{"RESTIC_PASSWORD", "AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY"}},
+}
+
+func TestApplyOnboardsFixtureAppsAndASecondApplyIsANoOp(t *testing.T) {
+	for _, tc := range onboarding {
+		t.Run(tc.fixture, func(t *testing.T) {
+			t.Parallel()
+			sim := newApp(t, tc.fixture, tc.envs...)
+			sim.ResetCalls(t)
+			secrets := allSecrets()
+			r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive")
+			if r.code != 0 {
+				t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			cfgPath := filepath.Join(sim.Workspace, "devopsellence.yml")
+			want := readFile(t, filepath.Join(appsDir, tc.fixture, "want.devopsellence.yml"))
+			if got := readFile(t, cfgPath); !bytes.Equal(got, want) {
+				t.Errorf("devopsellence.yml after apply is not the planned patch:\n%s", got)
+			}
+			calls := sim.Calls(t)
+			for _, env := range tc.covered {
+				got := storedSecrets(t, sim, env)
+				for _, name := range tc.secrets {
+					if !got[name] {
+						t.Errorf("%s: %s not stored", env, name)
+					}
+				}
+			}
+			if n := count(calls, "deploy"); n != len(tc.covered) {
+				t.Errorf("deploys = %d, want one per covered environment (%d)", n, len(tc.covered))
+			}
+			for _, c := range calls {
+				if c.Subcommand == "secret set" && !contains(c.Argv, "--stdin") {
+					t.Errorf("a plaintext secret was not sent on stdin: %v", c.Argv)
+				}
+			}
+
+			// The second run: zero writes, zero secret set, zero deploys, one secret list per environment.
+			fi, _ := os.Stat(cfgPath)
+			sim.ResetCalls(t)
+			time.Sleep(10 * time.Millisecond)
+			r = runCLI(t, sim, nil, "apply", "--non-interactive")
+			if r.code != 0 || !strings.Contains(r.stdout, "Nothing to do") {
+				t.Fatalf("second apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			calls = sim.Calls(t)
+			for sub, want := range map[string]int{"secret list": len(tc.covered), "secret set": 0, "deploy": 0, "config resolve": 0, "node list": 1} {
+				if got := count(calls, sub); got != want {
+					t.Errorf("second apply ran %q %d times, want %d", sub, got, want)
+				}
+			}
+			if len(calls) != len(tc.covered)+1 {
+				t.Errorf("second apply made %d calls: %+v", len(calls), calls)
+			}
+			if fi2, _ := os.Stat(cfgPath); !fi2.ModTime().Equal(fi.ModTime()) {
+				t.Error("the no-op run wrote devopsellence.yml")
+			}
+		})
+	}
+}
+
+func TestApplyAdoptsTheGuideServiceWithoutDevopsellenceRewritingTheFile(t *testing.T) {
+	sim := newApp(t, "adopt-guide")
+	r := runCLI(t, sim, allSecrets().env(), "apply", "--yes")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got := string(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")))
+	for _, want := range []string{"# Backups, as the devopsellence guide shows them.", "# Deployed from a single VM.", "secret: devopsellence://plaintext/RESTIC_PASSWORD", "# managed by devopsellence-backup"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("devopsellence.yml lacks %q (a rewrite by devopsellence would drop comments)", want)
+		}
+	}
+	if strings.Contains(got, "secret: RESTIC_PASSWORD") {
+		t.Error("the bare guide ref survived")
+	}
+}
+
+func TestApplyWithoutValuesNamesEveryMissingSecretAndChangesNothing(t *testing.T) {
+	sim := newApp(t, "basic")
+	before := readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml"))
+	sim.ResetCalls(t)
+	// The operator's own credentials in the environment must not be picked up.
+	r := runCLI(t, sim, []string{"AWS_ACCESS_KEY_ID=operator-own-key", "AWS_SECRET_ACCESS_KEY=operator-own-secret", "RESTIC_PASSWORD=ambient"}, "apply", "--non-interactive")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	for _, name := range []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"} {
+		if !strings.Contains(r.stderr, name+" for service backup in production: set DEVOPSELLENCE_BACKUP_SECRET_"+name) {
+			t.Errorf("the error does not say how to provide %s:\n%s", name, r.stderr)
+		}
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")), before) {
+		t.Error("devopsellence.yml changed")
+	}
+	calls := sim.Calls(t)
+	for _, sub := range []string{"secret set", "config resolve", "deploy"} {
+		if n := count(calls, sub); n != 0 {
+			t.Errorf("%s ran %d times before the values were there", sub, n)
+		}
+	}
+}
+
+func TestApplyTakesValuesOnlyFromNamedSources(t *testing.T) {
+	sim := newApp(t, "basic")
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("from-a-file-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"CI_KEY=ci-key-value", "CI_SECRET=ci-secret-value", "DEVOPSELLENCE_BACKUP_SECRET_PRODUCTION__DATABASE_URL=postgres://db/app"}
+	r := runCLI(t, sim, env, "apply", "--non-interactive", "--secret-file", "RESTIC_PASSWORD="+pw,
+		"--secret-env", "AWS_ACCESS_KEY_ID=CI_KEY", "--secret-env", "production:AWS_SECRET_ACCESS_KEY=CI_SECRET")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	state := string(readFile(t, sim.StatePath()))
+	for _, v := range []string{"from-a-file-value", "ci-key-value", "ci-secret-value", "postgres://db/app"} {
+		if !strings.Contains(state, v) {
+			t.Errorf("devopsellence did not store %q", v)
+		}
+	}
+	if strings.Contains(state, "from-a-file-value\\n") {
+		t.Error("the trailing newline of the file was stored")
+	}
+}
+
+func TestApplyOffATerminalWithoutYesRefusesBeforeChangingAnything(t *testing.T) {
+	sim := newApp(t, "basic")
+	sim.ResetCalls(t)
+	r := runCLI(t, sim, allSecrets().env(), "apply")
+	if r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if n := count(sim.Calls(t), "secret set"); n != 0 {
+		t.Errorf("secret set ran %d times", n)
+	}
+}
+
+func TestApplyRecordsOnePasswordReferencesWithoutValues(t *testing.T) {
+	sim := newApp(t, "onepassword")
+	fakeOp(t, sim)
+	sim.ResetCalls(t)
+	r := runCLI(t, sim, newSecrets("AWS_ACCESS_KEY_ID").env(), "apply", "--non-interactive")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var op, plain int
+	for _, c := range sim.Calls(t) {
+		if c.Subcommand != "secret set" {
+			continue
+		}
+		if contains(c.Argv, "--store") {
+			op++
+			if c.StdinSHA256 != "" || !strings.HasPrefix(c.Argv[len(c.Argv)-1], "op://Infra/") {
+				t.Errorf("1Password secret set: %v stdin %q", c.Argv, c.StdinSHA256)
+			}
+		} else {
+			plain++
+		}
+	}
+	if op != 2 || plain != 1 {
+		t.Errorf("secret set: %d 1Password, %d plaintext; want 2 and 1", op, plain)
+	}
+	if n := count(sim.Calls(t), "deploy"); n != 1 {
+		t.Errorf("deploys = %d", n)
+	}
+}
+
+// fakeOp puts an `op` on the simulator's PATH that answers `op read REF`.
+func fakeOp(t *testing.T, sim *simtest.Env) {
+	t.Helper()
+	dir := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1\" = read ] || exit 2\necho \"value-of-$2\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "op"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := ""
+	for _, kv := range sim.Environ() {
+		if strings.HasPrefix(kv, "PATH=") {
+			path = strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	sim.Extra = append(sim.Extra, "PATH="+path+":"+dir)
+}
+
+func TestApplyCoversSeveralEnvironmentsAndLimitsWithEnv(t *testing.T) {
+	sim := newApp(t, "multi-env", "production", "staging", "preview")
+	sim.ResetCalls(t)
+	r := runCLI(t, sim, allSecrets().env(), "apply", "--non-interactive", "--env", "staging")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	calls := sim.Calls(t)
+	if n := count(calls, "deploy"); n != 1 {
+		t.Errorf("deploys = %d, want staging only", n)
+	}
+	if got := storedSecrets(t, sim, "production"); len(got) != 0 {
+		t.Errorf("production secrets stored with --env staging: %v", got)
+	}
+	if got := storedSecrets(t, sim, "staging"); !got["B2_ACCOUNT_KEY"] || got["AWS_ACCESS_KEY_ID"] {
+		t.Errorf("staging secrets = %v, want its own repository's", got)
+	}
+	sim.ResetCalls(t)
+	r = runCLI(t, sim, allSecrets().env(), "apply", "--non-interactive")
+	if r.code != 0 || count(sim.Calls(t), "deploy") != 1 {
+		t.Fatalf("apply of the rest: exit %d deploys %d: %s", r.code, count(sim.Calls(t), "deploy"), r.stderr)
+	}
+	if got := storedSecrets(t, sim, "preview"); len(got) != 0 {
+		t.Errorf("the uncovered environment got secrets: %v", got)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,16 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+)
+
+// MainWithClock is Main with the run loop's clock and jitter injected.
+func MainWithClock(ctx context.Context, args []string, streams *iostreams.Streams, environ []string, clock reconcile.Clock, jitter func(time.Duration) time.Duration) int {
+	return mainWith(ctx, args, &globalOptions{streams: streams, environ: environ, now: clock.Now, log: logr.Discard(), clock: clock, jitter: jitter})
+}

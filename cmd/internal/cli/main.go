@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitPending     = 3
+	ExitInterrupted = 130
+)
+
+// errPending makes a --detailed-exitcode run exit 3: changes are pending.
+var errPending = errors.New("changes pending")
+
+// usageError marks bad flags or bad input: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Main runs one command line and returns the process exit code. environ is
+// the environment the run sees; nothing reads os.Getenv.
+func Main(ctx context.Context, args []string, streams *iostreams.Streams, environ []string) int {
+	return mainWith(ctx, args, &globalOptions{
+		streams: streams, environ: environ, now: time.Now, log: logr.Discard(),
+		clock: reconcile.RealClock{}, jitter: halfJitter,
+	})
+}
+
+// halfJitter spreads a retry delay over [d/2, d] so that many runners do not
+// retry in step.
+func halfJitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+func mainWith(ctx context.Context, args []string, g *globalOptions) int {
+	streams := g.streams
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(ctx, err)
+	if err != nil && !errors.Is(err, errPending) {
+		report(g, err, code)
+	}
+	return code
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var conflict *reconcile.ConflictError
+	var usage usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errPending):
+		return ExitPending
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return ExitInterrupted
+	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict), isCobraUsage(err):
+		return ExitUsage
+	default:
+		return ExitError
+	}
+}
+
+// isCobraUsage recognises cobra's own argument and flag errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag", "if any flags in the group"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// report prints the error once: on stderr for people, and as the JSON
+// envelope on stdout when the command promised JSON.
+func report(g *globalOptions, err error, code int) {
+	msg := err.Error()
+	if code == ExitInterrupted {
+		msg = "interrupted; nothing half-done is left behind: run the same command again to converge"
+	}
+	if g.LogFormat == logging.FormatJSON {
+		g.log.Error(errors.New(msg), "commandFailed", "exitCode", code, "operation", g.operation)
+	} else {
+		fmt.Fprintf(g.streams.Err, "Error: %s\n", msg)
+	}
+	switch g.output {
+	case render.JSON:
+		_ = render.Failure(g.streams.Out, g.operation, errorCode(code), code, msg)
+	case render.Markdown:
+		_ = render.ErrorMarkdown(g.streams.Out, msg)
+	}
+}
+
+func errorCode(code int) string {
+	switch code {
+	case ExitUsage:
+		return "invalid_input"
+	case ExitInterrupted:
+		return "interrupted"
+	}
+	return "command_failed"
+}
+
+// globalOptions are the flags every command shares, and the run's wiring.
+type globalOptions struct {
+	Dir           string
+	SpecPath      string
+	Devopsellence string
+	Verbosity     int
+	LogFormat     string
+	CallTimeout   time.Duration
+	DeployTimeout time.Duration
+
+	streams *iostreams.Streams
+	environ []string
+	now     func() time.Time
+	log     logr.Logger
+	// clock and jitter drive the run loop's waits.
+	clock  reconcile.Clock
+	jitter func(time.Duration) time.Duration
+
+	// operation and output say how a failure is reported.
+	operation string
+	output    string
+}
+
+func newRootCmd(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "devopsellence-backup",
+		Short: "Reconcile and operate restic backups of a devopsellence app",
+		Long: `devopsellence-backup reads a desired-state backup spec (devopsellence.backup.yml),
+compares it with the app's devopsellence.yml and stored secrets, and converges
+them: it patches only the managed backup service block, stores missing secrets
+through devopsellence, validates and deploys. Then it operates the backups.
+
+EXIT STATUS
+  0    success (plan: in sync)
+  1    error
+  2    usage error or invalid input (spec, devopsellence.yml, flags)
+  3    with --detailed-exitcode: changes are pending
+  130  interrupted`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.operation = "devopsellence-backup " + cmd.Name()
+			log, err := logging.New(g.streams.Err, logging.Options{
+				Verbosity: g.Verbosity, Format: g.LogFormat,
+				Terminal: g.streams.ErrIsTerminal(), Color: g.streams.Color(),
+			})
+			if err != nil {
+				return usageError{err}
+			}
+			g.log = log
+			cmd.SetContext(logr.NewContext(cmd.Context(), log))
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Dir, "dir", ".", "the app root (where devopsellence.yml is)")
+	pf.StringVar(&g.SpecPath, "spec", "", "the backup spec (default <dir>/"+spec.DefaultFile+")")
+	pf.StringVar(&g.Devopsellence, "devopsellence", "devopsellence", "the devopsellence binary (a path, or a name on PATH)")
+	pf.IntVarP(&g.Verbosity, "verbosity", "v", 0, "log detail on stderr: 0 operator, 1 decisions and every external command, 2 payload tracing")
+	pf.StringVar(&g.LogFormat, "log-format", logging.FormatAuto, "log format on stderr: console, or json (then every stderr line is a JSON log entry)")
+	pf.DurationVar(&g.CallTimeout, "call-timeout", devopsellence.DefaultTimeout, "deadline of each bounded devopsellence call (secret, config, node)")
+	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g))
+	root.AddCommand(operateCommands(g)...)
+	return root
+}

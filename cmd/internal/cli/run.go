@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+type runOptions struct {
+	apply      applyOptions
+	Interval   time.Duration
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	Poll       time.Duration
+	StatusFile string
+}
+
+func newRunCmd(g *globalOptions) *cobra.Command {
+	o := &runOptions{apply: applyOptions{globalOptions: g, NonInteractive: true, Yes: true}}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Reconcile again and again, like a controller",
+		Long: `run reconciles every --interval, level-triggered: each pass observes afresh and
+converges (a pass with nothing to do does nothing). A failed pass is retried
+with exponential backoff (from --min-backoff, doubling up to --max-backoff,
+with jitter) instead of waiting the full interval. An error that retrying
+cannot fix (an invalid spec, a conflict, a missing secret value) is reported
+once and waited on until the spec or devopsellence.yml changes.
+
+It never prompts: secret values come only from the explicit sources
+(--secret-env, --secret-file, DEVOPSELLENCE_BACKUP_SECRET_*). SIGINT and
+SIGTERM stop it between steps, never in the middle of a write or a
+devopsellence call. Each pass sets conditions per environment, Kubernetes
+style (ConfigInSync, SecretsStored, Deployed), in the log and, with
+--status-file, in a JSON file other tools can read.
+
+EXIT STATUS
+  0  stopped by SIGINT or SIGTERM
+  1  could not start
+  2  usage error`,
+		Example: `  devopsellence-backup run --interval 10m --status-file /var/lib/devopsellence-backup/status.json
+  devopsellence-backup run --secret-env RESTIC_PASSWORD=RUNNER_RESTIC_PASSWORD`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLoop(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&o.Interval, "interval", 10*time.Minute, "time between passes")
+	f.DurationVar(&o.MinBackoff, "min-backoff", 10*time.Second, "first retry delay after a failed pass")
+	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
+	f.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
+	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass")
+	af := &o.apply
+	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
+	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	f.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
+	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
+	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
+	f.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	return cmd
+}
+
+// Status is the --status-file document.
+type Status struct {
+	APIVersion string       `json:"apiVersion"`
+	Kind       string       `json:"kind"`
+	Status     StatusFields `json:"status"`
+}
+
+// StatusFields are the loop's view of the app after its last pass.
+type StatusFields struct {
+	App                 string                       `json:"app"`
+	Pass                int                          `json:"pass"`
+	LastPassTime        time.Time                    `json:"lastPassTime"`
+	LastPassResult      string                       `json:"lastPassResult"`
+	LastError           string                       `json:"lastError,omitempty"`
+	ObservedFingerprint string                       `json:"observedFingerprint"`
+	Environments        map[string]EnvironmentStatus `json:"environments"`
+	conditions          map[string][]reconcile.Condition
+}
+
+// EnvironmentStatus holds one environment's conditions.
+type EnvironmentStatus struct {
+	Conditions []reconcile.Condition `json:"conditions"`
+}
+
+// Pass results.
+const (
+	PassSucceeded = "Succeeded"
+	PassRetrying  = "Retrying"
+	PassBlocked   = "Blocked"
+)
+
+func runLoop(ctx context.Context, o *runOptions) error {
+	g := o.apply.globalOptions
+	if o.Interval <= 0 || o.MinBackoff <= 0 || o.Poll <= 0 {
+		return usagef("--interval, --min-backoff and --poll must be positive")
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = o.Interval
+	}
+	w, err := g.workspace()
+	if err != nil {
+		return err
+	}
+	st := &StatusFields{App: w.dir, Environments: map[string]EnvironmentStatus{}}
+	loop := &reconcile.Loop{
+		Interval: o.Interval, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, Poll: o.Poll,
+		Clock: g.clock, Jitter: g.jitter,
+		Terminal: func(err error) bool { return exitCode(context.Background(), err) == ExitUsage },
+		Inputs:   func() string { return inputsHash(w) },
+		Pass: func(stop context.Context) error {
+			// The pass itself is not cancelled by a signal: it stops at the
+			// next step boundary instead, so no write is cut in half.
+			err := o.onePass(context.WithoutCancel(stop), stop, st)
+			if errors.Is(err, reconcile.ErrStopped) {
+				return nil
+			}
+			return err
+		},
+	}
+	g.log.Info("reconcileLoopStarted", "app", w.dir, "interval", o.Interval)
+	err = loop.Run(ctx)
+	g.log.Info("reconcileLoopStopped", "passes", st.Pass)
+	return err
+}
+
+// onePass runs one pass, then records its conditions.
+func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error {
+	g := o.apply.globalOptions
+	st.Pass++
+	ps, err := o.apply.pass(ctx, stop)
+	now := g.clock.Now()
+	var conds map[string][]reconcile.Condition
+	switch {
+	case ps != nil:
+		st.ObservedFingerprint = ps.inputs.Fingerprint()
+		conds = reconcile.Conditions(ps.plan, ps.result, err, !o.apply.NoDeploy, st.ObservedFingerprint)
+	default:
+		envs := make([]string, 0, len(st.conditions))
+		for env := range st.conditions {
+			envs = append(envs, env)
+		}
+		if len(envs) == 0 {
+			envs = []string{"*"}
+		}
+		sort.Strings(envs)
+		reason := "PassFailed"
+		if errors.Is(err, spec.ErrInvalid) {
+			reason = "InvalidSpec"
+		}
+		conds = reconcile.Failed(envs, reason, err, st.ObservedFingerprint)
+	}
+	reconcile.Carry(now, st.conditions, conds)
+	st.conditions = conds
+	st.LastPassTime, st.LastError = now.UTC(), ""
+	st.LastPassResult = PassSucceeded
+	if err != nil && !errors.Is(err, reconcile.ErrStopped) {
+		st.LastError = err.Error()
+		st.LastPassResult = PassRetrying
+		if exitCode(context.Background(), err) == ExitUsage {
+			st.LastPassResult = PassBlocked
+		}
+	}
+	st.Environments = map[string]EnvironmentStatus{}
+	for env, cs := range conds {
+		st.Environments[env] = EnvironmentStatus{Conditions: cs}
+		for _, c := range cs {
+			g.log.Info("condition", "pass", st.Pass, "environment", env, "type", c.Type, "status", c.Status, "reason", c.Reason, "message", c.Message)
+		}
+	}
+	summary := "in sync"
+	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0) {
+		summary = applySummary(ps.plan, ps.result)
+	}
+	if err != nil {
+		summary = strings.ToLower(st.LastPassResult) + ": " + firstLine(err.Error())
+	}
+	fmt.Fprintf(g.streams.Out, "pass %d: %s\n", st.Pass, summary)
+	if o.StatusFile != "" {
+		if werr := writeStatus(o.StatusFile, st); werr != nil {
+			g.log.Error(werr, "statusFileNotWritten", "path", o.StatusFile)
+		}
+	}
+	return err
+}
+
+func writeStatus(path string, st *StatusFields) error {
+	doc := Status{APIVersion: spec.APIVersion, Kind: "BackupStatus", Status: *st}
+	var b strings.Builder
+	if err := render.WriteJSON(&b, doc); err != nil {
+		return err
+	}
+	return store.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// inputsHash fingerprints the files a terminal error depends on.
+func inputsHash(w *workspace) string {
+	h := sha256.New()
+	for _, p := range []string{w.specPath, w.configPath} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+)
+
+// SavedPlanKind marks a file written by `plan --out`.
+const SavedPlanKind = "devopsellence-backup-plan"
+
+// SavedPlan is a plan written to a file for review, then applied exactly. It
+// holds no secret values: none are known when planning.
+type SavedPlan struct {
+	SchemaVersion int       `json:"schema_version"`
+	Kind          string    `json:"kind"`
+	CreatedAt     time.Time `json:"created_at"`
+	// Inputs is what the plan was computed from.
+	Inputs reconcile.Inputs `json:"inputs"`
+	// AfterSHA256 is the hash of devopsellence.yml as the plan patches it.
+	AfterSHA256 string         `json:"after_sha256"`
+	Plan        render.PlanDoc `json:"plan"`
+}
+
+// ErrStalePlan means a saved plan no longer matches its inputs.
+var ErrStalePlan = errors.New("the saved plan is stale")
+
+func writeSavedPlan(path, operation string, p *reconcile.Plan, in reconcile.Inputs, now time.Time) error {
+	sp := SavedPlan{
+		SchemaVersion: render.SchemaVersion, Kind: SavedPlanKind, CreatedAt: now.UTC().Truncate(time.Second),
+		Inputs: in, AfterSHA256: sha(p.After), Plan: render.NewPlanDoc(operation, p),
+	}
+	var buf bytes.Buffer
+	if err := render.WriteJSON(&buf, sp); err != nil {
+		return err
+	}
+	return store.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func readSavedPlan(path string) (*SavedPlan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("read saved plan: %w", err)
+	}
+	var sp SavedPlan
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&sp); err != nil || sp.Kind != SavedPlanKind {
+		return nil, usagef("%s is not a plan written by `devopsellence-backup plan --out`", path)
+	}
+	if sp.SchemaVersion != render.SchemaVersion {
+		return nil, usagef("%s has schema_version %d; this devopsellence-backup reads %d: plan again", path, sp.SchemaVersion, render.SchemaVersion)
+	}
+	return &sp, nil
+}
+
+// check refuses to apply a plan whose inputs, or whose outcome, changed
+// since it was saved: what was reviewed is what gets applied.
+func (sp *SavedPlan) check(operation string, p *reconcile.Plan, now reconcile.Inputs) error {
+	reasons := sp.Inputs.Diff(now)
+	if len(reasons) == 0 {
+		if sha(p.After) != sp.AfterSHA256 {
+			reasons = append(reasons, "the planned devopsellence.yml differs")
+		}
+		was, _ := json.Marshal(struct {
+			C any
+			E any
+		}{sp.Plan.Changes, sp.Plan.Environments})
+		cur := render.NewPlanDoc(operation, p)
+		is, _ := json.Marshal(struct {
+			C any
+			E any
+		}{cur.Changes, cur.Environments})
+		if !bytes.Equal(was, is) {
+			reasons = append(reasons, "what the plan would do changed (another apply ran since?)")
+		}
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("%w: %s; run `devopsellence-backup plan --out FILE` again and review the new plan", ErrStalePlan, strings.Join(reasons, "; "))}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// ConfigFile is devopsellence's config file name.
+const ConfigFile = "devopsellence.yml"
+
+// workspace is one app: its files, its devopsellence and its local state.
+type workspace struct {
+	dir        string
+	specPath   string
+	specFile   string // as shown to people
+	configPath string
+	client     *devopsellence.Client
+	store      *store.Store
+}
+
+func (g *globalOptions) workspace() (*workspace, error) {
+	dir, err := filepath.Abs(g.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, usagef("--dir %s: not a folder", g.Dir)
+	}
+	specPath := g.SpecPath
+	if specPath == "" {
+		specPath = filepath.Join(dir, spec.DefaultFile)
+	} else if specPath, err = filepath.Abs(specPath); err != nil {
+		return nil, err
+	}
+	specFile := specPath
+	if rel, err := filepath.Rel(dir, specPath); err == nil && !strings.HasPrefix(rel, "..") {
+		specFile = rel
+	}
+	home, err := store.Home(g.environ)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(home, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &workspace{
+		dir: dir, specPath: specPath, specFile: specFile,
+		configPath: filepath.Join(dir, ConfigFile),
+		client:     &devopsellence.Client{Bin: g.Devopsellence, Dir: dir, Env: g.environ, Timeout: g.CallTimeout, DeployTimeout: g.DeployTimeout},
+		store:      st,
+	}, nil
+}
+
+// inputs is everything read from disk for one pass.
+type inputs struct {
+	spec     *spec.Backup
+	specRaw  []byte
+	desired  *reconcile.Desired
+	observed *reconcile.Observed
+}
+
+// read loads the spec and devopsellence.yml and derives the desired state.
+// It calls nothing external.
+func (w *workspace) read() (*inputs, error) {
+	specRaw, err := os.ReadFile(w.specPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usagef("no backup spec at %s; run `devopsellence-backup init` to write one", w.specFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	b, err := spec.Parse(w.specFile, specRaw)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := os.ReadFile(w.configPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usagef("no %s in %s; create the app first with `devopsellence init --mode solo`", ConfigFile, w.dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ConfigFile, err)
+	}
+	doc, err := yamlpatch.Parse(cfg)
+	if err != nil {
+		return nil, usagef("%s: %w; run `devopsellence config resolve` to see what devopsellence makes of it", ConfigFile, err)
+	}
+	app, err := reconcile.ReadApp(doc.Root())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	d, err := reconcile.Desire(b, app, w.specFile)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return &inputs{spec: b, specRaw: specRaw, desired: d, observed: &reconcile.Observed{ConfigFile: ConfigFile, Config: cfg, Doc: doc, App: app}}, nil
+}
+
+// plan reads, observes devopsellence and the local deploy records, and diffs.
+func (w *workspace) plan(ctx context.Context) (*reconcile.Plan, *inputs, error) {
+	in, err := w.read()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := reconcile.Observe(ctx, in.desired, w.client, in.observed); err != nil {
+		return nil, nil, err
+	}
+	if in.observed.Deployed, err = w.store.Deployed(); err != nil {
+		return nil, nil, err
+	}
+	p, err := reconcile.Diff(in.desired, in.observed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, in, nil
+}

@@ -1,0 +1,96 @@
+package logging
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/zapr"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Formats accepted by --log-format.
+const (
+	FormatAuto    = "auto"
+	FormatConsole = "console"
+	FormatJSON    = "json"
+)
+
+// Options configure the logger.
+type Options struct {
+	// Verbosity is -v: 0 what an operator wants, 1 decisions and every
+	// external command, 2 payload tracing.
+	Verbosity int
+	// Format is console (auto is the same) or json.
+	Format string
+	// Terminal says whether the writer is a terminal.
+	Terminal bool
+	// Color allows ANSI colours in console output.
+	Color bool
+}
+
+// New returns a logger writing to w.
+func New(w io.Writer, o Options) (logr.Logger, error) {
+	if o.Verbosity < 0 || o.Verbosity > 2 {
+		return logr.Discard(), fmt.Errorf("-v %d: want 0, 1 or 2", o.Verbosity)
+	}
+	format := o.Format
+	switch format {
+	case "", FormatAuto, FormatConsole:
+		format = FormatConsole
+	case FormatJSON:
+	default:
+		return logr.Discard(), fmt.Errorf("--log-format %q: want auto, console or json", o.Format)
+	}
+
+	cfg := zapcore.EncoderConfig{
+		TimeKey:        "ts",
+		LevelKey:       "level",
+		NameKey:        "logger",
+		MessageKey:     "msg",
+		StacktraceKey:  "",
+		LineEnding:     zapcore.DefaultLineEnding,
+		EncodeLevel:    zapcore.LowercaseLevelEncoder,
+		EncodeTime:     zapcore.RFC3339TimeEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
+	}
+	var enc zapcore.Encoder
+	if format == FormatConsole {
+		cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
+		cfg.EncodeLevel = levelName
+		if o.Color && o.Terminal {
+			cfg.EncodeLevel = colorLevelName
+		}
+		enc = zapcore.NewConsoleEncoder(cfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(cfg)
+	}
+	// logr V(n) maps to zap level -n.
+	level := zap.NewAtomicLevelAt(zapcore.Level(-o.Verbosity))
+	core := zapcore.NewCore(enc, zapcore.AddSync(w), level)
+	return zapr.NewLogger(zap.New(core)), nil
+}
+
+// levelName prints logr's view of zap levels: V(1) and V(2) show as debug.
+func levelName(l zapcore.Level, enc zapcore.PrimitiveArrayEncoder) {
+	enc.AppendString(name(l))
+}
+
+func colorLevelName(l zapcore.Level, enc zapcore.PrimitiveArrayEncoder) {
+	color := map[string]string{"error": "\x1b[31m", "warn": "\x1b[33m", "info": "\x1b[34m", "debug": "\x1b[90m"}[name(l)]
+	enc.AppendString(color + name(l) + "\x1b[0m")
+}
+
+func name(l zapcore.Level) string {
+	switch {
+	case l >= zapcore.ErrorLevel:
+		return "error"
+	case l == zapcore.WarnLevel:
+		return "warn"
+	case l == zapcore.InfoLevel:
+		return "info"
+	default:
+		return "debug"
+	}
+}

@@ -1,0 +1,55 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestJSONLogLinesParseAndRespectVerbosity(t *testing.T) {
+	for v := 0; v <= 2; v++ {
+		var buf bytes.Buffer
+		log, err := New(&buf, Options{Verbosity: v, Format: FormatJSON})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("levelZero", "key", 0)
+		log.V(1).Info("levelOne", "key", 1)
+		log.V(2).Info("levelTwo", "key", 2)
+		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if len(lines) != v+1 {
+			t.Fatalf("-v %d: got %d lines, want %d: %q", v, len(lines), v+1, buf.String())
+		}
+		for _, l := range lines {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("line %q is not JSON: %v", l, err)
+			}
+			if _, ok := m["msg"]; !ok {
+				t.Errorf("line %q has no msg", l)
+			}
+		}
+	}
+}
+
+func TestConsoleFormatUnlessJSONIsAsked(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, Options{Format: FormatAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("hello", "appDir", "/x")
+	if strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), "hello") {
+		t.Errorf("console line = %q", buf.String())
+	}
+}
+
+func TestBadOptionsAreRejected(t *testing.T) {
+	if _, err := New(&bytes.Buffer{}, Options{Verbosity: 3}); err == nil {
+		t.Error("-v 3 accepted")
+	}
+	if _, err := New(&bytes.Buffer{}, Options{Format: "xml"}); err == nil {
+		t.Error("--log-format xml accepted")
+	}
+}
