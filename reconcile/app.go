@@ -19,7 +19,9 @@ type App struct {
 	Overlays []AppOverlay
 }
 
-// AppService is one service of the base config.
+// AppService is one service of the base config. Only the volumes of every
+// service are read; the other fields are read for the service named by
+// ReadApp's detail argument (the backup service) or for all with "*".
 type AppService struct {
 	Name        string
 	Image       string
@@ -65,8 +67,15 @@ type rawService struct {
 	Healthcheck *yaml.Node        `yaml:"healthcheck"`
 }
 
-// ReadApp decodes the app config from an already parsed document root.
-func ReadApp(root *yaml.Node) (*App, error) {
+type volumesOnly struct {
+	Volumes []Volume `yaml:"volumes"`
+}
+
+// ReadApp decodes the app config from an already parsed document root. Every
+// service's volumes are read; the rest of a service only when its name is
+// detail, or for every service when detail is "*" (a 2,000-service file
+// should cost little more than its parse).
+func ReadApp(root *yaml.Node, detail string) (*App, error) {
 	if root == nil {
 		return nil, fmt.Errorf("devopsellence.yml is empty; run `devopsellence init --mode solo` first")
 	}
@@ -84,7 +93,7 @@ func ReadApp(root *yaml.Node) (*App, error) {
 		app.DefaultEnvironment = "production"
 	}
 	var err error
-	if app.Services, err = readServices(&raw.Services, "services"); err != nil {
+	if app.Services, err = readServices(&raw.Services, "services", detail); err != nil {
 		return nil, err
 	}
 	for _, kv := range mapping(&raw.Environments) {
@@ -94,7 +103,7 @@ func ReadApp(root *yaml.Node) (*App, error) {
 		if err := kv.value.Decode(&env); err != nil {
 			return nil, fmt.Errorf("read devopsellence.yml: environments.%s: %w", kv.key, err)
 		}
-		svcs, err := readServices(&env.Services, "environments."+kv.key+".services")
+		svcs, err := readServices(&env.Services, "environments."+kv.key+".services", detail)
 		if err != nil {
 			return nil, err
 		}
@@ -103,9 +112,17 @@ func ReadApp(root *yaml.Node) (*App, error) {
 	return app, nil
 }
 
-func readServices(n *yaml.Node, path string) ([]AppService, error) {
+func readServices(n *yaml.Node, path, detail string) ([]AppService, error) {
 	var out []AppService
 	for _, kv := range mapping(n) {
+		if detail != "*" && kv.key != detail {
+			var v volumesOnly
+			if err := kv.value.Decode(&v); err != nil {
+				return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
+			}
+			out = append(out, AppService{Name: kv.key, Volumes: v.Volumes})
+			continue
+		}
 		var rs rawService
 		if err := kv.value.Decode(&rs); err != nil {
 			return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)

@@ -67,7 +67,7 @@ func diffConfig(d *Desired, o *Observed, p *Plan) ([]yamlpatch.Edit, error) {
 		if name == d.Service {
 			continue
 		}
-		if cur, _ := doc.Lookup("services", name); !managed(cur.Comment) {
+		if c, _ := doc.Comment("services", name); !managed(c) {
 			continue
 		}
 		path := []string{"services", name}

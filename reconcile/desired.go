@@ -63,10 +63,7 @@ func PlaintextRef(name string) string { return "devopsellence://plaintext/" + na
 
 // Desire derives the desired state from the spec and the app.
 func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
-	svc := b.Spec.Service
-	if svc == "" {
-		svc = spec.DefaultService
-	}
+	svc := b.ServiceName()
 	d := &Desired{
 		Service:  svc,
 		SpecFile: specFile,

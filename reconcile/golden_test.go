@@ -62,7 +62,7 @@ func desire(t *testing.T, b *spec.Backup, cfg []byte) (*reconcile.App, *reconcil
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := reconcile.ReadApp(doc.Root())
+	app, err := reconcile.ReadApp(doc.Root(), b.ServiceName())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,5 +389,5 @@ func readApp(t *testing.T, cfg string) (*reconcile.App, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reconcile.ReadApp(doc.Root())
+	return reconcile.ReadApp(doc.Root(), "*")
 }

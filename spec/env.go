@@ -201,3 +201,6 @@ func orDuration(d, fallback Duration) Duration {
 	}
 	return fallback
 }
+
+// ServiceName is the backup service's name in devopsellence.yml.
+func (b *Backup) ServiceName() string { return or(b.Spec.Service, DefaultService) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -25,6 +26,56 @@ type Doc struct {
 	aliases map[*yaml.Node][]*yaml.Node // anchored node → aliases of it
 	docEnd  int                         // line where the root mapping's text ends at the latest
 	virtual bool                        // src has a final line break that the file has not
+
+	// index caches each looked-up mapping's fields, so that looking up
+	// every service of a 2,000-service file stays linear.
+	cache *lookupCache
+}
+
+// lookupCache is shared by a Doc and its copies: they share the nodes.
+type lookupCache struct {
+	mu    sync.Mutex
+	index map[*yaml.Node]*mapIndex
+}
+
+// mapIndex is the fields of one mapping, by key.
+type mapIndex struct {
+	fields []field
+	byKey  map[string]int     // key → position in fields
+	entry  map[*yaml.Node]int // key node → entry number in the mapping
+}
+
+// indexOf returns m's fields, computing them once per Doc.
+func (d *Doc) indexOf(m *yaml.Node) *mapIndex {
+	c := d.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ix, ok := c.index[m]; ok {
+		return ix
+	}
+	fs := fields(m)
+	ix := &mapIndex{fields: fs, byKey: make(map[string]int, len(fs)), entry: make(map[*yaml.Node]int, entries(m))}
+	for i, f := range fs {
+		ix.byKey[f.k.Value] = i
+	}
+	for j := 0; j < entries(m); j++ {
+		ix.entry[m.Content[2*j]] = j
+	}
+	if c.index == nil {
+		c.index = map[*yaml.Node]*mapIndex{}
+	}
+	c.index[m] = ix
+	return ix
+}
+
+// field returns the field key of m, if any.
+func (d *Doc) field(m *yaml.Node, key string) (field, bool) {
+	ix := d.indexOf(m)
+	i, ok := ix.byKey[key]
+	if !ok {
+		return field{}, false
+	}
+	return ix.fields[i], true
 }
 
 // Entry is a mapping entry found by Lookup.
@@ -48,7 +99,7 @@ func Parse(src []byte) (*Doc, error) {
 	if bytes.HasPrefix(src, []byte{0xFE, 0xFF}) || bytes.HasPrefix(src, []byte{0xFF, 0xFE}) {
 		return nil, errors.New("parse yaml: utf-16 input is not supported")
 	}
-	d := &Doc{src: bytes.Clone(src)}
+	d := &Doc{src: bytes.Clone(src), cache: &lookupCache{}}
 	var n yaml.Node
 	if err := yaml.Unmarshal(d.src, &n); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
@@ -235,16 +286,11 @@ func (d *Doc) Lookup(path ...string) (Entry, bool) {
 		if m == nil || m.Kind != yaml.MappingNode {
 			return Entry{}, false
 		}
-		var k, v *yaml.Node
-		for _, f := range fields(m) {
-			if f.k.Value == key {
-				k, v = f.k, f.v
-				break
-			}
-		}
-		if k == nil {
+		f, found := d.field(m, key)
+		if !found {
 			return Entry{}, false
 		}
+		k, v := f.k, f.v
 		if i < len(path)-1 {
 			m, owner = v, k.Line-1
 			continue
@@ -255,14 +301,40 @@ func (d *Doc) Lookup(path ...string) (Entry, bool) {
 			return Entry{}, false
 		}
 		e := Entry{Value: val, Line: k.Line, Flow: isFlow(v) && v.Kind != yaml.ScalarNode}
-		for j := 0; j < entries(m); j++ {
-			if m.Content[2*j] == k {
-				e.Comment = d.headComment(m, j, owner)
-			}
+		if j, ok := d.indexOf(m).entry[k]; ok {
+			e.Comment = d.headComment(m, j, owner)
 		}
 		return e, true
 	}
 	return Entry{}, false
+}
+
+// Comment returns the comment lines directly above the key at path, as
+// Lookup does, without converting the entry's value.
+func (d *Doc) Comment(path ...string) (string, bool) {
+	if len(path) == 0 {
+		return "", false
+	}
+	m, owner := d.top, -1
+	for i, key := range path {
+		if m = resolve(m); m == nil || m.Kind != yaml.MappingNode {
+			return "", false
+		}
+		f, ok := d.field(m, key)
+		if !ok {
+			return "", false
+		}
+		if i < len(path)-1 {
+			m, owner = f.v, f.k.Line-1
+			continue
+		}
+		j, ok := d.indexOf(m).entry[f.k]
+		if !ok {
+			return "", true // a merged key has no comment of its own here
+		}
+		return d.headComment(m, j, owner), true
+	}
+	return "", false
 }
 
 // Keys lists the keys of the mapping at path (the root for no path) in file
@@ -271,19 +343,13 @@ func (d *Doc) Lookup(path ...string) (Entry, bool) {
 func (d *Doc) Keys(path ...string) []string {
 	m := d.top
 	for _, key := range path {
-		var next *yaml.Node
-		for _, f := range fields(m) {
-			if f.k.Value == key {
-				next = f.v
-				break
-			}
-		}
-		if m = resolve(next); m == nil || m.Kind != yaml.MappingNode {
+		f, _ := d.field(m, key)
+		if m = resolve(f.v); m == nil || m.Kind != yaml.MappingNode {
 			return nil
 		}
 	}
 	var ks []string
-	for _, f := range fields(m) {
+	for _, f := range d.indexOf(m).fields {
 		ks = append(ks, f.k.Value)
 	}
 	return ks

@@ -120,7 +120,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err != nil {
 		return usagef("%s: %w", ConfigFile, err)
 	}
-	app, err := reconcile.ReadApp(doc.Root())
+	app, err := reconcile.ReadApp(doc.Root(), "*")
 	if err != nil {
 		return usageError{err}
 	}

@@ -96,7 +96,7 @@ func (w *workspace) read() (*inputs, error) {
 	if err != nil {
 		return nil, usagef("%s: %w; run `devopsellence config resolve` to see what devopsellence makes of it", ConfigFile, err)
 	}
-	app, err := reconcile.ReadApp(doc.Root())
+	app, err := reconcile.ReadApp(doc.Root(), b.ServiceName())
 	if err != nil {
 		return nil, usageError{err}
 	}
