@@ -235,15 +235,23 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 		}
 		ep.Secrets = append(ep.Secrets, sp)
 	}
-	switch last, known := o.Deployed[env]; {
+	// A deploy is needed unless this exact service was deployed successfully
+	// and nothing is left to store. Rewriting the same patch into a fresh
+	// checkout (CI) changes the file but not the service, so it deploys nothing.
+	last, known := o.Deployed[env]
+	if known && last == ep.Fingerprint && missing == 0 {
+		return ep
+	}
+	ep.Deploy = true
+	switch {
 	case configChanged:
-		ep.Deploy, ep.DeployReason = true, "devopsellence.yml changes"
+		ep.DeployReason = "devopsellence.yml changes"
 	case missing > 0:
-		ep.Deploy, ep.DeployReason = true, fmt.Sprintf("%d secret(s) to store", missing)
+		ep.DeployReason = fmt.Sprintf("%d secret(s) to store", missing)
 	case !known:
-		ep.Deploy, ep.DeployReason = true, "no successful deploy of this configuration is recorded on this machine"
-	case last != ep.Fingerprint:
-		ep.Deploy, ep.DeployReason = true, "the last deploy did not succeed or ran another configuration"
+		ep.DeployReason = "no successful deploy of this configuration is recorded on this machine"
+	default:
+		ep.DeployReason = "the last deploy did not succeed or ran another configuration"
 	}
 	return ep
 }

@@ -148,6 +148,18 @@ func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
 	}
 }
 
+func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *testing.T) {
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	_, d := desire(t, b, []byte(appYAML))
+	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
+		o.Secrets["production"] = []devopsellence.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
+		o.Deployed["production"] = d.Fingerprint("production")
+	})
+	if len(p.Changes) == 0 || p.Env("production").Deploy {
+		t.Errorf("changes %v, deploy %v: the same service is deployed already", p.Changes, p.Env("production").Deploy)
+	}
+}
+
 func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	b := specDoc(t, baseSpec)
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
