@@ -14,3 +14,17 @@ import (
 func MainWithClock(ctx context.Context, args []string, streams *iostreams.Streams, environ []string, clock reconcile.Clock, jitter func(time.Duration) time.Duration) int {
 	return mainWith(ctx, args, &globalOptions{streams: streams, environ: environ, now: clock.Now, log: logr.Discard(), clock: clock, jitter: jitter})
 }
+
+// CheckArgs parses a command line as Main would, without running it.
+func CheckArgs(args []string) error {
+	streams, _, _ := iostreams.Test("")
+	root := newRootCmd(&globalOptions{streams: streams, now: time.Now, log: logr.Discard(), clock: reconcile.RealClock{}})
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return err
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return err
+	}
+	return cmd.ValidateArgs(cmd.Flags().Args())
+}
