@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -109,7 +110,7 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 	p := in.Plan
 	log := logr.FromContextOrDiscard(ctx)
 	res := &ApplyResult{Validated: []string{}, Stored: []Stored{}, Deployed: []Deployment{}}
-	selected := func(env string) bool { return len(in.Environments) == 0 || contains(in.Environments, env) }
+	selected := func(env string) bool { return len(in.Environments) == 0 || slices.Contains(in.Environments, env) }
 	halt := func() error {
 		if err := ctx.Err(); err != nil {
 			return err

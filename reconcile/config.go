@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
@@ -89,7 +90,7 @@ func diffConfig(d *Desired, o *Observed, p *Plan) ([]yamlpatch.Edit, error) {
 
 	envs := o.App.Environments()
 	for _, env := range doc.Keys("environments") {
-		if !contains(envs, env) {
+		if !slices.Contains(envs, env) {
 			envs = append(envs, env)
 		}
 	}

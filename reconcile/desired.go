@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -120,7 +121,7 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
 	}
 	used := app.VolumeSources(svc)
 	for i, v := range b.Spec.Volumes {
-		if !contains(used, v.Name) {
+		if !slices.Contains(used, v.Name) {
 			have := "no app service uses a volume"
 			if len(used) > 0 {
 				have = "volumes in use: " + strings.Join(used, ", ")
@@ -133,7 +134,7 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
 		envs = []string{app.DefaultEnvironment}
 	}
 	for env := range b.Spec.Overrides {
-		if !contains(envs, env) {
+		if !slices.Contains(envs, env) {
 			errs = append(errs, b.Problem("spec.overrides."+env, "environment %q is not covered (covered: %s); add it to spec.environments or remove the override", env, strings.Join(envs, ", ")))
 		}
 	}
@@ -289,13 +290,4 @@ func sortedMap(m map[string]string) yamlpatch.Map {
 		out[i] = yamlpatch.Field{Key: k, Value: yamlpatch.Scalar(m[k])}
 	}
 	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,14 +13,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const appsDir = "../fixtures/apps"
 
@@ -113,19 +111,19 @@ func TestPlanGoldenOverFixtureApps(t *testing.T) {
 			p, err := reconcile.Diff(f.desired, observe(t, f.before, f.app, f.desired))
 			var conflict *reconcile.ConflictError
 			if errors.As(err, &conflict) {
-				golden(t, filepath.Join(f.dir, "want.error.txt"), []byte(err.Error()+"\n"))
+				golden.Check(t, filepath.Join(f.dir, "want.error.txt"), []byte(err.Error()+"\n"))
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join(f.dir, "want.devopsellence.yml"), p.After)
+			golden.Check(t, filepath.Join(f.dir, "want.devopsellence.yml"), p.After)
 			summary, _ := json.MarshalIndent(struct {
 				Changes      []reconcile.Change
 				Environments []reconcile.EnvPlan
 				Findings     []reconcile.Finding
 			}{p.Changes, p.Environments, p.Findings}, "", "  ")
-			golden(t, filepath.Join(f.dir, "want.plan.json"), append(summary, '\n'))
+			golden.Check(t, filepath.Join(f.dir, "want.plan.json"), append(summary, '\n'))
 
 			assertSecondPlanIsEmpty(t, f, p.After)
 			assertOutsideBlocksUnchanged(t, f, p)
@@ -363,23 +361,6 @@ func assertSimulatorLoadsEveryEnvironment(t *testing.T, sim *simtest.Env, f fixt
 		if r := sim.RunIn(t, dir, "config", "resolve", "--env", env); r.Code != 0 {
 			t.Errorf("devopsellence config resolve --env %s: exit %d: %s", env, r.Code, r.Stdout)
 		}
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -280,7 +281,7 @@ func nodeFindings(d *Desired, o *Observed) []Finding {
 			}
 		}
 		if len(attached) == 0 {
-			if contains(d.Covered, env) {
+			if slices.Contains(d.Covered, env) {
 				out = append(out, Finding{
 					Severity: SeverityWarning, Code: "no_node_attached", Environment: env,
 					Message:     fmt.Sprintf("no node is attached to %s, so devopsellence cannot deploy it", env),

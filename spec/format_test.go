@@ -1,17 +1,15 @@
 package spec
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under fixtures/specs")
+	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
+)
 
 func TestFormatRoundTripsEveryValidFixture(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "fixtures", "specs", "*.yml"))
@@ -44,9 +42,7 @@ func TestFormatRoundTripsEveryValidFixture(t *testing.T) {
 }
 
 func TestFormatMatchesTheGoldenFile(t *testing.T) {
-	in := filepath.Join("..", "fixtures", "specs", "full.yml")
-	golden := filepath.Join("..", "fixtures", "specs", "full.formatted.yml")
-	data, err := os.ReadFile(in)
+	data, err := os.ReadFile(filepath.Join("..", "fixtures", "specs", "full.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,19 +50,7 @@ func TestFormatMatchesTheGoldenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := Format(b)
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./spec -run TestFormatMatchesTheGoldenFile -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Format(full.yml) differs from %s (rerun with -update after checking)\n got:\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("..", "fixtures", "specs", "full.formatted.yml"), Format(b))
 }
 
 func TestFormatQuotesStringsYAML11WouldMisread(t *testing.T) {

@@ -2,13 +2,12 @@ package yamlpatch
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under fixtures/yamlpatch")
+	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
+)
 
 const fixtures = "../../fixtures/yamlpatch"
 
@@ -146,19 +145,7 @@ func TestApplyMatchesGoldenFilesAndKeepsItsProperties(t *testing.T) {
 			if !bytes.Equal(in, orig) {
 				t.Fatal("apply modified its input")
 			}
-			wantFile := filepath.Join(dir, "want.yml")
-			if *update {
-				if err := os.WriteFile(wantFile, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantFile)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s:\n--- got:\n%s\n--- want:\n%s", wantFile, got, want)
-			}
+			golden.Check(t, filepath.Join(dir, "want.yml"), got)
 			if err := checkProperties(in, tc.edits, got); err != nil {
 				t.Error(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,7 +210,7 @@ func (o *applyOptions) pending(p *reconcile.Plan) bool {
 		return true
 	}
 	for _, e := range p.Environments {
-		if !e.Covered || (len(o.Envs) > 0 && !contains(o.Envs, e.Name)) {
+		if !e.Covered || (len(o.Envs) > 0 && !slices.Contains(o.Envs, e.Name)) {
 			continue
 		}
 		if e.Deploy && !o.NoDeploy {
@@ -228,7 +229,7 @@ func (o *applyOptions) pending(p *reconcile.Plan) bool {
 // worker, unless --label-nodes may add the label.
 func (o *applyOptions) fixNodes(ctx context.Context, w *workspace, p *reconcile.Plan) error {
 	for _, f := range p.Findings {
-		if f.Code != "no_worker_node" || o.NoDeploy || (len(o.Envs) > 0 && !contains(o.Envs, f.Environment)) {
+		if f.Code != "no_worker_node" || o.NoDeploy || (len(o.Envs) > 0 && !slices.Contains(o.Envs, f.Environment)) {
 			continue
 		}
 		if !o.LabelNodes {
@@ -290,7 +291,7 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 	canAsk := !o.NonInteractive && o.streams.CanPrompt() && o.streams.InFd() >= 0
 	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
 	for _, e := range p.Environments {
-		if len(o.Envs) > 0 && !contains(o.Envs, e.Name) {
+		if len(o.Envs) > 0 && !slices.Contains(o.Envs, e.Name) {
 			continue
 		}
 		for _, s := range e.Secrets {
@@ -363,15 +364,6 @@ func nextCommand(f reconcile.Finding) string {
 		return ""
 	}
 	return "run `" + f.NextActions[0].Command + "`"
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fileConfig is devopsellence.yml on disk.

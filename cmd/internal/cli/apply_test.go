@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func TestApplyOnboardsFixtureAppsAndASecondApplyIsANoOp(t *testing.T) {
 				t.Errorf("deploys = %d, want one per covered environment (%d)", n, len(tc.covered))
 			}
 			for _, c := range calls {
-				if c.Subcommand == "secret set" && !contains(c.Argv, "--stdin") {
+				if c.Subcommand == "secret set" && !slices.Contains(c.Argv, "--stdin") {
 					t.Errorf("a plaintext secret was not sent on stdin: %v", c.Argv)
 				}
 			}
@@ -176,7 +177,7 @@ func TestApplyRecordsOnePasswordReferencesWithoutValues(t *testing.T) {
 		if c.Subcommand != "secret set" {
 			continue
 		}
-		if contains(c.Argv, "--store") {
+		if slices.Contains(c.Argv, "--store") {
 			op++
 			if c.StdinSHA256 != "" || !strings.HasPrefix(c.Argv[len(c.Argv)-1], "op://Infra/") {
 				t.Errorf("1Password secret set: %v stdin %q", c.Argv, c.StdinSHA256)
@@ -235,13 +236,4 @@ func TestApplyCoversSeveralEnvironmentsAndLimitsWithEnv(t *testing.T) {
 	if got := storedSecrets(t, sim, "preview"); len(got) != 0 {
 		t.Errorf("the uncovered environment got secrets: %v", got)
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ func runCLI(t *testing.T, sim *simtest.Env, extraEnv []string, args ...string) r
 	streams, out, errb := iostreams.Test("")
 	environ := append(sim.Environ(), extraEnv...)
 	args = append(args, "--dir", sim.Workspace)
-	if !contains(args, "--devopsellence") {
+	if !slices.Contains(args, "--devopsellence") {
 		args = append(args, "--devopsellence", sim.Bin)
 	}
 	code := cli.Main(context.Background(), args, streams, environ)

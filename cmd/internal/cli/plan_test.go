@@ -3,33 +3,14 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s", path, got)
-	}
-}
 
 func TestPlanOutputsMatchGoldens(t *testing.T) {
 	for _, tc := range []struct {
@@ -66,7 +47,7 @@ func TestPlanOutputsMatchGoldens(t *testing.T) {
 						}
 					}
 				}
-				golden(t, filepath.Join(appsDir, tc.fixture, "plan.golden."+ext), []byte(r.stdout))
+				golden.Check(t, filepath.Join(appsDir, tc.fixture, "plan.golden."+ext), []byte(r.stdout))
 			}
 			if !bytes.Equal(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")), before) {
 				t.Error("plan wrote devopsellence.yml")

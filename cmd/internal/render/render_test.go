@@ -2,33 +2,17 @@ package render
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
+func check(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("../../../fixtures/render", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n%s", name, got)
-	}
+	golden.Check(t, filepath.Join("../../../fixtures/render", name), got)
 }
 
 // bigPlan adds n lines to a small file, with one missing secret and a finding.
@@ -57,7 +41,7 @@ func TestMarkdownPlanFitsAComment(t *testing.T) {
 	if !strings.HasPrefix(b.String(), PlanMarker+"\n") || strings.Contains(b.String(), "too long") {
 		t.Errorf("markdown:\n%s", b.String())
 	}
-	golden(t, "plan-small.md", b.Bytes())
+	check(t, "plan-small.md", b.Bytes())
 }
 
 func TestMarkdownPlanCutsADiffTooLongForAComment(t *testing.T) {
@@ -77,7 +61,7 @@ func TestMarkdownPlanCutsADiffTooLongForAComment(t *testing.T) {
 	}
 	// The golden keeps the head and tail; the middle is thousands of equal lines.
 	lines := strings.Split(md, "\n")
-	golden(t, "plan-too-long.md", []byte(strings.Join(lines[:25], "\n")+"\n[...]\n"+strings.Join(lines[len(lines)-20:], "\n")))
+	check(t, "plan-too-long.md", []byte(strings.Join(lines[:25], "\n")+"\n[...]\n"+strings.Join(lines[len(lines)-20:], "\n")))
 }
 
 func TestMarkdownOfAFailedPlanCarriesTheMarker(t *testing.T) {
@@ -85,7 +69,7 @@ func TestMarkdownOfAFailedPlanCarriesTheMarker(t *testing.T) {
 	if err := ErrorMarkdown(&b, "devopsellence.backup.yml:3: spec.image: required\nfix devopsellence.backup.yml and run devopsellence-backup plan\n"); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan-failed.md", b.Bytes())
+	check(t, "plan-failed.md", b.Bytes())
 }
 
 func TestTextPlanSummarises(t *testing.T) {
@@ -93,7 +77,7 @@ func TestTextPlanSummarises(t *testing.T) {
 	if err := PlanText(&b, bigPlan(2)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "plan-small.txt", b.Bytes())
+	check(t, "plan-small.txt", b.Bytes())
 	if !strings.HasSuffix(b.String(), "Plan: 1 to add, 0 to update, 0 to adopt, 0 to remove in devopsellence.yml; 1 secret(s) to store; deploy production.\n") {
 		t.Errorf("summary line:\n%s", b.String())
 	}
