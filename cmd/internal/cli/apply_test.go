@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,5 +236,34 @@ func TestApplyCoversSeveralEnvironmentsAndLimitsWithEnv(t *testing.T) {
 	}
 	if got := storedSecrets(t, sim, "preview"); len(got) != 0 {
 		t.Errorf("the uncovered environment got secrets: %v", got)
+	}
+}
+
+func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(t *testing.T) {
+	sim := newApp(t, "basic")
+	if r := sim.Run(t, "node", "label", "set", "sim-1", "--labels", "web,edge"); r.Code != 0 {
+		t.Fatal(string(r.Stdout))
+	}
+	original := readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml"))
+	sim.ResetCalls(t)
+	secrets := basicSecrets()
+	r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive")
+	if r.code != 1 || !strings.Contains(r.stderr, `labeled "worker"`) || !strings.Contains(r.stderr, "devopsellence node label set sim-1 --labels edge,web,worker") || !strings.Contains(r.stderr, "--label-nodes") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")), original) || count(sim.Calls(t), "secret set") != 0 {
+		t.Fatal("something changed before the stop")
+	}
+	r = runCLI(t, sim, secrets.env(), "apply", "--non-interactive", "--label-nodes")
+	if r.code != 0 || !strings.Contains(r.stderr, "labelled node sim-1: edge,web,worker") {
+		t.Fatalf("--label-nodes: exit %d: %s", r.code, r.stderr)
+	}
+	nodes := sim.Run(t, "node", "list", "--all").JSON(t)["nodes"].(map[string]any)
+	labels := fmt.Sprint(nodes["sim-1"].(map[string]any)["labels"])
+	if labels != "[edge web worker]" {
+		t.Errorf("labels = %s, want the old ones kept and worker added", labels)
+	}
+	if n := count(sim.Calls(t), "deploy"); n != 1 {
+		t.Errorf("deploys = %d", n)
 	}
 }

@@ -151,6 +151,16 @@ func runInit(ctx context.Context, o *initOptions) error {
 		}
 		return render.PlanText(g.streams.Out, p)
 	}
+	// Show the plan before applying it; on a terminal without --yes the
+	// confirmation shows it instead.
+	if o.apply.Output != render.JSON && (o.apply.Yes || o.apply.NonInteractive || !g.streams.CanPrompt()) {
+		if p, _, err := w.plan(ctx); err == nil {
+			if err := render.PlanText(g.streams.Out, p); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.streams.Out)
+		}
+	}
 	if err := runApply(ctx, &o.apply); err != nil {
 		return err
 	}

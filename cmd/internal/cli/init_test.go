@@ -53,6 +53,9 @@ func TestInitDetectsWhatToBackUpWritesACommentedSpecAndApplies(t *testing.T) {
 	if b.Metadata.Name != "example-app" || strings.Join(s.Environments, ",") != "production" {
 		t.Errorf("name %q environments %v", b.Metadata.Name, s.Environments)
 	}
+	if !strings.Contains(r.stdout, "+  backup:") || !strings.Contains(r.stdout, "Plan: 1 to add") {
+		t.Errorf("init did not show the plan before applying:\n%s", r.stdout)
+	}
 	if !strings.Contains(r.stdout, "devopsellence-backup backup --env production") || !strings.Contains(r.stdout, "devopsellence-backup drill --env production") {
 		t.Errorf("no next steps:\n%s", r.stdout)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -65,6 +64,11 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	err := root.ExecuteContext(ctx)
+	if err != nil && !g.started {
+		// cobra failed before any command ran: an unknown command, a bad
+		// argument count or flag.
+		err = usageError{err}
+	}
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errPending) {
 		report(g, err, code)
@@ -82,22 +86,11 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitPending
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted
-	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict), isCobraUsage(err):
+	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict):
 		return ExitUsage
 	default:
 		return ExitError
 	}
-}
-
-// isCobraUsage recognises cobra's own argument and flag errors.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "accepts ", "requires at least", "invalid argument", "flag needs an argument", "required flag", "if any flags in the group"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // report prints the error once: on stderr for people, and as the JSON
@@ -151,6 +144,9 @@ type globalOptions struct {
 	// operation and output say how a failure is reported.
 	operation string
 	output    string
+	// started is set once a command's own code runs; an error before that
+	// is cobra's: a usage error.
+	started bool
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
@@ -171,6 +167,7 @@ EXIT STATUS
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.started = true
 			g.operation = "devopsellence-backup " + cmd.Name()
 			log, err := logging.New(g.streams.Err, logging.Options{
 				Verbosity: g.Verbosity, Format: g.LogFormat,

@@ -154,7 +154,9 @@ func TestBadInputGetsFileLineFieldAndNextCommandAndChangesNothing(t *testing.T) 
 	if r := runCLI(t, sim, nil, "plan", "--output", "yaml"); r.code != 2 {
 		t.Errorf("--output yaml: exit %d", r.code)
 	}
-	if r := runCLI(t, sim, nil, "plan", "extra-arg"); r.code != 2 {
-		t.Errorf("an extra argument: exit %d", r.code)
+	for _, args := range [][]string{{"plan", "extra-arg"}, {"plan", "--no-such-flag"}, {"no-such-command"}, {"apply", "a", "b"}} {
+		if r := runCLI(t, sim, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, r.code)
+		}
 	}
 }
