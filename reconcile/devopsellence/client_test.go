@@ -1,0 +1,147 @@
+package devopsellence_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
+	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+)
+
+const app = `schema_version: 1
+organization: solo
+project: app
+services:
+  web:
+    ports:
+      - name: http
+        port: 3000
+    healthcheck:
+      path: /up
+  backup:
+    image: restic/restic:0.18.1
+    command: [sh, -lc, sleep infinity]
+    env:
+      GREETING: hello
+    secret_refs:
+      - name: RESTIC_PASSWORD
+        secret: devopsellence://plaintext/RESTIC_PASSWORD
+`
+
+func client(sim *simtest.Env) *devopsellence.Client {
+	return &devopsellence.Client{Bin: sim.Bin, Dir: sim.Workspace, Env: sim.Environ(), Timeout: 5 * time.Second, DeployTimeout: 10 * time.Second}
+}
+
+func deployable(t *testing.T) *simtest.Env {
+	t.Helper()
+	sim := simtest.New(t)
+	sim.WriteFile(t, "devopsellence.yml", app)
+	sim.WriteFile(t, "Dockerfile", "FROM scratch\n")
+	sim.Setup(t)
+	return sim
+}
+
+func TestClientSpeaksTheCLIContract(t *testing.T) {
+	sim := deployable(t)
+	c := client(sim)
+	ctx := context.Background()
+	if set, err := c.ModeSet(ctx); err != nil || !set {
+		t.Fatalf("mode: %v %v", set, err)
+	}
+	list, err := c.ListSecrets(ctx, "production", "backup")
+	if err != nil || len(list) != 1 || list[0].Name != "RESTIC_PASSWORD" || !list[0].Configured || list[0].Stored {
+		t.Fatalf("secret list: %+v %v", list, err)
+	}
+	res, err := c.SetSecret(ctx, "production", "backup", "RESTIC_PASSWORD", secret.New("pw-on-stdin\n"))
+	if err != nil || res.ConfigUpdated || res.SecretRef != "devopsellence://plaintext/RESTIC_PASSWORD" {
+		t.Fatalf("secret set: %+v %v", res, err)
+	}
+	for _, call := range sim.Calls(t) {
+		if call.Subcommand == "secret set" && (call.StdinSHA256 == "" || strings.Contains(strings.Join(call.Argv, " "), "pw-on-stdin")) {
+			t.Errorf("the value did not travel on stdin only: %+v", call)
+		}
+	}
+	if err := c.ResolveConfig(ctx, "production"); err != nil {
+		t.Fatalf("config resolve: %v", err)
+	}
+	nodes, err := c.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || !nodes[0].AttachedTo("production") || !nodes[0].HasLabel("worker") {
+		t.Fatalf("nodes: %+v %v", nodes, err)
+	}
+	var events []string
+	ev, err := c.Deploy(ctx, "production", false, func(e devopsellence.Event) { events = append(events, e.Event) })
+	if err != nil || ev.Phase != "settled" || events[0] != "started" || events[len(events)-1] != "result" {
+		t.Fatalf("deploy: %+v %v %v", ev, events, err)
+	}
+	var lines []string
+	code, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", `echo "$GREETING $RESTIC_PASSWORD"; exit 7`}, nil, func(stream, line string) { lines = append(lines, stream+":"+line) })
+	if err != nil || code != 7 || strings.Join(lines, "|") != "stdout:hello pw-on-stdin" {
+		t.Fatalf("exec: code %d err %v lines %v", code, err, lines)
+	}
+	for _, want := range []int{0, 1, 2} {
+		got, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", "exit " + string(rune('0'+want))}, nil, nil)
+		if err != nil || got != want {
+			t.Errorf("exec exit %d: got %d, %v", want, got, err)
+		}
+	}
+}
+
+func TestClientTurnsFailuresIntoTypedErrors(t *testing.T) {
+	ctx := context.Background()
+	sim := simtest.New(t)
+	sim.WriteFile(t, "devopsellence.yml", app)
+	c := client(sim)
+	if _, err := c.ListSecrets(ctx, "production", "backup"); !errors.Is(err, devopsellence.ErrModeNotSet) {
+		t.Errorf("no mode: %v", err)
+	}
+	missing := &devopsellence.Client{Bin: filepath.Join(t.TempDir(), "devopsellence"), Dir: sim.Workspace}
+	if _, err := missing.ListSecrets(ctx, "production", "backup"); !errors.Is(err, devopsellence.ErrNotInstalled) {
+		t.Errorf("no binary: %v", err)
+	}
+	notOnPath := &devopsellence.Client{Bin: "devopsellence", Dir: sim.Workspace, Env: []string{"PATH=" + t.TempDir()}}
+	if _, err := notOnPath.ListSecrets(ctx, "production", "backup"); !errors.Is(err, devopsellence.ErrNotInstalled) {
+		t.Errorf("not on PATH: %v", err)
+	}
+
+	sim = deployable(t)
+	for _, tc := range []struct {
+		fault string
+		check func(error) bool
+	}{
+		{"config resolve#1=exit:1:invalid devopsellence.yml: boom", func(err error) bool {
+			var e *devopsellence.Error
+			return errors.As(err, &e) && e.ExitCode == 1 && e.Message == "invalid devopsellence.yml: boom" && e.Command == "config resolve"
+		}},
+		{"config resolve#1=garbage", func(err error) bool { return errors.Is(err, devopsellence.ErrBadOutput) }},
+		{"config resolve#1=hang", func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
+		{"config resolve#1=crash-after", func(err error) bool {
+			var e *devopsellence.Error
+			return errors.As(err, &e) && e.ExitCode == 1
+		}},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			sim.ResetCalls(t)
+			sim.Faults = tc.fault
+			defer func() { sim.Faults = "" }()
+			c := client(sim)
+			c.Timeout = time.Second
+			start := time.Now()
+			if err := c.ResolveConfig(ctx, "production"); !tc.check(err) {
+				t.Errorf("err = %v", err)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Error("a hanging call outlived its deadline by far")
+			}
+		})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := client(sim).ResolveConfig(cctx, "production"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
