@@ -26,8 +26,7 @@ var ErrEmpty = errors.New("no value given")
 // Secret asks for r's value, refusing empty or whitespace-only answers.
 func (t *Terminal) Secret(ctx context.Context, r Request) (secret.Value, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		fmt.Fprintf(t.Out, "Value of %s for service %s in %s (input hidden): ", r.Name, r.Service, r.Environment)
-		b, err := t.readHidden(ctx)
+		b, err := t.readHidden(ctx, fmt.Sprintf("Value of %s for service %s in %s (input hidden): ", r.Name, r.Service, r.Environment))
 		fmt.Fprintln(t.Out)
 		if err != nil {
 			return secret.Value{}, err
@@ -53,11 +52,21 @@ func (t *Terminal) Confirm(ctx context.Context, question string) (bool, error) {
 	return a == "y" || a == "yes", nil
 }
 
-func (t *Terminal) readHidden(ctx context.Context) ([]byte, error) {
+// readHidden turns echo off, then shows question and reads a line. Echo goes
+// off before the question appears, so input typed or pasted the moment it
+// shows is never echoed.
+func (t *Terminal) readHidden(ctx context.Context, question string) ([]byte, error) {
 	state, err := term.GetState(t.Fd)
 	if err != nil {
 		return nil, fmt.Errorf("prompt: %w", err)
 	}
+	// Restored on every path: when ctx ends (Ctrl-C), ReadPassword is still
+	// blocked on the read, and the shell must get its echo back anyway.
+	defer func() { _ = term.Restore(t.Fd, state) }()
+	if err := echoOff(t.Fd); err != nil {
+		return nil, fmt.Errorf("prompt: %w", err)
+	}
+	fmt.Fprint(t.Out, question)
 	type result struct {
 		b   []byte
 		err error
@@ -71,9 +80,6 @@ func (t *Terminal) readHidden(ctx context.Context) ([]byte, error) {
 	case r := <-ch:
 		return r.b, r.err
 	case <-ctx.Done():
-		// ReadPassword is still blocked on the read; put the terminal back
-		// ourselves so the shell gets its echo back.
-		_ = term.Restore(t.Fd, state)
 		return nil, ctx.Err()
 	}
 }
