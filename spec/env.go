@@ -132,7 +132,8 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 
 // SecretNames lists every secret the backup service needs, in a stable order:
 // RESTIC_PASSWORD, RESTIC_REPOSITORY when the URL is secret, the repository
-// credentials, then each database's urlSecret; each name once.
+// credentials, then each database's urlSecret, then each database's
+// scratchUrlSecret; each name once.
 func (e EnvSpec) SecretNames() []string {
 	names := []string{PasswordSecret}
 	if e.Repository.URLSecret != "" {
@@ -142,6 +143,11 @@ func (e EnvSpec) SecretNames() []string {
 	for _, d := range e.Databases {
 		if d.URLSecret != "" {
 			names = append(names, d.URLSecret)
+		}
+	}
+	for _, d := range e.Databases {
+		if d.ScratchURLSecret != "" {
+			names = append(names, d.ScratchURLSecret)
 		}
 	}
 	var out []string

@@ -87,6 +87,12 @@ const (
 	EngineSQLite   = "sqlite"
 )
 
+// Postgres dump formats.
+const (
+	FormatCustom = "custom"
+	FormatPlain  = "plain"
+)
+
 // Database is one database to dump.
 type Database struct {
 	Name   string `json:"name"`
@@ -95,6 +101,13 @@ type Database struct {
 	URLSecret string `json:"urlSecret,omitempty"`
 	// Path is the sqlite file inside a backed-up volume, as the backup service sees it.
 	Path string `json:"path,omitempty"`
+	// Format is the postgres dump format: custom (pg_dump -Fc -Z0, the
+	// default) or plain SQL. Both stay uncompressed so restic can dedup them.
+	Format string `json:"format,omitempty"`
+	// ScratchURLSecret names the secret holding a connection URL of a server
+	// where a restore drill may create, fill and drop a scratch database
+	// (postgres, mysql, mariadb). The drill never writes to the URL's own database.
+	ScratchURLSecret string `json:"scratchUrlSecret,omitempty"`
 	// Check is what a restore drill runs against the restored copy.
 	Check *DatabaseCheck `json:"check,omitempty"`
 }

@@ -200,9 +200,15 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 			if d.Path != "" {
 				c.add(p+".path", "only for sqlite: %s is reached through urlSecret", d.Engine)
 			}
+			if d.ScratchURLSecret != "" {
+				c.secretName(p+".scratchUrlSecret", d.ScratchURLSecret)
+			}
 		case EngineSQLite:
 			if d.URLSecret != "" {
 				c.add(p+".urlSecret", "not for sqlite: set path to the database file instead")
+			}
+			if d.ScratchURLSecret != "" {
+				c.add(p+".scratchUrlSecret", "not for sqlite: a drill restores sqlite into a scratch file")
 			}
 			if d.Path == "" {
 				c.add(p+".path", "required for sqlite: the database file as the backup service sees it")
@@ -213,6 +219,13 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 			c.add(p+".engine", "required (want %s)", engines)
 		default:
 			c.add(p+".engine", "unsupported %q (want %s)", d.Engine, engines)
+		}
+		switch {
+		case d.Format == "" || d.Engine == "":
+		case d.Engine != EnginePostgres:
+			c.add(p+".format", "only for postgres: %s has one dump format", d.Engine)
+		case d.Format != FormatCustom && d.Format != FormatPlain:
+			c.add(p+".format", "unsupported %q (want %s or %s)", d.Format, FormatCustom, FormatPlain)
 		}
 		if d.Check != nil && d.Check.Query != "" && d.Check.Command != "" {
 			c.add(p+".check", "set query or command, not both")
