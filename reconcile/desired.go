@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -177,7 +178,7 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 	}
 	m := yamlpatch.Map{
 		{Key: "image", Value: yamlpatch.Scalar(es.Image)},
-		{Key: "command", Value: scalars(ServiceCommand(es))},
+		{Key: "command", Value: scalars(ServiceCommand(es, es.Service))},
 		{Key: "env", Value: sortedMap(env)},
 	}
 	if len(rs) > 0 {
@@ -197,8 +198,13 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 	return m
 }
 
-// ServiceCommand is the backup service's command for one environment.
-func ServiceCommand(es spec.EnvSpec) []string {
+// ServiceCommand is the backup service's command for one environment: the
+// guide's idle command, or with a schedule the loop that runs the backups
+// (visible in devopsellence.yml, its output in devopsellence logs).
+func ServiceCommand(es spec.EnvSpec, service string) []string {
+	if es.Schedule != nil {
+		return []string{"sh", "-c", operate.ScheduleScript(es, service)}
+	}
 	return idleCommand
 }
 

@@ -1,0 +1,109 @@
+package operate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Finding is something an operator must know, with the commands that act on it.
+type Finding struct {
+	Severity    string   `json:"severity"`
+	Code        string   `json:"code"`
+	Message     string   `json:"message"`
+	Evidence    []string `json:"evidence,omitempty"`
+	NextActions []Action `json:"next_actions,omitempty"`
+	Environment string   `json:"environment,omitempty"`
+}
+
+// Action is a next step: a label and the command to run.
+type Action struct {
+	Label   string `json:"label"`
+	Command string `json:"command"`
+}
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+	SeverityInfo    = "info"
+)
+
+// Command is the devopsellence-backup command line of op for env.
+func Command(op Op, env string, flags ...string) string {
+	return strings.Join(append([]string{"devopsellence-backup", string(op), "--env", env}, flags...), " ")
+}
+
+// Explain turns the failed and partial steps of a run into findings: what
+// happened, why, and the command that fixes it.
+func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
+	var out []Finding
+	for _, s := range ev.Steps {
+		if s.Result != ResultFailed && s.Result != ResultPartial || s.Error == "interrupted" {
+			continue
+		}
+		f := explainStep(op, es, service, s)
+		f.Environment = es.Environment
+		if s.Message != "" && !strings.Contains(f.Message, s.Message) {
+			f.Evidence = append(f.Evidence, s.Name+": "+s.Message)
+		}
+		out = append(out, f)
+	}
+	if ev.Interrupted {
+		out = append(out, Finding{
+			Severity: SeverityError, Code: "interrupted", Environment: es.Environment,
+			Message:     fmt.Sprintf("%s in %s was interrupted; restic was asked (SIGINT) to stop and release its lock, and no evidence was stored", op, es.Environment),
+			NextActions: []Action{{Label: "run it again", Command: Command(op, es.Environment)}},
+		})
+	}
+	return out
+}
+
+func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
+	env := es.Environment
+	repo := es.Repository.Display()
+	rerun := Action{Label: "run it again", Command: Command(op, env)}
+	f := Finding{Severity: SeverityError, Code: s.Error, Message: fmt.Sprintf("%s: %s", s.Name, s.Message)}
+	switch s.Error {
+	case "partial":
+		f.Severity = SeverityWarning
+		f.Message = fmt.Sprintf("%s: a snapshot was saved, but without some source data (restic exit 3): %s. This is not a complete backup", s.Name, s.Message)
+		f.NextActions = []Action{{Label: "make the files readable by the backup service, then back up again", Command: Command(OpBackup, env)}}
+	case "repository_missing":
+		f.Message = fmt.Sprintf("there is no restic repository at %s, and devopsellence-backup does not create one unasked (a typo in the URL would otherwise start a new, empty repository)", repo)
+		f.NextActions = []Action{{Label: "create it, then back up", Command: Command(OpBackup, env, "--init")}}
+	case "wrong_password":
+		f.Message = fmt.Sprintf("the repository at %s does not open with the RESTIC_PASSWORD of service %s in %s (wrong password or no key found); nothing was changed", repo, service, env)
+		f.NextActions = []Action{
+			{Label: "store the repository's password", Command: fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", spec.PasswordSecret, service, env)},
+			rerun,
+		}
+	case "locked":
+		f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op)
+		f.NextActions = []Action{{Label: "remove a stale lock and retry", Command: Command(op, env, "--unlock-stale")}}
+	case "service_env":
+		f.Message = fmt.Sprintf("%s: %s", s.Name, s.Message)
+		f.NextActions = []Action{{Label: "deploy the backup service with its secrets", Command: "devopsellence-backup apply --env " + env}}
+	case "tool_missing":
+		f.NextActions = []Action{{Label: "print a Dockerfile for an image with every tool, then build it and set spec.image", Command: "devopsellence-backup image"}}
+	case "dumper_failed", "dump_incomplete":
+		f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", s.Name, s.Message)
+		f.NextActions = []Action{rerun}
+	case "no_snapshot":
+		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
+	case "no_retention":
+		f.NextActions = []Action{{Label: "set spec.retention, then deploy it", Command: "devopsellence-backup apply --env " + env}}
+	case "no_scratch":
+		f.NextActions = []Action{{Label: "set scratchUrlSecret for the database in the spec, then store it and deploy", Command: "devopsellence-backup apply --env " + env}}
+	case "verify_failed", "restore_failed":
+		f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", s.Name, s.Message)
+		f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, env, "--read-data-subset", "100%")}, rerun}
+	default:
+		if f.Code == "" {
+			f.Code = string(op) + "_failed"
+		}
+		f.NextActions = []Action{rerun}
+	}
+	return f
+}

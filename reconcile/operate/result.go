@@ -1,0 +1,249 @@
+package operate
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LinePrefix starts every machine-readable line a script prints on stdout.
+const LinePrefix = "devopsellence-backup: "
+
+// EvidenceSchema is the schema_version of evidence documents.
+const EvidenceSchema = 1
+
+// Results of an operation and of its steps.
+const (
+	ResultOK      = "ok"
+	ResultPartial = "partial"
+	ResultFailed  = "failed"
+	ResultSkipped = "skipped"
+)
+
+// Evidence is the result document of one run of backup, check, prune, drill
+// (stored in the repository) or status (not stored). See docs/evidence.md.
+// Unknown fields are ignored, so older readers accept newer documents.
+type Evidence struct {
+	SchemaVersion   int       `json:"schema_version"`
+	Kind            string    `json:"kind"`
+	Environment     string    `json:"environment"`
+	Service         string    `json:"service"`
+	Host            string    `json:"host"`
+	Tags            []string  `json:"tags"`
+	Repository      string    `json:"repository"`
+	RepositoryID    string    `json:"repository_id"`
+	ResticVersion   string    `json:"restic_version"`
+	Trigger         string    `json:"trigger"`
+	StartedAt       time.Time `json:"started_at"`
+	FinishedAt      time.Time `json:"finished_at"`
+	DurationSeconds int64     `json:"duration_seconds"`
+	Result          string    `json:"result"`
+	ExitCode        int       `json:"exit_code"`
+	Interrupted     bool      `json:"interrupted"`
+	Steps           []Step    `json:"steps"`
+}
+
+// Step is one part of a run: the repository, a database, the files, a
+// check, a forget or prune. Facts holds its kind-specific fields
+// (snapshot_id, files, bytes_added, subset, matches_source, ...).
+type Step struct {
+	Name            string         `json:"name"`
+	Kind            string         `json:"kind"`
+	Result          string         `json:"result"`
+	ExitCode        *int           `json:"exit_code"`
+	Error           string         `json:"error,omitempty"`
+	Message         string         `json:"message,omitempty"`
+	DurationSeconds int64          `json:"duration_seconds"`
+	Facts           map[string]any `json:"-"`
+}
+
+var stepKeys = map[string]bool{"name": true, "kind": true, "result": true, "exit_code": true, "error": true, "message": true, "duration_seconds": true}
+
+// UnmarshalJSON reads the known fields and keeps the rest as Facts.
+func (s *Step) UnmarshalJSON(data []byte) error {
+	type plain Step
+	if err := json.Unmarshal(data, (*plain)(s)); err != nil {
+		return err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(data, &all); err != nil {
+		return err
+	}
+	for k, v := range all {
+		if !stepKeys[k] {
+			if s.Facts == nil {
+				s.Facts = map[string]any{}
+			}
+			s.Facts[k] = v
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the known fields and the facts side by side.
+func (s Step) MarshalJSON() ([]byte, error) {
+	type plain Step
+	known, err := json.Marshal(plain(s))
+	if err != nil || len(s.Facts) == 0 {
+		return known, err
+	}
+	keys := make([]string, 0, len(s.Facts))
+	for k := range s.Facts {
+		if !stepKeys[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	b.Write(known[:len(known)-1])
+	for _, k := range keys {
+		v, err := json.Marshal(s.Facts[k])
+		if err != nil {
+			return nil, err
+		}
+		kb, _ := json.Marshal(k)
+		b.WriteByte(',')
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Fact returns a string fact ("" when absent).
+func (s Step) Fact(key string) string {
+	switch v := s.Facts[key].(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+// Step returns the step named name, or nil.
+func (e *Evidence) Step(name string) *Step {
+	for i := range e.Steps {
+		if e.Steps[i].Name == name {
+			return &e.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Failure is the first failed step, or nil.
+func (e *Evidence) Failure() *Step {
+	for i := range e.Steps {
+		if e.Steps[i].Result == ResultFailed {
+			return &e.Steps[i]
+		}
+	}
+	return nil
+}
+
+// ParseEvidence decodes an evidence document leniently.
+func ParseEvidence(data []byte) (*Evidence, error) {
+	var e Evidence
+	if err := json.Unmarshal(bytes.TrimSpace(data), &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Stored says whether a run's evidence reached the repository.
+type Stored struct {
+	Kind       string `json:"kind"`
+	Stored     bool   `json:"stored"`
+	SnapshotID string `json:"snapshot_id,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Message    string `json:"message,omitempty"`
+}
+
+// Outcome is what one script run reported.
+type Outcome struct {
+	// ExitCode is the script's exit status (-1 when exec itself failed).
+	ExitCode int
+	// Result is the run's result document; nil when the script printed none
+	// (it was killed, or exec failed before it ran).
+	Result *Evidence
+	// Stored says whether the evidence was saved in the repository.
+	Stored *Stored
+	// Blobs are named documents the script sent base64-encoded (status).
+	Blobs map[string][]byte
+	// MissingTools are tools the image lacks.
+	MissingTools []string
+	// BadLines counts machine lines that could not be decoded.
+	BadLines int
+
+	blobText map[string]*strings.Builder
+}
+
+// line is one machine-readable line.
+type line struct {
+	Type     string          `json:"type"`
+	Evidence json.RawMessage `json:"evidence"`
+	Name     string          `json:"name"`
+	Data     string          `json:"data"`
+	Stored
+}
+
+// Take reads one output line of the script. It reports whether the line was
+// a machine-readable one; other lines are for people.
+func (o *Outcome) Take(stream, text string) bool {
+	if stream != "stdout" || !strings.HasPrefix(text, LinePrefix+"{") {
+		return false
+	}
+	var l line
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(text, LinePrefix)), &l); err != nil {
+		o.BadLines++
+		return true
+	}
+	switch l.Type {
+	case "result":
+		if e, err := ParseEvidence(l.Evidence); err == nil {
+			o.Result = e
+		} else {
+			o.BadLines++
+		}
+	case "stored":
+		s := l.Stored
+		o.Stored = &s
+	case "blob":
+		if o.blobText == nil {
+			o.blobText = map[string]*strings.Builder{}
+		}
+		if o.blobText[l.Name] == nil {
+			o.blobText[l.Name] = &strings.Builder{}
+		}
+		o.blobText[l.Name].WriteString(l.Data)
+	case "missing_tool":
+		o.MissingTools = append(o.MissingTools, l.Name)
+	}
+	return true
+}
+
+// finish decodes the blobs.
+func (o *Outcome) finish() {
+	for name, text := range o.blobText {
+		data, err := base64.StdEncoding.DecodeString(text.String())
+		if err != nil {
+			o.BadLines++
+			continue
+		}
+		if o.Blobs == nil {
+			o.Blobs = map[string][]byte{}
+		}
+		o.Blobs[name] = data
+	}
+	o.blobText = nil
+}
