@@ -15,6 +15,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
@@ -192,7 +193,31 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 		Progress:  o.progress(),
 		Now:       o.now,
 	})
+	if err == nil {
+		o.checkImages(ctx, w, in, ps)
+	}
 	return ps, err
+}
+
+// checkImages warns, after a deploy, when the deployed image lacks a tool
+// the spec needs (restic, a database client): the deploy itself succeeds
+// either way, but the first backup would fail.
+func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs, ps *pass) {
+	for _, d := range ps.result.Deployed {
+		es := in.desired.Envs[d.Environment]
+		missing, err := operate.MissingTools(ctx, w.client, d.Environment, ps.plan.Service, es)
+		switch {
+		case err != nil:
+			o.log.Error(err, "toolCheckFailed", "environment", d.Environment)
+		case len(missing) > 0:
+			ps.plan.Findings = append(ps.plan.Findings, reconcile.Finding{
+				Severity: reconcile.SeverityWarning, Code: "tool_missing", Environment: d.Environment,
+				Message:     fmt.Sprintf("image %s of service %s in %s lacks %s, which the spec needs: backups would fail", es.Image, ps.plan.Service, d.Environment, strings.Join(missing, ", ")),
+				Evidence:    missing,
+				NextActions: []reconcile.Action{{Label: "build an image with restic and exactly the clients the spec needs", Command: "devopsellence-backup image --env " + d.Environment}},
+			})
+		}
+	}
 }
 
 func (o *applyOptions) checkEnvs(p *reconcile.Plan) error {
@@ -332,8 +357,15 @@ func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult)
 		doc.Summary = applySummary(p, res)
 		return render.WriteJSON(o.streams.Out, doc)
 	}
-	_, err := fmt.Fprintln(o.streams.Out, applySummary(p, res))
-	return err
+	if _, err := fmt.Fprintln(o.streams.Out, applySummary(p, res)); err != nil {
+		return err
+	}
+	for _, f := range p.Findings {
+		if f.Code == "tool_missing" {
+			fmt.Fprintf(o.streams.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
+		}
+	}
+	return nil
 }
 
 func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult) string {

@@ -2,8 +2,10 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -265,5 +267,51 @@ func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(
 	}
 	if n := count(sim.Calls(t), "deploy"); n != 1 {
 		t.Errorf("deploys = %d", n)
+	}
+}
+
+func TestApplyWarnsWhenTheDeployedImageLacksATool(t *testing.T) {
+	sim := newApp(t, "basic")
+	// The service's PATH holds only sh and tr: restic and pg_dump are missing.
+	bin := t.TempDir()
+	for _, tool := range []string{"sh", "tr"} {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
+	r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Findings []struct {
+			Code        string
+			Evidence    []string
+			NextActions []struct{ Command string } `json:"next_actions"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range doc.Findings {
+		if f.Code == "tool_missing" {
+			found = true
+			ev := strings.Join(f.Evidence, " ")
+			if !strings.Contains(ev, "restic") || !strings.Contains(ev, "pg_dump") || slices.Contains(f.Evidence, "sh") || slices.Contains(f.Evidence, "tr") {
+				t.Errorf("missing tools = %v", f.Evidence)
+			}
+			if f.NextActions[0].Command != "devopsellence-backup image --env production" {
+				t.Errorf("fix = %v", f.NextActions)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no tool_missing finding:\n%s", r.stdout)
 	}
 }

@@ -23,12 +23,22 @@ const (
 	ExitOK          = 0
 	ExitError       = 1
 	ExitUsage       = 2
-	ExitPending     = 3
+	ExitPending     = 3 // only with --detailed-exitcode: changes pending
 	ExitInterrupted = 130
 )
 
 // errPending makes a --detailed-exitcode run exit 3: changes are pending.
 var errPending = errors.New("changes pending")
+
+// Operating commands (backup, check, prune, drill, status) print their
+// result, findings included, before they return one of these.
+var (
+	// errReported: something failed, is stale or missing: exit 1.
+	errReported = errors.New("failed; the findings say why")
+	// errPartial: a snapshot was saved without some source data. That is not
+	// a success, so exit 1; the result says "partial", not "failed".
+	errPartial = errors.New("partial backup")
+)
 
 // usageError marks bad flags or bad input: exit 2.
 type usageError struct{ err error }
@@ -70,7 +80,7 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 		err = usageError{err}
 	}
 	code := exitCode(ctx, err)
-	if err != nil && !errors.Is(err, errPending) {
+	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) {
 		report(g, err, code)
 	}
 	return code

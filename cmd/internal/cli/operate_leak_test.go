@@ -1,0 +1,88 @@
+package cli_test
+
+import (
+	"bytes"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// leakyDumper stands in for pg_dump: it prints its password and its
+// arguments on stderr, then fails, the worst a dumper could do.
+const leakyDumper = `#!/bin/sh
+echo "pg_dump: cannot connect as $PGPASSWORD with $*" >&2
+exit 1
+`
+
+func TestOperatingNeverLeaksASecretValue(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		dbPassword := "leak@db:pw/" + rb.version
+		secrets := map[string]string{
+			"RESTIC_PASSWORD":    "leak-restic-password-" + rb.version,
+			"DATABASE_URL":       "postgresql://app:" + url.QueryEscape(dbPassword) + "@127.0.0.1:9/appdb",
+			"DRILL_DATABASE_URL": "postgresql://admin:leak-scratch-pw@127.0.0.1:9/postgres",
+		}
+		app := newOpsApp(t, rb, opsConfig{databases: shopDatabases, secrets: secrets, bin: map[string]string{"pg_dump": leakyDumper}})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		var seen bytes.Buffer
+		for _, args := range [][]string{
+			{"backup", "--init"}, {"drill"}, {"status", "--output", "json"},
+		} {
+			r := app.cli(t, append(args, "-v", "2", "--log-format", "json")...)
+			if r.code == 2 || r.code == 130 {
+				t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+			}
+			seen.WriteString(r.stdout + r.stderr)
+		}
+		if !bytes.Contains(seen.Bytes(), []byte("cannot connect as ***")) {
+			t.Fatalf("the leaky dumper's line was not seen, so this test could not see a leak:\n%s", seen.String())
+		}
+		state := readFile(t, app.sim.StatePath())
+		for _, name := range []string{"RESTIC_PASSWORD", "DATABASE_URL", "DRILL_DATABASE_URL"} {
+			if !bytes.Contains(state, []byte(secrets[name])) {
+				t.Fatalf("%s was not stored, so the service could not leak it", name)
+			}
+		}
+		// A wrong password makes restic itself fail; its message must not
+		// carry the value either.
+		wrong := "leak-wrong-password-" + rb.version
+		if r := app.sim.RunStdin(t, wrong+"\n", "secret", "set", "RESTIC_PASSWORD", "--service", "backup", "--env", "production", "--stdin"); r.Code != 0 {
+			t.Fatal(string(r.Stdout))
+		}
+		r := app.cli(t, "check", "-v", "2")
+		seen.WriteString(r.stdout + r.stderr)
+
+		values := map[string]string{"wrong RESTIC_PASSWORD": wrong, "database password": dbPassword, "database password (encoded)": url.QueryEscape(dbPassword)}
+		for k, v := range secrets {
+			values[k] = v
+		}
+		scan := map[string][]byte{
+			"stdout and stderr":  seen.Bytes(),
+			"call log":           readFile(t, app.sim.CallLog),
+			"devopsellence.yml":  readFile(t, filepath.Join(app.sim.Workspace, "devopsellence.yml")),
+			"the service's logs": app.sim.Run(t, "logs", "backup", "--lines", "1000").Stdout,
+		}
+		for _, kind := range []string{"backup", "drill"} {
+			for _, s := range app.snapshots(t, "--tag", "evidence:"+kind) {
+				scan["evidence "+s.ID[:8]] = app.restic(t, "--no-lock", "dump", s.ID, "/devopsellence-backup/evidence-"+kind+".json")
+			}
+		}
+		_ = filepath.Walk(app.repo, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() && filepath.Base(filepath.Dir(p)) != "data" {
+				scan["repository "+filepath.Base(p)] = readFile(t, p)
+			}
+			return nil
+		})
+		if len(scan) < 10 {
+			t.Fatalf("scanned only %d places", len(scan))
+		}
+		for where, b := range scan {
+			for name, v := range values {
+				if bytes.Contains(b, []byte(v)) {
+					t.Errorf("the value of %s leaked into %s", name, where)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+func newStatusCmd(g *globalOptions) *cobra.Command {
+	o := &operateOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Report the backup evidence of each environment, read from the repository",
+		Long: `status reads, inside the backup service and without taking a lock, this app's
+snapshots (by --host and tags; another app's snapshots in a shared repository
+are never counted) and the newest evidence that backup, check, prune and drill
+stored in the repository, so it works from any machine that can reach the
+repository, with nothing kept locally. Per environment it reports the age of
+the newest snapshot of the files and of each database, the last check, prune
+and drill (time and result), the retention policy, and the repository's type
+and location without secrets, and whether the image lacks a tool the spec needs.
+
+Evidence older than the spec's freshness limits (defaults: backup 26h, check
+8d, drill 35d), missing or failed is a finding, each with the command that
+fixes it.
+
+EXIT STATUS
+  0  every environment's evidence is fresh and ok
+  1  something is stale, missing or failed (see findings), or error
+  2  usage error or invalid input`,
+		Example: `  devopsellence-backup status
+  devopsellence-backup status --env production --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), o)
+		},
+	}
+	o.addFlags(cmd, operate.OpStatus)
+	return cmd
+}
+
+func runStatus(ctx context.Context, o *operateOptions) error {
+	w, in, envs, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, operate.Options{})
+	if err != nil {
+		return err
+	}
+	now := o.now().UTC()
+	doc := render.StatusDoc{
+		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
+		Findings:     []reconcile.Finding{},
+		Environments: []*operate.Report{},
+	}
+	var fresh, bad []string
+	for _, r := range runs {
+		report := operate.Assess(in.desired.Envs[r.env], in.desired.Service, r.outcome, now)
+		// Assess explains what the status script reported; without a
+		// report, the run's own findings say why there is none.
+		fs := findings(report.Findings)
+		if r.outcome.Result == nil && len(r.findings) > 0 {
+			fs = r.findings
+		}
+		doc.Findings = append(doc.Findings, fs...)
+		doc.Environments = append(doc.Environments, report)
+		if hasSeverity(fs, reconcile.SeverityError) || hasSeverity(fs, reconcile.SeverityWarning) {
+			bad = append(bad, r.env)
+		} else {
+			fresh = append(fresh, r.env)
+		}
+	}
+	doc.OK = len(bad) == 0
+	doc.Summary = statusSummary(fresh, bad, doc.Findings)
+	if o.Output == render.JSON {
+		err = render.WriteJSON(o.streams.Out, doc)
+	} else {
+		err = render.StatusText(o.streams.Out, doc)
+	}
+	if err != nil {
+		return err
+	}
+	if !doc.OK {
+		return errReported
+	}
+	return nil
+}
+
+func statusSummary(fresh, bad []string, fs []reconcile.Finding) string {
+	if len(bad) == 0 {
+		return fmt.Sprintf("Evidence is fresh and ok in %s.", strings.Join(fresh, ", "))
+	}
+	var codes []string
+	for _, f := range fs {
+		if (f.Severity == reconcile.SeverityError || f.Severity == reconcile.SeverityWarning) && !slices.Contains(codes, f.Code) {
+			codes = append(codes, f.Code)
+		}
+	}
+	return fmt.Sprintf("Attention needed in %s: %s.", strings.Join(bad, ", "), strings.Join(codes, ", "))
+}
+
+type imageOptions struct {
+	*globalOptions
+	Envs []string
+}
+
+func newImageCmd(g *globalOptions) *cobra.Command {
+	o := &imageOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Print a Dockerfile for a backup image with restic and exactly the database clients the spec needs",
+		Long: `image prints on stdout a small, commented Dockerfile for the backup service's
+image: restic copied from its official image at a pinned release, and the
+Debian packages of exactly the database clients the spec's databases need
+(postgresql-client, mariadb-client, sqlite3). Build and push it, then set
+spec.image. status reports a deployed image that lacks a needed tool.
+
+EXIT STATUS
+  0  printed
+  1  error
+  2  usage error or invalid input`,
+		Example: `  devopsellence-backup image > Dockerfile.backup
+  docker build -t registry.example.com/app-backup:1 -f Dockerfile.backup .`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runImage(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.Envs, "env", nil, "environments the image serves (default: every environment the spec covers)")
+	return cmd
+}
+
+func runImage(_ context.Context, o *imageOptions) error {
+	w, err := o.workspace()
+	if err != nil {
+		return err
+	}
+	in, err := w.read()
+	if err != nil {
+		return err
+	}
+	envs := in.desired.Covered
+	if len(o.Envs) > 0 {
+		envs = o.Envs
+	}
+	var specs []spec.EnvSpec
+	for _, e := range envs {
+		es, ok := in.desired.Envs[e]
+		if !ok {
+			return usagef("--env %s: not an environment covered by %s", e, w.specFile)
+		}
+		specs = append(specs, es)
+	}
+	if len(specs) == 0 {
+		return errors.New("image: no environment to serve")
+	}
+	_, err = fmt.Fprint(o.streams.Out, operate.Dockerfile(in.spec.Metadata.Name, specs))
+	return err
+}

@@ -1,0 +1,151 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+)
+
+type opsStatusDoc struct {
+	OK           bool
+	Summary      string
+	Findings     []reconcile.Finding
+	Environments []struct {
+		Backups []struct {
+			Name      string
+			Snapshots int
+			Stale     bool
+		}
+		Operations []struct {
+			Kind, Result string
+			Stale        bool
+		}
+	}
+}
+
+func (a *opsApp) status(t *testing.T, want int, now time.Time) opsStatusDoc {
+	t.Helper()
+	r := a.cliAt(t, now, "status", "--output", "json")
+	if r.code != want {
+		t.Fatalf("status at %s: exit %d, want %d\n%s\n%s", now.Format(time.RFC3339), r.code, want, r.stdout, r.stderr)
+	}
+	var d opsStatusDoc
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("status JSON: %v\n%s", err, r.stdout)
+	}
+	return d
+}
+
+func codes(fs []reconcile.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Code)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestStatusReportsMissingFreshAndStaleEvidenceWithTheFixingCommand(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.mustOp(t, 0, "backup", "--init")
+		now := time.Now()
+
+		d := app.status(t, 1, now)
+		if got, want := codes(d.Findings), []string{"check_missing", "drill_missing", "prune_missing"}; !slices.Equal(got, want) {
+			t.Fatalf("missing evidence: findings %v, want %v", got, want)
+		}
+		for _, f := range d.Findings {
+			if len(f.NextActions) == 0 || !strings.HasPrefix(f.NextActions[0].Command, "devopsellence-backup ") {
+				t.Errorf("%s has no fixing command: %+v", f.Code, f)
+			}
+		}
+
+		app.mustOp(t, 0, "check")
+		app.mustOp(t, 0, "drill")
+		app.mustOp(t, 0, "prune")
+		if d := app.status(t, 0, time.Now()); !d.OK || len(d.Findings) != 0 {
+			t.Fatalf("fresh: %+v", d)
+		}
+
+		// Nine days on, the check and the backups are stale, the drill not yet.
+		d = app.status(t, 1, time.Now().Add(9*24*time.Hour))
+		if got, want := codes(d.Findings), []string{"backup_stale", "backup_stale", "check_stale"}; !slices.Equal(got, want) {
+			t.Errorf("after 9 days: findings %v, want %v", got, want)
+		}
+		d = app.status(t, 1, time.Now().Add(40*24*time.Hour))
+		if !slices.Contains(codes(d.Findings), "drill_stale") {
+			t.Errorf("after 40 days: findings %v", codes(d.Findings))
+		}
+		for _, f := range d.Findings {
+			if f.Code == "backup_stale" && f.NextActions[0].Command != "devopsellence-backup backup --env production" {
+				t.Errorf("backup_stale next actions: %+v", f.NextActions)
+			}
+		}
+
+		// A failed run is a finding even when it is fresh.
+		must(t, os.Remove(filepath.Join(app.sim.VolumeDir("shop_storage"), "notes.sqlite3")))
+		app.mustOp(t, 1, "backup")
+		d = app.status(t, 1, time.Now())
+		if !slices.Contains(codes(d.Findings), "backup_failed") {
+			t.Errorf("after a failed backup: findings %v", codes(d.Findings))
+		}
+	})
+}
+
+func TestStatusAndPruneNeverCountOrForgetAnotherAppsSnapshots(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{retention: "keepLast: 1"})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.mustOp(t, 0, "backup", "--init")
+
+		// Another app shares the repository: its own host and tags, its own
+		// files snapshots, and fresh evidence of a check.
+		other := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(other, "data.txt"), []byte("other app"), 0o644))
+		for range 4 {
+			app.restic(t, "backup", "--host", "blog-production", "--tag", "app:blog,env:production", "--tag", "kind:files", other)
+		}
+		ev := filepath.Join(t.TempDir(), "evidence.json")
+		doc := `{"schema_version":1,"kind":"check","environment":"production","host":"blog-production","result":"ok","finished_at":"` + time.Now().UTC().Format(time.RFC3339) + `","steps":[]}`
+		must(t, os.WriteFile(ev, []byte(doc), 0o644))
+		f, err := os.Open(ev)
+		must(t, err)
+		cmd := []string{"backup", "--host", "blog-production", "--tag", "app:blog,env:production,devopsellence-backup:evidence,evidence:check", "--stdin", "--stdin-filename", "devopsellence-backup/evidence-check.json"}
+		app.resticStdin(t, f, cmd...)
+		f.Close()
+		// The same tags on another host are not this app's either.
+		app.restic(t, "backup", "--host", "shop-staging", "--tag", "app:shop,env:production", "--tag", "kind:files", other)
+
+		app.mustOp(t, 0, "backup")
+		d := app.status(t, 1, time.Now())
+		if slices.Contains(codes(d.Findings), "check_stale") || !slices.Contains(codes(d.Findings), "check_missing") {
+			t.Errorf("another app's check evidence was counted: %v", codes(d.Findings))
+		}
+		for _, g := range d.Environments[0].Backups {
+			if g.Name == "files" && g.Snapshots != 2 {
+				t.Errorf("files: %d snapshots counted, want this app's 2", g.Snapshots)
+			}
+		}
+
+		prune := app.mustOp(t, 0, "prune")
+		forget := prune.step(t, "forget")
+		// 2 each of files, notes, cache and backup evidence → keep 1 of each.
+		if forget["snapshots_before"] != 8.0 || forget["snapshots_after"] != 4.0 {
+			t.Errorf("forget counted %v before and %v after, want this app's 8 and 4", forget["snapshots_before"], forget["snapshots_after"])
+		}
+		if got := app.snapshots(t, "--host", "blog-production"); len(got) != 5 {
+			t.Errorf("the other app has %d snapshots after prune, want its 5", len(got))
+		}
+		if got := app.snapshots(t, "--host", "shop-staging"); len(got) != 1 {
+			t.Errorf("another host's snapshot was forgotten")
+		}
+	})
+}

@@ -1,0 +1,127 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+)
+
+// OperationDoc is the JSON document of backup, check, prune and drill.
+type OperationDoc struct {
+	Envelope
+	Findings     []reconcile.Finding `json:"findings"`
+	Environments []OperationEnv      `json:"environments"`
+}
+
+// OperationEnv is one environment's run.
+type OperationEnv struct {
+	Environment string `json:"environment"`
+	// Result is ok, partial or failed.
+	Result   string `json:"result"`
+	ExitCode int    `json:"exit_code"`
+	// EvidenceStored says whether the result is in the repository as evidence.
+	EvidenceStored     bool              `json:"evidence_stored"`
+	EvidenceSnapshotID string            `json:"evidence_snapshot_id,omitempty"`
+	Evidence           *operate.Evidence `json:"evidence"`
+}
+
+// StatusDoc is the JSON document of status.
+type StatusDoc struct {
+	Envelope
+	Findings     []reconcile.Finding `json:"findings"`
+	Environments []*operate.Report   `json:"environments"`
+}
+
+// OperationText writes one operation's result for people.
+func OperationText(w io.Writer, op string, doc OperationDoc) error {
+	var b strings.Builder
+	for _, e := range doc.Environments {
+		fmt.Fprintf(&b, "%s: %s %s", e.Environment, op, e.Result)
+		if ev := e.Evidence; ev != nil {
+			fmt.Fprintf(&b, " in %ds (restic %s, repository %s)", ev.DurationSeconds, ev.ResticVersion, ev.Repository)
+		}
+		b.WriteString("\n")
+		if e.Evidence != nil {
+			for _, s := range e.Evidence.Steps {
+				fmt.Fprintf(&b, "  %-24s %-8s %s\n", s.Name, s.Result, s.Message)
+			}
+		}
+		switch {
+		case e.EvidenceStored:
+			fmt.Fprintf(&b, "  evidence stored in the repository as snapshot %.8s\n", e.EvidenceSnapshotID)
+		case e.Evidence != nil && e.Evidence.Kind != "status":
+			b.WriteString("  evidence not stored (the repository could not be written)\n")
+		}
+	}
+	writeFindings(&b, doc.Findings)
+	fmt.Fprintf(&b, "\n%s\n", doc.Summary)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// StatusText writes the evidence report for people.
+func StatusText(w io.Writer, doc StatusDoc) error {
+	var b strings.Builder
+	for _, r := range doc.Environments {
+		fmt.Fprintf(&b, "%s (service %s, host %s, tags %s)\n", r.Environment, r.Service, r.Host, strings.Join(r.Tags, ","))
+		fmt.Fprintf(&b, "  repository: %s %s", r.RepositoryType, r.Repository)
+		if r.RepositoryID != "" {
+			fmt.Fprintf(&b, " (id %.8s)", r.RepositoryID)
+		}
+		if r.ResticVersion != "" {
+			fmt.Fprintf(&b, ", restic %s", r.ResticVersion)
+		}
+		fmt.Fprintf(&b, "\n  retention:  %s\n", r.Retention)
+		fmt.Fprintf(&b, "  stale after: backup %s, check %s, drill %s\n", r.Freshness["backup"], r.Freshness["check"], r.Freshness["drill"])
+		if len(r.Backups) > 0 {
+			b.WriteString("  newest snapshots:\n")
+		}
+		for _, g := range r.Backups {
+			if g.Time == nil {
+				fmt.Fprintf(&b, "    %-28s none\n", g.Name)
+				continue
+			}
+			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%d snapshots)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, g.Snapshots, staleMark(g.Stale))
+		}
+		if len(r.Operations) > 0 {
+			b.WriteString("  last runs:\n")
+		}
+		for _, op := range r.Operations {
+			if op.Time == nil {
+				fmt.Fprintf(&b, "    %-8s never\n", op.Kind)
+				continue
+			}
+			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale))
+		}
+		if len(r.MissingTools) > 0 {
+			fmt.Fprintf(&b, "  missing tools: %s\n", strings.Join(r.MissingTools, ", "))
+		}
+	}
+	writeFindings(&b, doc.Findings)
+	fmt.Fprintf(&b, "\n%s\n", doc.Summary)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func staleMark(stale bool) string {
+	if stale {
+		return "  STALE"
+	}
+	return ""
+}
+
+func writeFindings(b *strings.Builder, fs []reconcile.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	b.WriteString("\nFindings:\n")
+	for _, f := range fs {
+		if f.Environment != "" {
+			f.Message = f.Environment + ": " + f.Message
+		}
+		writeFinding(b, f)
+	}
+}
