@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 )
 
@@ -97,28 +98,17 @@ const (
 	SourceOnePassword = "1password"
 )
 
-// Finding is something a person should know, with the command that acts on it.
-type Finding struct {
-	Severity    string   `json:"severity"`
-	Code        string   `json:"code"`
-	Message     string   `json:"message"`
-	Evidence    []string `json:"evidence,omitempty"`
-	NextActions []Action `json:"next_actions,omitempty"`
-	// Environment is set when the finding concerns one environment.
-	Environment string `json:"environment,omitempty"`
-}
-
-// Action is a next step: a label and the command to run.
-type Action struct {
-	Label   string `json:"label"`
-	Command string `json:"command"`
-}
+// Finding and Action are shared with the operations (package finding).
+type (
+	Finding = finding.Finding
+	Action  = finding.Action
+)
 
 // Finding severities.
 const (
-	SeverityError   = "error"
-	SeverityWarning = "warning"
-	SeverityInfo    = "info"
+	SeverityError   = finding.Error
+	SeverityWarning = finding.Warning
+	SeverityInfo    = finding.Info
 )
 
 // InSync reports whether there is nothing to change, store or deploy.

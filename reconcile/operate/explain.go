@@ -4,30 +4,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// Finding is something an operator must know, with the commands that act on it.
-type Finding struct {
-	Severity    string   `json:"severity"`
-	Code        string   `json:"code"`
-	Message     string   `json:"message"`
-	Evidence    []string `json:"evidence,omitempty"`
-	NextActions []Action `json:"next_actions,omitempty"`
-	Environment string   `json:"environment,omitempty"`
-}
-
-// Action is a next step: a label and the command to run.
-type Action struct {
-	Label   string `json:"label"`
-	Command string `json:"command"`
-}
+// Finding and Action are shared with the reconcile core (package finding).
+type (
+	Finding = finding.Finding
+	Action  = finding.Action
+)
 
 // Severities.
 const (
-	SeverityError   = "error"
-	SeverityWarning = "warning"
-	SeverityInfo    = "info"
+	SeverityError   = finding.Error
+	SeverityWarning = finding.Warning
+	SeverityInfo    = finding.Info
 )
 
 // Command is the devopsellence-backup command line of op for env.

@@ -121,7 +121,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 			})
 		}
 		if out.Result != nil {
-			explained := findings(operate.Explain(op, es, service, out.Result))
+			explained := operate.Explain(op, es, service, out.Result)
 			if errors.Is(err, context.DeadlineExceeded) {
 				// The timeout finding says why the run was interrupted.
 				explained = slices.DeleteFunc(explained, func(f reconcile.Finding) bool { return f.Code == "interrupted" })
@@ -165,22 +165,9 @@ func (o *operateOptions) humanLines(env string, prefix bool) func(stream, line s
 	}
 }
 
-// findings converts operate's findings to the envelope's.
-func findings(fs []operate.Finding) []reconcile.Finding {
-	out := make([]reconcile.Finding, 0, len(fs))
-	for _, f := range fs {
-		rf := reconcile.Finding{Severity: f.Severity, Code: f.Code, Message: f.Message, Evidence: f.Evidence, Environment: f.Environment}
-		for _, a := range f.NextActions {
-			rf.NextActions = append(rf.NextActions, reconcile.Action{Label: a.Label, Command: a.Command})
-		}
-		out = append(out, rf)
-	}
-	return out
-}
-
 // finishOperation prints the runs and decides the exit status: 0 when every
-// environment is ok, 3 when a snapshot was saved without some source data,
-// 1 otherwise.
+// environment is ok, 1 otherwise (a partial backup included: the result
+// says partial).
 func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 	doc := render.OperationDoc{
 		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},

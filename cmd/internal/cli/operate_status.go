@@ -68,7 +68,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 		report := operate.Assess(in.desired.Envs[r.env], in.desired.Service, r.outcome, now)
 		// Assess explains what the status script reported; without a
 		// report, the run's own findings say why there is none.
-		fs := findings(report.Findings)
+		fs := report.Findings
 		if r.outcome.Result == nil && len(r.findings) > 0 {
 			fs = r.findings
 		}
