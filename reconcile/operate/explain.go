@@ -2,6 +2,7 @@ package operate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
@@ -24,6 +25,27 @@ const (
 // Command is the devopsellence-backup command line of op for env.
 func Command(op Op, env string, flags ...string) string {
 	return strings.Join(append([]string{"devopsellence-backup", string(op), "--env", env}, flags...), " ")
+}
+
+// ApplyAction is the next action that deploys the backup service of env
+// (with its spec and secrets) with devopsellence-backup apply.
+func ApplyAction(label, env string) Action {
+	return Action{Label: label, Command: Command("apply", env)}
+}
+
+// ToolMissing is the finding that image, which runs service in env, lacks
+// tools the spec needs (each a command, or alternatives joined by "|").
+func ToolMissing(env, image, service string, missing []string) Finding {
+	what := "the image"
+	if image != "" {
+		what = "image " + image
+	}
+	return Finding{
+		Severity: SeverityWarning, Code: "tool_missing", Environment: env,
+		Message:     fmt.Sprintf("%s of service %s in %s lacks %s, which the spec's backups and drills need", what, service, env, strings.Join(missing, ", ")),
+		Evidence:    slices.Clone(missing),
+		NextActions: []Action{{Label: "build an image with restic and exactly the clients the spec needs", Command: Command("image", env)}},
+	}
 }
 
 // Explain turns the failed and partial steps of a run into findings: what
@@ -74,19 +96,30 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op)
 		f.NextActions = []Action{{Label: "remove a stale lock and retry", Command: Command(op, env, "--unlock-stale")}}
 	case "service_env":
-		f.Message = fmt.Sprintf("%s: %s", s.Name, s.Message)
-		f.NextActions = []Action{{Label: "deploy the backup service with its secrets", Command: "devopsellence-backup apply --env " + env}}
+		f.NextActions = []Action{ApplyAction("deploy the backup service with its secrets", env)}
+	case "bad_url":
+		if name := s.Fact("secret"); name != "" {
+			f.NextActions = []Action{
+				{Label: "store the database's connection URL (postgres://user:password@host/db or mysql://…)", Command: fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", name, service, env)},
+				rerun,
+			}
+		}
 	case "tool_missing":
-		f.NextActions = []Action{{Label: "print a Dockerfile for an image with every tool, then build it and set spec.image", Command: "devopsellence-backup image"}}
+		tool := s.Fact("tool")
+		t := ToolMissing(env, es.Image, service, []string{tool})
+		if tool != "" {
+			f.Message = s.Name + ": " + t.Message
+		}
+		f.NextActions = t.NextActions
 	case "dumper_failed", "dump_incomplete":
 		f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", s.Name, s.Message)
 		f.NextActions = []Action{rerun}
 	case "no_snapshot":
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
 	case "no_retention":
-		f.NextActions = []Action{{Label: "set spec.retention, then deploy it", Command: "devopsellence-backup apply --env " + env}}
+		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
 	case "no_scratch":
-		f.NextActions = []Action{{Label: "set scratchUrlSecret for the database in the spec, then store it and deploy", Command: "devopsellence-backup apply --env " + env}}
+		f.NextActions = []Action{ApplyAction("set scratchUrlSecret for the database in the spec, then store it and deploy", env)}
 	case "verify_failed", "restore_failed":
 		f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", s.Name, s.Message)
 		f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, env, "--read-data-subset", "100%")}, rerun}

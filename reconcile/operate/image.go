@@ -21,6 +21,9 @@ type Tool struct {
 	Package  string
 	// Why says what needs it.
 	Why string
+	// Base tools come with the base image (or, for restic, from its own
+	// image), so the Dockerfile installs no package for them.
+	Base bool
 }
 
 // Tools lists what the scripts of es run, beyond a POSIX shell: restic,
@@ -28,14 +31,14 @@ type Tool struct {
 // spec's databases.
 func Tools(es spec.EnvSpec) []Tool {
 	tools := []Tool{
-		{Commands: []string{"restic"}, Package: "restic (copied from " + ResticImage + ")", Why: "every operation"},
-		{Commands: []string{"awk"}, Package: "mawk", Why: "every operation"},
-		{Commands: []string{"sed"}, Package: "sed", Why: "every operation"},
-		{Commands: []string{"grep"}, Package: "grep", Why: "every operation"},
-		{Commands: []string{"find"}, Package: "findutils", Why: "backup and drill"},
-		{Commands: []string{"mkfifo"}, Package: "coreutils", Why: "every operation"},
-		{Commands: []string{"base64"}, Package: "coreutils", Why: "status"},
-		{Commands: []string{"sha256sum"}, Package: "coreutils", Why: "drill"},
+		{Commands: []string{"restic"}, Package: "restic (copied from " + ResticImage + ")", Why: "every operation", Base: true},
+		{Commands: []string{"awk"}, Package: "mawk", Why: "every operation", Base: true},
+		{Commands: []string{"sed"}, Package: "sed", Why: "every operation", Base: true},
+		{Commands: []string{"grep"}, Package: "grep", Why: "every operation", Base: true},
+		{Commands: []string{"find"}, Package: "findutils", Why: "backup and drill", Base: true},
+		{Commands: []string{"mkfifo"}, Package: "coreutils", Why: "every operation", Base: true},
+		{Commands: []string{"base64"}, Package: "coreutils", Why: "status", Base: true},
+		{Commands: []string{"sha256sum"}, Package: "coreutils", Why: "drill", Base: true},
 	}
 	engines := map[string]bool{}
 	for _, d := range es.Databases {
@@ -69,7 +72,7 @@ func Dockerfile(name string, envs []spec.EnvSpec) string {
 	for _, es := range envs {
 		for _, t := range Tools(es) {
 			p := t.Package
-			if strings.HasPrefix(p, "restic") || slices.Contains([]string{"mawk", "sed", "grep", "findutils", "coreutils"}, p) {
+			if t.Base {
 				continue
 			}
 			if !slices.Contains(pkgs, p) {
@@ -80,7 +83,6 @@ func Dockerfile(name string, envs []spec.EnvSpec) string {
 	}
 	slices.Sort(pkgs)
 	slices.Sort(why)
-	why = slices.Compact(why)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Backup image for %s, printed by devopsellence-backup image.\n", name)
 	b.WriteString("# It holds restic and exactly the database clients the spec needs; no secret is\n")
@@ -111,19 +113,12 @@ func Dockerfile(name string, envs []spec.EnvSpec) string {
 
 // MissingTools runs one exec in the service that looks up (command -v)
 // every tool es needs and returns those that are missing, each as its
-// alternatives joined by "|".
+// alternatives joined by "|". It runs the same check as status: the
+// script's spec_tools and the library's missing_tools.
 func MissingTools(ctx context.Context, ex Executor, env, service string, es spec.EnvSpec) ([]string, error) {
-	var words []string
-	for _, t := range Tools(es) {
-		words = append(words, quote(strings.Join(t.Commands, "|")))
-	}
 	script := "# devopsellence-backup: which tools the backup needs are missing from the image?\n" +
-		"for t in" + prefixed(words) + "; do\n" +
-		"  ok=0\n" +
-		"  for c in $(printf '%s' \"$t\" | tr '|' ' '); do command -v \"$c\" >/dev/null 2>&1 && ok=1; done\n" +
-		"  [ \"$ok\" = 1 ] || printf 'devopsellence-backup: {\"type\":\"missing_tool\",\"name\":\"%s\"}\\n' \"$t\"\n" +
-		"done\n"
-	out, err := Run(ctx, ex, env, service, []string{"sh", "-c", script, "devopsellence-backup"}, nil)
+		config(es, service) + libSH + "spec_tools missing_tools\n"
+	out, err := Run(ctx, ex, env, service, Argv(script, Options{}), nil)
 	if err != nil {
 		return nil, err
 	}

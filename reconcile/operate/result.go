@@ -13,7 +13,8 @@ import (
 // LinePrefix starts every machine-readable line a script prints on stdout.
 const LinePrefix = "devopsellence-backup: "
 
-// EvidenceSchema is the schema_version of evidence documents.
+// EvidenceSchema is the schema_version of evidence documents; the scripts
+// write it (EVIDENCE_SCHEMA).
 const EvidenceSchema = 1
 
 // Results of an operation and of its steps.
@@ -21,7 +22,6 @@ const (
 	ResultOK      = "ok"
 	ResultPartial = "partial"
 	ResultFailed  = "failed"
-	ResultSkipped = "skipped"
 )
 
 // Evidence is the result document of one run of backup, check, prune, drill
@@ -129,16 +129,6 @@ func (s Step) Fact(key string) string {
 		return "false"
 	}
 	return ""
-}
-
-// Step returns the step named name, or nil.
-func (e *Evidence) Step(name string) *Step {
-	for i := range e.Steps {
-		if e.Steps[i].Name == name {
-			return &e.Steps[i]
-		}
-	}
-	return nil
 }
 
 // Failure is the first failed step, or nil.

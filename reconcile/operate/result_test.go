@@ -118,3 +118,13 @@ func TestDockerfileHoldsExactlyTheClientsTheSpecNeeds(t *testing.T) {
 		t.Errorf("no database:\n%s", d)
 	}
 }
+
+// Step returns the step named name, or nil.
+func (e *Evidence) Step(name string) *Step {
+	for i := range e.Steps {
+		if e.Steps[i].Name == name {
+			return &e.Steps[i]
+		}
+	}
+	return nil
+}

@@ -14,14 +14,11 @@ import (
 // UTC), prune and check at their own intervals, each with the same script
 // and evidence as the manual commands and a deadline of its own. Its output
 // is the service's log. It is deterministic: nothing depends on when it is
-// rendered. es.Schedule must be set.
+// rendered. es.Schedule must be set, with its defaults filled in (as
+// spec.Backup.ForEnvironment does).
 func ScheduleScript(es spec.EnvSpec, service string) string {
 	sc := es.Schedule
-	if sc == nil {
-		sc = &spec.Schedule{Every: spec.Duration(24 * time.Hour)}
-	}
-	checkEvery := orDefault(sc.CheckEvery, spec.DefaultCheckEvery)
-	pruneEvery := orDefault(sc.PruneEvery, spec.DefaultPruneEvery)
+	checkEvery, pruneEvery := sc.CheckEvery, sc.PruneEvery
 	at, when := -1, "every "+sc.Every.String()
 	if sc.At != "" {
 		h, m, _ := strings.Cut(sc.At, ":")
@@ -51,17 +48,10 @@ func ScheduleScript(es spec.EnvSpec, service string) string {
 	fmt.Fprintf(&b, "BACKUP_EVERY=%d\nAT_SECONDS=%d\nRETRY_AFTER=%d\n", seconds(sc.Every.Std()), at, seconds(retry))
 	fmt.Fprintf(&b, "PRUNE_EVERY=%d\nCHECK_EVERY=%d\nCHECK_SUBSET=%s\n", seconds(pruneEvery.Std()), seconds(checkEvery.Std()), quote(subset))
 	fmt.Fprintf(&b, "BACKUP_TIMEOUT=%d\nPRUNE_TIMEOUT=%d\nCHECK_TIMEOUT=%d\n",
-		seconds(DefaultTimeouts[OpBackup]), seconds(DefaultTimeouts[OpPrune]), seconds(DefaultTimeouts[OpCheck]))
+		seconds(DefaultTimeout(OpBackup)), seconds(DefaultTimeout(OpPrune)), seconds(DefaultTimeout(OpCheck)))
 	b.WriteString(libSH + backupSH + maintSH + scheduleSH)
 	b.WriteString("schedule_main\n")
 	return b.String()
-}
-
-func orDefault(d, def spec.Duration) spec.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }

@@ -39,16 +39,18 @@ const (
 )
 
 // EvidenceKinds are the operations that store evidence, in report order.
-var EvidenceKinds = []Op{OpBackup, OpCheck, OpPrune, OpDrill}
+func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill} }
 
-// Default deadlines per operation. restic retries a dead backend for up to
-// 15 minutes, so every run needs one of its own.
-var DefaultTimeouts = map[Op]time.Duration{
-	OpBackup: 6 * time.Hour,
-	OpCheck:  2 * time.Hour,
-	OpPrune:  2 * time.Hour,
-	OpDrill:  2 * time.Hour,
-	OpStatus: 5 * time.Minute,
+// DefaultTimeout is the default deadline of op. restic retries a dead
+// backend for up to 15 minutes, so every run needs one of its own.
+func DefaultTimeout(op Op) time.Duration {
+	switch op {
+	case OpBackup:
+		return 6 * time.Hour
+	case OpStatus:
+		return 5 * time.Minute
+	}
+	return 2 * time.Hour
 }
 
 // AutoParts is how many parts `check --read-data-subset auto` rotates
@@ -121,8 +123,9 @@ func config(es spec.EnvSpec, service string) string {
 	fmt.Fprintf(&b, "SECRET_NAMES=%s\n", quote(strings.Join(es.SecretNames(), " ")))
 	fmt.Fprintf(&b, "SAMPLE_FILES=%d\n", es.Drill.SampleFiles)
 	fmt.Fprintf(&b, "CHECK_PARTS=%d\n", checkParts(es))
+	fmt.Fprintf(&b, "EVIDENCE_SCHEMA=%d\n", EvidenceSchema)
 	b.WriteString("\n# What this environment backs up: spec_files CMD calls CMD with the folders;\n")
-	b.WriteString("# spec_databases CMD calls CMD NAME ENGINE URL_VAR FORMAT PATH SCRATCH_URL_VAR per database.\n")
+	b.WriteString("# spec_databases CMD calls CMD NAME ENGINE URL_VAR FORMAT PATH SCRATCH_URL_VAR FILE per database.\n")
 	paths := make([]string, 0, len(es.BackupPaths()))
 	for _, p := range es.BackupPaths() {
 		paths = append(paths, quote(p))
@@ -130,8 +133,8 @@ func config(es spec.EnvSpec, service string) string {
 	fmt.Fprintf(&b, "spec_files() { \"$@\"%s; }\n", prefixed(paths))
 	b.WriteString("spec_databases() {\n  :\n")
 	for _, d := range es.Databases {
-		fmt.Fprintf(&b, "  \"$@\" %s %s %s %s %s %s\n", quote(d.Name), quote(d.Engine), quote(d.URLSecret),
-			quote(dumpFormat(d)), quote(d.Path), quote(d.ScratchURLSecret))
+		fmt.Fprintf(&b, "  \"$@\" %s %s %s %s %s %s %s\n", quote(d.Name), quote(d.Engine), quote(d.URLSecret),
+			quote(dumpFormat(d)), quote(d.Path), quote(d.ScratchURLSecret), quote(strings.TrimPrefix(DumpFile(d), "/")))
 	}
 	b.WriteString("}\n")
 	b.WriteString("spec_db_check() {\n  CHECK_QUERY= CHECK_COMMAND=\n  case $1 in\n")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -66,7 +67,12 @@ func specEnvs(t *testing.T) []spec.EnvSpec {
 
 func TestEveryScriptIsValidPOSIXShell(t *testing.T) {
 	for _, es := range specEnvs(t) {
-		scripts := map[string]string{"schedule": ScheduleScript(es, "backup")}
+		scheduled := es
+		if scheduled.Schedule == nil {
+			// ScheduleScript renders only a scheduled spec, defaults filled in.
+			scheduled.Schedule = &spec.Schedule{Every: spec.Duration(24 * time.Hour), CheckEvery: spec.DefaultCheckEvery, PruneEvery: spec.DefaultPruneEvery}
+		}
+		scripts := map[string]string{"schedule": ScheduleScript(scheduled, "backup")}
 		for _, op := range []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpStatus} {
 			scripts[string(op)] = Script(op, es, "backup")
 		}
@@ -88,7 +94,7 @@ func TestScriptsCarrySpecValuesAsExactWordsAndSecretsOnlyByName(t *testing.T) {
 	head := s[:strings.Index(s, "# ---- library")]
 	out, err := exec.Command("sh", "-c", head+`
 spec_files printf '[%s]\n'
-show() { printf '<%s|%s|%s|%s|%s|%s>\n' "$@"; }
+show() { printf '<%s|%s|%s|%s|%s|%s|%s>\n' "$@"; }
 spec_databases show
 spec_db_check main; printf '%s\n' "$CHECK_QUERY"
 spec_db_check cache; printf '%s\n' "$CHECK_COMMAND"
@@ -99,9 +105,9 @@ printf '%s\n' "$SECRET_NAMES" "$REPOSITORY"`).CombinedOutput()
 	want := `[/data/app_storage]
 [/etc/shop it's]
 [/srv/x]
-<main|postgres|DATABASE_URL|plain||DRILL_URL>
-<analytics|mariadb|ANALYTICS_URL|||>
-<cache|sqlite|||/data/app_storage/cache.sqlite3|>
+<main|postgres|DATABASE_URL|plain||DRILL_URL|main.sql>
+<analytics|mariadb|ANALYTICS_URL||||analytics.sql>
+<cache|sqlite|||/data/app_storage/cache.sqlite3||cache.sqlite3>
 select 'x', count(*) from orders
 test -s "$BACKUP_RESTORED_PATH"
 RESTIC_PASSWORD RESTIC_REPOSITORY DATABASE_URL ANALYTICS_URL DRILL_URL

@@ -2,6 +2,7 @@ package operate
 
 import (
 	"encoding/json"
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -125,5 +126,103 @@ run slow sh -c 'trap "echo cleaned; exit 7" TERM; while :; do sleep 0.1; done'
 printf 'rc=%s stop=%s out=%s\n' "$RC" "$STOP" "$(cat "$T/slow.out")"; rm -rf "$T"`)
 	if !strings.Contains(out, "rc=130 stop=INT out=cleaned") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// shellStatus runs snippet like shell and returns its output and exit status.
+func shellStatus(t *testing.T, snippet string, env ...string) (string, int) {
+	t.Helper()
+	script := "set -u\nKIND=test\nSECRET_NAMES='PASSWORD DATABASE_URL SHORT'\n" + libSH + snippet
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LANG=C"}, env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func TestURLToolRefusesAKeywordDSNAndDropsPasswordParameters(t *testing.T) {
+	for _, dsn := range []string{"host=db user=app password=hunter22 dbname=app", "db.example:5432/app", "  postgres://app:hunter22@db/app"} {
+		for _, mode := range []string{"check", "nopass", "withdb", "password", "db", "mycnf"} {
+			out, code := shellStatus(t, `url_tool `+mode+` DATABASE_URL drill1`, "DATABASE_URL="+dsn)
+			if code != 2 || out != "" {
+				t.Errorf("url_tool %s of %q: exit %d, output %q; want exit 2 and no output", mode, dsn, code, out)
+			}
+		}
+	}
+	// As for libpq, the last password parameter wins.
+	env := "DATABASE_URL=postgres://app@db.example/app?sslmode=require&PassWord=first99&application_name=x&sslpassword=keypw99&Password=hunter%2622"
+	tests := map[string]string{
+		`url_tool nopass DATABASE_URL`:        "postgres://app@db.example/app?sslmode=require&application_name=x\n",
+		`url_tool withdb DATABASE_URL drill1`: "postgres://app@db.example/drill1?sslmode=require&application_name=x\n",
+		`url_tool password DATABASE_URL`:      "hunter&22",
+		`url_tool db DATABASE_URL`:            "app\n",
+		`url_tool mycnf DATABASE_URL`:         "[client]\nuser=\"app\"\npassword=\"hunter&22\"\nhost=\"db.example\"\n",
+	}
+	for snippet, want := range tests {
+		if got := shell(t, snippet, env); got != want {
+			t.Errorf("%s = %q, want %q", snippet, got, want)
+		}
+	}
+	// The userinfo's password wins over a parameter; both stay out of nopass.
+	env = "DATABASE_URL=mysql://app:inuser99@db:3306/shop?password=inquery99"
+	if got := shell(t, `url_tool password DATABASE_URL; echo; url_tool nopass DATABASE_URL`, env); got != "inuser99\nmysql://app@db:3306/shop\n" {
+		t.Errorf("userinfo and parameter: %q", got)
+	}
+	// A query without a path.
+	if got := shell(t, `url_tool withdb DATABASE_URL d2`, "DATABASE_URL=postgres://h?password=zzzz&sslmode=disable"); got != "postgres://h/d2?sslmode=disable\n" {
+		t.Errorf("query without path: %q", got)
+	}
+}
+
+func TestDBURLRecordsAKeywordDSNWithoutItsValue(t *testing.T) {
+	out := shell(t, `T=$(mktemp -d); STEP=db:main; STEP_T0=0; FACTS=; : >"$T/steps"
+if db_url DATABASE_URL; then echo accepted; fi
+cat "$T/steps"; rm -rf "$T"`, "DATABASE_URL=host=db user=app password=hunter22 dbname=app")
+	if strings.Contains(out, "accepted") || strings.Contains(out, "hunter22") {
+		t.Fatalf("db_url accepted or printed the DSN:\n%s", out)
+	}
+	line := out[strings.Index(out, "{"):]
+	var s Step
+	if err := json.Unmarshal([]byte(line), &s); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	if s.Result != ResultFailed || s.Error != "bad_url" || s.Fact("secret") != "DATABASE_URL" ||
+		!strings.Contains(s.Message, "the secret DATABASE_URL must be a postgres://… or mysql://… URL") {
+		t.Errorf("step = %+v", s)
+	}
+}
+
+func TestScrubHidesPasswordParametersOfURLsAndKeywordDSNs(t *testing.T) {
+	out := shell(t, `T=$(mktemp -d); printf '%s\n' "q pw1-in-query! then" "q decoded pw1-in-query! too" "kw hunter22kw, done" "ssl keypass-77 x" | scrub "$T/copy"; rm -rf "$T"`,
+		"DATABASE_URL=postgres://app@db/app?sslmode=require&PASSWORD=pw1-in-query%21&sslpassword=keypass-77",
+		"PASSWORD=host=db user=app password=hunter22kw, dbname=app")
+	for _, leak := range []string{"pw1-in-query", "hunter22kw", "keypass-77"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("scrub let %q through:\n%s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "q *** then\n") || !strings.Contains(out, "ssl *** x\n") {
+		t.Errorf("scrub output:\n%s", out)
+	}
+}
+
+func TestNewestInPicksTheNewestSnapshotWithEveryTagAndPath(t *testing.T) {
+	tsv := "a1\t2026-01-01T00:00:00Z\t/x,/y z\tapp:s,kind:files\n" +
+		"a2\t2026-01-02T00:00:00Z\t/x,/y z\tapp:s,kind:files\n" +
+		"a3\t2026-01-03T00:00:00Z\t/x\tapp:s,kind:files\n" +
+		"a4\t2026-01-04T00:00:00Z\t/x,/y z\tapp:t,kind:files\n"
+	snippet := `T=$(mktemp -d); printf '%s' "$TSV" >"$T/l.tsv"
+newest_in l app:s,kind:files /x "/y z"; printf '%s %s|' "$SNAP_ID" "$SNAP_TIME"
+newest_in l app:s,kind:files /x; printf '%s|' "$SNAP_ID"
+newest_in l app:s,kind:db /x; printf '%s|' "$SNAP_ID"
+rm -rf "$T"`
+	if got := shell(t, snippet, "TSV="+tsv); got != "a2 2026-01-02T00:00:00Z|a3||" {
+		t.Errorf("newest_in: %q", got)
 	}
 }

@@ -15,7 +15,6 @@ import (
 // fields are ignored.
 type Snapshot struct {
 	ID       string    `json:"id"`
-	ShortID  string    `json:"short_id"`
 	Time     time.Time `json:"time"`
 	Paths    []string  `json:"paths"`
 	Hostname string    `json:"hostname"`
@@ -114,11 +113,7 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		r.Findings = append(r.Findings, f)
 	}
 	if len(out.MissingTools) > 0 {
-		add(Finding{
-			Severity: SeverityWarning, Code: "tool_missing",
-			Message:     fmt.Sprintf("the image of service %s lacks %s, which the backup needs", service, strings.Join(out.MissingTools, ", ")),
-			NextActions: []Action{{Label: "print a Dockerfile with every tool, build it and set spec.image", Command: "devopsellence-backup image"}},
-		})
+		add(ToolMissing(es.Environment, es.Image, service, out.MissingTools))
 	}
 	if out.Result == nil {
 		add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the status script printed no result",
@@ -166,7 +161,7 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		}, now, limit)
 		r.Backups = append(r.Backups, g)
 	}
-	for _, kind := range EvidenceKinds {
+	for _, kind := range EvidenceKinds() {
 		r.operation(es, service, kind, out.Blobs["evidence-"+string(kind)], now, add)
 	}
 	return r

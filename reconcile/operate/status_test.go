@@ -130,7 +130,7 @@ func TestExplainGivesEachFailureItsFix(t *testing.T) {
 		"repository_missing": "devopsellence-backup backup --env production --init",
 		"locked":             "devopsellence-backup check --env production --unlock-stale",
 		"service_env":        "devopsellence-backup apply --env production",
-		"tool_missing":       "devopsellence-backup image",
+		"tool_missing":       "devopsellence-backup image --env production",
 		"dumper_failed":      "devopsellence-backup check --env production",
 		"no_scratch":         "devopsellence-backup apply --env production",
 		"partial":            "devopsellence-backup backup --env production",
@@ -152,5 +152,35 @@ func TestAgeIsShort(t *testing.T) {
 		if got := Age(s); got != want {
 			t.Errorf("Age(%d) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+func TestToolMissingNamesTheImageAndTheCommandThatBuildsABetterOne(t *testing.T) {
+	f := ToolMissing("staging", "img:2", "backup", []string{"restic", "mariadb-dump|mysqldump"})
+	if f.Code != "tool_missing" || f.Severity != SeverityWarning || f.Environment != "staging" ||
+		f.Message != "image img:2 of service backup in staging lacks restic, mariadb-dump|mysqldump, which the spec's backups and drills need" ||
+		!slices.Equal(f.Evidence, []string{"restic", "mariadb-dump|mysqldump"}) ||
+		len(f.NextActions) != 1 || f.NextActions[0].Command != "devopsellence-backup image --env staging" {
+		t.Errorf("ToolMissing = %+v", f)
+	}
+	// A failed step names its tool; status reports what the image lacks.
+	es := sampleEnv(t)
+	ev := &Evidence{Steps: []Step{{Name: "db:main", Result: ResultFailed, Error: "tool_missing", Message: "pg_dump is not on the service's PATH", Facts: map[string]any{"tool": "pg_dump"}}}}
+	if fs := Explain(OpBackup, es, "backup", ev); len(fs) != 1 || fs[0].Severity != SeverityError ||
+		fs[0].Message != "db:main: image img:1 of service backup in production lacks pg_dump, which the spec's backups and drills need" {
+		t.Errorf("explained: %+v", fs)
+	}
+	r := Assess(es, "backup", &Outcome{MissingTools: []string{"sqlite3"}}, t0)
+	if len(r.Findings) == 0 || r.Findings[0].Message != "image img:1 of service backup in production lacks sqlite3, which the spec's backups and drills need" {
+		t.Errorf("status findings: %+v", r.Findings)
+	}
+}
+
+func TestExplainSaysWhichSecretMustBeAURL(t *testing.T) {
+	ev := &Evidence{Steps: []Step{{Name: "db:main", Result: ResultFailed, Error: "bad_url", Message: "the secret DATABASE_URL must be a postgres://… or mysql://… URL", Facts: map[string]any{"secret": "DATABASE_URL"}}}}
+	fs := Explain(OpBackup, sampleEnv(t), "backup", ev)
+	if len(fs) != 1 || fs[0].Code != "bad_url" || len(fs[0].NextActions) != 2 ||
+		fs[0].NextActions[0].Command != "devopsellence secret set DATABASE_URL --service backup --env production --stdin" {
+		t.Errorf("bad_url: %+v", fs)
 	}
 }

@@ -39,7 +39,7 @@ func (o *operateOptions) addFlags(cmd *cobra.Command, op operate.Op) {
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Envs, "env", nil, "environments to operate (default: every environment the spec covers)")
 	f.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
-	f.DurationVar(&o.Timeout, "timeout", operate.DefaultTimeouts[op], "deadline of the run in each environment; restic is then interrupted so it releases its lock")
+	f.DurationVar(&o.Timeout, "timeout", operate.DefaultTimeout(op), "deadline of the run in each environment; restic is then interrupted so it releases its lock")
 	if op != operate.OpStatus {
 		f.BoolVar(&o.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
 	}
@@ -63,16 +63,30 @@ func (o *operateOptions) prepare() (*workspace, *inputs, []string, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	envs := in.desired.Covered
-	if len(o.Envs) > 0 {
-		for _, e := range o.Envs {
-			if !slices.Contains(in.desired.Covered, e) {
-				return nil, nil, nil, usagef("--env %s: not an environment covered by %s (covered: %s)", e, w.specFile, strings.Join(in.desired.Covered, ", "))
-			}
-		}
-		envs = o.Envs
+	envs, err := coveredEnvs(w, in, o.Envs)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	return w, in, envs, nil
+}
+
+// coveredEnvs resolves --env: the environments asked for, each one the spec
+// covers, or every covered environment when none is asked for.
+func coveredEnvs(w *workspace, in *inputs, asked []string) ([]string, error) {
+	if len(asked) == 0 {
+		return in.desired.Covered, nil
+	}
+	for _, e := range asked {
+		if !slices.Contains(in.desired.Covered, e) {
+			return nil, usagef("--env %s: not an environment covered by %s (covered: %s)", e, w.specFile, strings.Join(in.desired.Covered, ", "))
+		}
+	}
+	return asked, nil
+}
+
+// sameOptions gives every environment the same options.
+func sameOptions(opts operate.Options) func(string) operate.Options {
+	return func(string) operate.Options { return opts }
 }
 
 // envRun is what one environment's run gave.
@@ -83,16 +97,17 @@ type envRun struct {
 }
 
 // run executes op in every environment, one after the other, each under its
-// own deadline, and explains what went wrong. It returns early only when the
-// command itself is interrupted.
-func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, opts operate.Options) ([]envRun, error) {
+// own deadline and with the options optsFor gives it, and explains what went
+// wrong (status runs are explained by operate.Assess instead). It returns
+// early only when the command itself is interrupted.
+func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, optsFor func(env string) operate.Options) ([]envRun, error) {
 	service := in.desired.Service
 	// The devopsellence client's own exec deadline must not cut the run short.
 	client := w.client.WithTimeout(o.Timeout + time.Minute)
 	var runs []envRun
 	for _, env := range envs {
 		es := in.desired.Envs[env]
-		argv := operate.Argv(operate.Script(op, es, service), opts)
+		argv := operate.Argv(operate.Script(op, es, service), optsFor(env))
 		o.log.V(1).Info("running operation", "operation", op, "environment", env, "service", service, "timeout", o.Timeout)
 		runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 		out, err := operate.Run(runCtx, client, env, service, argv, o.humanLines(env, len(envs) > 1))
@@ -109,7 +124,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 				Severity: reconcile.SeverityError, Code: "exec_failed", Environment: env,
 				Message: fmt.Sprintf("could not run %s in service %s: %v", op, service, err),
 				NextActions: []reconcile.Action{
-					{Label: "deploy the backup service", Command: "devopsellence-backup apply --env " + env},
+					operate.ApplyAction("deploy the backup service", env),
 					{Label: "see whether it runs", Command: fmt.Sprintf("devopsellence status --env %s", env)},
 				},
 			})
@@ -120,14 +135,14 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 				NextActions: []reconcile.Action{{Label: "run it again", Command: operate.Command(op, env)}},
 			})
 		}
-		if out.Result != nil {
+		if out.Result != nil && op != operate.OpStatus {
 			explained := operate.Explain(op, es, service, out.Result)
 			if errors.Is(err, context.DeadlineExceeded) {
 				// The timeout finding says why the run was interrupted.
 				explained = slices.DeleteFunc(explained, func(f reconcile.Finding) bool { return f.Code == "interrupted" })
 			}
 			r.findings = append(r.findings, explained...)
-			if out.Stored != nil && !out.Stored.Stored && out.Result.Failure() == nil && op != operate.OpStatus {
+			if out.Stored != nil && !out.Stored.Stored && out.Result.Failure() == nil {
 				r.findings = append(r.findings, reconcile.Finding{
 					Severity: reconcile.SeverityWarning, Code: "evidence_not_stored", Environment: env,
 					Message:     fmt.Sprintf("%s succeeded but its evidence could not be stored in the repository (%s: %s), so status will not see this run", op, out.Stored.Error, out.Stored.Message),

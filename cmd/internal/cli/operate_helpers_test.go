@@ -108,6 +108,9 @@ type opsConfig struct {
 	simEnv []string
 	// noApply leaves the app undeployed.
 	noApply bool
+	// environments the app is set up for (default production); the spec
+	// covers them when extra says so.
+	environments []string
 }
 
 func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
@@ -156,7 +159,7 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 	if err := os.MkdirAll(sim.VolumeDir("shop_storage"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sim.Setup(t)
+	sim.Setup(t, cfg.environments...)
 	if !cfg.noApply {
 		if r := a.cli(t, "apply", "--non-interactive", "--yes"); r.code != 0 {
 			t.Fatalf("apply: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)

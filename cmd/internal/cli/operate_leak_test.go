@@ -5,25 +5,54 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// leakyDumper stands in for pg_dump: it prints its password and its
+// leakyDumper stands in for pg_dump: it records its arguments (which any
+// process on the machine can read) in ARGV, prints its password and its
 // arguments on stderr, then fails, the worst a dumper could do.
 const leakyDumper = `#!/bin/sh
+printf '%s\n' "$*" >>ARGV
 echo "pg_dump: cannot connect as $PGPASSWORD with $*" >&2
 exit 1
 `
 
+// argvRestic stands in for restic: it records its arguments in ARGV, then
+// runs the restic under test.
+const argvRestic = `#!/bin/sh
+printf '%s\n' "$*" >>ARGV
+exec RESTIC "$@"
+`
+
+// leakDatabases adds, to the shop's main database, one whose URL carries
+// its password as a query parameter and one whose secret is a keyword DSN.
+const leakDatabases = shopDatabases + `
+    - name: query
+      engine: postgres
+      urlSecret: QUERY_URL
+    - name: keyword
+      engine: postgres
+      urlSecret: KEYWORD_DSN`
+
 func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		dbPassword := "leak@db:pw/" + rb.version
+		queryPassword := "leak-query-pw-" + rb.version
+		keywordPassword := "leak-keyword-pw-" + rb.version
 		secrets := map[string]string{
 			"RESTIC_PASSWORD":    "leak-restic-password-" + rb.version,
 			"DATABASE_URL":       "postgresql://app:" + url.QueryEscape(dbPassword) + "@127.0.0.1:9/appdb",
 			"DRILL_DATABASE_URL": "postgresql://admin:leak-scratch-pw@127.0.0.1:9/postgres",
+			"QUERY_URL":          "postgresql://app@127.0.0.1:9/querydb?sslmode=disable&password=" + queryPassword,
+			"KEYWORD_DSN":        "host=127.0.0.1 port=9 user=app password=" + keywordPassword + " dbname=keyworddb",
 		}
-		app := newOpsApp(t, rb, opsConfig{databases: shopDatabases, secrets: secrets, bin: map[string]string{"pg_dump": leakyDumper}})
+		argvDir := t.TempDir()
+		dumperArgv, resticArgv := filepath.Join(argvDir, "pg_dump.argv"), filepath.Join(argvDir, "restic.argv")
+		app := newOpsApp(t, rb, opsConfig{databases: leakDatabases, secrets: secrets, bin: map[string]string{
+			"pg_dump": strings.ReplaceAll(leakyDumper, "ARGV", dumperArgv),
+			"restic":  strings.NewReplacer("ARGV", resticArgv, "RESTIC", rb.path).Replace(argvRestic),
+		}})
 		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
 		var seen bytes.Buffer
 		for _, args := range [][]string{
@@ -37,6 +66,22 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 		}
 		if !bytes.Contains(seen.Bytes(), []byte("cannot connect as ***")) {
 			t.Fatalf("the leaky dumper's line was not seen, so this test could not see a leak:\n%s", seen.String())
+		}
+		// pg_dump ran for both URLs, without their passwords; the keyword
+		// DSN was refused before anything ran with it.
+		for _, want := range []string{"--dbname=postgresql://app@127.0.0.1:9/appdb --", "--dbname=postgresql://app@127.0.0.1:9/querydb?sslmode=disable --"} {
+			if !bytes.Contains(readFile(t, dumperArgv), []byte(want)) {
+				t.Errorf("pg_dump did not run with %s:\n%s", want, readFile(t, dumperArgv))
+			}
+		}
+		if !bytes.Contains(readFile(t, resticArgv), []byte("--stdin-filename devopsellence-backup/evidence-backup.json")) {
+			t.Errorf("restic's argv was not recorded:\n%s", readFile(t, resticArgv))
+		}
+		if n := bytes.Count(readFile(t, dumperArgv), []byte("\n")); n != 2 {
+			t.Errorf("pg_dump ran %d times, want once per URL", n)
+		}
+		if !bytes.Contains(seen.Bytes(), []byte("the secret KEYWORD_DSN must be a postgres://… or mysql://… URL")) {
+			t.Errorf("the keyword DSN was not refused:\n%s", seen.String())
 		}
 		state := readFile(t, app.sim.StatePath())
 		for _, name := range []string{"RESTIC_PASSWORD", "DATABASE_URL", "DRILL_DATABASE_URL"} {
@@ -53,7 +98,8 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 		r := app.cli(t, "check", "-v", "2")
 		seen.WriteString(r.stdout + r.stderr)
 
-		values := map[string]string{"wrong RESTIC_PASSWORD": wrong, "database password": dbPassword, "database password (encoded)": url.QueryEscape(dbPassword)}
+		values := map[string]string{"wrong RESTIC_PASSWORD": wrong, "database password": dbPassword, "database password (encoded)": url.QueryEscape(dbPassword),
+			"query parameter password": queryPassword, "keyword DSN password": keywordPassword}
 		for k, v := range secrets {
 			values[k] = v
 		}
@@ -62,6 +108,8 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 			"call log":           readFile(t, app.sim.CallLog),
 			"devopsellence.yml":  readFile(t, filepath.Join(app.sim.Workspace, "devopsellence.yml")),
 			"the service's logs": app.sim.Run(t, "logs", "backup", "--lines", "1000").Stdout,
+			"pg_dump's argv":     readFile(t, dumperArgv),
+			"restic's argv":      readFile(t, resticArgv),
 		}
 		for _, kind := range []string{"backup", "drill"} {
 			for _, s := range app.snapshots(t, "--tag", "evidence:"+kind) {

@@ -231,6 +231,22 @@ func TestBackupDrillCheckPruneStatusOnRealFilesSQLiteAndPostgres(t *testing.T) {
 		if doc := app.evidence(t, "check"); doc["result"] != "ok" || doc["kind"] != "check" {
 			t.Errorf("check evidence: %v", doc)
 		}
+		// Each part a check verified is a tag of its evidence, and each run
+		// says how it went.
+		var parts []string
+		for _, s := range app.snapshots(t, "--tag", "evidence:check") {
+			var mine []string
+			for _, tag := range s.Tags {
+				if strings.HasPrefix(tag, "check-part:") || strings.HasPrefix(tag, "result:") {
+					mine = append(mine, tag)
+				}
+			}
+			slices.Sort(mine)
+			parts = append(parts, strings.Join(mine, " "))
+		}
+		if want := []string{"result:ok", "check-part:1/10 result:ok", "check-part:2/10 result:ok"}; !slices.Equal(parts, want) {
+			t.Errorf("check evidence tags %q, want %q", parts, want)
+		}
 
 		prune := app.mustOp(t, 0, "prune")
 		if s := prune.step(t, "forget"); s["result"] != "ok" || s["policy"] != "--keep-last 3" {

@@ -67,7 +67,7 @@ func (o *operateOptions) operate(ctx context.Context, op operate.Op, opts operat
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, op, opts)
+	runs, err := o.run(ctx, w, in, envs, op, sameOptions(opts))
 	if err != nil {
 		return err
 	}
@@ -114,17 +114,17 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	var runs []envRun
-	for _, env := range envs {
+	// With spec.check.readDataParts, an environment rotates through its data
+	// unless --read-data-subset says otherwise.
+	runs, err := o.run(ctx, w, in, envs, operate.OpCheck, func(env string) operate.Options {
 		subset := o.Subset
 		if subset == "" && in.desired.Envs[env].Check.ReadDataParts > 0 {
 			subset = "auto"
 		}
-		r, err := o.run(ctx, w, in, []string{env}, operate.OpCheck, operate.Options{Subset: subset, UnlockStale: o.UnlockStale})
-		runs = append(runs, r...)
-		if err != nil {
-			return err
-		}
+		return operate.Options{Subset: subset, UnlockStale: o.UnlockStale}
+	})
+	if err != nil {
+		return err
 	}
 	return o.finishOperation(operate.OpCheck, runs)
 }

@@ -53,7 +53,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, operate.Options{})
+	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, sameOptions(operate.Options{}))
 	if err != nil {
 		return err
 	}
@@ -74,10 +74,10 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 		}
 		doc.Findings = append(doc.Findings, fs...)
 		doc.Environments = append(doc.Environments, report)
-		if hasSeverity(fs, reconcile.SeverityError) || hasSeverity(fs, reconcile.SeverityWarning) {
-			bad = append(bad, r.env)
-		} else {
+		if report.OK() {
 			fresh = append(fresh, r.env)
+		} else {
+			bad = append(bad, r.env)
 		}
 	}
 	doc.OK = len(bad) == 0
@@ -149,17 +149,13 @@ func runImage(_ context.Context, o *imageOptions) error {
 	if err != nil {
 		return err
 	}
-	envs := in.desired.Covered
-	if len(o.Envs) > 0 {
-		envs = o.Envs
+	envs, err := coveredEnvs(w, in, o.Envs)
+	if err != nil {
+		return err
 	}
 	var specs []spec.EnvSpec
 	for _, e := range envs {
-		es, ok := in.desired.Envs[e]
-		if !ok {
-			return usagef("--env %s: not an environment covered by %s", e, w.specFile)
-		}
-		specs = append(specs, es)
+		specs = append(specs, in.desired.Envs[e])
 	}
 	if len(specs) == 0 {
 		return errors.New("image: no environment to serve")

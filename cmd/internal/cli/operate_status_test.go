@@ -97,6 +97,11 @@ func TestStatusReportsMissingFreshAndStaleEvidenceWithTheFixingCommand(t *testin
 		if !slices.Contains(codes(d.Findings), "backup_failed") {
 			t.Errorf("after a failed backup: findings %v", codes(d.Findings))
 		}
+		// The failed run's evidence says so in its tags, for the schedule.
+		evs := app.snapshots(t, "--tag", "evidence:backup")
+		if newest := evs[len(evs)-1]; !slices.Contains(newest.Tags, "result:failed") || !slices.Contains(evs[0].Tags, "result:ok") {
+			t.Errorf("backup evidence tags: first %v, newest %v", evs[0].Tags, newest.Tags)
+		}
 	})
 }
 

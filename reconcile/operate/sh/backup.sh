@@ -12,13 +12,14 @@ op_backup() {
   spec_files find_sqlite
   spec_databases dump_database
   while IFS= read -r bk_found <&3; do
-    dump_database "$(found_name "$bk_found")" sqlite "" "" "$bk_found" ""
+    bk_name=$(found_name "$bk_found")
+    dump_database "$bk_name" sqlite "" "" "$bk_found" "" "$bk_name.sqlite3"
   done 3<"$T/found"
   spec_files backup_files
   op_finish
 }
 
-# note_sqlite NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR remembers a declared
+# note_sqlite NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR FILE remembers a declared
 # SQLite file, and keeps the live file (and its -wal/-shm/-journal) out of
 # the files snapshot: a copy of a live database file can be torn.
 note_sqlite() {
@@ -43,15 +44,16 @@ find_sqlite() {
   while IFS= read -r fs_f; do exclude_sqlite "$fs_f"; done <"$T/found"
 }
 
-# found_name PATH names a found SQLite file's dump: auto-<path with / as ->.
+# found_name PATH names a found SQLite file's dump: auto-<path with / as ->;
+# its dump file is NAME.sqlite3, as for a declared SQLite database.
 found_name() { printf 'auto-%s' "$(printf '%s' "$1" | sed -e 's#^/##' -e 's#/#-#g' -e 's#[^A-Za-z0-9_.-]#_#g')"; }
 
-# dump_database NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR dumps one database
-# consistently into its own snapshot (path /<dump file>, tags kind:db,
+# dump_database NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR FILE dumps one
+# database consistently into its own snapshot (path /FILE, tags kind:db,
 # db:NAME, engine:ENGINE). A dumper that fails leaves no snapshot.
 dump_database() {
   stopped && return 0
-  DB_NAME=$1 DB_ENGINE=$2 DB_VAR=$3 DB_FORMAT=$4 DB_PATH=$5
+  DB_NAME=$1 DB_ENGINE=$2 DB_VAR=$3 DB_FORMAT=$4 DB_PATH=$5 DB_FILE=$7
   STEP="db:$DB_NAME" STEP_KIND=db
   begin "$STEP"
   fact engine "$DB_ENGINE"
@@ -93,10 +95,8 @@ dump_postgres() {
   PGPASSWORD=$(url_tool password "$DB_VAR")
   export PGPASSWORD
   if [ "$DB_FORMAT" = plain ]; then
-    DB_FILE=$DB_NAME.sql
     set -- --format=plain
   else
-    DB_FILE=$DB_NAME.pgdump
     set -- --format=custom --compress=0
   fi
   fact file "/$DB_FILE"
@@ -123,13 +123,13 @@ dump_postgres() {
 
 dump_mysql() {
   DUMPER=$(first_tool mariadb-dump mysqldump) || {
+    fact tool "mariadb-dump|mysqldump"
     step "$STEP" db failed 127 tool_missing "neither mariadb-dump nor mysqldump is on the service's PATH: add a MySQL/MariaDB client to the image"
     return 0
   }
   db_url "$DB_VAR" || return 0
   url_tool mycnf "$DB_VAR" >"$T/$DB_NAME.cnf"
   MY_DB=$(url_tool db "$DB_VAR")
-  DB_FILE=$DB_NAME.sql
   fact file "/$DB_FILE"
   set -- "$DUMPER" --defaults-extra-file="$T/$DB_NAME.cnf" --single-transaction --quick --routines --triggers --hex-blob --no-tablespaces
   if [ "$STDIN_CMD" = 1 ]; then
@@ -160,7 +160,6 @@ dump_sqlite() {
     return 0
   fi
   fact path "$DB_PATH"
-  DB_FILE=$DB_NAME.sqlite3
   fact file "/$DB_FILE"
   RUN_SIG=TERM
   run "dump-$DB_NAME" sqlite3 -bail -cmd '.timeout 60000' "$DB_PATH" ".backup '$T/$DB_FILE'"
@@ -168,7 +167,7 @@ dump_sqlite() {
     dump_failed "sqlite3 .backup"
     return 0
   fi
-  ds_check=$(sqlite3 "$T/$DB_FILE" 'PRAGMA quick_check' </dev/null 2>&1 | head -n 1)
+  ds_check=$(sqlite3 "$T/$DB_FILE" 'PRAGMA quick_check' </dev/null 2>&1 | head -n 1 | scrubbed)
   if [ "$ds_check" != ok ]; then
     step "$STEP" db failed "" dump_incomplete "the copy fails PRAGMA quick_check ($ds_check), so no snapshot was made"
     return 0

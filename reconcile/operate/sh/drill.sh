@@ -1,9 +1,9 @@
 # ---- drill: restore the newest snapshots into a scratch place and verify ----
 
 # op_drill restores the newest files snapshot and the newest dump of each
-# database (chosen by host, tags and path; never a bare "latest") into a
-# scratch folder or scratch database, verifies them, and cleans up. Live
-# data is never a restore target.
+# database (chosen by host, tags and path from one snapshot listing; never a
+# bare "latest") into a scratch folder or scratch database, verifies them,
+# and cleans up. Live data is never a restore target.
 op_drill() {
   op_start drill "$@"
   open_repo || op_finish
@@ -15,6 +15,13 @@ op_drill() {
     step drill drill failed "" unsafe_scratch "the scratch folder $SCR lies inside a backed-up folder: set TMPDIR elsewhere"
     op_finish
   fi
+  STEP=snapshots STEP_KIND=drill
+  begin snapshots
+  list_snapshots snaps --tag "$BACKUP_TAGS"
+  if [ "$CLASS" != ok ]; then
+    step snapshots drill failed "$RC" "$CLASS" "$(errmsg snaps)"
+    op_finish
+  fi
   : >"$T/excludes"
   : >"$T/declared"
   spec_databases note_sqlite
@@ -22,7 +29,8 @@ op_drill() {
   spec_files drill_files
   spec_databases drill_database
   while IFS= read -r dr_found <&3; do
-    drill_database "$(found_name "$dr_found")" sqlite "" "" "$dr_found" ""
+    dr_name=$(found_name "$dr_found")
+    drill_database "$dr_name" sqlite "" "" "$dr_found" "" "$dr_name.sqlite3"
   done 3<"$T/found"
   op_finish
 }
@@ -49,15 +57,7 @@ drill_files() {
   STEP=files STEP_KIND=files
   begin files
   printf '%s\n' "$@" >"$T/paths"
-  for df_p; do
-    set -- "$@" --path "$df_p"
-    shift
-  done
-  newest_snapshot files-snap --tag "$BACKUP_TAGS,kind:files" "$@" --latest 1
-  if [ "$CLASS" != ok ]; then
-    step files files failed "$RC" "$CLASS" "$(errmsg files-snap)"
-    return 0
-  fi
+  newest_in snaps "$BACKUP_TAGS,kind:files" "$@"
   if [ -z "$SNAP_ID" ]; then
     step files files failed "" no_snapshot "no files snapshot of these paths for this host and tags: run devopsellence-backup backup first"
     return 0
@@ -106,24 +106,15 @@ drill_files() {
   fi
 }
 
-# drill_database NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR restores the newest
-# dump of one database into a scratch copy and verifies it.
+# drill_database NAME ENGINE URLVAR FORMAT PATH SCRATCHVAR FILE restores the
+# newest dump (/FILE) of one database into a scratch copy and verifies it.
 drill_database() {
   stopped && return 0
-  DB_NAME=$1 DB_ENGINE=$2 DB_VAR=$3 DB_FORMAT=$4 DB_PATH=$5 DB_SCRATCH=$6
+  DB_NAME=$1 DB_ENGINE=$2 DB_VAR=$3 DB_FORMAT=$4 DB_PATH=$5 DB_SCRATCH=$6 DB_FILE=$7
   STEP="db:$DB_NAME" STEP_KIND=db
   begin "$STEP"
   fact engine "$DB_ENGINE"
-  case $DB_ENGINE in
-  postgres) if [ "$DB_FORMAT" = plain ]; then DB_FILE=$DB_NAME.sql; else DB_FILE=$DB_NAME.pgdump; fi ;;
-  sqlite) DB_FILE=$DB_NAME.sqlite3 ;;
-  *) DB_FILE=$DB_NAME.sql ;;
-  esac
-  newest_snapshot "snap-$DB_NAME" --tag "$BACKUP_TAGS,kind:db,db:$DB_NAME" --path "/$DB_FILE" --latest 1
-  if [ "$CLASS" != ok ]; then
-    step "$STEP" db failed "$RC" "$CLASS" "$(errmsg "snap-$DB_NAME")"
-    return 0
-  fi
+  newest_in snaps "$BACKUP_TAGS,kind:db,db:$DB_NAME" "/$DB_FILE"
   if [ -z "$SNAP_ID" ]; then
     case $DB_NAME in
     auto-*) step "$STEP" db skipped "" no_snapshot "found in the volumes but not backed up yet" ;;
@@ -178,18 +169,22 @@ run_check_command() {
   if [ "$RC" != 0 ]; then DV_FAIL="check command exited $RC: $(errmsg "check-$DB_NAME")"; fi
 }
 
-# sqlite_summary FILE prints "N tables, M rows", read in one statement.
+# sqlite_summary FILE prints "N tables, M rows", read in one statement
+# (scrubbed, like every query output that goes into the evidence).
 sqlite_summary() {
   ss_sql=$(sqlite3 -bail -cmd '.timeout 60000' "$1" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name" </dev/null |
     awk '{ gsub(/"/, "\"\""); s = s " + (SELECT count(*) FROM \"" $0 "\")"; n++ } END { printf "SELECT %d || %s || (0%s) || %s;", n, "'"' tables, '"'", s, "'"' rows'"'" }')
-  sqlite3 -bail -cmd '.timeout 60000' "$1" "$ss_sql" </dev/null 2>&1 | head -n 1
+  sqlite3 -bail -cmd '.timeout 60000' "$1" "$ss_sql" </dev/null 2>&1 | head -n 1 | scrubbed
 }
+
+# sqlite_query FILE SQL prints what SQL gives on FILE, scrubbed.
+sqlite_query() { sqlite3 -bail -cmd '.timeout 60000' "$1" "$2" </dev/null 2>&1 | scrubbed; }
 
 drill_sqlite() {
   DV_FAIL=
   need sqlite3 || return 0
   dq_f=$SCR/$DB_FILE
-  dq_ic=$(sqlite3 "$dq_f" 'PRAGMA integrity_check' </dev/null 2>&1 | head -n 3 | tr '\n' ' ')
+  dq_ic=$(sqlite3 "$dq_f" 'PRAGMA integrity_check' </dev/null 2>&1 | head -n 3 | scrubbed | tr '\n' ' ')
   dq_ic=${dq_ic% }
   fact integrity_check "$dq_ic"
   [ "$dq_ic" = ok ] || DV_FAIL="PRAGMA integrity_check: $dq_ic"
@@ -197,7 +192,7 @@ drill_sqlite() {
   dq_s="source missing"
   [ -f "$DB_PATH" ] && dq_s=$(sqlite_summary "$DB_PATH")
   if [ -n "$CHECK_QUERY" ]; then
-    compare_query "$(sqlite3 -bail "$dq_f" "$CHECK_QUERY" </dev/null 2>&1)" "$(sqlite3 -bail -cmd '.timeout 60000' "$DB_PATH" "$CHECK_QUERY" </dev/null 2>&1)"
+    compare_query "$(sqlite_query "$dq_f" "$CHECK_QUERY")" "$(sqlite_query "$DB_PATH" "$CHECK_QUERY")"
   fi
   BACKUP_RESTORED_PATH=$dq_f
   export BACKUP_RESTORED_PATH
@@ -215,14 +210,14 @@ SQL
 )
 
 # pg_query VAR URL SQL runs SQL on URL with the password of the URL in
-# variable VAR, prints the result, and fails when psql does.
+# variable VAR, prints the result (scrubbed), and fails when psql does.
 pg_query() {
   PGPASSWORD=$(url_tool password "$1")
   export PGPASSWORD
   pq_out=$(psql -X -A -t -q -v ON_ERROR_STOP=1 --dbname="$2" -c "$3" </dev/null 2>&1)
   pq_rc=$?
   unset PGPASSWORD
-  printf '%s\n' "$pq_out" | head -n 20
+  printf '%s\n' "$pq_out" | head -n 20 | scrubbed
   return $pq_rc
 }
 
@@ -281,11 +276,12 @@ drill_postgres() {
   verdict "$dp_r" "$dp_s"
 }
 
-# my_query CNF DB SQL runs SQL through the MySQL/MariaDB client.
+# my_query CNF DB SQL runs SQL through the MySQL/MariaDB client and prints
+# the result (scrubbed).
 my_query() {
   mq_out=$("$MY_CLIENT" --defaults-extra-file="$1" -N -B -e "$3" ${2:+"$2"} </dev/null 2>&1)
   mq_rc=$?
-  printf '%s\n' "$mq_out" | head -n 20
+  printf '%s\n' "$mq_out" | head -n 20 | scrubbed
   return $mq_rc
 }
 
@@ -299,6 +295,7 @@ my_summary() {
 drill_mysql() {
   DV_FAIL=
   MY_CLIENT=$(first_tool mariadb mysql) || {
+    fact tool "mariadb|mysql"
     step "$STEP" db failed 127 tool_missing "neither mariadb nor mysql is on the service's PATH: add a MySQL/MariaDB client to the image"
     return 0
   }

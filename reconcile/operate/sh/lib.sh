@@ -48,26 +48,33 @@ step() {
 
 stopped() { [ -n "$STOP" ]; }
 
-# scrub copies stdin to stdout with every secret value of the service (and
-# the password inside URL-valued secrets, as written and decoded) replaced by
-# ***, and appends the same lines to file $1. Values are read from the
-# environment by name. Values shorter than 4 characters are not scrubbed.
+# AWK_DECODE holds the awk functions that scrub and url_tool share: hex
+# (two hex digits to a number) and dec (percent-decoding).
+AWK_DECODE='
+function hex(h,   v, i, d) {
+  v = 0; h = tolower(h)
+  for (i = 1; i <= 2; i++) { d = index("0123456789abcdef", substr(h, i, 1)) - 1; if (d < 0) return 63; v = v * 16 + d }
+  return v
+}
+function dec(s,   r, i, c) {
+  r = ""
+  for (i = 1; i <= length(s); i++) {
+    c = substr(s, i, 1)
+    if (c == "%" && i + 2 <= length(s)) { r = r sprintf("%c", hex(substr(s, i + 1, 2))); i += 2 } else r = r c
+  }
+  return r
+}
+'
+
+# scrub copies stdin to stdout with every secret value of the service
+# replaced by ***, and appends the same lines to file $1. Besides each whole
+# value, it hides the passwords inside it: the password of a URL's userinfo
+# and any password= or sslpassword= parameter (of a URL query or a keyword
+# DSN), each as written and decoded. Values are read from the environment by
+# name. Values shorter than 4 characters are not scrubbed.
 scrub() {
-  LC_ALL=C awk -v names="$SECRET_NAMES" -v out="$1" '
+  LC_ALL=C awk -v names="$SECRET_NAMES" -v out="$1" "$AWK_DECODE"'
     function add(v) { if (length(v) >= 4) secret[++n] = v }
-    function hex(h,   v, i, d) {
-      v = 0; h = tolower(h)
-      for (i = 1; i <= 2; i++) { d = index("0123456789abcdef", substr(h, i, 1)) - 1; if (d < 0) return 63; v = v * 16 + d }
-      return v
-    }
-    function dec(s,   r, i, c) {
-      r = ""
-      for (i = 1; i <= length(s); i++) {
-        c = substr(s, i, 1)
-        if (c == "%" && i + 2 <= length(s)) { r = r sprintf("%c", hex(substr(s, i + 1, 2))); i += 2 } else r = r c
-      }
-      return r
-    }
     BEGIN {
       k = split(names, nm, " ")
       for (i = 1; i <= k; i++) {
@@ -75,6 +82,14 @@ scrub() {
         if (match(v, /:\/\/[^\/@]*@/)) {
           u = substr(v, RSTART + 3, RLENGTH - 4)
           if ((p = index(u, ":")) > 0) { add(substr(u, p + 1)); add(dec(substr(u, p + 1))) }
+        }
+        rest = v; low = tolower(v)
+        while (match(low, /(^|[?&; \t])(ssl)?password=/)) {
+          rest = substr(rest, RSTART + RLENGTH); low = substr(low, RSTART + RLENGTH)
+          pv = rest
+          if (match(pv, /[&; \t#]/)) pv = substr(pv, 1, RSTART - 1)
+          gsub(/^'\''|'\''$/, "", pv)
+          add(pv); add(dec(pv))
         }
       }
     }
@@ -88,6 +103,10 @@ scrub() {
       print line >> out
     }'
 }
+
+# scrubbed copies stdin to stdout through scrub: for command output captured
+# into a step's message or facts.
+scrubbed() { scrub /dev/null; }
 
 # on_signal forwards an interrupt to the running command (restic gets SIGINT,
 # which makes it remove its lock) and marks the run as stopped.
@@ -216,35 +235,37 @@ at_least() { [ "$RV_MAJOR" -gt "$1" ] || { [ "$RV_MAJOR" -eq "$1" ] && [ "$RV_MI
 # url_tool MODE VAR [DB] reads the database URL in variable VAR (never argv)
 # and prints: nopass (the URL without its password), password (decoded),
 # db (the decoded database name), withdb (nopass with database DB), or
-# mycnf (a MySQL option file).
+# mycnf (a MySQL option file); check prints nothing. The password is the
+# userinfo's, else a password= query parameter; nopass and withdb drop the
+# password and sslpassword query parameters (any case), so what they print
+# may go into argv. Anything but a scheme://... URL (a keyword DSN such as
+# "host=db password=...") is refused with exit status 2 and no output.
 url_tool() {
-  LC_ALL=C awk -v mode="$1" -v var="$2" -v newdb="${3:-}" '
-    function hex(h,   v, i, d) {
-      v = 0; h = tolower(h)
-      for (i = 1; i <= 2; i++) { d = index("0123456789abcdef", substr(h, i, 1)) - 1; if (d < 0) return 63; v = v * 16 + d }
-      return v
-    }
-    function dec(s,   out, i, c) {
-      out = ""
-      for (i = 1; i <= length(s); i++) {
-        c = substr(s, i, 1)
-        if (c == "%" && i + 2 <= length(s)) { out = out sprintf("%c", hex(substr(s, i + 1, 2))); i += 2 } else out = out c
-      }
-      return out
-    }
+  LC_ALL=C awk -v mode="$1" -v var="$2" -v newdb="${3:-}" "$AWK_DECODE"'
     function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
     BEGIN {
-      u = ENVIRON[var]; i = index(u, "://")
-      if (i == 0) { if (mode == "nopass" || mode == "withdb") print u; exit }
+      u = ENVIRON[var]
+      if (u !~ /^[A-Za-z][A-Za-z0-9+.-]*:\/\//) exit 2
+      i = index(u, "://")
       scheme = substr(u, 1, i + 2); rest = substr(u, i + 3)
-      j = index(rest, "/"); if (j == 0) { auth = rest; path = "" } else { auth = substr(rest, 1, j - 1); path = substr(rest, j) }
+      if (match(rest, /[\/?]/)) { auth = substr(rest, 1, RSTART - 1); path = substr(rest, RSTART) } else { auth = rest; path = "" }
       user = ""; pass = ""; hostport = auth; hasuser = 0
       for (k = length(auth); k > 0; k--) if (substr(auth, k, 1) == "@") break
       if (k > 0) {
         hasuser = 1; userinfo = substr(auth, 1, k - 1); hostport = substr(auth, k + 1)
         c = index(userinfo, ":"); if (c > 0) { user = substr(userinfo, 1, c - 1); pass = substr(userinfo, c + 1) } else user = userinfo
       }
-      query = ""; qi = index(path, "?"); if (qi > 0) { query = substr(path, qi); path = substr(path, 1, qi - 1) }
+      query = ""; qpass = ""
+      if ((qi = index(path, "?")) > 0) {
+        np = split(substr(path, qi + 1), params, "&"); path = substr(path, 1, qi - 1)
+        for (p = 1; p <= np; p++) {
+          key = params[p]; sub(/=.*/, "", key); key = tolower(dec(key))
+          if (key == "password") { qpass = params[p]; sub(/^[^=]*=?/, "", qpass); continue }
+          if (key == "sslpassword") continue
+          query = query (query == "" ? "?" : "&") params[p]
+        }
+      }
+      if (pass == "") pass = qpass
       db = substr(path, 2)
       base = scheme (hasuser ? user "@" : "") hostport
       if (mode == "nopass") print base path query
@@ -263,7 +284,9 @@ url_tool() {
     }'
 }
 
-# db_url sets DB_URL from the variable named in $1, or records why it cannot.
+# db_url sets DB_URL from the variable named in $1, or records why it cannot:
+# unset, or not a URL (a keyword DSN would put its password in argv). The
+# value itself is never printed.
 db_url() {
   DB_URL=
   if [ -z "$1" ]; then
@@ -275,12 +298,18 @@ db_url() {
     step "$STEP" db failed "" service_env "secret $1 is not set in the service: store it and deploy with devopsellence-backup apply"
     return 1
   fi
+  if ! url_tool check "$1"; then
+    fact secret "$1"
+    step "$STEP" db failed "" bad_url "the secret $1 must be a postgres://… or mysql://… URL (its value is not shown; a keyword DSN such as host=… password=… is not supported, since the password would reach the command line)"
+    return 1
+  fi
 }
 
 # need TOOL... records a failed step when a tool is missing from the image.
 need() {
   for need_t; do
     if ! command -v "$need_t" >/dev/null 2>&1; then
+      fact tool "$need_t"
       step "$STEP" "$STEP_KIND" failed 127 tool_missing "$need_t is not on the service's PATH: add it to the image (see devopsellence-backup image)"
       return 1
     fi
@@ -322,29 +351,38 @@ snapshots_tsv() {
     }' "$T/$1.out"
 }
 
-# newest_snapshot NAME FILTER... sets SNAP_ID and SNAP_TIME to the newest
-# snapshot of this host that matches the restic filters (tags, paths); empty
-# when there is none. Never a bare "latest".
-newest_snapshot() {
-  ns_n=$1
+# list_snapshots NAME FILTER... runs `restic snapshots --json` for this host
+# and the filters, and writes snapshots_tsv's lines to $T/NAME.tsv (oldest
+# first). CLASS says whether the listing worked.
+list_snapshots() {
+  ls_n=$1
   shift
-  SNAP_ID=
-  SNAP_TIME=
-  restic_step "$ns_n" snapshots --json --host "$BACKUP_HOST" "$@"
-  [ "$CLASS" = ok ] || return 1
-  ns_line=$(snapshots_tsv "$ns_n" | tail -n 1)
-  SNAP_ID=$(printf '%s' "$ns_line" | cut -f 1)
-  SNAP_TIME=$(printf '%s' "$ns_line" | cut -f 2)
+  restic_step "$ls_n" snapshots --json --host "$BACKUP_HOST" "$@"
+  if [ "$CLASS" = ok ]; then snapshots_tsv "$ls_n" >"$T/$ls_n.tsv"; else : >"$T/$ls_n.tsv"; fi
 }
 
-# evidence_field KIND FIELD prints a string field of the newest evidence
-# document of KIND (empty when there is none).
-evidence_field() {
-  newest_snapshot "ev-$1" --tag "$BACKUP_TAGS,devopsellence-backup:evidence,evidence:$1" || return 0
-  [ -n "$SNAP_ID" ] || return 0
-  run "evdoc-$1" restic dump "$SNAP_ID" "/devopsellence-backup/evidence-$1.json"
-  [ "$RC" = 0 ] || return 0
-  sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$T/evdoc-$1.out" | head -n 1
+# newest_in LIST TAGS [PATH...] sets SNAP_ID and SNAP_TIME to the newest
+# snapshot in $T/LIST.tsv that carries every tag of TAGS (comma-separated)
+# and every PATH; empty when there is none.
+newest_in() {
+  ni_list=$1 ni_tags=$2
+  shift 2
+  ni_line=$(NI_PATHS=$(printf '%s\n' "$@") awk -F '\t' -v tags="$ni_tags" '
+    function all(n, w, have,   h, m, i, j, found) {
+      m = split(have, h, ",")
+      for (i = 1; i <= n; i++) {
+        if (w[i] == "") continue
+        found = 0
+        for (j = 1; j <= m; j++) if (h[j] == w[i]) { found = 1; break }
+        if (!found) return 0
+      }
+      return 1
+    }
+    BEGIN { nt = split(tags, wt, ","); np = split(ENVIRON["NI_PATHS"], wp, "\n") }
+    all(nt, wt, $4) && all(np, wp, $3) { line = $0 }
+    END { print line }' "$T/$ni_list.tsv")
+  SNAP_ID=$(printf '%s' "$ni_line" | cut -f 1)
+  SNAP_TIME=$(printf '%s' "$ni_line" | cut -f 2)
 }
 
 # open_repo checks that the repository exists and opens with the password
@@ -353,30 +391,43 @@ evidence_field() {
 open_repo() {
   begin repository
   STEP=repository
+  or_init=
   run probe restic cat config
   classify probe
   if [ "$CLASS" = repository_missing ] && [ "$INIT" = 1 ]; then
     say "no repository at $REPOSITORY: initialising it (--init)"
     run init restic init
     classify init
-    if [ "$CLASS" = ok ]; then
-      run probe restic cat config
-      classify probe
-      REPO_ID=$(sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' "$T/probe.out" | head -n 1)
-      REPO_OK=1
-      step repository repository ok 0 "" "initialised a new repository at $REPOSITORY"
-      return 0
+    if [ "$CLASS" != ok ]; then
+      step repository repository failed "$RC" "$CLASS" "restic init failed: $(errmsg init)"
+      return 1
     fi
-    step repository repository failed "$RC" "$CLASS" "restic init failed: $(errmsg init)"
+    or_init=1
+    run probe restic cat config
+    classify probe
+  fi
+  if [ "$CLASS" != ok ]; then
+    step repository repository failed "$RC" "$CLASS" "$(errmsg probe)"
     return 1
   fi
-  if [ "$CLASS" = ok ]; then
-    REPO_ID=$(sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' "$T/probe.out" | head -n 1)
-    REPO_OK=1
-    return 0
-  fi
-  step repository repository failed "$RC" "$CLASS" "$(errmsg probe)"
-  return 1
+  REPO_ID=$(sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p' "$T/probe.out" | head -n 1)
+  REPO_OK=1
+  if [ -n "$or_init" ]; then step repository repository ok 0 "" "initialised a new repository at $REPOSITORY"; fi
+}
+
+# missing_tools TOOL... emits each tool (or set of alternatives a|b) that is
+# not on the service's PATH. It needs nothing but the shell.
+missing_tools() {
+  for mt; do
+    mt_ok=0
+    mt_ifs=$IFS
+    IFS='|'
+    for mt_alt in $mt; do
+      if command -v "$mt_alt" >/dev/null 2>&1; then mt_ok=1; fi
+    done
+    IFS=$mt_ifs
+    [ "$mt_ok" = 1 ] || emit "{\"type\":\"missing_tool\",\"name\":\"$mt\"}"
+  done
 }
 
 # preflight checks what every operation needs from the service.
@@ -414,7 +465,7 @@ op_start() {
     trigger=*) TRIGGER=${op_arg#trigger=} ;;
     esac
   done
-  STOP= CHILD= RUN_SIG=INT RUN_IN= FACTS= REPO_OK=0 REPO_ID= RESTIC_VERSION= SCR= DROP_DB=
+  STOP= CHILD= RUN_SIG=INT RUN_IN= FACTS= REPO_OK=0 REPO_ID= RESTIC_VERSION= SCR= DROP_DB= EVIDENCE_TAGS=
   STEP=$KIND STEP_KIND=$KIND
   TZ=UTC
   export TZ
@@ -455,8 +506,8 @@ op_finish() {
   if stopped; then RESULT=failed CODE=130; fi
   of_tags=$(printf '%s\n' "${BACKUP_TAGS:-}" | tr ',' '\n' | while IFS= read -r t; do [ -n "$t" ] && printf ',%s' "$(jstr "$t")"; done)
   {
-    printf '{"schema_version":1,"kind":"%s","environment":%s,"service":%s,"host":%s,"tags":[%s],' \
-      "$KIND" "$(jstr "$ENVIRONMENT")" "$(jstr "$SERVICE")" "$(jstr "${BACKUP_HOST:-}")" "${of_tags#,}"
+    printf '{"schema_version":%s,"kind":"%s","environment":%s,"service":%s,"host":%s,"tags":[%s],' \
+      "$EVIDENCE_SCHEMA" "$KIND" "$(jstr "$ENVIRONMENT")" "$(jstr "$SERVICE")" "$(jstr "${BACKUP_HOST:-}")" "${of_tags#,}"
     printf '"repository":%s,"repository_id":%s,"restic_version":%s,"trigger":%s,' \
       "$(jstr "$REPOSITORY")" "$(jstr "$REPO_ID")" "$(jstr "$RESTIC_VERSION")" "$(jstr "$TRIGGER")"
     printf '"started_at":"%s","finished_at":"%s","duration_seconds":%s,"result":"%s","exit_code":%s,"interrupted":%s,"steps":[' \
@@ -471,7 +522,10 @@ op_finish() {
 
 # store_evidence saves the result document as its own snapshot: fixed path
 # per kind, tagged for this app, so retention keeps the newest of each kind
-# and `devopsellence-backup status` finds it from any machine.
+# and `devopsellence-backup status` finds it from any machine. Besides
+# evidence:KIND it is tagged result:RESULT (ok, partial or failed), so the
+# schedule can tell a failed run from a good one without reading it, and
+# with the tags an operation added to EVIDENCE_TAGS (comma-separated).
 store_evidence() {
   if [ "$REPO_OK" != 1 ] || stopped; then
     emit "{\"type\":\"stored\",\"kind\":\"$KIND\",\"stored\":false}"
@@ -479,7 +533,8 @@ store_evidence() {
   fi
   RUN_IN=$T/evidence.json
   run evidence restic backup --json --quiet --host "$BACKUP_HOST" --tag "$BACKUP_TAGS" \
-    --tag "devopsellence-backup:evidence,evidence:$KIND" --stdin --stdin-filename "devopsellence-backup/evidence-$KIND.json"
+    --tag "devopsellence-backup:evidence,evidence:$KIND,result:$RESULT${EVIDENCE_TAGS:+,$EVIDENCE_TAGS}" \
+    --stdin --stdin-filename "devopsellence-backup/evidence-$KIND.json"
   classify evidence
   if [ "$CLASS" = ok ]; then
     emit "{\"type\":\"stored\",\"kind\":\"$KIND\",\"stored\":true,\"snapshot_id\":\"$(summary_str evidence snapshot_id)\"}"

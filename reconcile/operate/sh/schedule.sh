@@ -1,18 +1,55 @@
 # ---- schedule: the service runs its own backups ----
 
 # to_epoch turns a restic time (UTC) into seconds since 1970.
-to_epoch() { date -u -d "$(printf '%s' "$1" | sed -e 's/T/ /' -e 's/\..*//' -e 's/Z$//')" +%s 2>/dev/null; }
+to_epoch() {
+  [ -n "$1" ] || return 0
+  date -u -d "$(printf '%s' "$1" | sed -e 's/T/ /' -e 's/\..*//' -e 's/Z$//')" +%s 2>/dev/null
+}
 
-# last_epoch KIND prints when the newest evidence of KIND was stored, or
-# nothing when there is none (or the repository cannot be read).
-last_epoch() {
+# schedule_evidence lists this app's evidence once (one `restic snapshots`)
+# into $T/evidence.tsv: empty when there is none or the repository cannot be
+# read.
+schedule_evidence() {
   (
     STOP= CHILD= RUN_SIG=INT RUN_IN= UNLOCK=0 FACTS=
-    T=$(mktemp -d "${TMPDIR:-/tmp}/devopsellence-backup.XXXXXX") || exit 0
-    trap 'rm -rf "$T"' EXIT
-    newest_snapshot last --tag "$BACKUP_TAGS,devopsellence-backup:evidence,evidence:$1" || exit 0
-    [ -z "$SNAP_TIME" ] || to_epoch "$SNAP_TIME"
+    list_snapshots evidence --tag "$BACKUP_TAGS,devopsellence-backup:evidence"
   )
+}
+
+# last_runs KIND prints, from $T/evidence.tsv, the time of the newest good
+# run of KIND (result:ok or result:partial, or evidence older than the
+# result tags), "|", and the time of the newest run when it failed
+# (result:failed); either may be empty.
+last_runs() {
+  awk -F '\t' -v k="evidence:$1" '
+    {
+      m = split($4, t, ","); is = 0; res = ""
+      for (i = 1; i <= m; i++) { if (t[i] == k) is = 1; if (t[i] ~ /^result:/) res = substr(t[i], 8) }
+      if (!is) next
+      if (res == "failed") failed = $2; else { good = $2; failed = "" }
+    }
+    END { printf "%s|%s\n", good, failed }' "$T/evidence.tsv"
+}
+
+# due KIND EVERY prints when KIND is next due after a (re)start at SM_NOW:
+# EVERY after its newest good run (now, when there is none), but no later
+# than RETRY_AFTER after a failed run that came after it. With AT_SECONDS, a
+# backup is due at the next daily time, or now when the newest good one is
+# older than 25 hours.
+due() {
+  du_runs=$(last_runs "$1")
+  du_good=$(to_epoch "${du_runs%%|*}")
+  du_failed=$(to_epoch "${du_runs#*|}")
+  if [ -z "$du_good" ]; then
+    du_next=$SM_NOW
+  elif [ "$1" = backup ] && [ "$AT_SECONDS" -ge 0 ]; then
+    du_next=$(next_at "$SM_NOW")
+    [ $((SM_NOW - du_good)) -lt 90000 ] || du_next=$SM_NOW
+  else
+    du_next=$((du_good + $2))
+  fi
+  if [ -n "$du_failed" ] && [ $((du_failed + RETRY_AFTER)) -lt "$du_next" ]; then du_next=$((du_failed + RETRY_AFTER)); fi
+  printf '%s' "$du_next"
 }
 
 # next_at NOW prints the next daily run time after NOW.
@@ -60,8 +97,10 @@ schedule_stop() {
 }
 
 # schedule_main never returns until the service is stopped. Due times come
-# from the newest evidence in the repository, so a restarted service keeps
-# its rhythm; with no evidence yet, each operation runs right away.
+# from the evidence in the repository, so a restarted service keeps its
+# rhythm; with no good evidence yet, each operation runs right away. A run
+# that failed (exit status other than 0, or 3 for a partial backup) is tried
+# again after RETRY_AFTER, after a restart too.
 schedule_main() {
   KIND=schedule
   SCHED_STOP= OP= SLEEPER=
@@ -71,22 +110,16 @@ schedule_main() {
   trap 'schedule_stop INT' INT
   trap 'schedule_stop HUP' HUP
   say "$SCHEDULE_TEXT"
-  sm_now=$(now_s)
-  sm_last=$(last_epoch backup)
-  if [ "$AT_SECONDS" -ge 0 ]; then
-    NEXT_BACKUP=$(next_at "$sm_now")
-    if [ -z "$sm_last" ] || [ $((sm_now - sm_last)) -ge 90000 ]; then NEXT_BACKUP=$sm_now; fi
-  elif [ -n "$sm_last" ]; then
-    NEXT_BACKUP=$((sm_last + BACKUP_EVERY))
-  else
-    NEXT_BACKUP=$sm_now
-  fi
-  sm_last=$(last_epoch prune)
-  NEXT_PRUNE=$((${sm_last:-$sm_now} + PRUNE_EVERY))
-  [ -n "$sm_last" ] || NEXT_PRUNE=$sm_now
-  sm_last=$(last_epoch check)
-  NEXT_CHECK=$((${sm_last:-$sm_now} + CHECK_EVERY))
-  [ -n "$sm_last" ] || NEXT_CHECK=$sm_now
+  T=$(mktemp -d "${TMPDIR:-/tmp}/devopsellence-backup.XXXXXX") || {
+    say "cannot create a scratch folder under ${TMPDIR:-/tmp}"
+    exit 1
+  }
+  SM_NOW=$(now_s)
+  schedule_evidence
+  NEXT_BACKUP=$(due backup "$BACKUP_EVERY")
+  NEXT_PRUNE=$(due prune "$PRUNE_EVERY")
+  NEXT_CHECK=$(due check "$CHECK_EVERY")
+  rm -rf "$T"
   while [ -z "$SCHED_STOP" ]; do
     sm_now=$(now_s)
     if [ "$sm_now" -ge "$NEXT_BACKUP" ]; then
@@ -98,13 +131,11 @@ schedule_main() {
     fi
     [ -z "$SCHED_STOP" ] || break
     if [ -n "${BACKUP_RETENTION:-}" ] && [ "$(now_s)" -ge "$NEXT_PRUNE" ]; then
-      schedule_run prune "$PRUNE_TIMEOUT"
-      NEXT_PRUNE=$(($(now_s) + PRUNE_EVERY))
+      if schedule_run prune "$PRUNE_TIMEOUT"; then NEXT_PRUNE=$(($(now_s) + PRUNE_EVERY)); else NEXT_PRUNE=$(($(now_s) + RETRY_AFTER)); fi
     fi
     [ -z "$SCHED_STOP" ] || break
     if [ "$(now_s)" -ge "$NEXT_CHECK" ]; then
-      schedule_run check "$CHECK_TIMEOUT" "$CHECK_SUBSET"
-      NEXT_CHECK=$(($(now_s) + CHECK_EVERY))
+      if schedule_run check "$CHECK_TIMEOUT" "$CHECK_SUBSET"; then NEXT_CHECK=$(($(now_s) + CHECK_EVERY)); else NEXT_CHECK=$(($(now_s) + RETRY_AFTER)); fi
     fi
     [ -z "$SCHED_STOP" ] || break
     sm_wake=$NEXT_BACKUP

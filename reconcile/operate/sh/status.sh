@@ -6,18 +6,6 @@ emit_blob() {
   base64 <"$2" | sed -e "s/^/devopsellence-backup: {\"type\":\"blob\",\"name\":\"$1\",\"data\":\"/" -e 's/$/"}/'
 }
 
-# missing_tools TOOL... emits each tool (or set of alternatives a|b) that is
-# not on the service's PATH.
-missing_tools() {
-  for mt; do
-    mt_ok=0
-    for mt_alt in $(printf '%s' "$mt" | tr '|' ' '); do
-      if command -v "$mt_alt" >/dev/null 2>&1; then mt_ok=1; fi
-    done
-    [ "$mt_ok" = 1 ] || emit "{\"type\":\"missing_tool\",\"name\":\"$mt\"}"
-  done
-}
-
 # op_status lists this app's snapshots (host and tags) and dumps the newest
 # evidence document of each kind; devopsellence-backup judges their age. It
 # reads without a lock, so a stale lock or a running prune does not stop it.
