@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
@@ -58,7 +59,7 @@ func (g *globalOptions) workspace() (*workspace, error) {
 	return &workspace{
 		dir: dir, specPath: specPath, specFile: specFile,
 		configPath: filepath.Join(dir, ConfigFile),
-		client:     &devopsellence.Client{Bin: g.Devopsellence, Dir: dir, Env: g.environ, Timeout: g.CallTimeout, DeployTimeout: g.DeployTimeout},
+		client:     &devopsellence.Client{Bin: g.Devopsellence, Dir: dir, Env: prompt.Scrub(g.environ), Timeout: g.CallTimeout, DeployTimeout: g.DeployTimeout},
 		store:      st,
 	}, nil
 }

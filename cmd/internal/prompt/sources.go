@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
@@ -59,14 +60,49 @@ func ParseSources(secretEnv, secretFile, environ []string) (*Explicit, error) {
 			if !scoped {
 				env, name = "", lhs
 			}
+			// Never quote the flag back: someone may have put the value
+			// itself where a variable name or a path belongs.
 			if !ok || rhs == "" || !nameRe.MatchString(name) || (scoped && env == "") {
-				errs = append(errs, fmt.Errorf("%s %q: want [ENV:]NAME=%s", f.flag, item, map[bool]string{true: "VAR", false: "PATH"}[f.flag == "--secret-env"]))
+				shown := "a malformed entry"
+				if ok && nameRe.MatchString(name) {
+					shown = name
+				}
+				errs = append(errs, fmt.Errorf("%s for %s: want [ENV:]NAME=%s", f.flag, shown, map[bool]string{true: "VAR", false: "PATH"}[f.flag == "--secret-env"]))
+				continue
+			}
+			if f.flag == "--secret-env" && !nameRe.MatchString(rhs) {
+				errs = append(errs, fmt.Errorf("--secret-env %s=…: the right side must name an environment variable that holds the value, not be the value", name))
 				continue
 			}
 			f.into[scope{env, name}] = rhs
 		}
 	}
 	return e, errors.Join(errs...)
+}
+
+// Named lists the variables --secret-env names.
+func (e *Explicit) Named() []string {
+	names := make([]string, 0, len(e.vars))
+	for _, v := range e.vars {
+		names = append(names, v)
+	}
+	return names
+}
+
+// Scrub returns environ without the variables that carry secret values for
+// this tool: every DEVOPSELLENCE_BACKUP_SECRET_* one, and the names given.
+// What is left is safe to hand to devopsellence, whose children (deploy,
+// exec) inherit it; values travel only on the stdin of secret set.
+func Scrub(environ []string, names ...string) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, EnvPrefix) || slices.Contains(names, k) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // EnvVarFor is the prefixed variable that carries name in env.
@@ -89,7 +125,7 @@ func (e *Explicit) Lookup(r Request) (v secret.Value, from string, ok bool, err 
 		if name, ok := e.vars[s]; ok {
 			val, set := e.environ[name]
 			if !set {
-				return v, "", true, fmt.Errorf("secret %s: --secret-env names %s, which is not set", r.Name, name)
+				return v, "", true, fmt.Errorf("secret %s: --secret-env names the variable %s, which is not set", r.Name, name)
 			}
 			return checked(secret.New(val), r, "env "+name)
 		}

@@ -71,3 +71,34 @@ func TestMalformedFlagsAreRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestFlagErrorsNeverQuoteWhatMayBeAValue(t *testing.T) {
+	for _, bad := range []string{"RESTIC_PASSWORD=hunter2-the-value", "RESTIC_PASSWORD=postgres://u:hunter2-the-value@db/x", "postgres://u:hunter2-the-value@db/x"} {
+		_, err := ParseSources([]string{bad}, nil, nil)
+		if err == nil || strings.Contains(err.Error(), "hunter2-the-value") {
+			t.Errorf("--secret-env %q: %v", bad, err)
+		}
+		_, err = ParseSources(nil, []string{strings.Replace(bad, "=", "", 1)}, nil)
+		if err == nil || strings.Contains(err.Error(), "hunter2-the-value") {
+			t.Errorf("--secret-file: %v", err)
+		}
+	}
+}
+
+func TestScrubDropsEveryVariableThatCarriesAValue(t *testing.T) {
+	e, err := ParseSources([]string{"A=CI_A"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Scrub([]string{"PATH=/bin", "CI_A=v1", "DEVOPSELLENCE_BACKUP_SECRET_B=v2", "HOME=/h"}, e.Named()...)
+	if strings.Join(got, " ") != "PATH=/bin HOME=/h" {
+		t.Errorf("Scrub = %v", got)
+	}
+}
+
+func TestAFlagWithoutEqualsIsNotEchoedEvenWhenItLooksLikeAName(t *testing.T) {
+	_, err := ParseSources([]string{"Hunter2TheValue"}, nil, nil)
+	if err == nil || strings.Contains(err.Error(), "Hunter2TheValue") {
+		t.Errorf("err = %v", err)
+	}
+}
