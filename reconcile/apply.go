@@ -3,10 +3,8 @@ package reconcile
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -73,6 +71,12 @@ type ApplyInput struct {
 	Stop context.Context
 }
 
+// NewApplyResult is the result of doing nothing yet, with empty (not nil)
+// lists so that JSON shows [] rather than null.
+func NewApplyResult() *ApplyResult {
+	return &ApplyResult{Validated: []string{}, Stored: []Stored{}, Deployed: []Deployment{}}
+}
+
 // ApplyResult says what Apply did.
 type ApplyResult struct {
 	ConfigWritten bool         `json:"config_written"`
@@ -81,7 +85,8 @@ type ApplyResult struct {
 	Deployed      []Deployment `json:"deployed"`
 }
 
-// Stored is one secret stored through devopsellence.
+// Stored is one secret stored through devopsellence, in the store
+// devopsellence names (plaintext or 1password).
 type Stored struct {
 	Environment string `json:"environment"`
 	Name        string `json:"name"`
@@ -109,8 +114,8 @@ var ErrConfigChanged = errors.New("devopsellence.yml changed since it was planne
 func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, error) {
 	p := in.Plan
 	log := logr.FromContextOrDiscard(ctx)
-	res := &ApplyResult{Validated: []string{}, Stored: []Stored{}, Deployed: []Deployment{}}
-	selected := func(env string) bool { return len(in.Environments) == 0 || slices.Contains(in.Environments, env) }
+	res := NewApplyResult()
+	selected := func(env string) bool { return Selected(in.Environments, env) }
 	halt := func() error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -147,7 +152,12 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 					return res, fmt.Errorf("validate %s for %s: %w; restoring the original also failed: %v", p.ConfigFile, e.Name, err, rerr)
 				}
 				res.ConfigWritten = false
-				return res, fmt.Errorf("devopsellence rejected the patched %s for %s, so the original was put back and no secret was stored: %w", p.ConfigFile, e.Name, err)
+				what := "could not validate"
+				var rejected *devopsellence.Error
+				if errors.As(err, &rejected) {
+					what = "devopsellence rejected"
+				}
+				return res, fmt.Errorf("%s the patched %s for %s, so the original was put back and no secret was stored: %w", what, p.ConfigFile, e.Name, err)
 			}
 			return res, fmt.Errorf("validate %s for %s: %w", p.ConfigFile, e.Name, err)
 		}
@@ -187,8 +197,12 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 				}
 				return res, fmt.Errorf("devopsellence rewrote %s while storing %s in %s, which means its ref was not canonical; the planned file was put back: please report this", p.ConfigFile, s.Name, e.Name)
 			}
-			log.Info("storedSecret", "environment", e.Name, "service", s.Service, "secret", s.Name, "source", s.Source)
-			res.Stored = append(res.Stored, Stored{Environment: e.Name, Name: s.Name, Store: s.Source})
+			store := "plaintext"
+			if s.Source == SourceOnePassword {
+				store = "1password"
+			}
+			log.Info("storedSecret", "environment", e.Name, "service", s.Service, "secret", s.Name, "store", store)
+			res.Stored = append(res.Stored, Stored{Environment: e.Name, Name: s.Name, Store: store})
 			set = true
 		}
 		if set {
@@ -221,15 +235,11 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 		if err != nil {
 			return res, fmt.Errorf("deploy %s: %w; the next apply retries it", e.Name, err)
 		}
-		var result struct {
-			ReleaseID string `json:"release_id"`
-		}
-		_ = json.Unmarshal(ev.Raw, &result)
-		if err := deps.Recorder.RecordDeploy(e.Name, e.Fingerprint, result.ReleaseID, now()); err != nil {
+		if err := deps.Recorder.RecordDeploy(e.Name, e.Fingerprint, ev.ReleaseID, now()); err != nil {
 			return res, fmt.Errorf("record deploy of %s: %w", e.Name, err)
 		}
-		log.Info("deployed", "environment", e.Name, "releaseId", result.ReleaseID, "phase", ev.Phase)
-		res.Deployed = append(res.Deployed, Deployment{Environment: e.Name, ReleaseID: result.ReleaseID, Phase: ev.Phase})
+		log.Info("deployed", "environment", e.Name, "releaseId", ev.ReleaseID, "phase", ev.Phase)
+		res.Deployed = append(res.Deployed, Deployment{Environment: e.Name, ReleaseID: ev.ReleaseID, Phase: ev.Phase})
 	}
 	return res, nil
 }
@@ -243,14 +253,9 @@ func confirm(ctx context.Context, p *Plan, envs []string, deps ApplyDeps) error 
 		if err != nil {
 			return fmt.Errorf("confirm secrets of %s: %w", env, err)
 		}
-		stored := map[string]bool{}
-		for _, s := range list {
-			if s.Stored && s.ServiceName == p.Service {
-				stored[s.Name] = true
-			}
-		}
+		stored := storedFor(list, p.Service)
 		for _, s := range p.Env(env).Secrets {
-			if !stored[s.Name] {
+			if _, ok := stored[s.Name]; !ok {
 				return fmt.Errorf("confirm secrets of %s: devopsellence does not list %s as stored after it was set", env, s.Name)
 			}
 		}

@@ -69,7 +69,7 @@ func (w *world) Deploy(_ context.Context, env string, _ bool, on func(devopselle
 	if w.failDeploy {
 		return devopsellence.Event{}, errors.New("docker build: exit status 1")
 	}
-	ev := devopsellence.Event{Event: "result", Phase: "settled", Raw: []byte(`{"event":"result","phase":"settled","release_id":"rel-1"}`)}
+	ev := devopsellence.Event{Event: "result", Phase: "settled", ReleaseID: "rel-1"}
 	on(ev)
 	return ev, nil
 }
@@ -129,7 +129,7 @@ func TestApplyRestoresTheOriginalWhenDevopsellenceRejectsThePatch(t *testing.T) 
 	w := newWorld(p.Before)
 	w.failVerify = "staging"
 	_, err := reconcile.Apply(context.Background(), reconcile.ApplyInput{Plan: p, Values: values(p), Deploy: true}, w.deps())
-	if err == nil || !strings.Contains(err.Error(), "the original was put back and no secret was stored") {
+	if err == nil || !strings.HasPrefix(err.Error(), "could not validate the patched devopsellence.yml for staging, so the original was put back and no secret was stored") {
 		t.Fatalf("err = %v", err)
 	}
 	if string(w.file) != string(p.Before) || strings.Contains(strings.Join(w.log, ";"), "set ") {

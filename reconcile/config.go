@@ -148,7 +148,7 @@ func notAdoptable(s AppService) string {
 	if len(s.Ports) > 0 || s.Healthcheck {
 		return "it has ports or a healthcheck"
 	}
-	if strings.Join(s.Command, " ") == strings.Join(idleCommand, " ") || strings.Contains(s.Image, "restic") {
+	if strings.Join(s.Command, " ") == strings.Join(idleCommand(), " ") || strings.Contains(s.Image, "restic") {
 		return ""
 	}
 	if _, ok := s.Env[EnvRepo]; ok {

@@ -1,8 +1,6 @@
 package reconcile
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -25,9 +23,9 @@ const (
 	EnvCacheDir  = "RESTIC_CACHE_DIR"
 )
 
-// IdleCommand is the guide's backup service command: the service idles and
+// idleCommand is the guide's backup service command: the service idles and
 // is operated with `devopsellence exec`.
-var idleCommand = []string{"sh", "-lc", "sleep infinity"}
+func idleCommand() []string { return []string{"sh", "-lc", "sleep infinity"} }
 
 // Desired is the backup service the spec asks for in one app: the base block,
 // the per-environment overlay blocks, and the secrets each environment needs.
@@ -178,7 +176,7 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 	}
 	m := yamlpatch.Map{
 		{Key: "image", Value: yamlpatch.Scalar(es.Image)},
-		{Key: "command", Value: scalars(ServiceCommand(es, es.Service))},
+		{Key: "command", Value: scalars(ServiceCommand(es))},
 		{Key: "env", Value: sortedMap(env)},
 	}
 	if len(rs) > 0 {
@@ -201,11 +199,11 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 // ServiceCommand is the backup service's command for one environment: the
 // guide's idle command, or with a schedule the loop that runs the backups
 // (visible in devopsellence.yml, its output in devopsellence logs).
-func ServiceCommand(es spec.EnvSpec, service string) []string {
+func ServiceCommand(es spec.EnvSpec) []string {
 	if es.Schedule != nil {
-		return []string{"sh", "-c", operate.ScheduleScript(es, service)}
+		return []string{"sh", "-c", operate.ScheduleScript(es, es.Service)}
 	}
-	return idleCommand
+	return idleCommand()
 }
 
 // overlay is what env must change on top of base, following devopsellence's
@@ -257,8 +255,8 @@ func envDiff(base, full yamlpatch.Value) yamlpatch.Map {
 // secret nor write into another environment's repository.
 func inert(base yamlpatch.Map) yamlpatch.Map {
 	o := yamlpatch.Map{}
-	if !yamlpatch.Equal(base.Get("command"), scalars(idleCommand)) {
-		o = append(o, yamlpatch.Field{Key: "command", Value: scalars(idleCommand)})
+	if !yamlpatch.Equal(base.Get("command"), scalars(idleCommand())) {
+		o = append(o, yamlpatch.Field{Key: "command", Value: scalars(idleCommand())})
 	}
 	return append(o,
 		yamlpatch.Field{Key: "secret_refs", Value: yamlpatch.List{}},
@@ -273,8 +271,7 @@ func (d *Desired) Fingerprint(env string) string {
 	b, _ := json.Marshal(struct {
 		Base, Overlay yamlpatch.Value
 	}{d.Base, d.Overlays[env]})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return sum(b)
 }
 
 func scalars(ss []string) yamlpatch.List {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"sort"
 	"strings"
 )
@@ -29,10 +30,8 @@ func InputsOf(specFile string, spec []byte, o *Observed, service string) Inputs 
 		in.Secrets = map[string][]string{}
 		for env, list := range o.Secrets {
 			names := []string{}
-			for _, s := range list {
-				if s.Stored && s.ServiceName == service {
-					names = append(names, s.Name)
-				}
+			for name := range storedFor(list, service) {
+				names = append(names, name)
 			}
 			sort.Strings(names)
 			in.Secrets[env] = names
@@ -76,6 +75,21 @@ func (in Inputs) Diff(now Inputs) []string {
 	}
 	return out
 }
+
+// storedFor indexes by name the secrets devopsellence has stored for service;
+// a list also holds other services' secrets and configured-only refs.
+func storedFor(list []devopsellence.Secret, service string) map[string]devopsellence.Secret {
+	out := map[string]devopsellence.Secret{}
+	for _, s := range list {
+		if s.Stored && s.ServiceName == service {
+			out[s.Name] = s
+		}
+	}
+	return out
+}
+
+// AfterSHA256 is the SHA-256 of devopsellence.yml as the plan patches it.
+func (p *Plan) AfterSHA256() string { return sum(p.After) }
 
 func sum(b []byte) string {
 	s := sha256.Sum256(b)

@@ -112,22 +112,34 @@ const (
 )
 
 // InSync reports whether there is nothing to change, store or deploy.
-func (p *Plan) InSync() bool {
+func (p *Plan) InSync() bool { return !p.Pending(nil, true) }
+
+// Pending reports whether applying the plan to envs (every environment when
+// empty) would do anything: a change to devopsellence.yml (one file for all
+// environments), a secret to store, or, when deploy is set, a deploy.
+func (p *Plan) Pending(envs []string, deploy bool) bool {
 	if len(p.Changes) > 0 {
-		return false
+		return true
 	}
 	for _, e := range p.Environments {
-		if e.Deploy {
-			return false
+		if !Selected(envs, e.Name) {
+			continue
+		}
+		if e.Deploy && deploy {
+			return true
 		}
 		for _, s := range e.Secrets {
 			if s.Status == StatusMissing {
-				return false
+				return true
 			}
 		}
 	}
-	return true
+	return false
 }
+
+// Selected reports whether env is among envs, every environment being
+// selected when envs is empty.
+func Selected(envs []string, env string) bool { return len(envs) == 0 || slices.Contains(envs, env) }
 
 // Missing lists the secrets to store, environment by environment.
 func (p *Plan) Missing() []SecretPlan {
@@ -142,17 +154,18 @@ func (p *Plan) Missing() []SecretPlan {
 	return out
 }
 
-// Blocked reports the first error finding: apply must not go on while one stands.
-func (p *Plan) Blocked() *Finding {
-	for i := range p.Findings {
-		if p.Findings[i].Severity == SeverityError {
+// Blocked reports the first error finding about envs (every environment
+// when empty): apply must not go on while one stands.
+func (p *Plan) Blocked(envs []string) *Finding {
+	for i, f := range p.Findings {
+		if f.Severity == SeverityError && (f.Environment == "" || Selected(envs, f.Environment)) {
 			return &p.Findings[i]
 		}
 	}
 	return nil
 }
 
-// EnvPlan returns the plan of env.
+// Env returns the plan of env.
 func (p *Plan) Env(env string) *EnvPlan {
 	for i := range p.Environments {
 		if p.Environments[i].Name == env {
@@ -202,13 +215,8 @@ func Diff(d *Desired, o *Observed) (*Plan, error) {
 
 func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 	ep := EnvPlan{Name: env, Covered: true, Fingerprint: d.Fingerprint(env), Secrets: []SecretPlan{}}
-	stored := map[string]devopsellence.Secret{}
 	listed, checked := o.Secrets[env]
-	for _, s := range listed {
-		if s.Stored && s.ServiceName == d.Service {
-			stored[s.Name] = s
-		}
-	}
+	stored := storedFor(listed, d.Service)
 	missing := 0
 	for _, r := range d.Refs[env] {
 		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown}

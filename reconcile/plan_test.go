@@ -180,7 +180,7 @@ func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	if got := worker[0].NextActions[0].Command; got != "devopsellence node label set prod-1 --labels edge,web,worker" {
 		t.Errorf("fix = %q, want the node's labels kept", got)
 	}
-	if p.Blocked() == nil {
+	if p.Blocked(nil) == nil || p.Blocked([]string{"staging"}) != nil {
 		t.Error("a plan that devopsellence would refuse to deploy is not blocked")
 	}
 	p = plan(t, b, appYAML, func(o *reconcile.Observed) { o.Nodes = []devopsellence.Node{} })

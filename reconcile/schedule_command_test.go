@@ -12,7 +12,7 @@ import (
 
 func TestWithoutAScheduleTheServiceIdlesAsTheGuideShapesIt(t *testing.T) {
 	es := specDoc(t, baseSpec).ForEnvironment("production", "app")
-	if got := reconcile.ServiceCommand(es, "backup"); strings.Join(got, " ") != "sh -lc sleep infinity" {
+	if got := reconcile.ServiceCommand(es); strings.Join(got, " ") != "sh -lc sleep infinity" {
 		t.Errorf("command = %q", got)
 	}
 }
@@ -20,7 +20,7 @@ func TestWithoutAScheduleTheServiceIdlesAsTheGuideShapesIt(t *testing.T) {
 func TestAScheduledServiceShowsItsScriptInDevopsellenceYmlAndStaysInSync(t *testing.T) {
 	b := specDoc(t, baseSpec+"  retention: {keepDaily: 7}\n  schedule: {every: 6h}\n")
 	es := b.ForEnvironment("production", "app")
-	cmd := reconcile.ServiceCommand(es, "backup")
+	cmd := reconcile.ServiceCommand(es)
 	if len(cmd) != 3 || cmd[0] != "sh" || cmd[1] != "-c" || cmd[2] != operate.ScheduleScript(es, "backup") {
 		t.Fatalf("command = %.80q", cmd)
 	}

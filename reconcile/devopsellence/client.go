@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"io"
 	"os"
 	"os/exec"
@@ -51,7 +52,7 @@ func (c *Client) Path() (string, error) {
 		}
 		return "", fmt.Errorf("%w: %s is not an executable file", ErrNotInstalled, bin)
 	}
-	for _, dir := range filepath.SplitList(envValue(c.Env, "PATH")) {
+	for _, dir := range filepath.SplitList(environ.Get(c.Env, "PATH")) {
 		if dir == "" {
 			continue
 		}
@@ -66,15 +67,6 @@ func (c *Client) Path() (string, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-func envValue(environ []string, key string) string {
-	for i := len(environ) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }
 
 // call describes one invocation.

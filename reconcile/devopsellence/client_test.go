@@ -145,3 +145,10 @@ func TestClientTurnsFailuresIntoTypedErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+func TestErrorsKeepDevopsellencesNextSteps(t *testing.T) {
+	e := &devopsellence.Error{Command: "deploy", ExitCode: 1, Message: "rollout failed", NextSteps: []string{"devopsellence status --env 'production'"}}
+	if got := e.Error(); got != "devopsellence deploy: rollout failed; devopsellence suggests: devopsellence status --env 'production'" {
+		t.Errorf("Error() = %q", got)
+	}
+}

@@ -142,7 +142,6 @@ func (c *Client) Deploy(ctx context.Context, env string, dryRun bool, onEvent fu
 		if json.Unmarshal(raw, &ev) != nil {
 			return
 		}
-		ev.Raw = raw
 		if ev.Event == "result" {
 			result = ev
 		}

@@ -1,7 +1,6 @@
 package devopsellence
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,14 +55,13 @@ type SetResult struct {
 
 // Event is one NDJSON event of a streaming command (deploy, exec).
 type Event struct {
-	Event    string          `json:"event"`
-	Step     string          `json:"step,omitempty"`
-	Message  string          `json:"message,omitempty"`
-	Phase    string          `json:"phase,omitempty"`
-	Stream   string          `json:"stream,omitempty"`
-	ExitCode *int            `json:"exit_code,omitempty"`
-	OK       *bool           `json:"ok,omitempty"`
-	Raw      json.RawMessage `json:"-"`
+	Event   string `json:"event"`
+	Step    string `json:"step,omitempty"`
+	Message string `json:"message,omitempty"`
+	Phase   string `json:"phase,omitempty"`
+	Stream  string `json:"stream,omitempty"`
+	// ReleaseID is set on a real deploy's result.
+	ReleaseID string `json:"release_id,omitempty"`
 }
 
 // ErrNotInstalled means the devopsellence binary could not be found.
@@ -93,6 +91,9 @@ func (e *Error) Error() string {
 	msg := strings.TrimSpace(e.Message)
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", e.ExitCode)
+	}
+	if len(e.NextSteps) > 0 {
+		msg += "; devopsellence suggests: " + strings.Join(e.NextSteps, "; ")
 	}
 	return fmt.Sprintf("devopsellence %s: %s", e.Command, msg)
 }

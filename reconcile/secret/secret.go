@@ -25,9 +25,6 @@ func (v Value) Empty() bool { return len(bytes.TrimSpace(v.b)) == 0 }
 // Reader returns the value for a command's stdin.
 func (v Value) Reader() io.Reader { return bytes.NewReader(v.b) }
 
-// Contains reports whether text holds the value; used by leak checks.
-func (v Value) Contains(text []byte) bool { return len(v.b) > 0 && bytes.Contains(text, v.b) }
-
 // String never reveals the value.
 func (Value) String() string { return redacted }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func TestValueNeverPrintsItself(t *testing.T) {
 		"%#v": fmt.Sprintf("%#v", v), "%q": fmt.Sprintf("%q", v), "%x": fmt.Sprintf("%x", v),
 		"json": string(js), "text": string(txt), "log": fmt.Sprint(v.MarshalLog()),
 	} {
-		if v.Contains([]byte(got)) || got == "" {
+		if strings.Contains(got, "hunter2-very-secret") || got == "" {
 			t.Errorf("%s rendered %q", name, got)
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -17,26 +17,17 @@ import (
 // Home is where devopsellence-backup keeps state: next to devopsellence's own
 // (DEVOPSELLENCE_STATE_HOME, else XDG_STATE_HOME, else ~/.local/state), so the
 // two travel together on a runner that keeps its state.
-func Home(environ []string) (string, error) {
+func Home(env []string) (string, error) {
 	for _, k := range []string{"DEVOPSELLENCE_STATE_HOME", "XDG_STATE_HOME"} {
-		if v := lookup(environ, k); v != "" {
+		if v := environ.Get(env, k); v != "" {
 			return filepath.Join(v, "devopsellence-backup"), nil
 		}
 	}
-	home := lookup(environ, "HOME")
+	home := environ.Get(env, "HOME")
 	if home == "" {
 		return "", errors.New("cannot place local state: set HOME, XDG_STATE_HOME or DEVOPSELLENCE_STATE_HOME")
 	}
 	return filepath.Join(home, ".local", "state", "devopsellence-backup"), nil
-}
-
-func lookup(environ []string, key string) string {
-	for i := len(environ) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }
 
 // Store is the local state of one app workspace.
@@ -160,19 +151,5 @@ func (s *Store) RecordDeploy(env string, r Record) error {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return err
 	}
-	return WriteFile(s.recordsPath(), append(b, '\n'), 0o600)
-}
-
-// ForgetDeploy drops env's record, so the next apply deploys it again.
-func (s *Store) ForgetDeploy(env string) error {
-	f, err := s.load()
-	if err != nil {
-		return err
-	}
-	if _, ok := f.Environments[env]; !ok {
-		return nil
-	}
-	delete(f.Environments, env)
-	b, _ := json.MarshalIndent(f, "", "  ")
 	return WriteFile(s.recordsPath(), append(b, '\n'), 0o600)
 }

@@ -2,6 +2,7 @@ package iostreams
 
 import (
 	"bytes"
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"io"
 	"os"
 
@@ -15,18 +16,17 @@ type Streams struct {
 	Out io.Writer
 	Err io.Writer
 
-	inTTY, outTTY, errTTY bool
-	noColor               bool
+	inTTY, errTTY bool
+	noColor       bool
 }
 
 // System returns the process's own streams, with terminal detection.
-func System(environ []string) *Streams {
+func System(env []string) *Streams {
 	return &Streams{
 		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		inTTY:   isTerminal(os.Stdin),
-		outTTY:  isTerminal(os.Stdout),
 		errTTY:  isTerminal(os.Stderr),
-		noColor: lookup(environ, "NO_COLOR") != "",
+		noColor: environ.Get(env, "NO_COLOR") != "",
 	}
 }
 
@@ -36,26 +36,13 @@ func Test(stdin string) (*Streams, *bytes.Buffer, *bytes.Buffer) {
 	return &Streams{In: bytes.NewBufferString(stdin), Out: &out, Err: &errb, noColor: true}, &out, &errb
 }
 
-// WithTerminal marks the streams as terminals, for tests that drive prompts
-// through a pseudo-terminal.
-func (s *Streams) WithTerminal(in, out, err bool) *Streams {
-	c := *s
-	c.inTTY, c.outTTY, c.errTTY = in, out, err
-	return &c
-}
-
-// InIsTerminal reports whether stdin is a terminal.
-func (s *Streams) InIsTerminal() bool { return s.inTTY }
-
-// OutIsTerminal reports whether stdout is a terminal.
-func (s *Streams) OutIsTerminal() bool { return s.outTTY }
-
 // ErrIsTerminal reports whether stderr is a terminal (live progress, console logs).
 func (s *Streams) ErrIsTerminal() bool { return s.errTTY }
 
-// CanPrompt reports whether we may ask the user something: stdin and stderr
-// must both be terminals, since prompts go to stderr.
-func (s *Streams) CanPrompt() bool { return s.inTTY && s.errTTY }
+// CanPrompt reports whether we may ask the user something: stdin must be a
+// terminal we can read without echo (a file descriptor), and stderr a
+// terminal, since prompts go there.
+func (s *Streams) CanPrompt() bool { return s.inTTY && s.errTTY && s.InFd() >= 0 }
 
 // Color reports whether stderr may carry colour.
 func (s *Streams) Color() bool { return s.errTTY && !s.noColor }
@@ -69,13 +56,3 @@ func (s *Streams) InFd() int {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-func lookup(environ []string, key string) string {
-	for i := len(environ) - 1; i >= 0; i-- {
-		kv := environ[i]
-		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
-			return kv[len(key)+1:]
-		}
-	}
-	return ""
-}

@@ -12,7 +12,6 @@ import (
 
 // Formats accepted by --log-format.
 const (
-	FormatAuto    = "auto"
 	FormatConsole = "console"
 	FormatJSON    = "json"
 )
@@ -22,11 +21,10 @@ type Options struct {
 	// Verbosity is -v: 0 what an operator wants, 1 decisions and every
 	// external command, 2 payload tracing.
 	Verbosity int
-	// Format is console (auto is the same) or json.
+	// Format is console (the default) or json.
 	Format string
-	// Terminal says whether the writer is a terminal.
-	Terminal bool
-	// Color allows ANSI colours in console output.
+	// Color allows ANSI colours in console output (stderr is a terminal and
+	// NO_COLOR is not set).
 	Color bool
 }
 
@@ -37,7 +35,7 @@ func New(w io.Writer, o Options) (logr.Logger, error) {
 	}
 	format := o.Format
 	switch format {
-	case "", FormatAuto, FormatConsole:
+	case "", FormatConsole:
 		format = FormatConsole
 	case FormatJSON:
 	default:
@@ -59,7 +57,7 @@ func New(w io.Writer, o Options) (logr.Logger, error) {
 	if format == FormatConsole {
 		cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
 		cfg.EncodeLevel = levelName
-		if o.Color && o.Terminal {
+		if o.Color {
 			cfg.EncodeLevel = colorLevelName
 		}
 		enc = zapcore.NewConsoleEncoder(cfg)

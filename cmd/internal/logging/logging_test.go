@@ -35,7 +35,7 @@ func TestJSONLogLinesParseAndRespectVerbosity(t *testing.T) {
 
 func TestConsoleFormatUnlessJSONIsAsked(t *testing.T) {
 	var buf bytes.Buffer
-	log, err := New(&buf, Options{Format: FormatAuto})
+	log, err := New(&buf, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

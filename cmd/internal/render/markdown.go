@@ -21,7 +21,7 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 	if !p.InSync() {
 		icon = "📝"
 	}
-	if p.Blocked() != nil {
+	if p.Blocked(nil) != nil {
 		icon = "⛔"
 	}
 	fmt.Fprintf(&head, "%s\n### %s devopsellence-backup plan\n\n%s\n\n", PlanMarker, icon, Summary(p))
