@@ -33,6 +33,9 @@ type applyOptions struct {
 	LockTimeout    time.Duration
 	// PlanFile is a plan saved by `plan --out`, applied exactly.
 	PlanFile string
+	// ShowPlan prints the plan on stdout before applying it (init), unless
+	// the terminal confirmation shows it anyway.
+	ShowPlan bool
 }
 
 func newApplyCmd(g *globalOptions) *cobra.Command {
@@ -146,6 +149,7 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.client.Env = prompt.Scrub(w.client.Env, sources.Named()...)
 	unlock, err := w.store.Lock(ctx, o.LockTimeout)
 	if err != nil {
 		return nil, err
@@ -157,8 +161,14 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 		return nil, err
 	}
 	ps := &pass{plan: p, inputs: reconcile.InputsOf(w.specFile, in.specRaw, in.observed, p.Service)}
+	if o.ShowPlan && o.Output != render.JSON && !o.willConfirm(saved) {
+		if err := render.PlanText(o.streams.Out, p); err != nil {
+			return ps, err
+		}
+		fmt.Fprintln(o.streams.Out)
+	}
 	if saved != nil {
-		if err := saved.check(o.operation, p, ps.inputs); err != nil {
+		if err := saved.check(p, ps.inputs); err != nil {
 			return ps, err
 		}
 	}
@@ -168,11 +178,14 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if u := in.observed.Unchecked; u != nil {
 		return ps, fmt.Errorf("apply needs devopsellence: %s; %s", u.Message, nextCommand(*u))
 	}
-	ps.result = &reconcile.ApplyResult{Validated: []string{}, Stored: []reconcile.Stored{}, Deployed: []reconcile.Deployment{}}
-	if !o.pending(p) {
+	ps.result = reconcile.NewApplyResult()
+	if !p.Pending(o.Envs, !o.NoDeploy) {
 		return ps, nil
 	}
-	if err := o.fixNodes(ctx, w, p); err != nil {
+	// Everything that can stop apply is checked, confirmed and gathered
+	// before the first change, labelling nodes included.
+	relabel, err := o.workerLabels(p, in.observed.Nodes)
+	if err != nil {
 		return ps, err
 	}
 	if saved == nil {
@@ -183,6 +196,16 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	values, err := o.gather(ctx, p, sources)
 	if err != nil {
 		return ps, err
+	}
+	for _, n := range relabel {
+		if err := w.client.SetNodeLabels(ctx, n.Name, n.Labels); err != nil {
+			return ps, err
+		}
+		if o.LogFormat == logging.FormatJSON {
+			o.log.Info("labelledNode", "node", n.Name, "labels", n.Labels)
+		} else {
+			fmt.Fprintf(o.streams.Err, "labelled node %s: %s\n", n.Name, strings.Join(n.Labels, ","))
+		}
 	}
 	ps.result, err = reconcile.Apply(ctx, reconcile.ApplyInput{Plan: p, Environments: o.Envs, Values: values, Deploy: !o.NoDeploy, Stop: stop}, reconcile.ApplyDeps{
 		Config:    fileConfig{path: w.configPath},
@@ -210,12 +233,7 @@ func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs
 		case err != nil:
 			o.log.Error(err, "toolCheckFailed", "environment", d.Environment)
 		case len(missing) > 0:
-			ps.plan.Findings = append(ps.plan.Findings, reconcile.Finding{
-				Severity: reconcile.SeverityWarning, Code: "tool_missing", Environment: d.Environment,
-				Message:     fmt.Sprintf("image %s of service %s in %s lacks %s, which the spec needs: backups would fail", es.Image, ps.plan.Service, d.Environment, strings.Join(missing, ", ")),
-				Evidence:    missing,
-				NextActions: []reconcile.Action{{Label: "build an image with restic and exactly the clients the spec needs", Command: "devopsellence-backup image --env " + d.Environment}},
-			})
+			ps.plan.Findings = append(ps.plan.Findings, operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, missing))
 		}
 	}
 }
@@ -229,70 +247,42 @@ func (o *applyOptions) checkEnvs(p *reconcile.Plan) error {
 	return nil
 }
 
-// pending is the plan's work restricted to the selected environments.
-func (o *applyOptions) pending(p *reconcile.Plan) bool {
-	if len(p.Changes) > 0 {
-		return true
+// workerLabels stops apply when a selected environment has no attached node
+// that may run the worker, unless --label-nodes: then it returns the nodes to
+// label (from the view the plan observed), each keeping its other labels.
+// Without a deploy the labels do not matter.
+func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes []devopsellence.Node) ([]devopsellence.Node, error) {
+	if o.NoDeploy {
+		return nil, nil
 	}
-	for _, e := range p.Environments {
-		if !e.Covered || (len(o.Envs) > 0 && !slices.Contains(o.Envs, e.Name)) {
-			continue
-		}
-		if e.Deploy && !o.NoDeploy {
-			return true
-		}
-		for _, s := range e.Secrets {
-			if s.Status == reconcile.StatusMissing {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// fixNodes stops before anything changes when no attached node can run the
-// worker, unless --label-nodes may add the label.
-func (o *applyOptions) fixNodes(ctx context.Context, w *workspace, p *reconcile.Plan) error {
+	var relabel []devopsellence.Node
 	for _, f := range p.Findings {
-		if f.Code != "no_worker_node" || o.NoDeploy || (len(o.Envs) > 0 && !slices.Contains(o.Envs, f.Environment)) {
+		if f.Severity != reconcile.SeverityError || !reconcile.Selected(o.Envs, f.Environment) {
 			continue
 		}
-		if !o.LabelNodes {
-			return fmt.Errorf("%s; %s (or pass --label-nodes)", f.Message, nextCommand(f))
-		}
-	}
-	if !o.LabelNodes {
-		return nil
-	}
-	nodes, err := w.client.Nodes(ctx)
-	if err != nil {
-		return err
-	}
-	for _, f := range p.Findings {
-		if f.Code != "no_worker_node" {
-			continue
+		if f.Code != "no_worker_node" || !o.LabelNodes {
+			return nil, fmt.Errorf("%s; %s (or pass --label-nodes)", f.Message, nextCommand(f))
 		}
 		for _, n := range nodes {
-			if !n.AttachedTo(f.Environment) || n.HasLabel("worker") {
-				continue
+			if n.AttachedTo(f.Environment) && !n.HasLabel("worker") && !slices.ContainsFunc(relabel, func(r devopsellence.Node) bool { return r.Name == n.Name }) {
+				relabel = append(relabel, devopsellence.Node{Name: n.Name, Labels: reconcile.WithWorker(n.Labels)})
+				break
 			}
-			labels := reconcile.WithWorker(n.Labels)
-			o.log.Info("labelling node worker", "node", n.Name, "labels", labels)
-			if err := w.client.SetNodeLabels(ctx, n.Name, labels); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.streams.Err, "labelled node %s: %s\n", n.Name, strings.Join(labels, ","))
-			break
 		}
 	}
-	return nil
+	return relabel, nil
+}
+
+// willConfirm says whether apply will show the plan and ask on a terminal.
+func (o *applyOptions) willConfirm(saved *SavedPlan) bool {
+	return saved == nil && !o.Yes && !o.NonInteractive && o.streams.CanPrompt()
 }
 
 func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan) error {
 	if o.Yes || o.NonInteractive {
 		return nil
 	}
-	if !o.streams.CanPrompt() || o.streams.InFd() < 0 {
+	if !o.streams.CanPrompt() {
 		return usagef("apply would change the app and stdin is not a terminal: review `devopsellence-backup plan`, then pass --yes (or --non-interactive)")
 	}
 	if err := render.PlanText(o.streams.Err, p); err != nil {
@@ -313,10 +303,10 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan) error {
 func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit) (map[reconcile.SecretKey]secret.Value, error) {
 	values := map[reconcile.SecretKey]secret.Value{}
 	var missing, errs []string
-	canAsk := !o.NonInteractive && o.streams.CanPrompt() && o.streams.InFd() >= 0
+	canAsk := !o.NonInteractive && o.streams.CanPrompt()
 	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
 	for _, e := range p.Environments {
-		if len(o.Envs) > 0 && !slices.Contains(o.Envs, e.Name) {
+		if !reconcile.Selected(o.Envs, e.Name) {
 			continue
 		}
 		for _, s := range e.Secrets {
@@ -346,7 +336,7 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 		return nil, usagef("%s", strings.Join(errs, "\n"))
 	}
 	if len(missing) > 0 {
-		return nil, usagef("missing secret values; nothing was changed. Provide each of these:\n%s", strings.Join(missing, "\n"))
+		return nil, usageError{fmt.Errorf("%w; nothing was changed. Provide each of these:\n%s", errMissingValues, strings.Join(missing, "\n"))}
 	}
 	return values, nil
 }

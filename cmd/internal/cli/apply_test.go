@@ -260,6 +260,9 @@ func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(
 	if r.code != 0 || !strings.Contains(r.stderr, "labelled node sim-1: edge,web,worker") {
 		t.Fatalf("--label-nodes: exit %d: %s", r.code, r.stderr)
 	}
+	if n := count(sim.Calls(t), "node list"); n != 2 {
+		t.Errorf("node list ran %d times over the two applies, want once each", n)
+	}
 	nodes := sim.Run(t, "node", "list", "--all").JSON(t)["nodes"].(map[string]any)
 	labels := fmt.Sprint(nodes["sim-1"].(map[string]any)["labels"])
 	if labels != "[edge web worker]" {
@@ -313,5 +316,85 @@ func TestApplyWarnsWhenTheDeployedImageLacksATool(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no tool_missing finding:\n%s", r.stdout)
+	}
+}
+
+func TestDevopsellenceNeverSeesSecretValuesInItsEnvironment(t *testing.T) {
+	sim := newApp(t, "basic")
+	// A devopsellence that appends its whole environment to a file, then runs the simulator.
+	dump := filepath.Join(t.TempDir(), "environments")
+	wrapper := filepath.Join(t.TempDir(), "devopsellence")
+	script := fmt.Sprintf("#!/bin/sh\nenv >> %q\nexec %q \"$@\"\n", dump, sim.Bin)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secrets := basicSecrets()
+	env := append(secrets.env("AWS_SECRET_ACCESS_KEY"), "CI_AWS_SECRET="+secrets["AWS_SECRET_ACCESS_KEY"])
+	r := runCLI(t, sim, env, "apply", "--non-interactive", "--secret-env", "AWS_SECRET_ACCESS_KEY=CI_AWS_SECRET", "--devopsellence", wrapper)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	seen := readFile(t, dump)
+	if !bytes.Contains(seen, []byte("DEVOPSELLENCE_STATE_HOME=")) {
+		t.Fatal("the wrapper did not record devopsellence's environment")
+	}
+	for name, v := range secrets {
+		if bytes.Contains(seen, []byte(v)) {
+			t.Errorf("the value of %s was in devopsellence's environment", name)
+		}
+	}
+	if n := count(sim.Calls(t), "deploy"); n != 1 {
+		t.Errorf("deploys = %d", n)
+	}
+}
+
+func TestMalformedFlagsNeverEchoAValue(t *testing.T) {
+	sim := newApp(t, "basic")
+	for _, args := range [][]string{
+		{"apply", "--non-interactive", "--secret-env", "RESTIC_PASSWORD=hunter2-flag-value"},
+		{"apply", "--non-interactive", "--output", "json", "--secret-file", "hunter2-flag-value"},
+		{"init", "--force", "--non-interactive", "--repository", "/r", "--image", "i:1", "--database", "postgres://u:hunter2-flag-value@db/app"},
+	} {
+		r := runCLI(t, sim, nil, args...)
+		if r.code != 2 || strings.Contains(r.stdout+r.stderr, "hunter2-flag-value") {
+			t.Errorf("%v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestLabelNodesChangesNothingBeforeConfirmationAndOnlyForSelectedEnvironments(t *testing.T) {
+	sim := newApp(t, "multi-env", "production", "staging", "preview")
+	// production's node cannot run a worker; staging has its own worker node.
+	for _, args := range [][]string{
+		{"node", "label", "set", "sim-1", "--labels", "web"},
+		{"node", "create", "stage-1", "--host", "127.0.0.2", "--user", "root", "--ssh-key", sim.SSHKey(t), "--labels", "web,worker"},
+		{"node", "detach", "sim-1", "--env", "staging"},
+		{"node", "attach", "stage-1", "--env", "staging"},
+	} {
+		if r := sim.Run(t, args...); r.Code != 0 {
+			t.Fatalf("%v: %s", args, r.Stdout)
+		}
+	}
+	labels := func() string {
+		return fmt.Sprint(sim.Run(t, "node", "list", "--all").JSON(t)["nodes"].(map[string]any)["sim-1"].(map[string]any)["labels"])
+	}
+	// Off a terminal without --yes: refused before any change, labels included.
+	if r := runCLI(t, sim, allSecrets().env(), "apply", "--label-nodes"); r.code != 2 || labels() != "[web]" {
+		t.Fatalf("exit %d, labels %s: %s", r.code, labels(), r.stderr)
+	}
+	// Missing secret values: refused before any change, labels included.
+	if r := runCLI(t, sim, nil, "apply", "--non-interactive", "--label-nodes"); r.code != 2 || labels() != "[web]" {
+		t.Fatalf("exit %d, labels %s: %s", r.code, labels(), r.stderr)
+	}
+	// Only staging, whose node is fine: production's node stays as it is.
+	if r := runCLI(t, sim, allSecrets().env(), "apply", "--non-interactive", "--label-nodes", "--env", "staging"); r.code != 0 || labels() != "[web]" {
+		t.Fatalf("--env staging: exit %d, labels %s: %s", r.code, labels(), r.stderr)
+	}
+	// No deploy, no need for a worker label.
+	if r := runCLI(t, sim, allSecrets().env(), "apply", "--non-interactive", "--label-nodes", "--no-deploy"); r.code != 0 || labels() != "[web]" {
+		t.Fatalf("--no-deploy: exit %d, labels %s: %s", r.code, labels(), r.stderr)
+	}
+	if r := runCLI(t, sim, allSecrets().env(), "apply", "--non-interactive", "--label-nodes"); r.code != 0 || labels() != "[web worker]" {
+		t.Fatalf("production: exit %d, labels %s: %s", r.code, labels(), r.stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -105,6 +106,11 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err != nil {
 		return err
 	}
+	sources, err := prompt.ParseSources(o.apply.SecretEnv, o.apply.SecretFile, g.environ)
+	if err != nil {
+		return usageError{err}
+	}
+	w.client.Env = prompt.Scrub(w.client.Env, sources.Named()...)
 	if _, err := os.Stat(w.specPath); err == nil && !o.Force {
 		return usagef("%s already exists; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -134,7 +140,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 	}
 	out := spec.Format(b)
 	if _, err := spec.Parse(w.specFile, out); err != nil {
-		return fmt.Errorf("the spec init built does not parse (please report this): %w", err)
+		return usageError{fmt.Errorf("the answers given to init do not make a valid spec, so none was written: %w", err)}
 	}
 	if err := store.WriteFile(w.specPath, out, 0o644); err != nil {
 		return err
@@ -151,16 +157,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 		}
 		return render.PlanText(g.streams.Out, p)
 	}
-	// Show the plan before applying it; on a terminal without --yes the
-	// confirmation shows it instead.
-	if o.apply.Output != render.JSON && (o.apply.Yes || o.apply.NonInteractive || !g.streams.CanPrompt()) {
-		if p, _, err := w.plan(ctx); err == nil {
-			if err := render.PlanText(g.streams.Out, p); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.streams.Out)
-		}
-	}
+	o.apply.ShowPlan = true
 	if err := runApply(ctx, &o.apply); err != nil {
 		return err
 	}
@@ -195,7 +192,7 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 
 func (o *initOptions) canAsk() bool {
 	s := o.apply.streams
-	return !o.apply.NonInteractive && s.CanPrompt() && s.InFd() >= 0
+	return !o.apply.NonInteractive && s.CanPrompt()
 }
 
 // build puts the spec together from detection, flags and answers.
@@ -322,14 +319,20 @@ func (o *initOptions) askInt(ctx context.Context, question string, def int) (int
 func parseDatabaseFlag(s string) (spec.Database, error) {
 	name, rest, ok := strings.Cut(s, "=")
 	engine, where, ok2 := strings.Cut(rest, ":")
-	if !ok || !ok2 || name == "" || where == "" {
-		return spec.Database{}, usagef("--database %q: want NAME=ENGINE:URL_SECRET or NAME=sqlite:/path", s)
+	if !ok || !ok2 || name == "" || where == "" || !dbNameRe.MatchString(name) {
+		if !dbNameRe.MatchString(name) {
+			name = "NAME"
+		}
+		// Only the name goes back: a URL with its password may be in s.
+		return spec.Database{}, usagef("--database %s=…: want NAME=ENGINE:URL_SECRET or NAME=sqlite:/path (the URL itself goes in the secret, not on the command line)", name)
 	}
 	if engine == spec.EngineSQLite {
 		return spec.Database{Name: name, Engine: engine, Path: where}, nil
 	}
 	return spec.Database{Name: name, Engine: engine, URLSecret: where}, nil
 }
+
+var dbNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 func needsClients(dbs []spec.Database) bool { return len(dbs) > 0 }
 

@@ -139,3 +139,18 @@ func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 		t.Errorf("spec = %+v %+v", s, s.Retention)
 	}
 }
+
+func TestInitObservesDevopsellenceOnce(t *testing.T) {
+	sim := newApp(t, "basic")
+	withoutSpec(t, sim)
+	sim.ResetCalls(t)
+	r := runCLI(t, sim, basicSecrets().env(), "init", "--non-interactive", "--repository", "/srv/repo", "--image", "i:1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	calls := sim.Calls(t)
+	// one secret list to observe, one to confirm what apply stored
+	if n, m := count(calls, "secret list"), count(calls, "node list"); n != 2 || m != 1 {
+		t.Errorf("init ran secret list %d and node list %d times", n, m)
+	}
+}

@@ -40,6 +40,11 @@ var (
 	errPartial = errors.New("partial backup")
 )
 
+// errMissingValues: secret values no explicit source provides. Exit 2 like
+// other bad input, but the run loop retries it: the operator may store the
+// secret by hand or fill a --secret-file without touching the spec.
+var errMissingValues = errors.New("missing secret values")
+
 // usageError marks bad flags or bad input: exit 2.
 type usageError struct{ err error }
 
@@ -181,7 +186,7 @@ EXIT STATUS
 			g.operation = "devopsellence-backup " + cmd.Name()
 			log, err := logging.New(g.streams.Err, logging.Options{
 				Verbosity: g.Verbosity, Format: g.LogFormat,
-				Terminal: g.streams.ErrIsTerminal(), Color: g.streams.Color(),
+				Color: g.streams.Color(),
 			})
 			if err != nil {
 				return usageError{err}
@@ -196,7 +201,7 @@ EXIT STATUS
 	pf.StringVar(&g.SpecPath, "spec", "", "the backup spec (default <dir>/"+spec.DefaultFile+")")
 	pf.StringVar(&g.Devopsellence, "devopsellence", "devopsellence", "the devopsellence binary (a path, or a name on PATH)")
 	pf.IntVarP(&g.Verbosity, "verbosity", "v", 0, "log detail on stderr: 0 operator, 1 decisions and every external command, 2 payload tracing")
-	pf.StringVar(&g.LogFormat, "log-format", logging.FormatAuto, "log format on stderr: console, or json (then every stderr line is a JSON log entry)")
+	pf.StringVar(&g.LogFormat, "log-format", logging.FormatConsole, "log format on stderr: console, or json (then every stderr line is a JSON log entry)")
 	pf.DurationVar(&g.CallTimeout, "call-timeout", devopsellence.DefaultTimeout, "deadline of each bounded devopsellence call (secret, config, node)")
 	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

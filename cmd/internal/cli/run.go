@@ -37,8 +37,10 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 converges (a pass with nothing to do does nothing). A failed pass is retried
 with exponential backoff (from --min-backoff, doubling up to --max-backoff,
 with jitter) instead of waiting the full interval. An error that retrying
-cannot fix (an invalid spec, a conflict, a missing secret value) is reported
-once and waited on until the spec or devopsellence.yml changes.
+cannot fix (an invalid spec, a conflict) is reported
+once and waited on until the spec or devopsellence.yml changes. Missing secret
+values are retried with backoff instead: storing the secret by hand, or
+filling a --secret-file, fixes them without touching either file.
 
 It never prompts: secret values come only from the explicit sources
 (--secret-env, --secret-file, DEVOPSELLENCE_BACKUP_SECRET_*). SIGINT and
@@ -90,7 +92,6 @@ type StatusFields struct {
 	LastError           string                       `json:"lastError,omitempty"`
 	ObservedFingerprint string                       `json:"observedFingerprint"`
 	Environments        map[string]EnvironmentStatus `json:"environments"`
-	conditions          map[string][]reconcile.Condition
 }
 
 // EnvironmentStatus holds one environment's conditions.
@@ -121,7 +122,7 @@ func runLoop(ctx context.Context, o *runOptions) error {
 	loop := &reconcile.Loop{
 		Interval: o.Interval, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, Poll: o.Poll,
 		Clock: g.clock, Jitter: g.jitter,
-		Terminal: func(err error) bool { return exitCode(context.Background(), err) == ExitUsage },
+		Terminal: blocking,
 		Inputs:   func() string { return inputsHash(w) },
 		Pass: func(stop context.Context) error {
 			// The pass itself is not cancelled by a signal: it stops at the
@@ -151,8 +152,8 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 		st.ObservedFingerprint = ps.inputs.Fingerprint()
 		conds = reconcile.Conditions(ps.plan, ps.result, err, !o.apply.NoDeploy, st.ObservedFingerprint)
 	default:
-		envs := make([]string, 0, len(st.conditions))
-		for env := range st.conditions {
+		envs := make([]string, 0, len(st.Environments))
+		for env := range st.Environments {
 			envs = append(envs, env)
 		}
 		if len(envs) == 0 {
@@ -165,14 +166,17 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 		}
 		conds = reconcile.Failed(envs, reason, err, st.ObservedFingerprint)
 	}
-	reconcile.Carry(now, st.conditions, conds)
-	st.conditions = conds
+	prev := map[string][]reconcile.Condition{}
+	for env, es := range st.Environments {
+		prev[env] = es.Conditions
+	}
+	reconcile.Carry(now, prev, conds)
 	st.LastPassTime, st.LastError = now.UTC(), ""
 	st.LastPassResult = PassSucceeded
 	if err != nil && !errors.Is(err, reconcile.ErrStopped) {
 		st.LastError = err.Error()
 		st.LastPassResult = PassRetrying
-		if exitCode(context.Background(), err) == ExitUsage {
+		if blocking(err) {
 			st.LastPassResult = PassBlocked
 		}
 	}
@@ -206,6 +210,12 @@ func writeStatus(path string, st *StatusFields) error {
 		return err
 	}
 	return store.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// blocking reports errors that retrying cannot fix: bad input (exit 2) other
+// than missing secret values, which a person may store meanwhile.
+func blocking(err error) bool {
+	return exitCode(context.Background(), err) == ExitUsage && !errors.Is(err, errMissingValues)
 }
 
 // inputsHash fingerprints the files a terminal error depends on.

@@ -231,3 +231,46 @@ func TestRunLoopConvergesRetriesWaitsOutBadInputAndStopsOnASignal(t *testing.T) 
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
 }
+
+func TestRunRetriesMissingSecretValuesUntilTheyAreStoredByHand(t *testing.T) {
+	sim := newApp(t, "basic")
+	// The patched file is already there (a previous apply), the secrets are not.
+	if err := os.WriteFile(filepath.Join(sim.Workspace, "devopsellence.yml"), readFile(t, filepath.Join(appsDir, "basic", "want.devopsellence.yml")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	statusPath := filepath.Join(t.TempDir(), "status.json")
+	clk := &handClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), waits: make(chan handWait)}
+	ctx, stop := context.WithCancel(context.Background())
+	streams, _, stderr := iostreams.Test("")
+	done := make(chan int)
+	go func() {
+		done <- cli.MainWithClock(ctx, []string{"run", "--interval", "10m", "--min-backoff", "10s", "--status-file", statusPath,
+			"--dir", sim.Workspace, "--devopsellence", sim.Bin}, streams, sim.Environ(), clk, func(d time.Duration) time.Duration { return d })
+	}()
+	clk.pass(t, 10*time.Second, func() {
+		s := readStatus(t, statusPath)
+		if s.Status.LastPassResult != "Retrying" || !strings.Contains(s.Status.LastError, "missing secret values") {
+			t.Errorf("pass 1: %s %q", s.Status.LastPassResult, s.Status.LastError)
+		}
+		for name := range basicSecrets() {
+			if r := sim.RunStdin(t, "stored-by-hand\n", "secret", "set", name, "--service", "backup", "--env", "production", "--stdin"); r.Code != 0 {
+				t.Fatal(string(r.Stdout))
+			}
+		}
+	})
+	clk.pass(t, 10*time.Minute, func() {
+		s := readStatus(t, statusPath)
+		if s.Status.LastPassResult != "Succeeded" || conds(s, "production") != "ConfigInSync=True/InSync SecretsStored=True/AllStored Deployed=True/Deployed" {
+			t.Errorf("pass 2: %s %s", s.Status.LastPassResult, conds(s, "production"))
+		}
+	})
+	stop()
+	go func() {
+		for w := range clk.waits {
+			w.ch <- clk.Now()
+		}
+	}()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}

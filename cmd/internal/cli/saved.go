@@ -2,8 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +36,7 @@ var ErrStalePlan = errors.New("the saved plan is stale")
 func writeSavedPlan(path, operation string, p *reconcile.Plan, in reconcile.Inputs, now time.Time) error {
 	sp := SavedPlan{
 		SchemaVersion: render.SchemaVersion, Kind: SavedPlanKind, CreatedAt: now.UTC().Truncate(time.Second),
-		Inputs: in, AfterSHA256: sha(p.After), Plan: render.NewPlanDoc(operation, p),
+		Inputs: in, AfterSHA256: p.AfterSHA256(), Plan: render.NewPlanDoc(operation, p),
 	}
 	var buf bytes.Buffer
 	if err := render.WriteJSON(&buf, sp); err != nil {
@@ -63,24 +61,27 @@ func readSavedPlan(path string) (*SavedPlan, error) {
 	return &sp, nil
 }
 
+// outcome is what a plan would do, comparable between a saved plan and a new one.
+func outcome(changes []reconcile.Change, envs []reconcile.EnvPlan) []byte {
+	if changes == nil {
+		changes = []reconcile.Change{}
+	}
+	b, _ := json.Marshal(struct {
+		Changes      []reconcile.Change
+		Environments []reconcile.EnvPlan
+	}{changes, envs})
+	return b
+}
+
 // check refuses to apply a plan whose inputs, or whose outcome, changed
 // since it was saved: what was reviewed is what gets applied.
-func (sp *SavedPlan) check(operation string, p *reconcile.Plan, now reconcile.Inputs) error {
+func (sp *SavedPlan) check(p *reconcile.Plan, now reconcile.Inputs) error {
 	reasons := sp.Inputs.Diff(now)
 	if len(reasons) == 0 {
-		if sha(p.After) != sp.AfterSHA256 {
+		if p.AfterSHA256() != sp.AfterSHA256 {
 			reasons = append(reasons, "the planned devopsellence.yml differs")
 		}
-		was, _ := json.Marshal(struct {
-			C any
-			E any
-		}{sp.Plan.Changes, sp.Plan.Environments})
-		cur := render.NewPlanDoc(operation, p)
-		is, _ := json.Marshal(struct {
-			C any
-			E any
-		}{cur.Changes, cur.Environments})
-		if !bytes.Equal(was, is) {
+		if !bytes.Equal(outcome(sp.Plan.Changes, sp.Plan.Environments), outcome(p.Changes, p.Environments)) {
 			reasons = append(reasons, "what the plan would do changed (another apply ran since?)")
 		}
 	}
@@ -88,9 +89,4 @@ func (sp *SavedPlan) check(operation string, p *reconcile.Plan, now reconcile.In
 		return nil
 	}
 	return usageError{fmt.Errorf("%w: %s; run `devopsellence-backup plan --out FILE` again and review the new plan", ErrStalePlan, strings.Join(reasons, "; "))}
-}
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }
