@@ -38,7 +38,8 @@ type EnvSpec struct {
 	Host        string
 	CacheDir    string
 	Env         map[string]string
-	Schedule    *Schedule // nil when the service does not schedule itself
+	Schedule    *Schedule // nil when the schedule is manual
+	Alerts      *Alerts
 	Check       Check
 	Drill       Drill
 	Freshness   Freshness
@@ -102,8 +103,12 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	if len(e.Tags) == 0 {
 		e.Tags = []string{"app:" + project, "env:" + env}
 	}
-	if s.Schedule != nil {
-		sc := *s.Schedule
+	sched := s.Schedule
+	if sched == nil {
+		sched = &Schedule{Every: DefaultBackupEvery}
+	}
+	if !sched.Manual {
+		sc := *sched
 		if sc.CheckEvery == 0 {
 			sc.CheckEvery = DefaultCheckEvery
 		}
@@ -111,6 +116,13 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 			sc.PruneEvery = DefaultPruneEvery
 		}
 		e.Schedule = &sc
+	}
+	if s.Alerts != nil {
+		a := *s.Alerts
+		if a.WebhookURLSecret != "" && a.WebhookOn == "" {
+			a.WebhookOn = WebhookOnFailure
+		}
+		e.Alerts = &a
 	}
 	if s.Check != nil {
 		e.Check = *s.Check
@@ -148,6 +160,13 @@ func (e EnvSpec) SecretNames() []string {
 	for _, d := range e.Databases {
 		if d.ScratchURLSecret != "" {
 			names = append(names, d.ScratchURLSecret)
+		}
+	}
+	if a := e.Alerts; a != nil {
+		for _, n := range []string{a.PingURLSecret, a.WebhookURLSecret} {
+			if n != "" {
+				names = append(names, n)
+			}
 		}
 	}
 	var out []string

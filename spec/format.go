@@ -69,7 +69,9 @@ func specComment(field string) string {
 	case "env":
 		return "Extra plain env for the backup service; secrets never go here."
 	case "schedule":
-		return "Lets the service run backups by itself: every interval, or daily at HH:MM UTC."
+		return "When the service backs up by itself: every interval, or daily at HH:MM UTC (default every 1d); manual turns it off."
+	case "alerts":
+		return "A dead-man's-switch ping URL and a failure webhook, both stored as secrets."
 	case "check":
 		return "restic check; readDataParts > 0 also reads one part of the data per run."
 	case "drill":
@@ -86,6 +88,8 @@ func specComment(field string) string {
 // the way encoding/json does.
 func encode(v reflect.Value, plain bool) *yaml.Node {
 	switch {
+	case v.Type() == reflect.TypeFor[Schedule]() && v.Interface().(Schedule).Manual:
+		return scalar(ScheduleManual, true)
 	case v.Type() == reflect.TypeFor[Duration]():
 		return scalar(Duration(v.Int()).String(), true)
 	case v.Kind() == reflect.Pointer:

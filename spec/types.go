@@ -60,8 +60,11 @@ type Spec struct {
 	CacheDir string `json:"cacheDir,omitempty"`
 	// Env is extra plain (non-secret) env for the service.
 	Env map[string]string `json:"env,omitempty"`
-	// Schedule makes the service run backups by itself instead of sleeping.
+	// Schedule is when the service runs its own backups, prune and check
+	// (default: a backup every day); "manual" turns it off.
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Alerts tell a person when scheduled backups fail or stop.
+	Alerts *Alerts `json:"alerts,omitempty"`
 	// Check configures `restic check`.
 	Check *Check `json:"check,omitempty"`
 	// Drill configures restore drills.
@@ -152,8 +155,11 @@ type Retention struct {
 	KeepWithin string `json:"keepWithin,omitempty"`
 }
 
-// Schedule runs backups inside the service. Exactly one of Every and At is set.
+// Schedule runs backups inside the service. Exactly one of Every and At is
+// set, unless Manual (written `schedule: manual`) turns scheduling off.
 type Schedule struct {
+	// Manual means no backup runs unless someone runs one.
+	Manual bool `json:"-"`
 	// Every is an interval such as 6h or 1d.
 	Every Duration `json:"every,omitempty"`
 	// At is a daily UTC time, HH:MM.
@@ -163,6 +169,27 @@ type Schedule struct {
 	CheckEvery Duration `json:"checkEvery,omitempty"`
 	PruneEvery Duration `json:"pruneEvery,omitempty"`
 }
+
+// Alerts are the dead-man's switch and failure notices of unattended runs.
+// Both URLs are secrets: a ping URL is as good as a password to whoever
+// wants to silence the alarm.
+type Alerts struct {
+	// PingURLSecret names the secret holding a healthchecks.io-style ping
+	// URL: <url>/start when a backup starts, <url> on success, <url>/fail
+	// on failure.
+	PingURLSecret string `json:"pingUrlSecret,omitempty"`
+	// WebhookURLSecret names the secret holding a URL that receives the
+	// evidence document as JSON (POST).
+	WebhookURLSecret string `json:"webhookUrlSecret,omitempty"`
+	// WebhookOn is failure (default) or always.
+	WebhookOn string `json:"webhookOn,omitempty"`
+}
+
+// Webhook triggers.
+const (
+	WebhookOnFailure = "failure"
+	WebhookOnAlways  = "always"
+)
 
 // Check configures repository checks.
 type Check struct {

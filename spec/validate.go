@@ -47,6 +47,7 @@ func validate(b *Backup) []error {
 	}
 	c.env(s.Env)
 	c.schedule("spec.schedule", s.Schedule)
+	c.alerts("spec.alerts", s.Alerts)
 	c.limits(s)
 	c.overrides(s)
 	c.secretsUsed(s)
@@ -170,6 +171,8 @@ func (c *checker) absolute(p, dir string) bool {
 		c.add(p, "must not be /")
 	case strings.Contains(dir, ":"):
 		c.add(p, "%q must not contain \":\" (devopsellence joins source:target into one Docker bind)", dir)
+	case hasSpace(dir):
+		c.add(p, "%q must not contain whitespace (the backup service lists its paths space-separated in BACKUP_PATHS)", dir)
 	default:
 		return true
 	}
@@ -378,7 +381,7 @@ func (c *checker) env(env map[string]string) {
 }
 
 func (c *checker) schedule(p string, s *Schedule) {
-	if s == nil {
+	if s == nil || s.Manual {
 		return
 	}
 	every := s.Every != 0 || c.b.written(p+".every")
@@ -401,6 +404,32 @@ func (c *checker) schedule(p string, s *Schedule) {
 		if (f.d != 0 || c.b.written(p+"."+f.name)) && f.d.Std() < time.Hour {
 			c.add(p+"."+f.name, "must be at least 1h")
 		}
+	}
+}
+
+func (c *checker) alerts(p string, a *Alerts) {
+	if a == nil {
+		return
+	}
+	if a.PingURLSecret == "" && a.WebhookURLSecret == "" {
+		c.add(p, "set pingUrlSecret, webhookUrlSecret or both (names of secrets holding the URLs), or remove alerts")
+	}
+	if a.PingURLSecret != "" {
+		c.secretName(p+".pingUrlSecret", a.PingURLSecret)
+	}
+	if a.WebhookURLSecret != "" {
+		c.secretName(p+".webhookUrlSecret", a.WebhookURLSecret)
+		if a.WebhookURLSecret == a.PingURLSecret {
+			c.add(p+".webhookUrlSecret", "must differ from pingUrlSecret")
+		}
+	}
+	switch a.WebhookOn {
+	case "", WebhookOnFailure, WebhookOnAlways:
+		if a.WebhookOn != "" && a.WebhookURLSecret == "" {
+			c.add(p+".webhookOn", "needs webhookUrlSecret")
+		}
+	default:
+		c.add(p+".webhookOn", "%q: want %s or %s", a.WebhookOn, WebhookOnFailure, WebhookOnAlways)
 	}
 }
 

@@ -43,6 +43,13 @@ func (w *walker) node(n *yaml.Node, t reflect.Type, path string) bool {
 		t = t.Elem()
 	}
 	switch {
+	case t == reflect.TypeFor[Schedule]() && n.Kind == yaml.ScalarNode:
+		if n.ShortTag() != "!!str" || n.Value != ScheduleManual {
+			w.add(n.Line, path, "want %q or a mapping with every or at, got %s", ScheduleManual, describe(n))
+			w.cut(path)
+			return false
+		}
+		return true
 	case t == reflect.TypeFor[Duration]():
 		if !w.scalar(n, "!!str", "a duration string such as \"26h\" or \"8d\"", path) {
 			return false

@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestAgentEnvReadsBackWhatItRenders(t *testing.T) {
+	files, _ := filepath.Glob("../fixtures/specs/*.yml")
+	for _, f := range files {
+		if strings.Contains(f, "invalid") || strings.Contains(f, "formatted") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Parse(f, data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, env := range b.environments() {
+			if env == "" {
+				env = "production"
+			}
+			want := b.ForEnvironment(env, "shop").Agent(AppID("solo", "shop", b.Metadata.Name))
+			rendered := want.Env()
+			if want.RepositoryURL == "" {
+				// The URL is a secret: devopsellence injects it, the render leaves it out.
+				rendered[ResticRepository] = "rest:https://user:pw@example.com/repo"
+			}
+			got, err := ParseAgentEnv(func(k string) string { return rendered[k] })
+			if err != nil {
+				t.Fatalf("%s %s: %v", f, env, err)
+			}
+			got.RepositoryURL = want.RepositoryURL
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s:\n got %+v\nwant %+v", f, env, got, want)
+			}
+			for k, v := range rendered {
+				if strings.ContainsAny(v, "\n\x00") {
+					t.Errorf("%s %s: %s holds a newline or NUL: %q", f, env, k, v)
+				}
+			}
+		}
+	}
+}
+
+func TestScheduleDefaultsToADailyBackupAndManualTurnsItOff(t *testing.T) {
+	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: /srv/repo}\n"
+	b, err := Parse("s.yml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := b.ForEnvironment("production", "shop")
+	if es.Schedule == nil || es.Schedule.Every != DefaultBackupEvery {
+		t.Fatalf("default schedule = %+v, want a backup every %s", es.Schedule, DefaultBackupEvery)
+	}
+	if got := es.Schedule.Text(); got != "backup every 1d; prune every 1d; check every 7d" {
+		t.Errorf("schedule text = %q", got)
+	}
+	b, err = Parse("s.yml", []byte(base+"  schedule: manual\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := b.ForEnvironment("production", "shop"); es.Schedule != nil {
+		t.Errorf("manual schedule = %+v, want none", es.Schedule)
+	}
+	out := Format(b)
+	if !strings.Contains(string(out), "schedule: manual") {
+		t.Errorf("Format lost the manual schedule:\n%s", out)
+	}
+	_, err = Parse("s.yml", []byte(base+"  schedule: sometimes\n"))
+	if err == nil || !strings.Contains(err.Error(), "s.yml:7: spec.schedule") || !strings.Contains(err.Error(), `"manual"`) {
+		t.Errorf("a schedule word other than manual: err = %v", err)
+	}
+}
+
+func TestAlertsNeedAURLSecretAndAKnownTrigger(t *testing.T) {
+	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: /srv/repo}\n"
+	for _, tc := range []struct{ yaml, want string }{
+		{"  alerts: {}\n", "spec.alerts: set pingUrlSecret"},
+		{"  alerts: {pingUrlSecret: BACKUP_PING}\n", "spec.alerts.pingUrlSecret: BACKUP_PING is managed"},
+		{"  alerts: {webhookUrlSecret: HOOK, webhookOn: sometimes}\n", `spec.alerts.webhookOn: "sometimes"`},
+		{"  alerts: {pingUrlSecret: PING, webhookOn: always}\n", "spec.alerts.webhookOn: needs webhookUrlSecret"},
+	} {
+		_, err := Parse("s.yml", []byte(base+tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", strings.TrimSpace(tc.yaml), err, tc.want)
+		}
+	}
+	b, err := Parse("s.yml", []byte(base+"  alerts: {pingUrlSecret: PING_URL, webhookUrlSecret: HOOK_URL}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := b.ForEnvironment("production", "shop")
+	names := strings.Join(es.SecretNames(), " ")
+	if !strings.Contains(names, "PING_URL") || !strings.Contains(names, "HOOK_URL") {
+		t.Errorf("secret names %q lack the alert URLs", names)
+	}
+	if es.Alerts.WebhookOn != WebhookOnFailure {
+		t.Errorf("webhookOn default = %q", es.Alerts.WebhookOn)
+	}
+}
