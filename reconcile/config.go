@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // ConflictError means devopsellence.yml already has a service of the backup
@@ -151,11 +152,11 @@ func notAdoptable(s AppService) string {
 	if strings.Join(s.Command, " ") == strings.Join(idleCommand(), " ") || strings.Contains(s.Image, "restic") {
 		return ""
 	}
-	if _, ok := s.Env[EnvRepo]; ok {
+	if _, ok := s.Env[spec.ResticRepository]; ok {
 		return ""
 	}
 	for _, r := range s.SecretRefs {
-		if r.Name == "RESTIC_PASSWORD" || r.Name == EnvRepo {
+		if r.Name == "RESTIC_PASSWORD" || r.Name == spec.ResticRepository {
 			return ""
 		}
 	}

@@ -7,24 +7,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// Env keys the backup service carries so an operator can run the guide's
-// restic commands by hand inside it.
-const (
-	EnvHost      = "BACKUP_HOST"
-	EnvPaths     = "BACKUP_PATHS"
-	EnvTags      = "BACKUP_TAGS"
-	EnvRetention = "BACKUP_RETENTION"
-	EnvRepo      = "RESTIC_REPOSITORY"
-	EnvCacheDir  = "RESTIC_CACHE_DIR"
-)
-
 // idleCommand is the guide's backup service command: the service idles and
-// is operated with `devopsellence exec`.
+// is operated with `devopsellence exec`. Environments the spec does not
+// cover run it, with no secrets and no volumes.
 func idleCommand() []string { return []string{"sh", "-lc", "sleep infinity"} }
 
 // Desired is the backup service the spec asks for in one app: the base block,
@@ -92,7 +81,7 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 		es := b.ForEnvironment(e, app.Project)
 		d.Envs[e] = es
 		d.Refs[e] = refs(es)
-		full[e] = serviceBlock(es, d.Refs[e])
+		full[e] = serviceBlock(es, spec.AppID(app.Project, b.Metadata.Name), d.Refs[e])
 	}
 	d.Base = full[d.BaseEnv]
 	for _, e := range d.Covered {
@@ -157,26 +146,16 @@ func refs(es spec.EnvSpec) []Ref {
 }
 
 // serviceBlock renders the whole backup service for one environment, in the
-// key order devopsellence itself writes.
-func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
-	env := map[string]string{
-		EnvHost:     es.Host,
-		EnvPaths:    strings.Join(es.BackupPaths(), " "),
-		EnvTags:     strings.Join(es.Tags, ","),
-		EnvCacheDir: es.CacheDir,
-	}
-	if es.Retention != nil {
-		env[EnvRetention] = strings.Join(es.Retention.Flags(), " ")
-	}
-	if es.Repository.URL != "" {
-		env[EnvRepo] = es.Repository.URL
-	}
+// key order devopsellence itself writes: the agent's scheduler as command,
+// and its configuration as env.
+func serviceBlock(es spec.EnvSpec, appID string, rs []Ref) yamlpatch.Map {
+	env := es.Agent(appID).Env()
 	for k, v := range es.Env {
 		env[k] = v
 	}
 	m := yamlpatch.Map{
 		{Key: "image", Value: yamlpatch.Scalar(es.Image)},
-		{Key: "command", Value: scalars(ServiceCommand(es))},
+		{Key: "command", Value: scalars(spec.ServiceCommand())},
 		{Key: "env", Value: sortedMap(env)},
 	}
 	if len(rs) > 0 {
@@ -194,16 +173,6 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 		m = append(m, yamlpatch.Field{Key: "volumes", Value: l})
 	}
 	return m
-}
-
-// ServiceCommand is the backup service's command for one environment: the
-// guide's idle command, or with a schedule the loop that runs the backups
-// (visible in devopsellence.yml, its output in devopsellence logs).
-func ServiceCommand(es spec.EnvSpec) []string {
-	if es.Schedule != nil {
-		return []string{"sh", "-c", operate.ScheduleScript(es, es.Service)}
-	}
-	return idleCommand()
 }
 
 // overlay is what env must change on top of base, following devopsellence's

@@ -67,11 +67,19 @@ type AgentConfig struct {
 }
 
 // AppID identifies one app's backups in a repository: a short hash of the
-// app's devopsellence organization and project and the spec's name.
-func AppID(organization, project, name string) string {
-	sum := sha256.Sum256([]byte(organization + "\n" + project + "\n" + name))
+// app's devopsellence project and the spec's name.
+func AppID(project, name string) string {
+	sum := sha256.Sum256([]byte(project + "\n" + name))
 	return hex.EncodeToString(sum[:6])
 }
+
+// AgentCommand is the agent's command name inside the backup image.
+const AgentCommand = "devopsellence-backup"
+
+// ServiceCommand is the backup service's command: the agent's scheduler,
+// which runs the backups the spec schedules (or, with a manual schedule,
+// waits to be asked through devopsellence exec).
+func ServiceCommand() []string { return []string{AgentCommand, "agent", "run"} }
 
 // Agent is the agent's configuration for this environment.
 func (e EnvSpec) Agent(appID string) AgentConfig {

@@ -26,7 +26,7 @@ func TestAgentEnvReadsBackWhatItRenders(t *testing.T) {
 			if env == "" {
 				env = "production"
 			}
-			want := b.ForEnvironment(env, "shop").Agent(AppID("solo", "shop", b.Metadata.Name))
+			want := b.ForEnvironment(env, "shop").Agent(AppID("shop", b.Metadata.Name))
 			rendered := want.Env()
 			if want.RepositoryURL == "" {
 				// The URL is a secret: devopsellence injects it, the render leaves it out.

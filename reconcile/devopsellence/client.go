@@ -78,6 +78,9 @@ type call struct {
 	env     []string // extra environment entries
 	// onValue sees each decoded stdout value as it arrives.
 	onValue func(json.RawMessage)
+	// stream keeps no values but error envelopes: a long exec's output
+	// would otherwise all stay in memory.
+	stream bool
 }
 
 // run executes c and returns the decoded stdout values. A non-zero exit is an
@@ -103,6 +106,10 @@ func (c *Client) run(ctx context.Context, cl call) ([]json.RawMessage, error) {
 	cmd.Dir = c.Dir
 	cmd.Env = append(append([]string(nil), c.Env...), cl.env...)
 	cmd.Stdin = cl.stdin
+	// Its own process group: a Ctrl-C on the terminal reaches this
+	// process, which then stops the command itself (SIGINT, so it can
+	// release its state lock) in an order it controls.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Ask politely first so the CLI can release its state lock; kill after a grace period.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = stopGrace
@@ -130,7 +137,9 @@ func (c *Client) run(ctx context.Context, cl call) ([]json.RawMessage, error) {
 			break
 		}
 		log.V(2).Info("devopsellence output", "command", cl.name, "value", string(v))
-		values = append(values, v)
+		if !cl.stream || bytes.Contains(v, []byte(`"error"`)) {
+			values = append(values, v)
+		}
 		if cl.onValue != nil {
 			cl.onValue(v)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -161,11 +160,13 @@ func (c *Client) Deploy(ctx context.Context, env string, dryRun bool, onEvent fu
 var execExit = regexp.MustCompile(`exec failed with exit code (\d+)`)
 
 // Exec runs argv inside SERVICE (`exec SERVICE --env E -- argv...`), handing
-// each output line to onOutput. It returns the command's own exit code; err is
-// set only when devopsellence could not run it.
-func (c *Client) Exec(ctx context.Context, env, service string, argv []string, stdin io.Reader, onOutput func(stream, line string)) (int, error) {
+// each output line to onOutput as it arrives and keeping none of them. It
+// returns the command's own exit code; err is set only when devopsellence
+// could not run it. devopsellence passes no stdin and no signal on: the
+// command reads /dev/null, and keeps running if this call is interrupted.
+func (c *Client) Exec(ctx context.Context, env, service string, argv []string, onOutput func(stream, line string)) (int, error) {
 	args := append([]string{"exec", service, "--env", env, "--"}, argv...)
-	_, err := c.run(ctx, call{name: "exec", args: args, stdin: stdin, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
+	_, err := c.run(ctx, call{name: "exec", args: args, stream: true, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
 		var ev Event
 		if json.Unmarshal(raw, &ev) == nil && ev.Event == "output" && onOutput != nil {
 			onOutput(ev.Stream, ev.Message)

@@ -73,6 +73,24 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 	return out
 }
 
+// Deploy is the command that recreates the backup service's container, so
+// that it sees secrets stored since its last deploy: devopsellence's exec
+// runs in the container as last deployed.
+func Deploy(env string) Action {
+	return Action{Label: "deploy the app so the backup service sees the new value (exec runs the container as last deployed)", Command: "devopsellence deploy --env " + env}
+}
+
+// ExecRestic is `restic ARGS` run by hand in the backup service.
+func ExecRestic(service, env string, args ...string) string {
+	return fmt.Sprintf("devopsellence exec %s --env %s -- restic %s", service, env, strings.Join(args, " "))
+}
+
+func setSecret(name, service, env string) string {
+	return fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", name, service, env)
+}
+
+// explainStep says what failed in one step and gives the actions that fix
+// that cause (not "run it again" when a rerun cannot help).
 func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	env := es.Environment
 	repo := es.Repository.Display()
@@ -82,14 +100,15 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "partial":
 		f.Severity = SeverityWarning
 		f.Message = fmt.Sprintf("%s: a snapshot was saved, but without some source data (restic exit 3): %s. This is not a complete backup", s.Name, s.Message)
-		f.NextActions = []Action{{Label: "make the files readable by the backup service, then back up again", Command: Command(OpBackup, env)}}
+		f.NextActions = []Action{{Label: "make the files readable by the backup service (or mount the missing volume), then back up again", Command: Command(OpBackup, env)}}
 	case "repository_missing":
 		f.Message = fmt.Sprintf("there is no restic repository at %s, and devopsellence-backup does not create one unasked (a typo in the URL would otherwise start a new, empty repository)", repo)
 		f.NextActions = []Action{{Label: "create it, then back up", Command: Command(OpBackup, env, "--init")}}
 	case "wrong_password":
 		f.Message = fmt.Sprintf("the repository at %s does not open with the RESTIC_PASSWORD of service %s in %s (wrong password or no key found); nothing was changed", repo, service, env)
 		f.NextActions = []Action{
-			{Label: "store the repository's password", Command: fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", spec.PasswordSecret, service, env)},
+			{Label: "store the repository's password", Command: setSecret(spec.PasswordSecret, service, env)},
+			Deploy(env),
 			rerun,
 		}
 	case "locked":
@@ -100,7 +119,8 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "bad_url":
 		if name := s.Fact("secret"); name != "" {
 			f.NextActions = []Action{
-				{Label: "store the database's connection URL (postgres://user:password@host/db or mysql://…)", Command: fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", name, service, env)},
+				{Label: "store the database's connection URL (postgres://user:password@host/db or mysql://…, reserved characters percent-encoded)", Command: setSecret(name, service, env)},
+				Deploy(env),
 				rerun,
 			}
 		}
@@ -114,6 +134,11 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "dumper_failed", "dump_incomplete":
 		f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", s.Name, s.Message)
 		f.NextActions = []Action{rerun}
+		if secret := dbSecret(es, strings.TrimPrefix(s.Name, "db:")); secret != "" && authFailure(s.Message) {
+			f.NextActions = []Action{{Label: "store the database's connection URL with the right password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
+		}
+	case "source_missing":
+		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
 	case "no_snapshot":
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
 	case "no_retention":
@@ -123,6 +148,17 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "verify_failed", "restore_failed":
 		f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", s.Name, s.Message)
 		f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, env, "--read-data-subset", "100%")}, rerun}
+	case "failed":
+		if s.Kind == string(OpCheck) {
+			f.Message = fmt.Sprintf("restic check found errors in the repository at %s: %s", repo, s.Message)
+			f.NextActions = []Action{
+				{Label: "see which packs are damaged", Command: ExecRestic(service, env, "check", "--read-data")},
+				{Label: "rebuild the index, then drop the damaged data (restic's own repair)", Command: ExecRestic(service, env, "repair", "index")},
+				{Label: "back up again so the lost data is saved anew", Command: Command(OpBackup, env)},
+			}
+			break
+		}
+		fallthrough
 	default:
 		if f.Code == "" {
 			f.Code = string(op) + "_failed"
@@ -130,4 +166,20 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.NextActions = []Action{rerun}
 	}
 	return f
+}
+
+// dbSecret is the URL secret of the spec's database name ("" when none).
+func dbSecret(es spec.EnvSpec, name string) string {
+	for _, d := range es.Databases {
+		if d.Name == name {
+			return d.URLSecret
+		}
+	}
+	return ""
+}
+
+// authFailure recognises the database clients' password errors.
+func authFailure(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "password authentication failed") || strings.Contains(m, "access denied") || strings.Contains(m, "noauth") || strings.Contains(m, "wrongpass")
 }

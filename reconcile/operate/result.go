@@ -2,7 +2,6 @@ package operate
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -10,11 +9,7 @@ import (
 	"time"
 )
 
-// LinePrefix starts every machine-readable line a script prints on stdout.
-const LinePrefix = "devopsellence-backup: "
-
-// EvidenceSchema is the schema_version of evidence documents; the scripts
-// write it (EVIDENCE_SCHEMA).
+// EvidenceSchema is the schema_version of evidence documents.
 const EvidenceSchema = 1
 
 // Results of an operation and of its steps.
@@ -35,8 +30,11 @@ type Evidence struct {
 	Host            string    `json:"host"`
 	Tags            []string  `json:"tags"`
 	Repository      string    `json:"repository"`
-	RepositoryID    string    `json:"repository_id"`
+	RepositoryID    string    `json:"repository_id,omitempty"`
 	ResticVersion   string    `json:"restic_version"`
+	AgentVersion    string    `json:"agent_version,omitempty"`
+	AppID           string    `json:"app_id,omitempty"`
+	RunID           string    `json:"run_id,omitempty"`
 	Trigger         string    `json:"trigger"`
 	StartedAt       time.Time `json:"started_at"`
 	FinishedAt      time.Time `json:"finished_at"`
@@ -45,6 +43,18 @@ type Evidence struct {
 	ExitCode        int       `json:"exit_code"`
 	Interrupted     bool      `json:"interrupted"`
 	Steps           []Step    `json:"steps"`
+	// Alerts are the pings and webhooks sent about this run. A failed
+	// alert never fails the run.
+	Alerts []Alert `json:"alerts,omitempty"`
+}
+
+// Alert is one notification sent about a run.
+type Alert struct {
+	Kind     string `json:"kind"` // ping-start, ping, webhook
+	OK       bool   `json:"ok"`
+	Status   int    `json:"status,omitempty"`
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error,omitempty"`
 }
 
 // Step is one part of a run: the repository, a database, the files, a
@@ -159,81 +169,59 @@ type Stored struct {
 	Message    string `json:"message,omitempty"`
 }
 
-// Outcome is what one script run reported.
+// Outcome is what one agent run reported.
 type Outcome struct {
-	// ExitCode is the script's exit status (-1 when exec itself failed).
+	// ExitCode is the agent's exit status (-1 when exec itself failed).
 	ExitCode int
-	// Result is the run's result document; nil when the script printed none
-	// (it was killed, or exec failed before it ran).
+	// Agent is who answered (nil when nothing answered).
+	Agent *AgentInfo
+	// Result is the run's result document; nil when the agent printed
+	// none (it was killed, or exec failed before it ran).
 	Result *Evidence
 	// Stored says whether the evidence was saved in the repository.
 	Stored *Stored
-	// Blobs are named documents the script sent base64-encoded (status).
-	Blobs map[string][]byte
-	// MissingTools are tools the image lacks.
-	MissingTools []string
+	// Status is what a status run read back.
+	Status *StatusData
+	// Cancel is what the interrupting exec found, when the run was
+	// interrupted from the operator's side.
+	Cancel *CancelState
+	// NotAnAgent is set when the service's image has no agent.
+	NotAnAgent bool
 	// BadLines counts machine lines that could not be decoded.
 	BadLines int
-
-	blobText map[string]*strings.Builder
 }
 
-// line is one machine-readable line.
-type line struct {
-	Type     string          `json:"type"`
-	Evidence json.RawMessage `json:"evidence"`
-	Name     string          `json:"name"`
-	Data     string          `json:"data"`
-	Stored
-}
-
-// Take reads one output line of the script. It reports whether the line was
-// a machine-readable one; other lines are for people.
-func (o *Outcome) Take(stream, text string) bool {
-	if stream != "stdout" || !strings.HasPrefix(text, LinePrefix+"{") {
+// Take reads one output line of the agent. It reports whether the line was
+// a machine-readable one (and hands progress to onProgress); other lines are
+// for people.
+func (o *Outcome) Take(stream, text string, onProgress func(Progress)) bool {
+	if stream != "stdout" || !strings.HasPrefix(text, "{") {
 		return false
 	}
-	var l line
-	if err := json.Unmarshal([]byte(strings.TrimPrefix(text, LinePrefix)), &l); err != nil {
+	var l Line
+	if err := json.Unmarshal([]byte(text), &l); err != nil || l.Type == "" {
 		o.BadLines++
 		return true
 	}
-	switch l.Type {
-	case "result":
-		if e, err := ParseEvidence(l.Evidence); err == nil {
-			o.Result = e
-		} else {
-			o.BadLines++
-		}
-	case "stored":
-		s := l.Stored
-		o.Stored = &s
-	case "blob":
-		if o.blobText == nil {
-			o.blobText = map[string]*strings.Builder{}
-		}
-		if o.blobText[l.Name] == nil {
-			o.blobText[l.Name] = &strings.Builder{}
-		}
-		o.blobText[l.Name].WriteString(l.Data)
-	case "missing_tool":
-		o.MissingTools = append(o.MissingTools, l.Name)
-	}
+	o.take(&l, onProgress)
 	return true
 }
 
-// finish decodes the blobs.
-func (o *Outcome) finish() {
-	for name, text := range o.blobText {
-		data, err := base64.StdEncoding.DecodeString(text.String())
-		if err != nil {
-			o.BadLines++
-			continue
-		}
-		if o.Blobs == nil {
-			o.Blobs = map[string][]byte{}
-		}
-		o.Blobs[name] = data
+func (o *Outcome) take(l *Line, onProgress func(Progress)) {
+	if l.Agent != nil {
+		o.Agent = l.Agent
 	}
-	o.blobText = nil
+	switch l.Type {
+	case LineProgress:
+		if l.Progress != nil && onProgress != nil {
+			onProgress(*l.Progress)
+		}
+	case LineResult:
+		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
+	case LineCancel:
+		o.Cancel = l.Cancel
+		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {
+			o.take(l.Cancel.Result, onProgress)
+		}
+	}
 }

@@ -1,39 +1,63 @@
 package operate
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// Snapshot is one snapshot as `restic snapshots --json` lists it; other
-// fields are ignored.
-type Snapshot struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Paths    []string  `json:"paths"`
-	Hostname string    `json:"hostname"`
-	Tags     []string  `json:"tags"`
+// StatusData is what the agent reads from the repository for status. It is
+// small whatever the history: newest snapshots per group and newest
+// evidence per kind, read from one snapshot listing (plus, at most, one
+// evidence document).
+type StatusData struct {
+	// AgentNow is the service's clock when it answered.
+	AgentNow      time.Time `json:"agent_now"`
+	ResticVersion string    `json:"restic_version,omitempty"`
+	// Snapshots counts this app's snapshots.
+	Snapshots int         `json:"snapshots"`
+	Groups    []SnapGroup `json:"groups"`
+	// Evidence is the newest trusted evidence of each kind.
+	Evidence []EvidenceRef `json:"evidence"`
+	// Foreign counts snapshots under this app's host and tags that carry
+	// another app's identity: they are ignored.
+	Foreign int `json:"foreign,omitempty"`
+	// Future are this app's snapshots dated after the operator's clock:
+	// they are not trusted.
+	Future []SnapRef `json:"future,omitempty"`
+	// Next says when the scheduler runs each operation next.
+	Next []Due `json:"next,omitempty"`
 }
 
-// HasTag reports whether the snapshot carries tag.
-func (s Snapshot) HasTag(tag string) bool { return slices.Contains(s.Tags, tag) }
-
-// ParseSnapshots decodes restic's snapshot list.
-func ParseSnapshots(data []byte) ([]Snapshot, error) {
-	var list []Snapshot
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("decode restic snapshots: %w", err)
-	}
-	return list, nil
+// SnapGroup is one backup group: the files, or one database's dumps.
+type SnapGroup struct {
+	Kind   string   `json:"kind"` // files or db
+	DB     string   `json:"db,omitempty"`
+	Paths  []string `json:"paths"`
+	Count  int      `json:"count"`
+	Newest *SnapRef `json:"newest,omitempty"`
 }
 
-// Group is the newest snapshot of one backup group: the files, or a database.
+// SnapRef names one snapshot.
+type SnapRef struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind,omitempty"`
+}
+
+// Due is when the scheduler runs an operation next.
+type Due struct {
+	Kind string     `json:"kind"`
+	At   *time.Time `json:"at,omitempty"`
+	// Why says what decided it: "schedule", "retry after a failure", "no
+	// run yet", "manual" (never by itself) or "no retention" (prune).
+	Why string `json:"why"`
+}
+
+// Group is the newest snapshot of one backup group, as judged.
 type Group struct {
 	Name string `json:"name"`
 	// Kind is files or db.
@@ -54,8 +78,12 @@ type Operation struct {
 	Time       *time.Time `json:"time,omitempty"`
 	AgeSeconds *int64     `json:"age_seconds,omitempty"`
 	Stale      bool       `json:"stale"`
+	Trigger    string     `json:"trigger,omitempty"`
 	Summary    string     `json:"summary,omitempty"`
 	Evidence   *Evidence  `json:"evidence,omitempty"`
+	// Next is when the scheduler runs it next (nil: never by itself).
+	Next    *time.Time `json:"next,omitempty"`
+	NextWhy string     `json:"next_why,omitempty"`
 }
 
 // Report is the evidence report of one environment.
@@ -64,11 +92,12 @@ type Report struct {
 	Service        string            `json:"service"`
 	RepositoryType string            `json:"repository_type"`
 	Repository     string            `json:"repository"`
-	RepositoryID   string            `json:"repository_id,omitempty"`
 	ResticVersion  string            `json:"restic_version,omitempty"`
+	AgentVersion   string            `json:"agent_version,omitempty"`
 	Host           string            `json:"host"`
 	Tags           []string          `json:"tags"`
 	Retention      string            `json:"retention"`
+	Schedule       string            `json:"schedule"`
 	Freshness      map[string]string `json:"freshness"`
 	Backups        []Group           `json:"backups"`
 	Operations     []Operation       `json:"operations"`
@@ -87,23 +116,20 @@ func (r *Report) OK() bool {
 	return true
 }
 
-// Assess judges what a status run read back from the repository against the
-// spec's freshness limits at time now. It is pure.
+// Assess judges what the agent read back from the repository against the
+// spec's freshness limits at time now (the operator's clock). It is pure.
 func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Report {
 	r := &Report{
 		Environment: es.Environment, Service: service,
 		RepositoryType: es.Repository.Backend(), Repository: es.Repository.Display(),
 		Host: es.Host, Tags: es.Tags, Retention: "none (nothing is forgotten)",
+		Schedule: es.Schedule.Text(),
 		Freshness: map[string]string{
 			string(OpBackup): es.Freshness.Backup.String(),
 			string(OpCheck):  es.Freshness.Check.String(),
 			string(OpDrill):  es.Freshness.Drill.String(),
 		},
-		MissingTools: out.MissingTools,
-		Backups:      []Group{}, Operations: []Operation{}, Findings: []Finding{},
-	}
-	if r.MissingTools == nil {
-		r.MissingTools = []string{}
+		Backups: []Group{}, Operations: []Operation{}, Findings: []Finding{}, MissingTools: []string{},
 	}
 	if es.Retention != nil {
 		r.Retention = strings.Join(es.Retention.Flags(), " ")
@@ -112,92 +138,97 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		f.Environment = es.Environment
 		r.Findings = append(r.Findings, f)
 	}
-	if len(out.MissingTools) > 0 {
-		add(ToolMissing(es.Environment, es.Image, service, out.MissingTools))
+	if a := out.Agent; a != nil {
+		r.AgentVersion, r.ResticVersion = a.Version, a.ResticVersion
+		if len(a.MissingTools) > 0 {
+			r.MissingTools = a.MissingTools
+			add(ToolMissing(es.Environment, es.Image, service, a.MissingTools))
+		}
 	}
-	if out.Result == nil {
-		add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the status script printed no result",
-			NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
-		return r
-	}
-	r.RepositoryID, r.ResticVersion = out.Result.RepositoryID, out.Result.ResticVersion
-	if out.Result.Host != "" {
-		r.Host, r.Tags = out.Result.Host, out.Result.Tags
-	}
-	if out.Result.Failure() != nil {
-		for _, f := range Explain(OpStatus, es, service, out.Result) {
-			add(f)
+	st := out.Status
+	if st == nil {
+		if out.Result != nil && out.Result.Failure() != nil {
+			for _, f := range Explain(OpStatus, es, service, out.Result) {
+				add(f)
+			}
+		} else {
+			add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the agent returned no status",
+				NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
 		}
 		return r
 	}
-	snaps, err := ParseSnapshots(out.Blobs["snapshots"])
-	if err != nil {
-		add(Finding{Severity: SeverityError, Code: "status_failed", Message: err.Error()})
-		return r
+	if st.ResticVersion != "" {
+		r.ResticVersion = st.ResticVersion
 	}
-	snaps = slices.DeleteFunc(snaps, func(s Snapshot) bool { return !r.owns(s) })
+	if skew := st.AgentNow.Sub(now); !st.AgentNow.IsZero() && (skew > FutureSlack || skew < -FutureSlack) {
+		add(Finding{Severity: SeverityWarning, Code: "clock_skew",
+			Message:     fmt.Sprintf("the backup service's clock is %s %s this machine's: snapshot and evidence times from it are off by as much", Age(int64(abs(skew).Seconds())), aheadOrBehind(skew)),
+			NextActions: []Action{{Label: "fix the node's clock (NTP), then back up", Command: Command(OpBackup, es.Environment)}}})
+	}
+	if len(st.Future) > 0 {
+		newest := st.Future[0]
+		add(Finding{Severity: SeverityWarning, Code: "future_snapshots",
+			Message: fmt.Sprintf("%d snapshot(s) of this app are dated after now (the latest %s, %s): a node with a wrong clock made them, or something else writes under this app's host and tags. They are not counted as fresh backups",
+				len(st.Future), short(newest.ID), newest.Time.UTC().Format(time.RFC3339)),
+			NextActions: []Action{{Label: "fix the clock of the node that made them, then back up", Command: Command(OpBackup, es.Environment)}}})
+	}
+	if st.Foreign > 0 {
+		add(Finding{Severity: SeverityWarning, Code: "foreign_snapshots",
+			Message:     fmt.Sprintf("%d snapshot(s) in the repository carry this app's host and tags but another app's identity: they are ignored, and prune never touches them. Give that app its own host or tags", st.Foreign),
+			NextActions: []Action{{Label: "see them", Command: fmt.Sprintf("devopsellence exec %s --env %s -- restic snapshots --host %s", service, es.Environment, es.Host)}}})
+	}
 	limit := es.Freshness.Backup.Std()
-	if paths := es.BackupPaths(); len(paths) > 0 {
-		g := newest("files", "files", true, snaps, func(s Snapshot) bool {
-			return s.HasTag("kind:files") && sameSet(s.Paths, paths)
-		}, now, limit)
-		r.Backups = append(r.Backups, g)
-		if f, bad := groupFinding(g, es.Environment, limit); bad {
-			add(f)
+	judge := func(g Group, declared bool) {
+		r.Backups = append(r.Backups, judged(g, now, limit))
+		if declared {
+			if f, bad := groupFinding(r.Backups[len(r.Backups)-1], es.Environment, limit); bad {
+				add(f)
+			}
 		}
+	}
+	if paths := es.BackupPaths(); len(paths) > 0 {
+		judge(fromGroups("files", "files", true, st.Groups, func(g SnapGroup) bool { return g.Kind == "files" && sameSet(g.Paths, paths) }), true)
 	}
 	for _, d := range es.Databases {
-		g := newest("db:"+d.Name, "db", true, snaps, func(s Snapshot) bool {
-			return s.HasTag("kind:db") && s.HasTag("db:"+d.Name) && slices.Contains(s.Paths, DumpFile(d))
-		}, now, limit)
-		r.Backups = append(r.Backups, g)
-		if f, bad := groupFinding(g, es.Environment, limit); bad {
-			add(f)
+		judge(fromGroups("db:"+d.Name, "db", true, st.Groups, func(g SnapGroup) bool {
+			return g.Kind == "db" && g.DB == d.Name && slices.Contains(g.Paths, DumpFile(d))
+		}), true)
+	}
+	for _, g := range st.Groups {
+		if g.Kind == "db" && strings.HasPrefix(g.DB, "auto-") {
+			judge(fromGroups("db:"+g.DB, "db", false, []SnapGroup{g}, func(SnapGroup) bool { return true }), false)
 		}
 	}
-	for _, name := range foundDatabases(snaps) {
-		g := newest("db:"+name, "db", false, snaps, func(s Snapshot) bool {
-			return s.HasTag("kind:db") && s.HasTag("db:"+name)
-		}, now, limit)
-		r.Backups = append(r.Backups, g)
-	}
 	for _, kind := range EvidenceKinds() {
-		r.operation(es, service, kind, out.Blobs["evidence-"+string(kind)], now, add)
+		r.operation(es, service, kind, st, now, add)
 	}
 	return r
 }
 
-// owns is a second guard behind restic's own host and tag filters: another
-// app's snapshots in a shared repository are never counted.
-func (r *Report) owns(s Snapshot) bool {
-	if s.Hostname != r.Host {
-		return false
-	}
-	for _, t := range r.Tags {
-		if !s.HasTag(t) {
-			return false
-		}
-	}
-	return true
-}
-
-func newest(name, kind string, declared bool, snaps []Snapshot, match func(Snapshot) bool, now time.Time, limit time.Duration) Group {
+func fromGroups(name, kind string, declared bool, groups []SnapGroup, match func(SnapGroup) bool) Group {
 	g := Group{Name: name, Kind: kind, Declared: declared}
-	var best *Snapshot
-	for i := range snaps {
-		if !match(snaps[i]) {
+	var best *SnapRef
+	for _, sg := range groups {
+		if !match(sg) {
 			continue
 		}
-		g.Snapshots++
-		if best == nil || snaps[i].Time.After(best.Time) {
-			best = &snaps[i]
+		g.Snapshots += sg.Count
+		if sg.Newest != nil && (best == nil || sg.Newest.Time.After(best.Time)) {
+			best = sg.Newest
 		}
 	}
 	if best != nil {
 		t := best.Time.UTC()
-		age := int64(now.Sub(t).Seconds())
-		g.SnapshotID, g.Time, g.AgeSeconds = best.ID, &t, &age
-		g.Stale = now.Sub(t) > limit
+		g.SnapshotID, g.Time = best.ID, &t
+	}
+	return g
+}
+
+func judged(g Group, now time.Time, limit time.Duration) Group {
+	if g.Time != nil {
+		age := int64(now.Sub(*g.Time).Seconds())
+		g.AgeSeconds = &age
+		g.Stale = now.Sub(*g.Time) > limit
 	}
 	return g
 }
@@ -207,36 +238,33 @@ func groupFinding(g Group, env string, limit time.Duration) (Finding, bool) {
 	switch {
 	case g.Time == nil:
 		return Finding{Severity: SeverityError, Code: "backup_missing",
-			Message:     fmt.Sprintf("%s: no snapshot in the repository for this host and tags", g.Name),
+			Message:     fmt.Sprintf("%s: no snapshot in the repository for this host, tags and app", g.Name),
 			NextActions: fix}, true
 	case g.Stale:
 		return Finding{Severity: SeverityError, Code: "backup_stale",
-			Message:     fmt.Sprintf("%s: the newest snapshot (%.8s) is %s old, beyond the %s limit", g.Name, g.SnapshotID, Age(*g.AgeSeconds), spec.Duration(limit)),
+			Message:     fmt.Sprintf("%s: the newest snapshot (%s) is %s old, beyond the %s limit", g.Name, short(g.SnapshotID), Age(*g.AgeSeconds), spec.Duration(limit)),
 			NextActions: fix}, true
 	}
 	return Finding{}, false
 }
 
-// foundDatabases names the SQLite files that backups found in the volumes.
-func foundDatabases(snaps []Snapshot) []string {
-	var out []string
-	for _, s := range snaps {
-		for _, t := range s.Tags {
-			if name, ok := strings.CutPrefix(t, "db:auto-"); ok && !slices.Contains(out, "auto-"+name) {
-				out = append(out, "auto-"+name)
-			}
+func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusData, now time.Time, add func(Finding)) {
+	op := Operation{Kind: string(kind)}
+	for _, d := range st.Next {
+		if d.Kind == string(kind) {
+			op.Next, op.NextWhy = d.At, d.Why
 		}
 	}
-	sort.Strings(out)
-	return out
-}
-
-func (r *Report) operation(es spec.EnvSpec, service string, kind Op, doc []byte, now time.Time, add func(Finding)) {
-	op := Operation{Kind: string(kind)}
 	env := es.Environment
 	fix := []Action{{Label: "run it now", Command: Command(kind, env)}}
 	limit := map[Op]time.Duration{OpBackup: es.Freshness.Backup.Std(), OpCheck: es.Freshness.Check.Std(), OpDrill: es.Freshness.Drill.Std()}[kind]
-	if doc == nil {
+	var ref *EvidenceRef
+	for i := range st.Evidence {
+		if st.Evidence[i].Kind == string(kind) {
+			ref = &st.Evidence[i]
+		}
+	}
+	if ref == nil {
 		r.Operations = append(r.Operations, op)
 		switch {
 		case kind == OpCheck || kind == OpDrill:
@@ -246,16 +274,16 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, doc []byte,
 		}
 		return
 	}
-	ev, err := ParseEvidence(doc)
-	if err != nil {
-		r.Operations = append(r.Operations, op)
-		add(Finding{Severity: SeverityError, Code: "evidence_unreadable", Message: fmt.Sprintf("the newest %s evidence is not a readable document: %v", kind, err), NextActions: fix})
-		return
-	}
-	t := ev.FinishedAt.UTC()
+	t := ref.Time.UTC()
 	age := int64(now.Sub(t).Seconds())
-	op.Result, op.Time, op.AgeSeconds, op.Evidence = ev.Result, &t, &age, ev
-	op.Summary = summarize(ev)
+	op.Result, op.Time, op.AgeSeconds, op.Trigger, op.Evidence = ref.Result, &t, &age, ref.Trigger, ref.Doc
+	op.Summary = ref.Result
+	if ref.Error != "" {
+		op.Summary += ": " + ref.Error
+	}
+	if ref.Doc != nil {
+		op.Summary = summarize(ref.Doc)
+	}
 	if limit > 0 && now.Sub(t) > limit {
 		op.Stale = true
 	}
@@ -265,19 +293,26 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, doc []byte,
 			Message:     fmt.Sprintf("the newest %s evidence is %s old, beyond the %s limit", kind, Age(age), spec.Duration(limit)),
 			NextActions: fix})
 	}
-	switch ev.Result {
+	switch ref.Result {
 	case ResultFailed:
 		f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
-			Message:     fmt.Sprintf("the last %s (%s) failed", kind, t.Format(time.RFC3339)),
+			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), or(ref.Trigger, TriggerManual)),
 			NextActions: fix}
 		if kind == OpPrune {
 			f.Severity = SeverityWarning
 		}
-		for _, x := range Explain(kind, es, service, ev) {
-			f.Evidence = append(f.Evidence, x.Message)
-			if len(x.NextActions) > 0 {
-				f.NextActions = x.NextActions
+		if ref.Error != "" {
+			f.Evidence = append(f.Evidence, "error: "+ref.Error)
+		}
+		if ref.Doc != nil {
+			for _, x := range Explain(kind, es, service, ref.Doc) {
+				f.Evidence = append(f.Evidence, x.Message)
+				if len(x.NextActions) > 0 {
+					f.NextActions = x.NextActions
+				}
 			}
+		} else if ref.Error != "" {
+			f.NextActions = explainStep(kind, es, service, Step{Name: string(kind), Error: ref.Error}).NextActions
 		}
 		add(f)
 	case ResultPartial:
@@ -329,4 +364,32 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func aheadOrBehind(d time.Duration) string {
+	if d > 0 {
+		return "ahead of"
+	}
+	return "behind"
+}
+
+func or(s, fallback string) string {
+	if s != "" {
+		return s
+	}
+	return fallback
 }

@@ -1,7 +1,6 @@
 package operate
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,52 +8,24 @@ import (
 	"time"
 )
 
-var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-func snap(id string, at time.Time, host string, paths []string, tags ...string) Snapshot {
-	return Snapshot{ID: id, Time: at, Hostname: host, Paths: paths, Tags: tags}
-}
-
-func evidenceDoc(kind, result string, at time.Time, steps ...Step) []byte {
-	b, _ := json.Marshal(Evidence{SchemaVersion: 1, Kind: kind, Result: result, FinishedAt: at, Steps: steps})
-	return b
-}
-
-// statusOutcome is what a status run reads back: this app's snapshots, one
-// of another app, and evidence of each kind at the given time.
-func statusOutcome(t *testing.T, at time.Time, results map[Op]string) *Outcome {
-	t.Helper()
-	tags := []string{"app:shop", "env:production"}
-	with := func(extra ...string) []string { return append(slices.Clone(tags), extra...) }
+// statusOutcome is what the agent reads back: this app's snapshots and
+// evidence of each kind at the given time.
+func statusOutcome(at time.Time, results map[Op]string) *Outcome {
+	files := []string{"/data/app_storage", "/etc/shop", "/srv/x"}
 	snaps := []Snapshot{
-		snap("f1", at.Add(-time.Hour), "shop-production", []string{"/data/app_storage", "/etc/shop it's", "/srv/x"}, with("kind:files")...),
-		snap("f2", at, "shop-production", []string{"/data/app_storage", "/etc/shop it's", "/srv/x"}, with("kind:files")...),
-		snap("m1", at, "shop-production", []string{"/main.sql"}, with("kind:db", "db:main", "engine:postgres")...),
-		snap("a1", at, "shop-production", []string{"/analytics.sql"}, with("kind:db", "db:analytics", "engine:mariadb")...),
-		snap("c1", at, "shop-production", []string{"/cache.sqlite3"}, with("kind:db", "db:cache", "engine:sqlite")...),
-		snap("x1", at, "shop-production", []string{"/auto-data-app_storage-x.db.sqlite3"}, with("kind:db", "db:auto-data-app_storage-x.db")...),
-		// Not this app's: another host, and the same host without its tags.
-		snap("o1", at.Add(time.Minute), "blog-production", []string{"/data/app_storage", "/etc/shop it's", "/srv/x"}, "app:shop", "env:production", "kind:files"),
-		snap("o2", at.Add(time.Minute), "shop-production", []string{"/main.sql"}, "app:blog", "kind:db", "db:main"),
-	}
-	list, _ := json.Marshal(snaps)
-	out := &Outcome{
-		Result: &Evidence{Kind: "status", Result: ResultOK, Host: "shop-production", Tags: tags, RepositoryID: "r1", ResticVersion: "0.18.1"},
-		Blobs:  map[string][]byte{"snapshots": list},
+		ours("f1", at.Add(-time.Hour), files, TagFiles),
+		ours("f2", at, files, TagFiles),
+		ours("m1", at, []string{"/main.sql"}, TagDB, TagDBName+"main"),
+		ours("a1", at, []string{"/analytics.sql"}, TagDB, TagDBName+"analytics"),
+		ours("c1", at, []string{"/cache.sqlite3"}, TagDB, TagDBName+"cache"),
+		ours("x1", at, []string{"/auto-data-app_storage-x.db.sqlite3"}, TagDB, TagDBName+"auto-data-app_storage-x.db"),
 	}
 	for kind, result := range results {
-		out.Blobs["evidence-"+string(kind)] = evidenceDoc(string(kind), result, at)
+		snaps = append(snaps, evidenceSnap(string(kind)+"-ev", kind, result, at))
 	}
-	return out
-}
-
-func findingCodes(r *Report) []string {
-	var out []string
-	for _, f := range r.Findings {
-		out = append(out, f.Code)
-	}
-	slices.Sort(out)
-	return out
+	st := Summarize(snaps, us, at)
+	st.AgentNow = at
+	return &Outcome{Status: &st, Agent: &AgentInfo{Version: "v1", Protocol: Protocol, ResticVersion: "0.18.1"}}
 }
 
 func TestAssessJudgesFreshnessAgainstTheSpecsLimits(t *testing.T) {
@@ -67,20 +38,22 @@ func TestAssessJudgesFreshnessAgainstTheSpecsLimits(t *testing.T) {
 		want    []string
 	}{
 		{"fresh", all, time.Hour, nil},
-		{"a day and 3 hours: backups stale", all, 27 * time.Hour, []string{"backup_stale", "backup_stale", "backup_stale", "backup_stale"}},
-		{"9 days: the check too", all, 9 * 24 * time.Hour, []string{"backup_stale", "backup_stale", "backup_stale", "backup_stale", "check_stale"}},
-		{"36 days: the drill too", all, 36 * 24 * time.Hour, []string{"backup_stale", "backup_stale", "backup_stale", "backup_stale", "check_stale", "drill_stale"}},
-		{"no evidence", nil, time.Hour, []string{"check_missing", "drill_missing", "prune_missing"}},
-		{"failed and partial runs", map[Op]string{OpBackup: ResultPartial, OpCheck: ResultFailed, OpPrune: ResultFailed, OpDrill: ResultOK}, time.Hour, []string{"backup_partial", "check_failed", "prune_failed"}},
+		{"a day and 3 hours: backups stale", all, 27 * time.Hour, []string{"backup_stale", "backup_stale", "backup_stale", "backup_stale", "clock_skew"}},
+		{"9 days: the check too", all, 9 * 24 * time.Hour, []string{"backup_stale", "backup_stale", "backup_stale", "backup_stale", "check_stale", "clock_skew"}},
+		{"no evidence", nil, time.Hour, []string{"check_missing", "clock_skew", "drill_missing", "prune_missing"}},
+		{"failed and partial runs", map[Op]string{OpBackup: ResultPartial, OpCheck: ResultFailed, OpPrune: ResultFailed, OpDrill: ResultOK}, time.Hour, []string{"backup_partial", "check_failed", "clock_skew", "prune_failed"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Assess(es, "backup", statusOutcome(t, t0, tc.results), t0.Add(tc.age))
-			if got := findingCodes(r); !slices.Equal(got, tc.want) {
-				t.Errorf("findings = %v, want %v", got, tc.want)
+			out := statusOutcome(t0, tc.results)
+			now := t0.Add(tc.age)
+			if tc.age <= time.Hour {
+				out.Status.AgentNow = now
+				tc.want = slices.DeleteFunc(tc.want, func(c string) bool { return c == "clock_skew" })
 			}
-			if r.OK() != (len(tc.want) == 0 || slices.Equal(tc.want, []string{"prune_missing"})) && tc.results != nil {
-				t.Errorf("OK() = %v", r.OK())
+			r := Assess(es, "backup", out, now)
+			if got := findingCodes(r.Findings); !slices.Equal(got, tc.want) {
+				t.Errorf("findings = %v, want %v", got, tc.want)
 			}
 			for _, f := range r.Findings {
 				if len(f.NextActions) == 0 || !strings.HasPrefix(f.NextActions[0].Command, "devopsellence") || f.Environment != "production" {
@@ -91,8 +64,12 @@ func TestAssessJudgesFreshnessAgainstTheSpecsLimits(t *testing.T) {
 	}
 }
 
-func TestAssessCountsOnlyThisAppsSnapshotsAndListsFoundDatabases(t *testing.T) {
-	r := Assess(sampleEnv(t), "backup", statusOutcome(t, t0, nil), t0.Add(time.Hour))
+func TestAssessGroupsThisAppsSnapshotsAndSaysWhatRunsNext(t *testing.T) {
+	out := statusOutcome(t0, nil)
+	next := t0.Add(14*time.Hour + 30*time.Minute)
+	out.Status.Next = []Due{{Kind: "backup", At: &next, Why: "schedule"}, {Kind: "drill", Why: "manual"}}
+	out.Status.AgentNow = t0.Add(time.Hour)
+	r := Assess(sampleEnv(t), "backup", out, t0.Add(time.Hour))
 	var got []string
 	for _, g := range r.Backups {
 		got = append(got, fmt.Sprintf("%s:%d:%s", g.Name, g.Snapshots, g.SnapshotID))
@@ -101,49 +78,80 @@ func TestAssessCountsOnlyThisAppsSnapshotsAndListsFoundDatabases(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("groups = %v, want %v", got, want)
 	}
-	if r.Repository != "(secret RESTIC_REPOSITORY, type rest)" || r.RepositoryType != "rest" || r.Retention != "--keep-daily 7" {
+	if r.Repository != "(secret RESTIC_REPOSITORY, type rest)" || r.RepositoryType != "rest" || r.Retention != "--keep-daily 7" ||
+		r.Schedule != "backup daily at 02:30; prune every 1d; check every 7d" || r.AgentVersion != "v1" {
 		t.Errorf("report = %+v", r)
 	}
+	if op := r.Operations[0]; op.Kind != "backup" || op.Next == nil || !op.Next.Equal(next) || r.Operations[3].NextWhy != "manual" {
+		t.Errorf("operations = %+v", r.Operations)
+	}
 }
 
-func TestAssessExplainsARepositoryThatCannotBeRead(t *testing.T) {
-	es := sampleEnv(t)
-	code := 12
-	out := &Outcome{Result: &Evidence{Kind: "status", Result: ResultFailed, Steps: []Step{
-		{Name: "repository", Kind: "repository", Result: ResultFailed, ExitCode: &code, Error: "wrong_password", Message: "Fatal: wrong password or no key found"},
-	}}, MissingTools: []string{"sqlite3"}}
-	r := Assess(es, "backup", out, t0)
-	if got := findingCodes(r); !slices.Equal(got, []string{"tool_missing", "wrong_password"}) {
+func TestAssessFlagsClockSkewFutureSnapshotsAndLookalikes(t *testing.T) {
+	out := statusOutcome(t0, map[Op]string{OpBackup: ResultOK, OpCheck: ResultOK, OpDrill: ResultOK, OpPrune: ResultOK})
+	out.Status.AgentNow = t0.Add(3 * time.Hour)
+	out.Status.Future = []SnapRef{{ID: "ffffffff00", Time: t0.Add(3 * time.Hour)}}
+	out.Status.Foreign = 4
+	r := Assess(sampleEnv(t), "backup", out, t0.Add(time.Minute))
+	if got := findingCodes(r.Findings); !slices.Equal(got, []string{"clock_skew", "foreign_snapshots", "future_snapshots"}) {
 		t.Fatalf("findings = %v", got)
 	}
-	if r.Findings[1].NextActions[0].Command != "devopsellence secret set RESTIC_PASSWORD --service backup --env production --stdin" {
-		t.Errorf("next actions = %+v", r.Findings[1].NextActions)
+	if r.OK() {
+		t.Error("a report with a skewed clock is OK")
 	}
-	if r := Assess(es, "backup", &Outcome{}, t0); !slices.Equal(findingCodes(r), []string{"status_failed"}) {
-		t.Errorf("no result: %v", findingCodes(r))
+	for _, f := range r.Findings {
+		if f.Code == "clock_skew" && !strings.Contains(f.Message, "2h59m ahead of") {
+			t.Errorf("clock_skew: %s", f.Message)
+		}
 	}
 }
 
-func TestExplainGivesEachFailureItsFix(t *testing.T) {
+func TestAssessExplainsAStatusThatCouldNotReadTheRepository(t *testing.T) {
 	es := sampleEnv(t)
-	tests := map[string]string{
-		"repository_missing": "devopsellence-backup backup --env production --init",
-		"locked":             "devopsellence-backup check --env production --unlock-stale",
-		"service_env":        "devopsellence-backup apply --env production",
-		"tool_missing":       "devopsellence-backup image --env production",
-		"dumper_failed":      "devopsellence-backup check --env production",
-		"no_scratch":         "devopsellence-backup apply --env production",
-		"partial":            "devopsellence-backup backup --env production",
+	code := 12
+	out := &Outcome{Agent: &AgentInfo{MissingTools: []string{"sqlite3"}}, Result: &Evidence{Kind: "status", Result: ResultFailed, Steps: []Step{
+		{Name: "snapshots", Kind: "status", Result: ResultFailed, ExitCode: &code, Error: "wrong_password", Message: "Fatal: wrong password or no key found"},
+	}}}
+	r := Assess(es, "backup", out, t0)
+	if got := findingCodes(r.Findings); !slices.Equal(got, []string{"tool_missing", "wrong_password"}) {
+		t.Fatalf("findings = %v", got)
 	}
-	for class, want := range tests {
-		ev := &Evidence{Steps: []Step{{Name: "x", Result: ResultFailed, Error: class, Message: "m"}}}
-		fs := Explain(OpCheck, es, "backup", ev)
-		if len(fs) != 1 || fs[0].Code != class || fs[0].NextActions[0].Command != want {
-			t.Errorf("%s: %+v, want next %q", class, fs, want)
+	if r := Assess(es, "backup", &Outcome{}, t0); !slices.Equal(findingCodes(r.Findings), []string{"status_failed"}) {
+		t.Errorf("no result: %v", findingCodes(r.Findings))
+	}
+}
+
+func TestEveryFindingsFirstActionFixesItsCause(t *testing.T) {
+	es := sampleEnv(t)
+	tests := []struct {
+		step Step
+		want []string
+	}{
+		{Step{Error: "repository_missing"}, []string{"devopsellence-backup backup --env production --init"}},
+		{Step{Error: "locked"}, []string{"devopsellence-backup check --env production --unlock-stale"}},
+		{Step{Error: "service_env"}, []string{"devopsellence-backup apply --env production"}},
+		{Step{Error: "tool_missing"}, []string{"devopsellence-backup image --env production"}},
+		{Step{Error: "no_scratch"}, []string{"devopsellence-backup apply --env production"}},
+		{Step{Error: "partial"}, []string{"devopsellence-backup backup --env production"}},
+		{Step{Error: "source_missing"}, []string{"devopsellence-backup apply --env production"}},
+		// A secret stored after the last deploy is not in the container
+		// exec runs in: the fix is a deploy, not a rerun.
+		{Step{Error: "wrong_password"}, []string{"devopsellence secret set RESTIC_PASSWORD --service backup --env production --stdin", "devopsellence deploy --env production", "devopsellence-backup check --env production"}},
+		{Step{Name: "db:main", Error: "dumper_failed", Message: `pg_dump: error: FATAL:  password authentication failed for user "app"`},
+			[]string{"devopsellence secret set DATABASE_URL --service backup --env production --stdin", "devopsellence deploy --env production", "devopsellence-backup check --env production"}},
+		{Step{Name: "check", Kind: "check", Error: "failed", Message: "Fatal: repository contains errors"},
+			[]string{"devopsellence exec backup --env production -- restic check --read-data", "devopsellence exec backup --env production -- restic repair index", "devopsellence-backup backup --env production"}},
+	}
+	for _, tc := range tests {
+		tc.step.Result = ResultFailed
+		fs := Explain(OpCheck, es, "backup", &Evidence{Steps: []Step{tc.step}})
+		var got []string
+		for _, a := range fs[0].NextActions {
+			got = append(got, a.Command)
 		}
-	}
-	if fs := Explain(OpBackup, es, "backup", &Evidence{Interrupted: true}); len(fs) != 1 || fs[0].Code != "interrupted" {
-		t.Errorf("interrupted: %+v", fs)
+		if len(fs) != 1 || fs[0].Code != tc.step.Error || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.step.Error, got, tc.want)
+		}
 	}
 }
 
@@ -152,35 +160,5 @@ func TestAgeIsShort(t *testing.T) {
 		if got := Age(s); got != want {
 			t.Errorf("Age(%d) = %s, want %s", s, got, want)
 		}
-	}
-}
-
-func TestToolMissingNamesTheImageAndTheCommandThatBuildsABetterOne(t *testing.T) {
-	f := ToolMissing("staging", "img:2", "backup", []string{"restic", "mariadb-dump|mysqldump"})
-	if f.Code != "tool_missing" || f.Severity != SeverityWarning || f.Environment != "staging" ||
-		f.Message != "image img:2 of service backup in staging lacks restic, mariadb-dump|mysqldump, which the spec's backups and drills need" ||
-		!slices.Equal(f.Evidence, []string{"restic", "mariadb-dump|mysqldump"}) ||
-		len(f.NextActions) != 1 || f.NextActions[0].Command != "devopsellence-backup image --env staging" {
-		t.Errorf("ToolMissing = %+v", f)
-	}
-	// A failed step names its tool; status reports what the image lacks.
-	es := sampleEnv(t)
-	ev := &Evidence{Steps: []Step{{Name: "db:main", Result: ResultFailed, Error: "tool_missing", Message: "pg_dump is not on the service's PATH", Facts: map[string]any{"tool": "pg_dump"}}}}
-	if fs := Explain(OpBackup, es, "backup", ev); len(fs) != 1 || fs[0].Severity != SeverityError ||
-		fs[0].Message != "db:main: image img:1 of service backup in production lacks pg_dump, which the spec's backups and drills need" {
-		t.Errorf("explained: %+v", fs)
-	}
-	r := Assess(es, "backup", &Outcome{MissingTools: []string{"sqlite3"}}, t0)
-	if len(r.Findings) == 0 || r.Findings[0].Message != "image img:1 of service backup in production lacks sqlite3, which the spec's backups and drills need" {
-		t.Errorf("status findings: %+v", r.Findings)
-	}
-}
-
-func TestExplainSaysWhichSecretMustBeAURL(t *testing.T) {
-	ev := &Evidence{Steps: []Step{{Name: "db:main", Result: ResultFailed, Error: "bad_url", Message: "the secret DATABASE_URL must be a postgres://… or mysql://… URL", Facts: map[string]any{"secret": "DATABASE_URL"}}}}
-	fs := Explain(OpBackup, sampleEnv(t), "backup", ev)
-	if len(fs) != 1 || fs[0].Code != "bad_url" || len(fs[0].NextActions) != 2 ||
-		fs[0].NextActions[0].Command != "devopsellence secret set DATABASE_URL --service backup --env production --stdin" {
-		t.Errorf("bad_url: %+v", fs)
 	}
 }

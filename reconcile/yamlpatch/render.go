@@ -257,7 +257,24 @@ func scalarText(s string, flow bool) string {
 	if plainOK(s, flow) {
 		return s
 	}
+	if singleOK(s) {
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
 	return quote(s)
+}
+
+// singleOK: a one-line printable string with double quotes or backslashes
+// (JSON, say) reads better single-quoted, where neither is escaped.
+func singleOK(s string) bool {
+	if !strings.ContainsAny(s, "\"\\") {
+		return false
+	}
+	for _, c := range s {
+		if c == '\t' || c == '\n' || c == '\r' || !printable(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func plainOK(s string, flow bool) bool {

@@ -1,0 +1,235 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Agent runs the operations of one environment's backups inside its
+// backup service.
+type Agent struct {
+	Config spec.AgentConfig
+	// Environ is the service's environment: where restic and the dumpers
+	// find the repository, its password and every credential.
+	Environ []string
+	// Version is this binary's version.
+	Version string
+	Now     func() time.Time
+	Out     *Output
+	Runs    Registry
+	// HTTP sends alerts; nil uses a default client.
+	HTTP Doer
+
+	restic *restic.Runner
+	scrub  func(string) string
+}
+
+// New reads the agent's configuration from the service's environment.
+func New(env []string, version string, out *Output, now func() time.Time) (*Agent, error) {
+	cfg, err := spec.ParseAgentEnv(func(k string) string { return environ.Get(env, k) })
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{Config: cfg, Environ: env, Version: version, Now: now, Out: out,
+		Runs: Registry{Dir: filepath.Join(tempDir(env), "devopsellence-backup")}}
+	a.scrub = newScrubber(cfg, env)
+	out.Scrub = a.scrub
+	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
+		OnStderr: func(line string) { out.Say("restic: %s", line) }}
+	return a, nil
+}
+
+func tempDir(env []string) string {
+	if d := environ.Get(env, "TMPDIR"); d != "" {
+		return d
+	}
+	return "/tmp"
+}
+
+// RunOptions are the flags of one run.
+type RunOptions struct {
+	operate.Options
+	Trigger string
+}
+
+// MissingTools lists the tools the configuration needs that the service's
+// PATH lacks, each as its alternatives joined by "|".
+func (a *Agent) MissingTools() []string {
+	var missing []string
+	path := environ.Get(a.Environ, "PATH")
+	for _, t := range operate.ToolsFor(a.Config.Databases) {
+		found := false
+		for _, c := range t.Commands {
+			if lookPath(c, path) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, strings.Join(t.Commands, "|"))
+		}
+	}
+	return missing
+}
+
+func lookPath(name, path string) bool {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			continue
+		}
+		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil && p != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Info is what `agent version` reports.
+func (a *Agent) Info(ctx context.Context) *operate.AgentInfo {
+	info := &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, MissingTools: a.MissingTools(), Schedule: a.Config.Schedule.Text()}
+	if v, err := a.restic.Detect(ctx); err == nil {
+		info.ResticVersion = v.String()
+	}
+	return info
+}
+
+// Run runs one operation to its end and prints its result; it returns the
+// exit status: 0 ok, 3 partial, 1 failed, 130 interrupted (by `agent
+// cancel`, a signal, or its deadline).
+func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
+	if o.RunID == "" {
+		o.RunID = operate.NewRunID()
+	}
+	if o.Trigger == "" {
+		o.Trigger = operate.TriggerManual
+	}
+	me := RunInfo{ID: o.RunID, PID: pid(), Op: string(op), Trigger: o.Trigger, Started: a.Now().UTC()}
+	rec := a.newRecorder(op, o)
+	if err := a.Runs.Register(me); err != nil {
+		if errors.Is(err, ErrCancelled) {
+			return a.report(rec, o, true, nil)
+		}
+		a.Out.Say("%s: %v", op, err)
+	}
+	defer a.Runs.Finish(o.RunID, nil)
+	a.Runs.Sweep(a.Now())
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	if op != operate.OpStatus {
+		lock, err := a.Runs.Acquire(ctx, me, func(h RunInfo) {
+			msg := fmt.Sprintf("waiting for the %s run %s (%s, started %s) to finish", h.Op, h.ID, h.Trigger, h.Started.Format(time.RFC3339))
+			a.Out.Say("%s: %s", op, msg)
+			a.Out.Line(operate.Line{Type: operate.LineWaiting, Message: msg})
+		})
+		if err != nil {
+			return a.report(rec, o, true, nil)
+		}
+		defer lock.Release()
+	}
+	v, err := a.restic.Detect(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s := rec.begin("service", "service")
+		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
+		s.fact("tool", "restic")
+	case err == nil:
+		rec.ev.ResticVersion = v.String()
+		a.pingStart(ctx, rec)
+		a.operate(ctx, rec, op, o)
+	}
+	return a.report(rec, o, ctx.Err() != nil, nil)
+}
+
+func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
+	switch op {
+	case operate.OpBackup:
+		a.backup(ctx, rec, o)
+	case operate.OpCheck:
+		a.check(ctx, rec, o)
+	case operate.OpPrune:
+		a.prune(ctx, rec, o)
+	case operate.OpDrill:
+		a.drill(ctx, rec, o)
+	}
+}
+
+func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
+	c := a.Config
+	return &recorder{now: a.Now, out: a.Out, scrub: a.scrub, ev: &operate.Evidence{
+		SchemaVersion: operate.EvidenceSchema, Kind: string(op), Environment: c.Environment, Service: c.Service,
+		Host: c.Host, Tags: c.Tags, Repository: c.Repository, AgentVersion: a.Version, AppID: c.AppID,
+		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{},
+	}}
+}
+
+// report closes the evidence, stores it (when the repository was reached),
+// sends the alerts, and prints the result line.
+func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool, extra func(*operate.Line)) int {
+	ev := rec.finish(interrupted)
+	line := operate.Line{Type: operate.LineResult, Evidence: ev,
+		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
+	if extra != nil {
+		extra(&line)
+	}
+	if ev.Kind != string(operate.OpStatus) {
+		// A fresh context: the run's own may be over, and what happened
+		// must still be recorded, briefly.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		a.alert(ctx, ev)
+		line.Stored = a.storeEvidence(ctx, rec)
+		cancel()
+	}
+	data := a.Out.Line(line)
+	if !a.Out.JSON {
+		a.Out.Say("%s: %s", ev.Kind, ev.Result)
+	}
+	a.Runs.Finish(o.RunID, data)
+	return ev.ExitCode
+}
+
+// storeEvidence saves the document as its own snapshot: a fixed path per
+// kind, this app's host and tags, and a summary in tags (result, trigger,
+// run, error) that status and the scheduler read without opening it.
+func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Stored {
+	ev := rec.ev
+	st := &operate.Stored{Kind: ev.Kind}
+	if !rec.repoReached {
+		st.Message = "the repository was not reached, so the evidence is only in this result"
+		return st
+	}
+	doc, err := jsonMarshal(ev)
+	if err != nil {
+		st.Error, st.Message = "failed", err.Error()
+		return st
+	}
+	c := a.Config
+	tags := append(slices.Clone(c.Tags), operate.EvidenceTags(ev, c.AppID, ev.RunID, rec.checkPart)...)
+	sum, err := a.restic.Backup(ctx, restic.BackupOptions{
+		Host: c.Host, Tags: tags, StdinFilename: strings.TrimPrefix(operate.EvidencePath(operate.Op(ev.Kind)), "/"),
+		Stdin: strings.NewReader(string(doc)), Time: ev.FinishedAt, Quiet: true,
+	}, nil)
+	if err != nil {
+		var re *restic.Error
+		st.Error, st.Message = "failed", err.Error()
+		if errors.As(err, &re) {
+			st.Error, st.Message = string(re.Class), re.Message
+		}
+		return st
+	}
+	st.Stored, st.SnapshotID = true, sum.SnapshotID
+	return st
+}

@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+)
+
+// identity is who this app's snapshots belong to.
+func (a *Agent) identity() operate.Identity {
+	return operate.Identity{Host: a.Config.Host, Tags: a.Config.Tags, AppID: a.Config.AppID}
+}
+
+// listOurs lists the snapshots under this app's host and tags (without a
+// lock: a stale lock or a running prune does not stop a read), as the
+// shared types.
+func (a *Agent) listOurs(ctx context.Context, extra ...string) ([]operate.Snapshot, error) {
+	tags := append(append([]string{}, a.Config.Tags...), extra...)
+	list, err := a.restic.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{tags}, NoLock: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]operate.Snapshot, len(list))
+	for i, s := range list {
+		out[i] = operate.Snapshot{ID: s.ID, Time: s.Time, Paths: s.Paths, Hostname: s.Hostname, Tags: s.Tags}
+	}
+	return out, nil
+}
+
+// checkParts is how many parts `--read-data-subset auto` rotates through.
+func (a *Agent) checkParts() int {
+	if a.Config.CheckParts > 0 {
+		return a.Config.CheckParts
+	}
+	return operate.AutoParts
+}
+
+// check runs restic check. auto reads the next part of the data after the
+// newest part a passing check verified, so successive checks cover all of
+// it; a failed check records no part, so the rotation never skips one.
+func (a *Agent) check(ctx context.Context, rec *recorder, o RunOptions) {
+	subset := o.Subset
+	if subset == "auto" {
+		parts := a.checkParts()
+		snaps, err := a.listOurs(ctx, operate.TagEvidence, operate.TagKind+string(operate.OpCheck))
+		if err != nil {
+			s := rec.begin("check", "check")
+			s.fail(exitOf(err), class(err), "cannot read the earlier checks: "+message(err))
+			return
+		}
+		subset = fmt.Sprintf("%d/%d", operate.LastCheckPart(snaps, a.identity(), parts, a.Now())+1, parts)
+	}
+	s := rec.begin("check", "check")
+	if subset != "" {
+		s.fact("subset", subset)
+	}
+	var res *restic.CheckResult
+	err := a.call(ctx, rec, o, func() error {
+		var err error
+		res, err = a.restic.Check(ctx, subset)
+		return err
+	})
+	if res != nil {
+		s.fact("num_errors", res.NumErrors)
+	}
+	if err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	msg := "no errors were found"
+	if subset != "" {
+		msg += " (read data subset " + subset + ")"
+		if strings.Contains(subset, "/") {
+			rec.checkPart = subset
+		}
+	}
+	s.ok(0, msg)
+}
+
+// prune forgets this app's snapshots beyond the retention policy, filtered
+// by host, tags and the app's identity so another app's snapshots in a
+// shared repository are never touched, then prunes unreferenced data as a
+// step of its own.
+func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
+	c := a.Config
+	if len(c.Retention) == 0 {
+		s := rec.begin("forget", "forget")
+		s.fail(nil, "no_retention", "the spec sets no retention, so nothing is forgotten: set spec.retention and run devopsellence-backup apply")
+		return
+	}
+	policy := strings.Join(c.Retention, " ")
+	s := rec.begin("forget", "forget")
+	s.fact("policy", policy)
+	tags := append([]string{}, c.Tags...)
+	if c.AppID != "" {
+		tags = append(tags, operate.TagAppID+c.AppID)
+	}
+	var fr *restic.ForgetResult
+	err := a.call(ctx, rec, o, func() error {
+		var err error
+		fr, err = a.restic.Forget(ctx, restic.Filter{Host: c.Host, Tags: [][]string{tags}}, c.Retention)
+		return err
+	})
+	if err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	s.fact("snapshots_before", fr.Kept+fr.Removed)
+	s.fact("snapshots_after", fr.Kept)
+	s.ok(0, fmt.Sprintf("%s forgotten, %d kept (%s)", plural(fr.Removed, "snapshot"), fr.Kept, policy))
+	if ctx.Err() != nil {
+		return
+	}
+	p := rec.begin("prune", "prune")
+	var pr *restic.PruneResult
+	err = a.call(ctx, rec, o, func() error {
+		var err error
+		pr, err = a.restic.Prune(ctx)
+		return err
+	})
+	if err != nil {
+		p.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	p.ok(0, pr.Summary)
+}
+
+// plural writes "1 snapshot", "2 snapshots".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+)
+
+// Output is what the agent prints. With JSON, stdout carries one compact
+// JSON line per event (progress at most once a second, then one result);
+// without, people get the same as short text. Everything for people goes
+// to stderr, scrubbed.
+type Output struct {
+	JSON   bool
+	Stdout io.Writer
+	Stderr io.Writer
+	Scrub  func(string) string
+	Now    func() time.Time
+
+	mu           sync.Mutex
+	lastProgress time.Time
+}
+
+// Say prints a line for people on stderr.
+func (o *Output) Say(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintln(o.Stderr, o.scrub(fmt.Sprintf(format, args...)))
+}
+
+func (o *Output) scrub(s string) string {
+	if o.Scrub == nil {
+		return s
+	}
+	return o.Scrub(s)
+}
+
+// Line prints a machine line (JSON mode only) and returns its bytes.
+func (o *Output) Line(l operate.Line) []byte {
+	data, err := json.Marshal(l)
+	if err != nil {
+		return nil
+	}
+	data = []byte(o.scrub(string(data)))
+	if o.JSON {
+		o.mu.Lock()
+		_, _ = o.Stdout.Write(append(data, '\n'))
+		o.mu.Unlock()
+	}
+	return data
+}
+
+// Progress prints p unless a progress line went out less than a second
+// ago; the last one of a step (100%) always goes out.
+func (o *Output) Progress(p operate.Progress) {
+	now := o.Now()
+	o.mu.Lock()
+	if now.Sub(o.lastProgress) < time.Second && p.Percent < 100 {
+		o.mu.Unlock()
+		return
+	}
+	o.lastProgress = now
+	o.mu.Unlock()
+	if o.JSON {
+		o.Line(operate.Line{Type: operate.LineProgress, Progress: &p})
+		return
+	}
+	o.Say("%s: %.1f%% (%s of %s, %d of %d files, ETA %s)", p.Step, p.Percent, bytesText(p.BytesDone), bytesText(p.BytesTotal),
+		p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+}
+
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

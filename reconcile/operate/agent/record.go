@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+)
+
+// Step results besides operate's ok, partial and failed.
+const resultSkipped = "skipped"
+
+// recorder builds the evidence document of one run, step by step.
+type recorder struct {
+	ev    *operate.Evidence
+	now   func() time.Time
+	out   *Output
+	scrub func(string) string
+	// repoReached is set once a restic command got past opening the
+	// repository; only then is evidence stored in it.
+	repoReached bool
+	// checkPart is the part of the data a passing check read (n/N).
+	checkPart string
+}
+
+// stepRun is one step being recorded.
+type stepRun struct {
+	r     *recorder
+	name  string
+	kind  string
+	start time.Time
+	facts map[string]any
+}
+
+func (r *recorder) begin(name, kind string) *stepRun {
+	r.out.Say("%s: %s ...", r.ev.Kind, name)
+	return &stepRun{r: r, name: name, kind: kind, start: r.now(), facts: map[string]any{}}
+}
+
+func (s *stepRun) fact(key string, v any) {
+	if str, ok := v.(string); ok {
+		v = s.r.scrub(str)
+	}
+	s.facts[key] = v
+}
+
+// done records the step; exit is the command's exit code (nil: no command
+// ran), class the error class of a failure.
+func (s *stepRun) done(result string, exit *int, class, message string) {
+	message = s.r.scrub(message)
+	if len(message) > 600 {
+		message = message[:600] + "..."
+	}
+	st := operate.Step{Name: s.name, Kind: s.kind, Result: result, ExitCode: exit, Error: class, Message: message,
+		DurationSeconds: int64(s.r.now().Sub(s.start).Seconds()), Facts: s.facts}
+	s.r.ev.Steps = append(s.r.ev.Steps, st)
+	line := fmt.Sprintf("%s: %s: %s", s.r.ev.Kind, s.name, result)
+	if message != "" {
+		line += ": " + message
+	}
+	s.r.out.Say("%s", line)
+}
+
+func (s *stepRun) ok(exit int, message string) { s.done(operate.ResultOK, &exit, "", message) }
+
+func (s *stepRun) fail(exit *int, class, message string) {
+	s.done(operate.ResultFailed, exit, class, message)
+}
+
+func code(n int) *int { return &n }
+
+// finish closes the document: ok, partial (some snapshot lacks source
+// data) or failed, with the exit status the agent exits with (0, 3, 1, or
+// 130 when interrupted).
+func (r *recorder) finish(interrupted bool) *operate.Evidence {
+	ev := r.ev
+	ev.FinishedAt = r.now().UTC()
+	ev.DurationSeconds = int64(ev.FinishedAt.Sub(ev.StartedAt).Seconds())
+	ev.Result, ev.ExitCode = operate.ResultOK, 0
+	for _, s := range ev.Steps {
+		switch s.Result {
+		case operate.ResultFailed:
+			ev.Result, ev.ExitCode = operate.ResultFailed, 1
+		case operate.ResultPartial:
+			if ev.Result == operate.ResultOK {
+				ev.Result, ev.ExitCode = operate.ResultPartial, 3
+			}
+		}
+	}
+	if interrupted {
+		ev.Interrupted = true
+		ev.Result, ev.ExitCode = operate.ResultFailed, 130
+	}
+	return ev
+}

@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Timeouts are the deadlines of scheduled runs.
+type Timeouts map[operate.Op]time.Duration
+
+// retryAfter is how soon a failed scheduled run is tried again.
+func retryAfter(sc *spec.Schedule) time.Duration {
+	if sc.At != "" {
+		return time.Hour
+	}
+	return min(sc.Every.Std(), time.Hour)
+}
+
+// due is when kind runs next after a (re)start at now, given its newest
+// good run and the newest failed run after it: every interval after the
+// good run (now, when there is none), a daily backup at its time (now when
+// the newest good one is older than 25 hours), and never later than
+// retryAfter after a failure.
+func due(sc *spec.Schedule, kind operate.Op, good, failed *time.Time, now time.Time) (time.Time, string) {
+	every := map[operate.Op]spec.Duration{operate.OpBackup: sc.Every, operate.OpPrune: sc.PruneEvery, operate.OpCheck: sc.CheckEvery}[kind].Std()
+	var next time.Time
+	why := "schedule"
+	switch {
+	case good == nil:
+		next, why = now, "no run yet"
+	case kind == operate.OpBackup && sc.At != "":
+		next = nextAt(sc.At, now)
+		if now.Sub(*good) > 25*time.Hour {
+			next, why = now, "the last good backup is over a day old"
+		}
+	default:
+		next = good.Add(every)
+	}
+	if failed != nil {
+		if retry := failed.Add(retryAfter(sc)); retry.Before(next) {
+			next, why = retry, "retry after a failure"
+		}
+	}
+	return next, why
+}
+
+// nextAt is the next HH:MM UTC after now.
+func nextAt(at string, now time.Time) time.Time {
+	var h, m int
+	_, _ = fmt.Sscanf(at, "%d:%d", &h, &m)
+	t := time.Date(now.Year(), now.Month(), now.Day(), h, m, 0, 0, time.UTC)
+	if !t.After(now) {
+		t = t.Add(24 * time.Hour)
+	}
+	return t
+}
+
+// dues says when each operation runs next, from the evidence in a listing.
+func (a *Agent) dues(snaps []operate.Snapshot, now time.Time) []operate.Due {
+	sc := a.Config.Schedule
+	var out []operate.Due
+	for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
+		d := operate.Due{Kind: string(kind)}
+		switch {
+		case sc == nil:
+			d.Why = "manual"
+		case kind == operate.OpPrune && len(a.Config.Retention) == 0:
+			d.Why = "no retention"
+		default:
+			good, failed := operate.LastRuns(snaps, a.identity(), kind, now)
+			t, why := due(sc, kind, good, failed, now)
+			d.At, d.Why = &t, why
+		}
+		out = append(out, d)
+	}
+	out = append(out, operate.Due{Kind: string(operate.OpDrill), Why: "manual"})
+	return out
+}
+
+// Scheduler is the service's command: it runs the scheduled backups,
+// prunes and checks, each like the manual command (same evidence, alerts
+// and lock) under its own deadline, until ctx ends. Due times come from the
+// evidence in the repository, so a restarted service keeps its rhythm; a
+// run that failed is tried again after a while. With a manual schedule it
+// only waits, to be asked through devopsellence exec.
+func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(time.Duration) <-chan time.Time) error {
+	if missing := a.MissingTools(); len(missing) > 0 {
+		return fmt.Errorf("the backup service's image lacks %s, which this environment's backups need: build the image with them (devopsellence-backup image prints a Dockerfile), then devopsellence-backup apply", strings.Join(missing, ", "))
+	}
+	sc := a.Config.Schedule
+	a.Out.Say("schedule: %s", sc.Text())
+	if sc == nil {
+		<-ctx.Done()
+		a.Out.Say("schedule: stopped")
+		return nil
+	}
+	next := map[operate.Op]time.Time{}
+	snaps, err := a.listOurs(ctx, operate.TagEvidence)
+	if err != nil {
+		a.Out.Say("schedule: cannot read the evidence in the repository (%s): running everything now", message(err))
+	}
+	for _, d := range a.dues(snaps, a.Now()) {
+		if d.At != nil {
+			next[operate.Op(d.Kind)] = *d.At
+		}
+	}
+	for ctx.Err() == nil {
+		for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
+			at, scheduled := next[kind]
+			if !scheduled || a.Now().Before(at) || ctx.Err() != nil {
+				continue
+			}
+			o := RunOptions{Trigger: operate.TriggerSchedule}
+			o.Timeout = timeouts[kind]
+			if kind == operate.OpCheck && a.Config.CheckParts > 0 {
+				o.Subset = "auto"
+			}
+			a.Out.Say("schedule: running %s", kind)
+			started := a.Now()
+			rc := a.Run(ctx, kind, o)
+			a.Out.Say("schedule: %s finished with exit status %d", kind, rc)
+			switch {
+			case rc == 0 || (kind == operate.OpBackup && rc == 3):
+				good := started
+				next[kind], _ = due(sc, kind, &good, nil, a.Now())
+			default:
+				next[kind] = a.Now().Add(retryAfter(sc))
+			}
+		}
+		wake := a.Now().Add(time.Hour)
+		for _, t := range next {
+			if t.Before(wake) {
+				wake = t
+			}
+		}
+		wait := max(wake.Sub(a.Now()), time.Second)
+		select {
+		case <-ctx.Done():
+		case <-after(wait):
+		}
+	}
+	a.Out.Say("schedule: stopped")
+	return nil
+}

@@ -1,0 +1,91 @@
+package operate
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+func TestOutcomeTakesAgentLinesAndLeavesTheRestForPeople(t *testing.T) {
+	lines := []struct {
+		stream, text string
+		machine      bool
+	}{
+		{"stderr", "backup: files ...", false},
+		{"stdout", "no errors were found", false},
+		{"stderr", `{"type":"result"}`, false}, // only stdout carries machine lines
+		{"stdout", `{"type":"progress","progress":{"step":"files","percent":12.5,"bytes_done":10}}`, true},
+		{"stdout", `{"type":"waiting","message":"waiting for the backup run r1"}`, true},
+		{"stdout", `{not json`, true},
+		{"stdout", `{"no_type":1}`, true},
+		{"stdout", `{"type":"result","agent":{"version":"v1.0.0","protocol":1},"stored":{"kind":"backup","stored":true,"snapshot_id":"e1"},` +
+			`"evidence":{"schema_version":1,"kind":"backup","result":"partial","new_field":[1],"steps":[{"name":"files","kind":"files","result":"partial","exit_code":3,"snapshot_id":"s1","files":12,"matches_source":true}]}}`, true},
+	}
+	var o Outcome
+	var progress []Progress
+	for _, l := range lines {
+		if got := o.Take(l.stream, l.text, func(p Progress) { progress = append(progress, p) }); got != l.machine {
+			t.Errorf("Take(%s, %.40q) = %v", l.stream, l.text, got)
+		}
+	}
+	if len(progress) != 1 || progress[0].Step != "files" || progress[0].Percent != 12.5 {
+		t.Errorf("progress = %+v", progress)
+	}
+	if o.Stored == nil || o.Stored.SnapshotID != "e1" || o.BadLines != 2 || o.Agent == nil || o.Agent.Version != "v1.0.0" {
+		t.Errorf("outcome = %+v", o)
+	}
+	if o.Result == nil || o.Result.Result != ResultPartial {
+		t.Fatalf("result = %+v", o.Result)
+	}
+	s := o.Result.Steps[0]
+	if *s.ExitCode != 3 || s.Fact("snapshot_id") != "s1" || s.Fact("files") != "12" || s.Fact("matches_source") != "true" {
+		t.Errorf("step = %+v", s)
+	}
+	// Facts survive a round trip next to the known fields.
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Step
+	if err := json.Unmarshal(b, &back); err != nil || back.Fact("files") != "12" || back.Name != "files" {
+		t.Errorf("round trip: %s → %+v (%v)", b, back, err)
+	}
+}
+
+func TestACancelLineCarriesTheStoppedRunsOwnResult(t *testing.T) {
+	var o Outcome
+	o.Take("stdout", `{"type":"cancel","cancel":{"run_id":"r1","found":true,"stopped":true,"result":{"type":"result","evidence":{"kind":"backup","result":"failed","interrupted":true},"stored":{"kind":"backup","stored":true}}}}`, nil)
+	if o.Cancel == nil || !o.Cancel.Stopped || o.Result == nil || !o.Result.Interrupted || o.Stored == nil || !o.Stored.Stored {
+		t.Errorf("outcome = %+v", o)
+	}
+}
+
+func TestArgvStaysShortWhateverTheSpecHolds(t *testing.T) {
+	argv := Argv(OpCheck, Options{RunID: "0123456789abcdef", Timeout: 7200e9, Init: true, UnlockStale: true, Subset: "auto", Now: t0})
+	if n := len(strings.Join(argv, " ")); n > 1024 {
+		t.Errorf("argv is %d bytes", n)
+	}
+	want := []string{"devopsellence-backup", "agent", "check", "--json", "--protocol", "1", "--run-id", "0123456789abcdef", "--timeout", "2h0m0s", "--init", "--unlock-stale", "--read-data-subset", "auto", "--now", "2026-11-25T12:00:00Z"}
+	if !slices.Equal(argv, want) {
+		t.Errorf("argv = %q", argv)
+	}
+}
+
+func TestDockerfileHoldsExactlyTheClientsTheSpecNeeds(t *testing.T) {
+	es := sampleEnv(t)
+	all := Dockerfile("shop", ImageFor("v1.2.3"), []spec.EnvSpec{es})
+	for _, want := range []string{"FROM " + OfficialImage + ":v1.2.3 AS agent", "FROM restic/restic:0.18.1 AS restic", "FROM debian:bookworm-slim",
+		"ca-certificates tini mariadb-client postgresql-client sqlite3", "COPY --from=restic /usr/bin/restic /usr/local/bin/restic",
+		"COPY --from=agent " + AgentPath + " " + AgentPath, `CMD ["devopsellence-backup", "agent", "run"]`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("Dockerfile lacks %q:\n%s", want, all)
+		}
+	}
+	es.Databases = es.Databases[2:] // sqlite only
+	if d := Dockerfile("shop", "", []spec.EnvSpec{es}); !strings.Contains(d, "--no-install-recommends ca-certificates tini sqlite3 \\") || strings.Contains(d, "postgresql-client") || !strings.Contains(d, "go install github.com/devopsellence/devopsellence-backup/cmd/devopsellence-backup@latest") {
+		t.Errorf("sqlite only, no release:\n%s", d)
+	}
+}

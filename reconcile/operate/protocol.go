@@ -1,0 +1,190 @@
+package operate
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// Protocol is the version of the conversation between the operator's side
+// and the agent. The agent refuses a request of a newer protocol than its
+// own; the operator's side refuses an agent of an older one.
+const Protocol = 1
+
+// AgentCommand is the agent's command name inside the backup image.
+const AgentCommand = spec.AgentCommand
+
+// Op is an operation the agent runs.
+type Op string
+
+// Operations.
+const (
+	OpBackup Op = "backup"
+	OpCheck  Op = "check"
+	OpPrune  Op = "prune"
+	OpDrill  Op = "drill"
+	OpStatus Op = "status"
+)
+
+// EvidenceKinds are the operations that store evidence, in report order.
+func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill} }
+
+// DefaultTimeout is the default deadline of op. restic retries a dead
+// backend for up to 15 minutes, so every run needs one of its own.
+func DefaultTimeout(op Op) time.Duration {
+	switch op {
+	case OpBackup:
+		return 6 * time.Hour
+	case OpStatus:
+		return 5 * time.Minute
+	}
+	return 2 * time.Hour
+}
+
+// AutoParts is how many parts `check --read-data-subset auto` rotates
+// through when the spec sets no check.readDataParts.
+const AutoParts = 10
+
+// Triggers recorded in evidence.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+)
+
+// Options are the choices of one run, passed to the agent as flags.
+type Options struct {
+	// RunID names the run, so that a second exec can interrupt it.
+	RunID string
+	// Timeout is the run's deadline, which the agent enforces itself.
+	Timeout time.Duration
+	// Init creates a missing repository (backup --init).
+	Init bool
+	// UnlockStale runs `restic unlock` (stale locks only) when the
+	// repository is locked, then tries once more.
+	UnlockStale bool
+	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
+	Subset string
+	// Now is the operator's clock, which status judges times against.
+	Now time.Time
+	// Grace is how long past Timeout the operator's side waits for an
+	// answer before it interrupts the run (0: the default Grace). Not
+	// passed to the agent.
+	Grace time.Duration
+}
+
+// Argv is the exec argv that asks the agent to run op: short, whatever the
+// spec holds, since the agent reads its configuration from the service's
+// environment.
+func Argv(op Op, o Options) []string {
+	argv := []string{AgentCommand, "agent", string(op), "--json", "--protocol", strconv.Itoa(Protocol)}
+	if o.RunID != "" {
+		argv = append(argv, "--run-id", o.RunID)
+	}
+	if o.Timeout > 0 {
+		argv = append(argv, "--timeout", o.Timeout.String())
+	}
+	if o.Init {
+		argv = append(argv, "--init")
+	}
+	if o.UnlockStale {
+		argv = append(argv, "--unlock-stale")
+	}
+	if o.Subset != "" {
+		argv = append(argv, "--read-data-subset", o.Subset)
+	}
+	if !o.Now.IsZero() {
+		argv = append(argv, "--now", o.Now.UTC().Format(time.RFC3339))
+	}
+	return argv
+}
+
+// CancelArgv asks the agent to interrupt run id and to wait up to wait for
+// it to stop.
+func CancelArgv(id string, wait time.Duration) []string {
+	return []string{AgentCommand, "agent", "cancel", "--json", "--run-id", id, "--wait", wait.String()}
+}
+
+// VersionArgv asks the agent for its version and the tools it lacks.
+func VersionArgv() []string {
+	return []string{AgentCommand, "agent", "version", "--json"}
+}
+
+// Line is one line the agent prints on stdout with --json. Everything else
+// it prints (on stderr) is for people.
+type Line struct {
+	// Type is progress, waiting, result, version or cancel.
+	Type     string       `json:"type"`
+	Progress *Progress    `json:"progress,omitempty"`
+	Message  string       `json:"message,omitempty"`
+	Agent    *AgentInfo   `json:"agent,omitempty"`
+	Evidence *Evidence    `json:"evidence,omitempty"`
+	Stored   *Stored      `json:"stored,omitempty"`
+	Status   *StatusData  `json:"status,omitempty"`
+	Cancel   *CancelState `json:"cancel,omitempty"`
+}
+
+// Line types.
+const (
+	LineProgress = "progress"
+	LineWaiting  = "waiting"
+	LineResult   = "result"
+	LineVersion  = "version"
+	LineCancel   = "cancel"
+)
+
+// Progress is how far a step is, from restic's status lines, at most once
+// a second.
+type Progress struct {
+	Step       string  `json:"step"`
+	Percent    float64 `json:"percent"`
+	BytesDone  int64   `json:"bytes_done"`
+	BytesTotal int64   `json:"bytes_total"`
+	FilesDone  int64   `json:"files_done"`
+	FilesTotal int64   `json:"files_total"`
+	ETASeconds int64   `json:"eta_seconds"`
+}
+
+// AgentInfo is who answered: the agent's version and what it runs.
+type AgentInfo struct {
+	Version       string   `json:"version"`
+	Protocol      int      `json:"protocol"`
+	ResticVersion string   `json:"restic_version,omitempty"`
+	MissingTools  []string `json:"missing_tools,omitempty"`
+	Schedule      string   `json:"schedule,omitempty"`
+}
+
+// CancelState is what `agent cancel` found and did.
+type CancelState struct {
+	RunID string `json:"run_id"`
+	// Found is false when no such run was running (it had finished, or
+	// never started; it will not start now).
+	Found bool `json:"found"`
+	// Stopped is true once the run is no longer running.
+	Stopped bool `json:"stopped"`
+	// Result is the run's own result, when it wrote one.
+	Result *Line `json:"result,omitempty"`
+}
+
+// DumpFile is the snapshot path of a database's dump: /<name>.<ext>.
+func DumpFile(d spec.Database) string {
+	switch {
+	case d.Engine == spec.EngineSQLite:
+		return "/" + d.Name + ".sqlite3"
+	case d.Engine == spec.EnginePostgres && DumpFormat(d) == spec.FormatCustom:
+		return "/" + d.Name + ".pgdump"
+	}
+	return "/" + d.Name + ".sql"
+}
+
+// DumpFormat is a database's dump format: custom (pg_dump -Fc -Z0) by
+// default for postgres; "" for the engines that have one format.
+func DumpFormat(d spec.Database) string {
+	if d.Engine != spec.EnginePostgres {
+		return ""
+	}
+	if d.Format == "" {
+		return spec.FormatCustom
+	}
+	return d.Format
+}

@@ -1,0 +1,89 @@
+package operate
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSummarizeCountsOnlyThisAppsSnapshots(t *testing.T) {
+	files := []string{"/data/app_storage", "/srv/x"}
+	snaps := []Snapshot{
+		ours("f1", t0.Add(-time.Hour), files, TagFiles),
+		ours("f2", t0, files, TagFiles),
+		ours("m1", t0, []string{"/main.sql"}, TagDB, TagDBName+"main"),
+		// Made before snapshots carried the app's identity: still ours.
+		snap("l1", t0.Add(-2*time.Hour), us.Host, []string{"/main.sql"}, "app:shop", "env:production", TagDB, TagDBName+"main"),
+		// A second app under our host and tags, with its own identity.
+		snap("x1", t0.Add(time.Minute), us.Host, files, "app:shop", "env:production", TagAppID+"other", TagFiles),
+		evidenceSnap("x2", OpBackup, ResultOK, t0.Add(time.Minute), TagAppID+"other"),
+		// Another host altogether.
+		snap("o1", t0, "blog-production", files, "app:shop", "env:production", TagFiles),
+	}
+	// evidenceSnap tags it as ours too; replace its identity to make it foreign.
+	snaps[5].Tags = []string{"app:shop", "env:production", TagEvidence, TagKind + "backup", TagResult + "ok", TagAppID + "other"}
+	st := Summarize(snaps, us, t0.Add(time.Hour))
+	if st.Foreign != 2 || st.Snapshots != 4 || len(st.Evidence) != 0 {
+		t.Fatalf("summary = %+v", st)
+	}
+	if len(st.Groups) != 2 {
+		t.Fatalf("groups = %+v", st.Groups)
+	}
+	db, fs := st.Groups[0], st.Groups[1]
+	if db.Kind != "db" || db.DB != "main" || db.Count != 2 || db.Newest.ID != "m1" {
+		t.Errorf("db group = %+v", db)
+	}
+	if fs.Kind != "files" || fs.Count != 2 || fs.Newest.ID != "f2" {
+		t.Errorf("files group = %+v", fs)
+	}
+}
+
+func TestAFutureDatedSnapshotNeitherCountsAsFreshNorHidesANewerFailure(t *testing.T) {
+	snaps := []Snapshot{
+		evidenceSnap("e1", OpBackup, ResultFailed, t0),
+		// A node with a clock a week ahead stored this "ok".
+		evidenceSnap("e2", OpBackup, ResultOK, t0.Add(7*24*time.Hour)),
+		ours("f9", t0.Add(7*24*time.Hour), []string{"/data/app_storage"}, TagFiles),
+	}
+	st := Summarize(snaps, us, t0.Add(time.Minute))
+	if len(st.Evidence) != 1 || st.Evidence[0].SnapshotID != "e1" || st.Evidence[0].Result != ResultFailed {
+		t.Errorf("evidence = %+v", st.Evidence)
+	}
+	if len(st.Future) != 2 || len(st.Groups) != 0 {
+		t.Errorf("future = %+v, groups = %+v", st.Future, st.Groups)
+	}
+}
+
+func TestLastRunsGiveTheSchedulerItsRhythm(t *testing.T) {
+	snaps := []Snapshot{
+		evidenceSnap("a", OpBackup, ResultOK, t0.Add(-3*time.Hour)),
+		evidenceSnap("b", OpBackup, ResultPartial, t0.Add(-2*time.Hour)),
+		evidenceSnap("c", OpBackup, ResultFailed, t0.Add(-time.Hour)),
+		evidenceSnap("d", OpCheck, ResultFailed, t0.Add(-time.Hour)),
+	}
+	good, failed := LastRuns(snaps, us, OpBackup, t0)
+	if good == nil || !good.Equal(t0.Add(-2*time.Hour)) || failed == nil || !failed.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("backup: good %v, failed %v", good, failed)
+	}
+	good, failed = LastRuns(snaps, us, OpCheck, t0)
+	if good != nil || failed == nil {
+		t.Errorf("check: good %v, failed %v", good, failed)
+	}
+	if good, failed := LastRuns(snaps, us, OpPrune, t0); good != nil || failed != nil {
+		t.Errorf("prune: good %v, failed %v", good, failed)
+	}
+}
+
+func TestCheckRotationMovesOnOnlyAfterAPassingPart(t *testing.T) {
+	snaps := []Snapshot{
+		evidenceSnap("a", OpCheck, ResultOK, t0.Add(-3*time.Hour), TagPart+"3/10"),
+		evidenceSnap("b", OpCheck, ResultFailed, t0.Add(-2*time.Hour)),
+		evidenceSnap("c", OpCheck, ResultOK, t0.Add(-time.Hour), TagPart+"2/16"), // another rotation
+	}
+	if n := LastCheckPart(snaps, us, 10, t0); n != 3 {
+		t.Errorf("last part = %d, want 3", n)
+	}
+	snaps = append(snaps, evidenceSnap("d", OpCheck, ResultOK, t0, TagPart+"10/10"))
+	if n := LastCheckPart(snaps, us, 10, t0.Add(time.Hour)); n != 0 {
+		t.Errorf("after the last part = %d, want 0 (start over)", n)
+	}
+}
