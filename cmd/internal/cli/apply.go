@@ -222,18 +222,27 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	return ps, err
 }
 
-// checkImages warns, after a deploy, when the deployed image lacks a tool
-// the spec needs (restic, a database client): the deploy itself succeeds
-// either way, but the first backup would fail.
+// checkImages asks the agent of each deployed service, after the deploy,
+// for its version and the tools it lacks: the deploy itself succeeds
+// either way, but an image without the agent, with an older one, or
+// without a database client would fail the first backup.
 func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs, ps *pass) {
 	for _, d := range ps.result.Deployed {
 		es := in.desired.Envs[d.Environment]
-		missing, err := operate.MissingTools(ctx, w.client, d.Environment, ps.plan.Service, es)
+		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, operate.VersionArgv())
 		switch {
 		case err != nil:
-			o.log.Error(err, "toolCheckFailed", "environment", d.Environment)
-		case len(missing) > 0:
-			ps.plan.Findings = append(ps.plan.Findings, operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, missing))
+			o.log.Error(err, "agentCheckFailed", "environment", d.Environment)
+		case out.NotAnAgent:
+			ps.plan.Findings = append(ps.plan.Findings, agentMissing(es, ps.plan.Service))
+		case out.Agent == nil || out.Agent.Protocol < operate.Protocol:
+			version := ""
+			if out.Agent != nil {
+				version = out.Agent.Version
+			}
+			ps.plan.Findings = append(ps.plan.Findings, agentOutdated(es, ps.plan.Service, version))
+		case len(out.Agent.MissingTools) > 0:
+			ps.plan.Findings = append(ps.plan.Findings, operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, out.Agent.MissingTools))
 		}
 	}
 }

@@ -17,13 +17,25 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// DefaultImage is the backup image init proposes when no database client is
-// needed: the official restic image.
-const DefaultImage = "restic/restic:0.18.1"
+// defaultImage is the official backup image of this release, so that the
+// agent in the service matches this tool; "" for a build that is not a
+// release (init then asks for an image).
+func defaultImage() string {
+	if v, ok := buildinfo.Release(); ok {
+		return operate.ImageFor(v)
+	}
+	return ""
+}
+
+// noImageHelp says where an image comes from when there is no default.
+const noImageHelp = "this devopsellence-backup is not a release build, so there is no official image of its version: " +
+	"build one from the repository's Dockerfile (or `devopsellence-backup image` for a custom one), push it, and pass --image"
 
 type initOptions struct {
 	apply       applyOptions
@@ -70,7 +82,7 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Name, "name", "", "metadata.name of the spec (default: the app's project)")
-	f.StringVar(&o.Image, "image", "", "backup image (default "+DefaultImage+" when no database client is needed)")
+	f.StringVar(&o.Image, "image", "", "backup image (default: the official image of this release, "+operate.OfficialImage+":VERSION)")
 	f.StringVar(&o.Repository, "repository", "", "restic repository URL (without credentials)")
 	f.BoolVar(&o.RepoSecret, "repository-secret", false, "the repository URL carries credentials: keep it in the secret RESTIC_REPOSITORY")
 	f.StringVar(&o.RepoType, "repository-type", "", "backend type when the URL is secret (s3, b2, rest, ...)")
@@ -146,6 +158,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return err
 	}
 	fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
+	fmt.Fprintf(g.streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", b.Spec.Schedule.Text())
 
 	if o.NoApply {
 		p, _, err := w.plan(ctx)
@@ -244,9 +257,12 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 	}
 
 	image := o.Image
-	if image == "" && !needsClients(s.Databases) {
-		image = DefaultImage
+	if image == "" {
+		image = defaultImage()
 	}
+	// Backups keep happening after onboarding: init writes the daily
+	// schedule rather than leave it implied.
+	s.Schedule = &spec.Schedule{Every: spec.DefaultBackupEvery}
 	repo := o.Repository
 	var err error
 	if o.canAsk() {
@@ -257,7 +273,10 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 			}
 			o.RepoSecret = repo == ""
 		}
-		if image, err = o.ask(ctx, "backup image (restic plus the database clients; `devopsellence-backup image` prints a Dockerfile)", image); err != nil {
+		if image == "" {
+			fmt.Fprintln(o.apply.streams.Err, "No default image: "+noImageHelp+".")
+		}
+		if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", image); err != nil {
 			return nil, err
 		}
 		if s.Retention != nil {
@@ -273,7 +292,7 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
 	}
 	if image == "" {
-		missing = append(missing, "--image (the databases need clients: `devopsellence-backup image` prints a Dockerfile for one)")
+		missing = append(missing, "--image ("+noImageHelp+")")
 	}
 	if len(missing) > 0 {
 		return nil, usagef("init needs: %s", strings.Join(missing, "; "))
@@ -333,8 +352,6 @@ func parseDatabaseFlag(s string) (spec.Database, error) {
 }
 
 var dbNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-
-func needsClients(dbs []spec.Database) bool { return len(dbs) > 0 }
 
 func dbNames(dbs []spec.Database) []string {
 	out := make([]string, 0, len(dbs))

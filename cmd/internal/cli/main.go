@@ -38,6 +38,9 @@ var (
 	// errPartial: a snapshot was saved without some source data. That is not
 	// a success, so exit 1; the result says "partial", not "failed".
 	errPartial = errors.New("partial backup")
+	// errStopped: the run was interrupted here, and the result printed
+	// says what the run in the service did: exit 130.
+	errStopped = errors.New("interrupted; the result says what the run in the service did")
 )
 
 // errMissingValues: secret values no explicit source provides. Exit 2 like
@@ -84,8 +87,11 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 		// argument count or flag.
 		err = usageError{err}
 	}
+	if code, ok := isAgentExit(err); ok {
+		return code
+	}
 	code := exitCode(ctx, err)
-	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) {
+	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) && !errors.Is(err, errStopped) {
 		report(g, err, code)
 	}
 	return code
@@ -99,7 +105,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitOK
 	case errors.Is(err, errPending):
 		return ExitPending
-	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+	case errors.Is(err, errStopped), errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted
 	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict):
 		return ExitUsage
@@ -207,5 +213,6 @@ EXIT STATUS
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g))
 	root.AddCommand(operateCommands(g)...)
+	root.AddCommand(newAgentCmd(g))
 	return root
 }

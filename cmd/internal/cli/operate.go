@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // operateCommands are the commands that operate the backups once the backup
@@ -94,31 +96,37 @@ type envRun struct {
 	env      string
 	outcome  *operate.Outcome
 	findings []reconcile.Finding
+	// stopped: the run was interrupted from this side.
+	stopped bool
 }
 
-// run executes op in every environment, one after the other, each under its
-// own deadline and with the options optsFor gives it, and explains what went
-// wrong (status runs are explained by operate.Assess instead). It returns
-// early only when the command itself is interrupted.
+// run asks the agent in every environment, one after the other, to run op
+// with the options optsFor gives it, under the --timeout that the agent
+// enforces itself, and explains what went wrong (status runs are explained
+// by operate.Assess instead). When the command is interrupted, the run in
+// the service is stopped too (a second exec), and run returns what it
+// found with the environments not yet run left out.
 func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, optsFor func(env string) operate.Options) ([]envRun, error) {
 	service := in.desired.Service
 	// The devopsellence client's own exec deadline must not cut the run short.
-	client := w.client.WithTimeout(o.Timeout + time.Minute)
+	client := w.client.WithTimeout(o.Timeout + operate.Grace + time.Minute)
 	var runs []envRun
 	for _, env := range envs {
 		es := in.desired.Envs[env]
-		argv := operate.Argv(operate.Script(op, es, service), optsFor(env))
-		o.log.V(1).Info("running operation", "operation", op, "environment", env, "service", service, "timeout", o.Timeout)
-		runCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-		out, err := operate.Run(runCtx, client, env, service, argv, o.humanLines(env, len(envs) > 1))
-		cancel()
-		if ctx.Err() != nil {
-			return runs, ctx.Err()
+		opts := optsFor(env)
+		opts.Timeout, opts.RunID = o.Timeout, operate.NewRunID()
+		if op == operate.OpStatus {
+			opts.Now = o.now().UTC()
 		}
+		o.log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
+		live := o.liveProgress(env, len(envs) > 1)
+		out, err := operate.Run(ctx, client, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(env, len(envs) > 1)})
+		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			r.findings = append(r.findings, timeoutFinding(op, env, o.Timeout))
+		case errors.Is(err, operate.ErrStopped):
+			r.stopped = true
+			r.findings = append(r.findings, stoppedFinding(op, env, o.Timeout, out, ctx.Err() != nil, err))
 		case err != nil:
 			r.findings = append(r.findings, reconcile.Finding{
 				Severity: reconcile.SeverityError, Code: "exec_failed", Environment: env,
@@ -128,18 +136,28 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 					{Label: "see whether it runs", Command: fmt.Sprintf("devopsellence status --env %s", env)},
 				},
 			})
-		case out.Result == nil:
-			r.findings = append(r.findings, reconcile.Finding{
+		case out.NotAnAgent:
+			r.findings = append(r.findings, agentMissing(es, service))
+		case out.Result == nil && out.Status == nil:
+			f := reconcile.Finding{
 				Severity: reconcile.SeverityError, Code: "no_result", Environment: env,
 				Message:     fmt.Sprintf("%s in service %s exited with status %d without a result; its output above says why", op, service, out.ExitCode),
 				NextActions: []reconcile.Action{{Label: "run it again", Command: operate.Command(op, env)}},
-			})
+			}
+			if out.ExitCode == 2 {
+				f = agentOutdated(es, service, "")
+			}
+			r.findings = append(r.findings, f)
 		}
-		if out.Result != nil && op != operate.OpStatus {
+		if a := out.Agent; a != nil && a.Protocol < operate.Protocol {
+			r.findings = append(r.findings, agentOutdated(es, service, a.Version))
+		}
+		if out.Result != nil && op != operate.OpStatus && !r.stopped {
 			explained := operate.Explain(op, es, service, out.Result)
-			if errors.Is(err, context.DeadlineExceeded) {
-				// The timeout finding says why the run was interrupted.
+			if out.Result.Interrupted {
+				// The agent stopped at its own deadline.
 				explained = slices.DeleteFunc(explained, func(f reconcile.Finding) bool { return f.Code == "interrupted" })
+				explained = append(explained, timeoutFinding(op, env, o.Timeout))
 			}
 			r.findings = append(r.findings, explained...)
 			if out.Stored != nil && !out.Stored.Stored && out.Result.Failure() == nil {
@@ -151,20 +169,151 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 			}
 		}
 		runs = append(runs, r)
+		if r.stopped && ctx.Err() != nil {
+			return runs, errStopped
+		}
 	}
 	return runs, nil
+}
+
+// stoppedFinding says truthfully what interrupting a run did: whether the
+// agent stopped restic (which then released its lock) and what it had
+// saved, or that the run could not be reached and goes on in the service
+// until its deadline.
+func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *operate.Outcome, interrupted bool, err error) reconcile.Finding {
+	why := "it did not answer within its deadline"
+	if interrupted {
+		why = "it was interrupted here"
+	}
+	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "interrupted", Environment: env,
+		NextActions: []reconcile.Action{{Label: "see what the repository holds now", Command: operate.Command(operate.OpStatus, env)}, {Label: "run it again", Command: operate.Command(op, env)}}}
+	c := out.Cancel
+	switch {
+	case c == nil:
+		f.Message = fmt.Sprintf("%s in %s: %s, and the run in the service could not be reached to stop it (%v): it goes on until it ends or its own deadline (%s)", op, env, why, err, timeout)
+	case !c.Found && out.Result == nil:
+		f.Message = fmt.Sprintf("%s in %s: %s before the run started in the service; nothing ran, and it will not start now", op, env, why)
+	case !c.Stopped:
+		f.Message = fmt.Sprintf("%s in %s: %s; the run was asked to stop but had not stopped within %s: it goes on until it ends or its own deadline (%s)", op, env, why, operate.CancelWait, timeout)
+	default:
+		saved := "no snapshot was saved"
+		if ev := out.Result; ev != nil {
+			var ids []string
+			for _, s := range ev.Steps {
+				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed {
+					ids = append(ids, s.Name+" "+shortID(id))
+				}
+			}
+			if len(ids) > 0 {
+				saved = "saved before it stopped: " + strings.Join(ids, ", ")
+			}
+		}
+		stored := "no evidence was stored"
+		if out.Stored != nil && out.Stored.Stored {
+			stored = "the run is recorded as failed (interrupted) in the repository's evidence"
+		}
+		f.Message = fmt.Sprintf("%s in %s: %s; the agent stopped restic, which released its lock; %s; %s", op, env, why, saved, stored)
+	}
+	return f
+}
+
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// agentMissing: the service's image has no agent.
+func agentMissing(es spec.EnvSpec, service string) reconcile.Finding {
+	return reconcile.Finding{Severity: reconcile.SeverityError, Code: "agent_missing", Environment: es.Environment,
+		Message: fmt.Sprintf("the image of service %s in %s (%s) has no devopsellence-backup agent on its PATH: it is not an agent image", service, es.Environment, es.Image),
+		NextActions: []reconcile.Action{
+			operate.ApplyAction("set spec.image to the official image (or one built from devopsellence-backup image), then deploy it", es.Environment),
+		}}
+}
+
+// agentOutdated: the agent in the image is older than this tool.
+func agentOutdated(es spec.EnvSpec, service, version string) reconcile.Finding {
+	v := "an older version"
+	if version != "" {
+		v = version
+	}
+	return reconcile.Finding{Severity: reconcile.SeverityError, Code: "agent_outdated", Environment: es.Environment,
+		Message: fmt.Sprintf("the agent in service %s in %s (image %s) is %s and does not understand this devopsellence-backup (protocol %d)", service, es.Environment, es.Image, v, operate.Protocol),
+		NextActions: []reconcile.Action{
+			operate.ApplyAction("set spec.image to the image matching this devopsellence-backup, then deploy it", es.Environment),
+		}}
 }
 
 func timeoutFinding(op operate.Op, env string, d time.Duration) reconcile.Finding {
 	return reconcile.Finding{
 		Severity: reconcile.SeverityError, Code: "timeout", Environment: env,
-		Message: fmt.Sprintf("%s in %s did not finish within %s (--timeout); it was interrupted with SIGINT so that restic releases its lock, and no evidence was stored. "+
+		Message: fmt.Sprintf("%s in %s did not finish within %s (--timeout): the agent interrupted restic, which released its lock, and recorded the run as failed. "+
 			"restic 0.17+ retries a backend that does not answer for up to 15 minutes: check that the repository is reachable from the service", op, env, d),
 		NextActions: []reconcile.Action{
 			{Label: "check the repository and the service", Command: operate.Command(operate.OpStatus, env)},
 			{Label: "or allow more time", Command: operate.Command(op, env, "--timeout", (2 * d).String())},
 		},
 	}
+}
+
+// liveLine shows the agent's progress on stderr: one line rewritten in
+// place on a terminal, plain lines otherwise, log entries with
+// --log-format json.
+type liveLine struct {
+	o      *operateOptions
+	prefix string
+	mu     sync.Mutex
+	shown  bool
+}
+
+func (o *operateOptions) liveProgress(env string, prefix bool) *liveLine {
+	l := &liveLine{o: o}
+	if prefix {
+		l.prefix = "[" + env + "] "
+	}
+	return l
+}
+
+func (l *liveLine) show(p operate.Progress) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	text := fmt.Sprintf("%s%s %5.1f%%  %s / %s  %d / %d files  ETA %s", l.prefix, p.Step, p.Percent,
+		humanBytes(p.BytesDone), humanBytes(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+	switch {
+	case l.o.LogFormat == logging.FormatJSON:
+		l.o.log.Info("progress", "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
+			"filesDone", p.FilesDone, "filesTotal", p.FilesTotal, "etaSeconds", p.ETASeconds)
+	case l.o.streams.ErrIsTerminal():
+		_, _ = fmt.Fprintf(l.o.streams.Err, "\r\033[K%s", text)
+		l.shown = true
+	default:
+		_, _ = fmt.Fprintln(l.o.streams.Err, text)
+	}
+}
+
+// end moves past the live line.
+func (l *liveLine) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shown {
+		_, _ = fmt.Fprintln(l.o.streams.Err)
+		l.shown = false
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // humanLines prints the script's lines for people on stderr as they come.
@@ -215,7 +364,8 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		doc.Environments = append(doc.Environments, e)
 		doc.Findings = append(doc.Findings, r.findings...)
 	}
-	doc.OK = len(failed) == 0 && len(partial) == 0
+	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
+	doc.OK = len(failed) == 0 && len(partial) == 0 && !stopped
 	doc.Summary = operationSummary(op, ok, partial, failed)
 	var err error
 	if o.Output == render.JSON {
@@ -226,6 +376,8 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 	switch {
 	case err != nil:
 		return err
+	case stopped:
+		return errStopped
 	case len(failed) > 0:
 		return errReported
 	case len(partial) > 0:

@@ -146,6 +146,12 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 			t.Fatal(err)
 		}
 	}
+	// The agent, as the official image has it on the service's PATH.
+	if _, replaced := cfg.bin["devopsellence-backup"]; !replaced {
+		if err := os.Symlink(simtest.Tool(t), filepath.Join(a.binDir, "devopsellence-backup")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	specText := sim.ReadFile(t, "devopsellence.backup.yml")
 	specText = strings.NewReplacer(
 		"{{REPO}}", a.repo,

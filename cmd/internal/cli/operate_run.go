@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 
@@ -68,7 +69,7 @@ func (o *operateOptions) operate(ctx context.Context, op operate.Op, opts operat
 		return err
 	}
 	runs, err := o.run(ctx, w, in, envs, op, sameOptions(opts))
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
 	return o.finishOperation(op, runs)
@@ -123,7 +124,7 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 		}
 		return operate.Options{Subset: subset, UnlockStale: o.UnlockStale}
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
 	return o.finishOperation(operate.OpCheck, runs)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -54,9 +55,10 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 		return err
 	}
 	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, sameOptions(operate.Options{}))
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
+	stopped := err != nil
 	now := o.now().UTC()
 	doc := render.StatusDoc{
 		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
@@ -66,12 +68,15 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	var fresh, bad []string
 	for _, r := range runs {
 		report := operate.Assess(in.desired.Envs[r.env], in.desired.Service, r.outcome, now)
-		// Assess explains what the status script reported; without a
-		// report, the run's own findings say why there is none.
+		// Assess explains what the agent reported; without a report, the
+		// run's own findings say why there is none.
 		fs := report.Findings
-		if r.outcome.Result == nil && len(r.findings) > 0 {
+		if r.outcome.Status == nil && len(r.findings) > 0 {
 			fs = r.findings
+		} else {
+			fs = append(fs, r.findings...)
 		}
+		report.Findings = fs
 		doc.Findings = append(doc.Findings, fs...)
 		doc.Environments = append(doc.Environments, report)
 		if report.OK() {
@@ -90,7 +95,10 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	if err != nil {
 		return err
 	}
-	if !doc.OK {
+	switch {
+	case stopped:
+		return errStopped
+	case !doc.OK:
 		return errReported
 	}
 	return nil
@@ -160,6 +168,10 @@ func runImage(_ context.Context, o *imageOptions) error {
 	if len(specs) == 0 {
 		return errors.New("image: no environment to serve")
 	}
-	_, err = fmt.Fprint(o.streams.Out, operate.Dockerfile(in.spec.Metadata.Name, specs))
+	agentImage := ""
+	if v, ok := buildinfo.Release(); ok {
+		agentImage = operate.ImageFor(v)
+	}
+	_, err = fmt.Fprint(o.streams.Out, operate.Dockerfile(in.spec.Metadata.Name, agentImage, specs))
 	return err
 }

@@ -68,13 +68,14 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 	for _, r := range doc.Environments {
 		fmt.Fprintf(&b, "%s (service %s, host %s, tags %s)\n", r.Environment, r.Service, r.Host, strings.Join(r.Tags, ","))
 		fmt.Fprintf(&b, "  repository: %s %s", r.RepositoryType, r.Repository)
-		if r.RepositoryID != "" {
-			fmt.Fprintf(&b, " (id %.8s)", r.RepositoryID)
-		}
 		if r.ResticVersion != "" {
 			fmt.Fprintf(&b, ", restic %s", r.ResticVersion)
 		}
+		if r.AgentVersion != "" {
+			fmt.Fprintf(&b, ", agent %s", r.AgentVersion)
+		}
 		fmt.Fprintf(&b, "\n  retention:  %s\n", r.Retention)
+		fmt.Fprintf(&b, "  schedule:   %s\n", r.Schedule)
 		fmt.Fprintf(&b, "  stale after: backup %s, check %s, drill %s\n", r.Freshness["backup"], r.Freshness["check"], r.Freshness["drill"])
 		if len(r.Backups) > 0 {
 			b.WriteString("  newest snapshots:\n")
@@ -84,17 +85,17 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 				fmt.Fprintf(&b, "    %-28s none\n", g.Name)
 				continue
 			}
-			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%d snapshots)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, g.Snapshots, staleMark(g.Stale))
+			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%s)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, count(g.Snapshots, "snapshot"), staleMark(g.Stale))
 		}
 		if len(r.Operations) > 0 {
 			b.WriteString("  last runs:\n")
 		}
 		for _, op := range r.Operations {
 			if op.Time == nil {
-				fmt.Fprintf(&b, "    %-8s never\n", op.Kind)
+				fmt.Fprintf(&b, "    %-8s never%s\n", op.Kind, nextText(op))
 				continue
 			}
-			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale))
+			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale), nextText(op))
 		}
 		if len(r.MissingTools) > 0 {
 			fmt.Fprintf(&b, "  missing tools: %s\n", strings.Join(r.MissingTools, ", "))
@@ -104,6 +105,25 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 	fmt.Fprintf(&b, "\n%s\n", doc.Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// nextText says when the scheduler runs an operation next.
+func nextText(op operate.Operation) string {
+	switch {
+	case op.Next != nil:
+		return fmt.Sprintf("; next %s (%s)", op.Next.Format("2006-01-02 15:04Z"), op.NextWhy)
+	case op.NextWhy != "":
+		return "; next: never by itself (" + op.NextWhy + ")"
+	}
+	return ""
+}
+
+// count writes "1 snapshot", "3 snapshots".
+func count(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func staleMark(stale bool) string {

@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// stepError is a failure of a step before any command ran, with its class.
+type stepError struct {
+	class string
+	msg   string
+	facts map[string]any
+}
+
+func (e *stepError) Error() string { return e.msg }
+
+// database turns a spec database into one the clients can reach: its URL
+// secret read from the service's environment and parsed (a value that is
+// not a URL is refused before any process starts), or its SQLite file.
+func (a *Agent) database(d spec.Database) (dbtool.Database, error) {
+	if d.Engine == spec.EngineSQLite {
+		if _, err := os.Stat(d.Path); err != nil {
+			return dbtool.Database{}, &stepError{class: string(dbtool.ClassSourceMissing), msg: d.Path + " does not exist in the service"}
+		}
+		return dbtool.SQLiteFile(d.Path), nil
+	}
+	return a.server(d.Engine, d.URLSecret)
+}
+
+// server parses the URL in the secret named name.
+func (a *Agent) server(engine, name string) (dbtool.Database, error) {
+	if name == "" {
+		return dbtool.Database{}, &stepError{class: "service_env", msg: "no URL secret is set for this database in the spec"}
+	}
+	raw := environ.Get(a.Environ, name)
+	if raw == "" {
+		return dbtool.Database{}, &stepError{class: "service_env", msg: "secret " + name + " is not set in the service: store it, then deploy with devopsellence-backup apply"}
+	}
+	conn, err := dbtool.ParseSecret(dbtool.Engine(engine), name, raw)
+	if err != nil {
+		return dbtool.Database{}, &stepError{class: string(dbtool.ClassOf(err)), msg: err.Error(), facts: map[string]any{"secret": name}}
+	}
+	return dbtool.OnServer(conn), nil
+}
+
+// failStep records err on s with its class, exit code and facts.
+func failStep(s *stepRun, err error) {
+	var se *stepError
+	var de *dbtool.Error
+	switch {
+	case errors.As(err, &se):
+		for k, v := range se.facts {
+			s.fact(k, v)
+		}
+		s.fail(nil, se.class, se.msg)
+	case errors.As(err, &de):
+		if de.Secret != "" {
+			s.fact("secret", de.Secret)
+		}
+		var exit *int
+		if de.ExitCode >= 0 {
+			exit = code(de.ExitCode)
+		}
+		s.fail(exit, string(de.Class), err.Error())
+	default:
+		s.fail(exitOf(err), class(err), message(err))
+	}
+}
+
+func dumpFormat(d spec.Database) dbtool.Format {
+	if operate.DumpFormat(d) == spec.FormatPlain {
+		return dbtool.FormatPlain
+	}
+	return dbtool.FormatCustom
+}
+
+// dumpDatabase dumps one database consistently into its own snapshot
+// (path /FILE, tags kind:db, db:NAME, engine:ENGINE). A dumper that fails
+// leaves no snapshot, never a truncated one: restic 0.17+ runs it with
+// --stdin-from-command and saves nothing when it fails; older restic backs
+// up its output file only after the dump was checked complete. It returns
+// the restic error, so that a repository-level failure ends the run.
+func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d spec.Database) error {
+	s := rec.begin("db:"+d.Name, "db")
+	s.fact("engine", d.Engine)
+	file := strings.TrimPrefix(operate.DumpFile(d), "/")
+	s.fact("file", "/"+file)
+	if d.Engine == spec.EngineSQLite {
+		s.fact("path", d.Path)
+	}
+	db, err := a.database(d)
+	if err != nil {
+		failStep(s, err)
+		return nil
+	}
+	c := a.Config
+	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
+	backup := restic.BackupOptions{Host: c.Host, Tags: a.dataTags(operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
+	if a.restic.Version().AtLeast(0, 17) {
+		dump, err := dbtool.PrepareDump(ctx, db, opts)
+		if err != nil {
+			failStep(s, err)
+			return nil
+		}
+		defer dump.Cleanup()
+		backup.StdinCommand, backup.CommandEnv = dump.Argv, dump.Env
+	} else {
+		dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
+		if err != nil {
+			s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
+			return nil
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, file)
+		if err := dbtool.DumpToFile(ctx, db, opts, path); err != nil {
+			failStep(s, err)
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			s.fail(nil, "failed", err.Error())
+			return nil
+		}
+		defer f.Close()
+		backup.Stdin = f
+	}
+	var sum *restic.BackupSummary
+	err = a.call(ctx, rec, o, func() error {
+		var err error
+		sum, err = a.restic.Backup(ctx, backup, nil)
+		return err
+	})
+	a.recordBackup(s, sum, err, nil)
+	return err
+}
+
+// tempDir is the service's temp folder (the container's own /tmp).
+func (a *Agent) tempDir() string { return tempDir(a.Environ) }
+
+func (e *stepError) String() string { return fmt.Sprintf("%s: %s", e.class, e.msg) }

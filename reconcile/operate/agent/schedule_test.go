@@ -1,0 +1,40 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
+
+func TestDueTimesFollowTheEvidenceSoARestartKeepsTheRhythm(t *testing.T) {
+	every := &spec.Schedule{Every: spec.Duration(6 * time.Hour), PruneEvery: spec.Duration(24 * time.Hour), CheckEvery: spec.Duration(7 * 24 * time.Hour)}
+	daily := &spec.Schedule{At: "02:30", PruneEvery: spec.Duration(24 * time.Hour), CheckEvery: spec.Duration(7 * 24 * time.Hour)}
+	tests := []struct {
+		name         string
+		sc           *spec.Schedule
+		kind         operate.Op
+		good, failed *time.Time
+		want         time.Time
+		why          string
+	}{
+		{"never ran: now", every, operate.OpBackup, nil, nil, t0, "no run yet"},
+		{"every 6h after the last good run", every, operate.OpBackup, at(-2 * time.Hour), nil, t0.Add(4 * time.Hour), "schedule"},
+		{"overdue runs at once", every, operate.OpBackup, at(-8 * time.Hour), nil, t0.Add(-2 * time.Hour), "schedule"},
+		{"a failure after it is retried within the hour", every, operate.OpBackup, at(-2 * time.Hour), at(-30 * time.Minute), t0.Add(30 * time.Minute), "retry after a failure"},
+		{"daily at 02:30 UTC", daily, operate.OpBackup, at(-10 * time.Hour), nil, time.Date(2026, 11, 26, 2, 30, 0, 0, time.UTC), "schedule"},
+		{"daily, but the last good one is two days old: now", daily, operate.OpBackup, at(-48 * time.Hour), nil, t0, "the last good backup is over a day old"},
+		{"check weekly", daily, operate.OpCheck, at(-24 * time.Hour), nil, t0.Add(6 * 24 * time.Hour), "schedule"},
+	}
+	for _, tc := range tests {
+		got, why := due(tc.sc, tc.kind, tc.good, tc.failed, t0)
+		if !got.Equal(tc.want) || why != tc.why {
+			t.Errorf("%s: due %s (%s), want %s (%s)", tc.name, got, why, tc.want, tc.why)
+		}
+	}
+}
