@@ -124,7 +124,7 @@ func TestFragmentsCoverThePasswordInEveryForm(t *testing.T) {
 		"app:Qz9k@Xk7v:wq/rdzz%-Vwxy",     // the user:password pair
 		"Qz9k%40Xk7v%3Awq%2Frdzz%25-Vwxy", // re-encoded for a query
 		"Qz9k@Xk7v:wq%2Frdzz%25-Vwxy",     // re-encoded for a path
-		"Qz9k", "Xk7v", "rdzz", "-Vwxy", // the pieces between reserved characters
+		"Qz9k", "Xk7v", "rdzz", "-Vwxy",   // the pieces between reserved characters
 	} {
 		if !frags[want] {
 			t.Errorf("Fragments lacks %q", want)
