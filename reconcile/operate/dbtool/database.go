@@ -59,6 +59,9 @@ func (d Database) scrubber() *Scrubber {
 // validate refuses a Database no client can be started for: so a URL that
 // did not parse never reaches a process.
 func (d Database) validate(op string) error {
+	if d.Engine != SQLite && d.Conn.zero() {
+		return errorf(ClassBadURL, op, "no parsed connection URL: parse it with dbtool.Parse first")
+	}
 	switch d.Engine {
 	case SQLite:
 		if !filepath.IsAbs(d.Path) || strings.ContainsAny(d.Path, "'\"\n\r\x00") {
@@ -66,9 +69,6 @@ func (d Database) validate(op string) error {
 		}
 		return nil
 	case Postgres, MySQL, MariaDB, Redis:
-		if d.Conn.zero() {
-			return errorf(ClassBadURL, op, "no parsed connection URL: parse it with dbtool.Parse first")
-		}
 		if d.Conn.Engine != d.Engine && !(d.Conn.Engine.mysqlish() && d.Engine.mysqlish()) {
 			return errorf(ClassFailed, op, "a %s URL for a %s database", d.Conn.Engine, d.Engine)
 		}

@@ -47,8 +47,8 @@ func redisDumpArgv(c Conn) []string {
 
 // redisKeyspace runs INFO keyspace. redis-cli exits 0 when the server
 // answers with an error, so the answer itself is checked.
-func redisKeyspace(ctx context.Context, argv, env []string, op string, scrub *Scrubber) (Summary, error) {
-	cmd := command{op: op, engine: Redis, fail: ClassQueryFailed, argv: append(argv, "INFO", "keyspace"), env: env, scrub: scrub}
+func redisKeyspace(ctx context.Context, argv, env []string, dir, op string, scrub *Scrubber) (Summary, error) {
+	cmd := command{op: op, engine: Redis, fail: ClassQueryFailed, argv: append(argv, "INFO", "keyspace"), env: env, dir: dir, scrub: scrub}
 	out, err := cmd.run(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -77,7 +77,7 @@ func redisKeyspace(ctx context.Context, argv, env []string, op string, scrub *Sc
 }
 
 func redisSummary(ctx context.Context, db Database, op string) (Summary, error) {
-	s, err := redisKeyspace(ctx, append([]string{"redis-cli"}, redisArgs(db.Conn)...), redisEnv(db.Conn), op, db.scrubber())
+	s, err := redisKeyspace(ctx, append([]string{"redis-cli"}, redisArgs(db.Conn)...), redisEnv(db.Conn), "", op, db.scrubber())
 	if e, ok := err.(*Error); ok {
 		e.Secret = db.Conn.Secret
 	}
@@ -100,7 +100,8 @@ func SummarizeRDB(ctx context.Context, rdbPath, tempDir string) (Summary, error)
 	if err := copyFile(rdbPath, filepath.Join(dir, "dump.rdb")); err != nil {
 		return Summary{}, &Error{Class: ClassFailed, Op: op, ExitCode: -1, Err: err}
 	}
-	sock := filepath.Join(dir, "redis.sock")
+	// A relative socket path: the absolute one may pass the 107-byte limit.
+	const sock = "redis.sock"
 	server := exec.Command("redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
 		"--dir", dir, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--databases", "256", "--logfile", filepath.Join(dir, "redis.log"))
@@ -122,8 +123,8 @@ func SummarizeRDB(ctx context.Context, rdbPath, tempDir string) (Summary, error)
 		}
 	}()
 	for {
-		if _, err := os.Stat(sock); err == nil {
-			s, err := redisKeyspace(ctx, []string{"redis-cli", "-s", sock}, nil, op, nil)
+		if _, err := os.Stat(filepath.Join(dir, sock)); err == nil {
+			s, err := redisKeyspace(ctx, []string{"redis-cli", "-s", sock}, nil, dir, op, nil)
 			if err == nil {
 				return s, nil
 			}
@@ -160,36 +161,66 @@ func copyFile(src, dest string) error {
 }
 
 // verifyRDB checks an RDB file: with redis-check-rdb when the image has it,
-// else by its header (REDIS and a 4-digit version) and, from version 5 on,
-// the end-of-file opcode before the 8-byte checksum.
+// else with checkRDB.
 func verifyRDB(ctx context.Context, path, op string) error {
-	if _, err := exec.LookPath("redis-check-rdb"); err == nil {
-		cmd := command{op: op, engine: Redis, fail: ClassDumpIncomplete, argv: []string{"redis-check-rdb", path}, stdout: io.Discard}
-		_, err := cmd.run(ctx)
-		return err
+	if _, err := exec.LookPath("redis-check-rdb"); err != nil {
+		return checkRDB(path, op)
 	}
-	f, err := os.Open(path)
+	cmd := command{op: op, engine: Redis, fail: ClassDumpIncomplete, argv: []string{"redis-check-rdb", path}}
+	out, err := cmd.run(ctx)
+	if e, ok := err.(*Error); ok {
+		// redis-check-rdb says what is wrong on stdout.
+		var why []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "RDB ERROR") || strings.Contains(l, "Unexpected EOF") || strings.Contains(l, "Wrong") {
+				why = append(why, strings.TrimSpace(l))
+			}
+		}
+		if len(why) > 0 {
+			e.Msg += ": " + strings.Join(why, " ")
+		}
+	}
+	return err
+}
+
+// eofMark is the length of the end-of-transfer marker that redis-cli --rdb -
+// leaves after the RDB of a diskless transfer: it cannot take it back from
+// stdout (to a file it truncates it away). Loaders ignore it.
+const eofMark = 40
+
+// checkRDB checks an RDB file by its header (REDIS and a 4-digit version)
+// and, from version 5 on, the end-of-file opcode before the 8-byte checksum
+// (possibly followed by redis-cli's end-of-transfer marker).
+func checkRDB(path, op string) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return &Error{Class: ClassDumpIncomplete, Op: op, ExitCode: -1, Err: err}
 	}
-	defer f.Close()
-	head := make([]byte, 9)
-	if _, err := io.ReadFull(f, head); err != nil || !bytes.HasPrefix(head, []byte("REDIS")) {
+	if len(b) < 9 || !bytes.HasPrefix(b, []byte("REDIS")) {
 		return errorf(ClassDumpIncomplete, op, "the file does not start with an RDB header")
 	}
-	version, err := strconv.Atoi(string(head[5:]))
+	version, err := strconv.Atoi(string(b[5:9]))
 	if err != nil {
 		return errorf(ClassDumpIncomplete, op, "the file does not start with an RDB header")
 	}
-	if version >= 5 {
-		st, err := f.Stat()
-		if err != nil || st.Size() < 18 {
-			return errorf(ClassDumpIncomplete, op, "the RDB file is cut short")
-		}
-		eof := make([]byte, 1)
-		if _, err := f.ReadAt(eof, st.Size()-9); err != nil || eof[0] != 0xFF {
-			return errorf(ClassDumpIncomplete, op, "the RDB file lacks its end marker (cut short?)")
+	if version < 5 {
+		return nil
+	}
+	ends := func(n int) bool { return len(b) >= 9+n+9 && b[len(b)-n-9] == 0xFF }
+	if ends(0) {
+		return nil
+	}
+	if ends(eofMark) && isHex(b[len(b)-eofMark:]) {
+		return nil
+	}
+	return errorf(ClassDumpIncomplete, op, "the RDB file lacks its end marker (cut short?)")
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
 		}
 	}
-	return nil
+	return true
 }

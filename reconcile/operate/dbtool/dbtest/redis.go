@@ -36,6 +36,9 @@ func StartRedis(t testing.TB, listen ...string) *Redis {
 		"dir " + dir,
 		`save ""`,
 		"appendonly no",
+		// redis-cli --rdb waits this long (5s by default) for more replicas
+		// before a diskless transfer starts; the tests need no wait.
+		"repl-diskless-sync-delay 0",
 		"daemonize no",
 		"logfile " + filepath.Join(dir, "redis.log"),
 		"requirepass " + strconv.Quote(r.Password),
