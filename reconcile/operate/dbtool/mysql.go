@@ -77,9 +77,12 @@ func optionFile(c Conn) (string, error) {
 	return b.String(), nil
 }
 
+// privateDirPrefix starts the name of every folder privateDir makes.
+const privateDirPrefix = "devopsellence-dbtool-"
+
 // privateDir makes a folder only we can read, for option files and copies.
 func privateDir(tempDir string) (string, func(), error) {
-	dir, err := os.MkdirTemp(tempDir, "devopsellence-dbtool-")
+	dir, err := os.MkdirTemp(tempDir, privateDirPrefix)
 	if err != nil {
 		return "", func() {}, fmt.Errorf("create a private folder: %w", err)
 	}

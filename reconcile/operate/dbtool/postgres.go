@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -212,7 +213,15 @@ func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Read
 	if err := db.validate(op); err != nil {
 		return err
 	}
-	args, err := pgArgs(live, op)
+	// A name for this restore's session, to find it if the run is cut.
+	tag := appName + " restore " + randomHex(4)
+	tagged := live
+	tagged.Params = url.Values{}
+	for k, v := range live.Params {
+		tagged.Params[k] = v
+	}
+	tagged.Params.Set("application_name", tag)
+	args, err := pgArgs(tagged, op)
 	if err != nil {
 		return err
 	}
@@ -224,14 +233,24 @@ func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Read
 	}
 	cmd := command{op: op, engine: Postgres, secret: live.Secret, fail: ClassRestoreFailed, argv: argv,
 		env: pgEnv(live), stdin: dump, stdout: io.Discard, scrub: db.scrubber()}
-	if _, err := cmd.run(ctx); err != nil {
-		if e, ok := err.(*Error); ok && (e.Class == ClassRestoreFailed || e.Class == ClassInterrupted) {
-			e.Msg += "; the restore ran in one transaction, so the database is as it was"
-			if format == FormatPlain && strings.Contains(e.Msg, "already exists") {
-				e.Msg += " (a plain dump made without --clean cannot replace existing objects)"
-			}
-		}
-		return err
+	_, err = cmd.run(ctx)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if e, ok := err.(*Error); ok && e.Class == ClassInterrupted {
+		// The server notices a client gone only when it next talks to it: a
+		// long statement (CREATE INDEX, a sleep) would hold the transaction
+		// and its locks on the live tables until it ends. Cancel it now.
+		cctx, cancel := CleanupContext(ctx)
+		defer cancel()
+		_, _ = psql(cctx, pgMaintenance(live), op, ClassRestoreFailed,
+			"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = "+pgLiteral(tag)+";")
+	}
+	if e, ok := err.(*Error); ok && (e.Class == ClassRestoreFailed || e.Class == ClassInterrupted) {
+		e.Msg += "; the restore ran in one transaction, so the database is as it was"
+		if format == FormatPlain && strings.Contains(e.Msg, "already exists") {
+			e.Msg += " (a plain dump made without --clean cannot replace existing objects)"
+		}
+	}
+	return err
 }

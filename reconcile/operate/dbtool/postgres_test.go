@@ -182,6 +182,35 @@ func TestPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("the URL's parameters reach the client, its password does not reach argv", func(t *testing.T) {
+		ctx := testCtx(t, time.Minute)
+		c := mustParse(t, Postgres, pg.URL("appdb")+"?application_name=drill%20check&sslmode=disable")
+		out, err := Query(ctx, OnServer(c), "SELECT current_setting('application_name')")
+		if err != nil || out != "drill check" {
+			t.Errorf("application_name %q (%v), want it from the URL", out, err)
+		}
+		argv, err := pgArgs(c, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertArgvClean(t, argv, c, pg.Password)
+		// sslmode=require on a server without SSL fails: the parameter is used.
+		c = mustParse(t, Postgres, pg.URL("appdb")+"?sslmode=require")
+		if _, err := Query(ctx, OnServer(c), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "SSL") {
+			t.Errorf("sslmode=require was not passed on: %v", err)
+		}
+	})
+
+	t.Run("a query on the source cannot write", func(t *testing.T) {
+		_, err := Query(testCtx(t, time.Minute), source, "DELETE FROM users")
+		if ClassOf(err) != ClassQueryFailed || !strings.Contains(err.Error(), "read-only") {
+			t.Errorf("class %q (%v), want a read-only refusal", ClassOf(err), err)
+		}
+		if n := pg.SQL(t, "appdb", "SELECT count(*) FROM users"); n != "100" {
+			t.Errorf("users: %s rows", n)
+		}
+	})
+
 	t.Run("an unreachable server is connect_failed", func(t *testing.T) {
 		ctx := testCtx(t, time.Minute)
 		c := mustParse(t, Postgres, fmt.Sprintf("postgres://app:x@127.0.0.1:%d/appdb", dbtest.FreePort(t, "127.0.0.1")))
@@ -313,6 +342,41 @@ func TestPostgres(t *testing.T) {
 			if n := pg.SQL(t, "appdb", "SELECT count(*) FROM users WHERE id = 1001"); n != "0" {
 				t.Errorf("%s: the row written after the dump is still there", format)
 			}
+		}
+	})
+
+	t.Run("an interrupted restore into the live database leaves it as it was", func(t *testing.T) {
+		ctx := testCtx(t, 2*time.Minute)
+		live := mustParse(t, Postgres, pg.URL("appdb"))
+		file := filepath.Join(t.TempDir(), "plain.sql")
+		if err := DumpToFile(ctx, source, DumpOptions{Format: FormatPlain}, file); err != nil {
+			t.Fatal(err)
+		}
+		// Hang the restore after its DROP statements have run.
+		b, _ := os.ReadFile(file)
+		text := strings.Replace(string(b), "\nCREATE TABLE", "\nSELECT pg_sleep(120);\nCREATE TABLE", 1)
+		if text == string(b) {
+			t.Fatal("no CREATE TABLE in the plain dump")
+		}
+		before, _ := Summarize(ctx, source)
+		runCtx, kill := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- RestorePostgres(runCtx, live, FormatPlain, strings.NewReader(text)) }()
+		waitUntil(t, 30*time.Second, func() bool {
+			return pg.SQL(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()") == "1"
+		})
+		kill()
+		if err := <-done; ClassOf(err) != ClassInterrupted {
+			t.Errorf("class %q (%v), want interrupted", ClassOf(err), err)
+		}
+		// The session is cancelled at once (not after its 120 s sleep), and
+		// its transaction rolled back: the dropped tables are back.
+		waitUntil(t, 10*time.Second, func() bool {
+			return pg.SQL(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()") == "0"
+		})
+		after, err := Summarize(ctx, source)
+		if err != nil || !after.Equal(before) {
+			t.Errorf("the interrupted restore changed the live database (%v): %v", err, before.Differences(after))
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -179,4 +181,32 @@ func CleanupLeftovers(ctx context.Context, server Conn, prefix string, olderThan
 		return dropped, fmt.Errorf("drop leftover scratch databases: %w", errors.Join(errs...))
 	}
 	return dropped, nil
+}
+
+// CleanupPrivateDirs removes the private folders (option files, SQLite
+// copies) that runs killed before their Cleanup left in tempDir (default
+// os.TempDir()): those last changed before olderThan. It returns what it
+// removed.
+func CleanupPrivateDirs(tempDir string, olderThan time.Time) ([]string, error) {
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	found, err := filepath.Glob(filepath.Join(tempDir, privateDirPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, p := range found {
+		st, err := os.Lstat(p)
+		if err != nil || !st.IsDir() || !st.ModTime().Before(olderThan) {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
 }

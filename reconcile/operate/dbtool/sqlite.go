@@ -162,7 +162,14 @@ func RestoreSQLite(ctx context.Context, livePath, snapshotFile string) error {
 	if err := sqliteCheck(ctx, snapshotFile, "integrity_check", op, ClassVerifyFailed); err != nil {
 		return fmt.Errorf("the snapshot's database fails its check; the live database was not touched: %w", err)
 	}
-	tmp := filepath.Join(filepath.Dir(livePath), "."+filepath.Base(livePath)+".devopsellence-restore-"+randomHex(4))
+	tmpPrefix := filepath.Join(filepath.Dir(livePath), "."+filepath.Base(livePath)+".devopsellence-restore-")
+	// Temp files of a restore that was killed before its cleanup.
+	if old, _ := filepath.Glob(tmpPrefix + "*"); len(old) > 0 {
+		for _, p := range old {
+			_ = os.Remove(p)
+		}
+	}
+	tmp := tmpPrefix + randomHex(4)
 	defer func() {
 		for _, s := range []string{"", "-journal", "-wal", "-shm"} {
 			_ = os.Remove(tmp + s)

@@ -207,6 +207,10 @@ func TestSQLite(t *testing.T) {
 			t.Errorf("the refused restore changed the live database: %s → %s", before, after)
 		}
 
+		killed := filepath.Join(dir, ".app.sqlite3.devopsellence-restore-0badf00d")
+		if err := os.WriteFile(killed, []byte("left by a killed restore"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if err := RestoreSQLite(ctx, live, snap); err != nil {
 			t.Fatal(err)
 		}
@@ -225,4 +229,31 @@ func TestSQLite(t *testing.T) {
 			t.Errorf("temp files left next to the live database: %v", left)
 		}
 	})
+}
+
+func TestCleanupPrivateDirsRemovesOnlyOldOnesOfOurs(t *testing.T) {
+	tmp := t.TempDir()
+	old := filepath.Join(tmp, privateDirPrefix+"old")
+	fresh := filepath.Join(tmp, privateDirPrefix+"fresh")
+	other := filepath.Join(tmp, "someone-else")
+	for _, d := range []string{old, fresh, other} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-3 * time.Hour)
+	for _, d := range []string{old, other} {
+		if err := os.Chtimes(d, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := CleanupPrivateDirs(tmp, time.Now().Add(-time.Hour))
+	if err != nil || len(removed) != 1 || removed[0] != old {
+		t.Errorf("removed %v (%v), want [%s]", removed, err, old)
+	}
+	for _, d := range []string{fresh, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
 }
