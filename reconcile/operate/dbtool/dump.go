@@ -113,7 +113,13 @@ func DumpToFile(ctx context.Context, db Database, opts DumpOptions, path string)
 	}
 	defer d.Cleanup()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
 	if err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return &Error{Class: ClassFailed, Op: op, ExitCode: -1, Err: err}
 	}
 	cmd := command{op: op, engine: db.Engine, secret: db.Conn.Secret, fail: ClassDumperFailed,

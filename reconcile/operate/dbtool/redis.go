@@ -128,7 +128,8 @@ func SummarizeRDB(ctx context.Context, rdbPath, tempDir string) (Summary, error)
 			if err == nil {
 				return s, nil
 			}
-			if !strings.Contains(err.Error(), "LOADING") {
+			// Still loading, or bound but not yet listening: ask again.
+			if !strings.Contains(err.Error(), "LOADING") && ClassOf(err) != ClassConnectFailed {
 				return Summary{}, err
 			}
 		}

@@ -78,8 +78,10 @@ func inheritedEnv() []string {
 	return append(env, "TZ=UTC")
 }
 
-// run starts the program and waits for it. When ctx ends, the program's
-// process group gets SIGTERM, then SIGKILL after StopGrace. Its stderr (and
+// run starts the program and waits for it. The program runs in a process
+// group of its own, so a terminal's Ctrl-C reaches only the agent, which
+// cancels ctx: then the group gets SIGTERM, and SIGKILL after StopGrace (a
+// loader killed this way rolls back its transaction). Its stderr (and
 // captured stdout) are scrubbed; a failure becomes an *Error.
 func (c *command) run(ctx context.Context) ([]byte, error) {
 	if _, err := exec.LookPath(c.argv[0]); err != nil {

@@ -66,8 +66,17 @@ func (c Conn) With(database string) Conn {
 // safe to print and to hand to a client that gets the password from its
 // environment.
 func (c Conn) Redacted() string {
-	u := url.URL{Scheme: c.Scheme, Host: c.Host}
-	if c.Port != 0 && c.Host != "" {
+	u := url.URL{Scheme: c.Scheme}
+	q := url.Values{}
+	for k, v := range c.Params {
+		q[k] = v
+	}
+	switch {
+	case strings.HasPrefix(c.Host, "/"):
+		// A socket folder (libpq's host parameter) has no place in the authority.
+		q.Set("host", c.Host)
+		q.Set("port", strconv.Itoa(c.Port))
+	case c.Host != "":
 		u.Host = hostPort(c.Host, c.Port)
 	}
 	if c.User != "" {
@@ -76,7 +85,7 @@ func (c Conn) Redacted() string {
 	if c.Database != "" {
 		u.Path = "/" + c.Database
 	}
-	u.RawQuery = c.Params.Encode()
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 

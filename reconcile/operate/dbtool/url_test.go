@@ -19,7 +19,7 @@ func TestParseReadsURLsAsTheirAuthorsMeantThem(t *testing.T) {
 			"app", "p@ss:w/rd%", "127.0.0.1", "appdb", 5433, "sslmode=require", "postgresql://app@127.0.0.1:5433/appdb?sslmode=require"},
 		{Postgres, "postgres://app@db/appdb", "app", "", "db", "appdb", 5432, "", "postgres://app@db:5432/appdb"},
 		{Postgres, "postgres://app:p@ss@db/appdb", "app", "p@ss", "db", "appdb", 5432, "", "postgres://app@db:5432/appdb"},
-		{Postgres, "postgres:///appdb?host=/run/postgresql&port=6432", "", "", "/run/postgresql", "appdb", 6432, "", ""},
+		{Postgres, "postgres:///appdb?host=/run/postgresql&port=6432", "", "", "/run/postgresql", "appdb", 6432, "", "postgres:///appdb?host=%2Frun%2Fpostgresql&port=6432"},
 		{Postgres, "postgres://u@h/d?password=S3cr%2Ft&application_name=x", "u", "S3cr/t", "h", "d", 5432, "application_name=x", "postgres://u@h:5432/d?application_name=x"},
 		{MySQL, "mysql://app:pw%22%5C@db/shop", "app", `pw"\`, "db", "shop", 3306, "", "mysql://app@db:3306/shop"},
 		{MariaDB, "mysql2://app:pw@db:3307/shop?encoding=utf8mb4", "app", "pw", "db", "shop", 3307, "encoding=utf8mb4", "mysql2://app@db:3307/shop?encoding=utf8mb4"},
