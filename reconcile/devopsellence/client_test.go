@@ -79,12 +79,12 @@ func TestClientSpeaksTheCLIContract(t *testing.T) {
 		t.Fatalf("deploy: %+v %v %v", ev, events, err)
 	}
 	var lines []string
-	code, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", `echo "$GREETING $RESTIC_PASSWORD"; exit 7`}, nil, func(stream, line string) { lines = append(lines, stream+":"+line) })
+	code, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", `echo "$GREETING $RESTIC_PASSWORD"; exit 7`}, func(stream, line string) { lines = append(lines, stream+":"+line) })
 	if err != nil || code != 7 || strings.Join(lines, "|") != "stdout:hello pw-on-stdin" {
 		t.Fatalf("exec: code %d err %v lines %v", code, err, lines)
 	}
 	for _, want := range []int{0, 1, 2} {
-		got, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", "exit " + string(rune('0'+want))}, nil, nil)
+		got, err := c.Exec(ctx, "production", "backup", []string{"sh", "-c", "exit " + string(rune('0'+want))}, nil)
 		if err != nil || got != want {
 			t.Errorf("exec exit %d: got %d, %v", want, got, err)
 		}

@@ -273,49 +273,67 @@ func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(
 	}
 }
 
-func TestApplyWarnsWhenTheDeployedImageLacksATool(t *testing.T) {
-	sim := newApp(t, "basic")
-	// The service's PATH holds only sh and tr: restic and pg_dump are missing.
-	bin := t.TempDir()
-	for _, tool := range []string{"sh", "tr"} {
-		path, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
-			t.Fatal(err)
-		}
+func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
+	tests := []struct {
+		name string
+		bin  []string // what the service's PATH holds
+		code string
+		want []string // tools named
+		fix  string
+	}{
+		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "tool_missing", []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
+		{"an image without the agent", []string{"sh"}, "agent_missing", nil, "devopsellence-backup apply --env production"},
 	}
-	appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
-	r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	var doc struct {
-		Findings []struct {
-			Code        string
-			Evidence    []string
-			NextActions []struct{ Command string } `json:"next_actions"`
-		}
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, f := range doc.Findings {
-		if f.Code == "tool_missing" {
-			found = true
-			ev := strings.Join(f.Evidence, " ")
-			if !strings.Contains(ev, "restic") || !strings.Contains(ev, "pg_dump") || slices.Contains(f.Evidence, "sh") || slices.Contains(f.Evidence, "tr") {
-				t.Errorf("missing tools = %v", f.Evidence)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newApp(t, "basic")
+			bin := t.TempDir()
+			for _, tool := range tc.bin {
+				path := simtest.Tool(t)
+				if tool != "devopsellence-backup" {
+					var err error
+					if path, err = exec.LookPath(tool); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if f.NextActions[0].Command != "devopsellence-backup image --env production" {
-				t.Errorf("fix = %v", f.NextActions)
+			appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
+			r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
-		}
-	}
-	if !found {
-		t.Errorf("no tool_missing finding:\n%s", r.stdout)
+			var doc struct {
+				Findings []struct {
+					Code        string
+					Evidence    []string
+					NextActions []struct{ Command string } `json:"next_actions"`
+				}
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, f := range doc.Findings {
+				if f.Code != tc.code {
+					continue
+				}
+				found = true
+				for _, tool := range tc.want {
+					if !slices.Contains(f.Evidence, tool) {
+						t.Errorf("missing tools = %v, want %s among them", f.Evidence, tool)
+					}
+				}
+				if len(f.NextActions) == 0 || f.NextActions[0].Command != tc.fix {
+					t.Errorf("fix = %v", f.NextActions)
+				}
+			}
+			if !found {
+				t.Errorf("no %s finding:\n%s", tc.code, r.stdout)
+			}
+		})
 	}
 }
 

@@ -66,14 +66,24 @@ func TestAWrongPasswordIsExplainedWithTheSecretToFix(t *testing.T) {
 		if r := app.sim.RunStdin(t, "not-the-password\n", "secret", "set", "RESTIC_PASSWORD", "--service", "backup", "--env", "production", "--stdin"); r.Code != 0 {
 			t.Fatalf("secret set: %s", r.Stdout)
 		}
+		// exec runs the container as last deployed: a stored secret changes
+		// nothing until the next deploy, so the advice must name a deploy.
+		app.mustOp(t, 0, "check")
+		if r := app.sim.Run(t, "deploy", "--env", "production"); r.Code != 0 {
+			t.Fatalf("deploy: %s", r.Stdout)
+		}
 		for _, cmd := range []string{"check", "status"} {
 			d := app.mustOp(t, 1, cmd)
 			f := d.finding("wrong_password")
 			if f == nil {
 				t.Fatalf("%s: no wrong_password finding: %+v", cmd, d.Findings)
 			}
-			if len(f.NextActions) == 0 || f.NextActions[0].Command != "devopsellence secret set RESTIC_PASSWORD --service backup --env production --stdin" {
-				t.Errorf("%s: next actions %+v", cmd, f.NextActions)
+			var got []string
+			for _, a := range f.NextActions {
+				got = append(got, a.Command)
+			}
+			if len(got) < 2 || got[0] != "devopsellence secret set RESTIC_PASSWORD --service backup --env production --stdin" || got[1] != "devopsellence deploy --env production" {
+				t.Errorf("%s: next actions %q", cmd, got)
 			}
 		}
 	})

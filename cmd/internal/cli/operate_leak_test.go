@@ -69,18 +69,19 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 		}
 		// pg_dump ran for both URLs, without their passwords; the keyword
 		// DSN was refused before anything ran with it.
-		for _, want := range []string{"--dbname=postgresql://app@127.0.0.1:9/appdb --", "--dbname=postgresql://app@127.0.0.1:9/querydb?sslmode=disable --"} {
+		for _, want := range []string{"--host=127.0.0.1 --port=9 --username=app --dbname=fallback_application_name='devopsellence-backup' dbname='appdb' --no-password",
+			"--host=127.0.0.1 --port=9 --username=app --dbname=fallback_application_name='devopsellence-backup' dbname='querydb' sslmode='disable' --no-password"} {
 			if !bytes.Contains(readFile(t, dumperArgv), []byte(want)) {
 				t.Errorf("pg_dump did not run with %s:\n%s", want, readFile(t, dumperArgv))
 			}
 		}
-		if !bytes.Contains(readFile(t, resticArgv), []byte("--stdin-filename devopsellence-backup/evidence-backup.json")) {
+		if !bytes.Contains(readFile(t, resticArgv), []byte("--stdin-filename=devopsellence-backup/evidence-backup.json")) {
 			t.Errorf("restic's argv was not recorded:\n%s", readFile(t, resticArgv))
 		}
 		if n := bytes.Count(readFile(t, dumperArgv), []byte("\n")); n != 2 {
 			t.Errorf("pg_dump ran %d times, want once per URL", n)
 		}
-		if !bytes.Contains(seen.Bytes(), []byte("the secret KEYWORD_DSN must be a postgres://… or mysql://… URL")) {
+		if !bytes.Contains(seen.Bytes(), []byte("parse secret KEYWORD_DSN: it is not a postgres:// URL")) {
 			t.Errorf("the keyword DSN was not refused:\n%s", seen.String())
 		}
 		state := readFile(t, app.sim.StatePath())
@@ -93,6 +94,10 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 		// carry the value either.
 		wrong := "leak-wrong-password-" + rb.version
 		if r := app.sim.RunStdin(t, wrong+"\n", "secret", "set", "RESTIC_PASSWORD", "--service", "backup", "--env", "production", "--stdin"); r.Code != 0 {
+			t.Fatal(string(r.Stdout))
+		}
+		// exec runs the container as last deployed: the new value needs a deploy.
+		if r := app.sim.Run(t, "deploy", "--env", "production"); r.Code != 0 {
 			t.Fatal(string(r.Stdout))
 		}
 		r := app.cli(t, "check", "-v", "2")

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestAScheduledServiceBacksUpPrunesAndChecksByItselfWithItsScriptInTheConfig(t *testing.T) {
+func TestAScheduledServiceBacksUpPrunesAndChecksByItself(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		app := newOpsApp(t, rb, opsConfig{
 			extra:   "  schedule:\n    every: 1h\n  check:\n    readDataParts: 4",
@@ -23,11 +23,11 @@ func TestAScheduledServiceBacksUpPrunesAndChecksByItselfWithItsScriptInTheConfig
 			t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		cfg := app.sim.ReadFile(t, "devopsellence.yml")
-		if !strings.Contains(cfg, "schedule_main") || !strings.Contains(cfg, "# devopsellence-backup schedule for service backup in environment production") {
-			t.Fatalf("devopsellence.yml does not show the schedule script:\n%s", cfg)
+		if !strings.Contains(cfg, "      - devopsellence-backup\n      - agent\n      - run\n") || !strings.Contains(cfg, "BACKUP_SCHEDULE: backup every 1h; prune every 1d; check every 7d") {
+			t.Fatalf("devopsellence.yml does not run the agent's scheduler:\n%s", cfg)
 		}
 		if r := app.cli(t, "plan", "--detailed-exitcode"); r.code != 0 {
-			t.Errorf("plan after apply: exit %d, the schedule script is not stable\n%s", r.code, r.stdout)
+			t.Errorf("plan after apply: exit %d, the service block is not stable\n%s", r.code, r.stdout)
 		}
 
 		// With no evidence yet, the service runs each operation right away.
@@ -59,7 +59,7 @@ func TestAScheduledServiceBacksUpPrunesAndChecksByItselfWithItsScriptInTheConfig
 			t.Fatalf("logs: %v\n%s", err, logs.Stdout)
 		}
 		text := strings.Join(doc.Nodes[0].Lines, "\n")
-		for _, want := range []string{"schedule: backup every 1h, prune every 1d, check every 7d", "backup: files: ok", "check: check: ok"} {
+		for _, want := range []string{"schedule: backup every 1h; prune every 1d; check every 7d", "backup: files: ok", "check: check: ok"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("the service's log lacks %q:\n%s", want, text)
 			}

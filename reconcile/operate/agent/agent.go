@@ -98,7 +98,7 @@ func lookPath(name, path string) bool {
 // Info is what `agent version` reports.
 func (a *Agent) Info(ctx context.Context) *operate.AgentInfo {
 	info := &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, MissingTools: a.MissingTools(), Schedule: a.Config.Schedule.Text()}
-	if v, err := a.restic.Detect(ctx); err == nil {
+	if v, err := a.restic.Version(ctx); err == nil {
 		info.ResticVersion = v.String()
 	}
 	return info
@@ -140,7 +140,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		}
 		defer lock.Release()
 	}
-	v, err := a.restic.Detect(ctx)
+	v, err := a.restic.Version(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s := rec.begin("service", "service")

@@ -16,7 +16,7 @@ func fatal(err error) bool {
 		return false
 	}
 	switch re.Class {
-	case restic.ClassMissing, restic.ClassWrongPassword, restic.ClassInterrupted:
+	case restic.ClassRepositoryMissing, restic.ClassWrongPassword, restic.ClassInterrupted:
 		return true
 	}
 	return false
@@ -67,7 +67,7 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 	var re *restic.Error
 	if errors.As(err, &re) && ctx.Err() == nil {
 		switch {
-		case re.Class == restic.ClassMissing && o.Init:
+		case re.Class == restic.ClassRepositoryMissing && o.Init:
 			s := rec.begin("repository", "repository")
 			if ierr := a.restic.Init(ctx); ierr != nil {
 				s.fail(exitOf(ierr), class(ierr), "restic init failed: "+message(ierr))
@@ -87,7 +87,7 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 		}
 	}
 	switch class(err) {
-	case string(restic.ClassMissing), string(restic.ClassWrongPassword), string(restic.ClassInterrupted):
+	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword), string(restic.ClassInterrupted):
 	default:
 		rec.repoReached = true
 	}

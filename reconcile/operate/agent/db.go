@@ -106,7 +106,7 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
 	backup := restic.BackupOptions{Host: c.Host, Tags: a.dataTags(operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
-	if a.restic.Version().AtLeast(0, 17) {
+	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		dump, err := dbtool.PrepareDump(ctx, db, opts)
 		if err != nil {
 			failStep(s, err)

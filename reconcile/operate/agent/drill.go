@@ -261,7 +261,7 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 			failStep(s, err)
 			return
 		}
-		a.noteScratch(server, scratch.Name)
+		a.noteScratch(d, scratch.Name)
 		defer func() {
 			cctx, cancel := dbtool.CleanupContext(ctx)
 			defer cancel()
@@ -350,13 +350,9 @@ func (a *Agent) readLedger() scratchLedger {
 	return l
 }
 
-func (a *Agent) noteScratch(server dbtool.Database, name string) {
+func (a *Agent) noteScratch(d spec.Database, name string) {
 	l := a.readLedger()
-	for _, d := range a.Config.Databases {
-		if dbtool.Engine(d.Engine) == server.Engine && d.ScratchURLSecret != "" {
-			l[name] = d.Engine + " " + d.ScratchURLSecret
-		}
-	}
+	l[name] = d.Engine + " " + d.ScratchURLSecret
 	_ = writeJSON(a.ledgerPath(), l)
 }
 
@@ -381,11 +377,11 @@ func (a *Agent) sweepDrills(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		s, err := dbtool.NewScratch(server.Conn, name, a.Now())
+		s, err := dbtool.NewScratch(server.Conn, "sweep", a.Now())
 		if err != nil {
 			continue
 		}
-		s.Name = name
+		s.Name = name // Drop drops by name on the server
 		cctx, cancel := dbtool.CleanupContext(ctx)
 		if s.Drop(cctx) == nil {
 			a.Out.Say("drill: dropped scratch database %s, left by an earlier drill", name)

@@ -58,13 +58,13 @@ func (a *Agent) check(ctx context.Context, rec *recorder, o RunOptions) {
 	if subset != "" {
 		s.fact("subset", subset)
 	}
-	var res *restic.CheckResult
+	var res restic.CheckResult
 	err := a.call(ctx, rec, o, func() error {
 		var err error
 		res, err = a.restic.Check(ctx, subset)
 		return err
 	})
-	if res != nil {
+	if res.NumErrors >= 0 {
 		s.fact("num_errors", res.NumErrors)
 	}
 	if err != nil {
@@ -99,7 +99,7 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 	if c.AppID != "" {
 		tags = append(tags, operate.TagAppID+c.AppID)
 	}
-	var fr *restic.ForgetResult
+	var fr restic.ForgetResult
 	err := a.call(ctx, rec, o, func() error {
 		var err error
 		fr, err = a.restic.Forget(ctx, restic.Filter{Host: c.Host, Tags: [][]string{tags}}, c.Retention)
@@ -116,7 +116,7 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 		return
 	}
 	p := rec.begin("prune", "prune")
-	var pr *restic.PruneResult
+	var pr restic.PruneResult
 	err = a.call(ctx, rec, o, func() error {
 		var err error
 		pr, err = a.restic.Prune(ctx)
