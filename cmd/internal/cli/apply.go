@@ -314,8 +314,10 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			}
 			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name}
-			v, from, ok, err := sources.Lookup(req)
+			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, err
 			case err != nil:
 				errs = append(errs, err.Error())
 				continue
