@@ -52,7 +52,8 @@ style (ConfigInSync, SecretsStored, Deployed), in the log and, with
 EXIT STATUS
   0  stopped by SIGINT or SIGTERM
   1  could not start
-  2  usage error`,
+  2  usage error, or a --status-file path refused (not a regular file or a
+     new path, read-only, or a file devopsellence-backup manages)`,
 		Example: `  devopsellence-backup run --interval 10m --status-file /var/lib/devopsellence-backup/status.json
   devopsellence-backup run --secret-env RESTIC_PASSWORD=RUNNER_RESTIC_PASSWORD`,
 		Args: cobra.NoArgs,
@@ -65,7 +66,7 @@ EXIT STATUS
 	f.DurationVar(&o.MinBackoff, "min-backoff", 10*time.Second, "first retry delay after a failed pass")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
 	f.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
-	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass")
+	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass (a regular file or a new path)")
 	af := &o.apply
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
@@ -114,9 +115,17 @@ func runLoop(ctx context.Context, o *runOptions) error {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = o.Interval
 	}
+	if o.StatusFile == stdoutPath {
+		return usagef("--status-file -: stdout carries the pass lines; name a file")
+	}
 	w, err := g.workspace()
 	if err != nil {
 		return err
+	}
+	if o.StatusFile != "" {
+		if err := w.checkOutPath("--status-file", o.StatusFile); err != nil {
+			return err
+		}
 	}
 	st := &StatusFields{App: w.dir, Environments: map[string]EnvironmentStatus{}}
 	loop := &reconcile.Loop{
