@@ -181,4 +181,3 @@ func TestInitRefusesToWriteTheSpecOverDevopsellenceYmlOrAFIFO(t *testing.T) {
 		}
 	}
 }
-
