@@ -35,6 +35,10 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 func Target(path string) (target string, fi fs.FileInfo, err error) {
 	li, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if di, err := os.Stat(filepath.Dir(path)); err != nil || !di.IsDir() {
+			return "", nil, &RefusedError{Path: path, Reason: "its folder " + filepath.Dir(path) + " does not exist",
+				Fix: "create the folder or name a file in an existing one"}
+		}
 		return path, nil, nil
 	}
 	if err != nil {
