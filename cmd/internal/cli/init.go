@@ -375,23 +375,21 @@ func problems(err error) []string {
 	var out []string
 	var walk func(error)
 	walk = func(e error) {
-		var fe *spec.FieldError
 		switch u := e.(type) {
 		case *spec.FieldError:
-			fe = u
+			out = append(out, u.Path+": "+u.Message+answerFlag(u.Path))
 		case interface{ Unwrap() []error }:
 			for _, c := range u.Unwrap() {
 				walk(c)
 			}
-			return
-		}
-		switch {
-		case fe != nil:
-			out = append(out, fe.Path+": "+fe.Message+answerFlag(fe.Path))
-		case e == spec.ErrInvalid:
-		case errors.Unwrap(e) != nil:
-			walk(errors.Unwrap(e))
 		default:
+			if e == spec.ErrInvalid {
+				return
+			}
+			if inner := errors.Unwrap(e); inner != nil {
+				walk(inner)
+				return
+			}
 			out = append(out, e.Error())
 		}
 	}

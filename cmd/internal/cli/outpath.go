@@ -61,8 +61,8 @@ func resolved(path string) string {
 }
 
 // lock takes the app's lock, then removes the temp files that a run killed
-// while writing one of files left behind: holding the lock, no writer of
-// ours is alive to own them.
+// while writing one of files left behind: the lock serialises their
+// writers, so while it is held no live writer owns such a file.
 func (w *workspace) lock(ctx context.Context, wait time.Duration, files ...string) (unlock func(), err error) {
 	unlock, err = w.store.Lock(ctx, wait)
 	if err != nil {
