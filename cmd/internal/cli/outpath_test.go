@@ -230,3 +230,44 @@ func TestASpecPathThatIsADirectoryIsInvalidInput(t *testing.T) {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 }
+
+func TestRunWaitsOutAReadOnlyDevopsellenceYmlUntilItIsMadeWritable(t *testing.T) {
+	sim := newApp(t, "basic")
+	config := filepath.Join(sim.Workspace, "devopsellence.yml")
+	if err := os.Chmod(config, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	statusPath := filepath.Join(t.TempDir(), "status.json")
+	clk := &handClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), waits: make(chan handWait)}
+	ctx, stop := context.WithCancel(context.Background())
+	streams, _, stderr := iostreams.Test("")
+	done := make(chan int)
+	go func() {
+		done <- cli.MainWithClock(ctx, []string{"run", "--interval", "10m", "--poll", "5s", "--status-file", statusPath,
+			"--dir", sim.Workspace, "--devopsellence", sim.Bin}, streams, append(sim.Environ(), basicSecrets().env()...), clk,
+			func(d time.Duration) time.Duration { return d })
+	}()
+	clk.pass(t, 5*time.Second, func() {
+		s := readStatus(t, statusPath)
+		if s.Status.LastPassResult != "Blocked" || !strings.Contains(s.Status.LastError, "read-only (mode 0444)") {
+			t.Errorf("pass 1: %s %q", s.Status.LastPassResult, s.Status.LastError)
+		}
+		if err := os.Chmod(config, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	clk.pass(t, 10*time.Minute, func() {
+		if s := readStatus(t, statusPath); s.Status.LastPassResult != "Succeeded" {
+			t.Errorf("after chmod u+w: %s %q", s.Status.LastPassResult, s.Status.LastError)
+		}
+	})
+	stop()
+	go func() {
+		for w := range clk.waits {
+			w.ch <- clk.Now()
+		}
+	}()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}

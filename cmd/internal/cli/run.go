@@ -37,10 +37,11 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 converges (a pass with nothing to do does nothing). A failed pass is retried
 with exponential backoff (from --min-backoff, doubling up to --max-backoff,
 with jitter) instead of waiting the full interval. An error that retrying
-cannot fix (an invalid spec, a conflict) is reported
-once and waited on until the spec or devopsellence.yml changes. Missing secret
-values are retried with backoff instead: storing the secret by hand, or
-filling a --secret-file, fixes them without touching either file.
+cannot fix (an invalid spec, a conflict, a read-only devopsellence.yml) is
+reported once and waited on until the spec or devopsellence.yml changes (its
+bytes or its mode). Missing secret values are retried with backoff instead:
+storing the secret by hand, or filling a --secret-file, fixes them without
+touching either file.
 
 It never prompts: secret values come only from the explicit sources
 (--secret-env, --secret-file, DEVOPSELLENCE_BACKUP_SECRET_*). SIGINT and
@@ -227,7 +228,9 @@ func blocking(err error) bool {
 	return exitCode(context.Background(), err) == ExitUsage && !errors.Is(err, errMissingValues)
 }
 
-// inputsHash fingerprints the files a terminal error depends on.
+// inputsHash fingerprints the files a terminal error depends on: their
+// bytes, and their modes, so that `chmod u+w` on a read-only
+// devopsellence.yml ends the wait too.
 func inputsHash(w *workspace) string {
 	h := sha256.New()
 	for _, p := range []string{w.specPath, w.configPath} {
@@ -236,6 +239,9 @@ func inputsHash(w *workspace) string {
 			b = []byte(err.Error())
 		}
 		h.Write(b)
+		if fi, err := os.Stat(p); err == nil {
+			h.Write([]byte(fi.Mode().String()))
+		}
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
