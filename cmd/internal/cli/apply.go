@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -150,7 +151,7 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 		return nil, err
 	}
 	w.client.Env = prompt.Scrub(w.client.Env, sources.Named()...)
-	unlock, err := w.store.Lock(ctx, o.LockTimeout)
+	unlock, err := w.lock(ctx, o.LockTimeout, w.configPath)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +185,11 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	}
 	// Everything that can stop apply is checked, confirmed and gathered
 	// before the first change, labelling nodes included.
+	if !bytes.Equal(p.Before, p.After) {
+		if err := store.Writable(w.configPath); err != nil {
+			return ps, err
+		}
+	}
 	relabel, err := o.workerLabels(p, in.observed.Nodes)
 	if err != nil {
 		return ps, err
@@ -323,8 +329,10 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			}
 			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name}
-			v, from, ok, err := sources.Lookup(req)
+			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, err
 			case err != nil:
 				errs = append(errs, err.Error())
 				continue

@@ -128,6 +128,12 @@ func runInit(ctx context.Context, o *initOptions) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	if samePath(w.specPath, w.configPath) {
+		return usagef("--spec %s is %s, which devopsellence manages; the backup spec goes in its own file (default %s)", w.specFile, ConfigFile, spec.DefaultFile)
+	}
+	if err := store.Writable(w.specPath); err != nil {
+		return err
+	}
 	cfg, err := os.ReadFile(w.configPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return usagef("no %s in %s; create the app first with `devopsellence init --mode solo`", ConfigFile, w.dir)
@@ -152,9 +158,12 @@ func runInit(ctx context.Context, o *initOptions) error {
 	}
 	out := spec.Format(b)
 	if _, err := spec.Parse(w.specFile, out); err != nil {
-		return usageError{fmt.Errorf("the answers given to init do not make a valid spec, so none was written: %w", err)}
+		// The file was not written: no line numbers in it, and no "fix the
+		// file"; the problems are in the flags or answers.
+		return usagef("the answers given to init do not make a valid spec, so %s was not written:\n  %s\nrun init again with other flags or answers",
+			w.specFile, strings.Join(problems(err), "\n  "))
 	}
-	if err := store.WriteFile(w.specPath, out, 0o644); err != nil {
+	if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
@@ -179,6 +188,17 @@ func runInit(ctx context.Context, o *initOptions) error {
 		fmt.Fprintf(g.streams.Out, "\nNext:\n  devopsellence-backup backup --env %s   # a first backup\n  devopsellence-backup drill --env %s    # prove it restores\n  devopsellence-backup status            # the evidence report\n", env, env)
 	}
 	return nil
+}
+
+// writeSpec writes the spec under the app's lock, so that a temp file left
+// by an init killed while writing it is known to be stale and removed.
+func (w *workspace) writeSpec(ctx context.Context, b []byte, wait time.Duration) error {
+	unlock, err := w.lock(ctx, wait, w.specPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return store.WriteFile(w.specPath, b, 0o644)
 }
 
 // ensureMode makes sure devopsellence has a mode for the workspace, offering
@@ -246,9 +266,14 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 		s.Retention = &spec.Retention{KeepDaily: o.KeepDaily, KeepWeekly: o.KeepWeekly, KeepMonthly: o.KeepMonthly}
 	}
 	for _, kv := range o.OnePassword {
+		// Only a valid name is repeated: the value itself may have been
+		// typed where the name or the reference belongs.
 		name, ref, ok := strings.Cut(kv, "=")
-		if !ok {
-			return nil, usagef("--onepassword %q: want NAME=op://vault/item/field", kv)
+		if !ok || !spec.IsEnvVarName(name) {
+			return nil, usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
+		}
+		if !spec.IsOnePasswordRef(ref) {
+			return nil, usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
 		}
 		if s.Secrets == nil {
 			s.Secrets = map[string]spec.SecretSource{}
@@ -359,4 +384,46 @@ func dbNames(dbs []spec.Database) []string {
 		out = append(out, d.Name+" ("+d.Engine+")")
 	}
 	return out
+}
+
+// problems lists an invalid spec's problems as "field: message", without the
+// file, lines and next step that belong to a spec on disk.
+func problems(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		switch u := e.(type) {
+		case *spec.FieldError:
+			out = append(out, u.Path+": "+u.Message+answerFlag(u.Path))
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c)
+			}
+		default:
+			if e == spec.ErrInvalid {
+				return
+			}
+			if inner := errors.Unwrap(e); inner != nil {
+				walk(inner)
+				return
+			}
+			out = append(out, e.Error())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// answerFlag names the init flag that sets the spec field at path.
+func answerFlag(path string) string {
+	for _, f := range []struct{ prefix, flag string }{
+		{"metadata.name", "--name"}, {"spec.image", "--image"}, {"spec.repository", "--repository"},
+		{"spec.environments", "--environments"}, {"spec.volumes", "--volume"}, {"spec.databases", "--database"},
+		{"spec.secrets", "--onepassword"}, {"spec.retention", "--keep-daily, --keep-weekly, --keep-monthly"},
+	} {
+		if strings.HasPrefix(path, f.prefix) {
+			return " (" + f.flag + ")"
+		}
+	}
+	return ""
 }
