@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -41,7 +42,9 @@ type BackupOptions struct {
 	// 0.16+ an empty stream saves an empty snapshot and exits 3
 	// (ClassPartial, with a summary); 0.14 refuses it (exit 1, no snapshot).
 	// If restic stops early, a Read already in progress may finish after
-	// Backup returned; its data is dropped.
+	// Backup returned; its data is dropped. restic notices a cancellation
+	// between chunks (0.5 to 8 MiB), so a slow stream can hold it up to the
+	// Runner's grace period.
 	Stdin io.Reader
 	// CommandEnv is added to Runner.Env for this run, so restic and the
 	// StdinCommand it starts see it (e.g. PGPASSWORD=...).
@@ -119,7 +122,13 @@ func (r *Runner) Backup(ctx context.Context, o BackupOptions, onProgress func(Pr
 		env:    env,
 		stdin:  o.Stdin,
 		dumper: len(o.StdinCommand) > 0,
-		onItem: unreadable.add,
+		onItem: func(item string) {
+			// restic names the same item relative (archival) and absolute (scan).
+			if item != "" && !filepath.IsAbs(item) && r.Dir != "" {
+				item = filepath.Join(r.Dir, item)
+			}
+			unreadable.add(item)
+		},
 		stdout: func(rd io.Reader) error {
 			return readLines(rd, func(line []byte) error {
 				var l backupLine

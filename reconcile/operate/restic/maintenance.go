@@ -36,19 +36,26 @@ func (r *Runner) Prune(ctx context.Context) (PruneResult, error) {
 	if _, err := r.Version(ctx); err != nil {
 		return res, err
 	}
-	var lines []string
-	err := r.run(ctx, job{op: "prune", args: []string{"prune"}, stdout: func(rd io.Reader) error {
-		return readLines(rd, func(line []byte) error {
-			if pruneLine.Match(line) || unusedLine.Match(line) {
-				lines = append(lines, string(line))
-			}
-			return nil
-		})
+	err := r.run(ctx, job{op: "prune", args: []string{"prune"}, stdout: func(rd io.Reader) (err error) {
+		res, err = readPrune(rd)
+		return err
 	}})
 	if err != nil {
-		return res, err
+		return PruneResult{}, err
 	}
-	return parsePrune(lines), nil
+	return res, nil
+}
+
+// readPrune reads prune's output.
+func readPrune(rd io.Reader) (PruneResult, error) {
+	var lines []string
+	err := readLines(rd, func(line []byte) error {
+		if pruneLine.Match(line) || unusedLine.Match(line) {
+			lines = append(lines, string(line))
+		}
+		return nil
+	})
+	return parsePrune(lines), err
 }
 
 var (
