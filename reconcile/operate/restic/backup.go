@@ -41,10 +41,14 @@ type BackupOptions struct {
 	// truncated stream from a complete one: it saves whatever arrived. On
 	// 0.16+ an empty stream saves an empty snapshot and exits 3
 	// (ClassPartial, with a summary); 0.14 refuses it (exit 1, no snapshot).
-	// If restic stops early, a Read already in progress may finish after
-	// Backup returned; its data is dropped. restic notices a cancellation
-	// between chunks (0.5 to 8 MiB), so a slow stream can hold it up to the
-	// Runner's grace period.
+	// If Stdin returns an error other than io.EOF, restic is stopped
+	// without a snapshot and Backup returns that error: restic's stdin is
+	// never closed early, since restic takes EOF for a complete stream.
+	// restic notices a cancellation only between chunks (0.5 to 8 MiB), and
+	// 0.18 not at all while it waits for input: a slow or stuck stream then
+	// holds it until the Runner's grace period ends (0.18 has dropped its
+	// lock by then). A Read in progress may finish after Backup returned;
+	// its data is dropped.
 	Stdin io.Reader
 	// CommandEnv is added to Runner.Env for this run, so restic and the
 	// StdinCommand it starts see it (e.g. PGPASSWORD=...).

@@ -268,6 +268,35 @@ func TestCancellingABackupStopsResticAndLeavesNoLockOrSnapshot(t *testing.T) {
 	})
 }
 
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+func TestAStdinThatFailsMidWayStopsResticWithoutASnapshot(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		l := initLab(t, rb)
+		boom := errors.New("dumper pipe broke")
+		in := io.MultiReader(bytes.NewReader(randomBytes(7, 3<<20)), failingReader{boom})
+		// restic 0.18 does not notice SIGINT while it waits for input, and
+		// stdin stays open (EOF would complete the snapshot): it is killed
+		// after the grace period, having already dropped its lock.
+		l.r.Grace = 3 * time.Second
+		sum, err := l.r.Backup(context.Background(), restic.BackupOptions{Host: "h", StdinFilename: "db.sql", Stdin: in}, nil)
+		if !errors.Is(err, boom) || sum != nil {
+			t.Fatalf("backup = %+v, %v; want the reader's error", sum, err)
+		}
+		if p := l.processes(); len(p) > 0 {
+			t.Errorf("restic still runs: %v", p)
+		}
+		if locks := l.locks(t); len(locks) > 0 {
+			t.Errorf("locks left: %v", locks)
+		}
+		if n := l.snapshotCount(t); n != 0 {
+			t.Errorf("%d snapshot(s) of a truncated stream", n)
+		}
+	})
+}
+
 func TestABigBackupReportsProgressAndCancellingItMidWayLeavesNothing(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		l := initLab(t, rb)

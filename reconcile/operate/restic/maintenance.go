@@ -136,8 +136,8 @@ func parseSize(s string) int64 {
 
 // CheckResult is what `restic check` found.
 type CheckResult struct {
-	// NumErrors is from check's JSON summary (0.18+). Before 0.18 it is 0
-	// when check passed and -1 (unknown) when it failed.
+	// NumErrors is from check's JSON summary (0.18+); 0 when check passed;
+	// -1 (unknown) when it failed without a summary (always before 0.18).
 	NumErrors int
 	Subset    string // the --read-data-subset that was read, if any
 	// BrokenPacks, SuggestRepairIndex and SuggestPrune are 0.18+ only.

@@ -40,8 +40,11 @@ func TestForgetCountsKeptAndRemovedThenPruneSummarises(t *testing.T) {
 		if _, err := l.r.Forget(ctx, restic.Filter{Host: "h1"}, nil); err == nil {
 			t.Error("forget accepted an empty policy")
 		}
-		if _, err := l.r.Forget(ctx, restic.Filter{NoLock: true}, []string{"--keep-last=1"}); err == nil {
+		if _, err := l.r.Forget(ctx, restic.Filter{Host: "h1", NoLock: true}, []string{"--keep-last=1"}); err == nil {
 			t.Error("forget accepted NoLock")
+		}
+		if _, err := l.r.Forget(ctx, restic.Filter{Paths: []string{"/data"}}, []string{"--keep-last=1"}); err == nil {
+			t.Error("forget accepted a filter without host or tags")
 		}
 
 		res, err := l.r.Forget(ctx, restic.Filter{Host: "h1", Tags: [][]string{{"app:x"}}}, []string{"--keep-last", "1"})

@@ -153,10 +153,17 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		}
 		return r.startError(j.op, err)
 	}
+	var stdinErr atomic.Pointer[error]
 	if stdinR != nil {
 		stdinR.Close()
 		go func() {
-			_, _ = io.Copy(stdinW, j.stdin)
+			if err := feed(stdinW, j.stdin); err != nil {
+				// Closing stdin would tell restic the stream is complete,
+				// and it would save what it got: stop it instead.
+				stdinErr.Store(&err)
+				stop()
+				return
+			}
 			stdinW.Close()
 		}()
 	}
@@ -193,6 +200,9 @@ func (r *Runner) run(ctx context.Context, j job) error {
 	if errors.As(readErr, &stopped) {
 		return fmt.Errorf("restic %s: %w", j.op, stopped.err)
 	}
+	if err := stdinErr.Load(); err != nil {
+		return fmt.Errorf("restic %s: read stdin: %w", j.op, *err)
+	}
 	state := cmd.ProcessState
 	if state == nil {
 		return r.startError(j.op, waitErr)
@@ -213,6 +223,26 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		msg = strings.TrimSpace(msg + " (restic " + state.String() + ")")
 	}
 	return &Error{Op: j.op, ExitCode: code, Class: classify(o), Message: msg}
+}
+
+// feed copies r to restic's stdin w. It returns only r's errors: a write
+// error means restic stopped reading, which its exit code explains.
+func feed(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // callerError is an error of the caller's callback (or writer), which
