@@ -144,6 +144,32 @@ func TestSecretsInResticsMessagesAreScrubbed(t *testing.T) {
 	})
 }
 
+func TestAnUnreachableRestServerIsNotAMissingRepository(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		const secret = "rest-Pa55-value"
+		l := newLab(t, rb, "")
+		rest := l.runner(func(env []string) []string {
+			return append(env, "RESTIC_REPOSITORY=rest:http://user:"+secret+"@127.0.0.1:1/")
+		})
+		rest.Scrub = nil // restic redacts a rest: URL's password itself
+		// 0.14 fails at once; 0.17+ retries for up to 15 minutes.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err := rest.Snapshots(ctx, restic.Filter{})
+		want := restic.ClassFailed
+		if rb.atLeast(0, 17) {
+			want = restic.ClassInterrupted
+		}
+		e := wantClass(t, err, want)
+		if strings.Contains(e.Error(), secret) || strings.Contains(l.stderr.text(), secret) {
+			t.Errorf("restic showed the rest password: %q", e.Error())
+		}
+		if !strings.Contains(l.stderr.text(), "user:***@127.0.0.1") {
+			t.Errorf("stderr does not show the redacted URL:\n%s", l.stderr.text())
+		}
+	})
+}
+
 func TestACancelledContextDoesNotStartRestic(t *testing.T) {
 	f := newFake(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -25,7 +25,9 @@ const DefaultGrace = 30 * time.Second
 // Runner also runs `restic version` once (no repository access) and caches
 // the result for the version branches.
 //
-// A Runner may be used from several goroutines; do not copy it after first use.
+// restic runs in its own process group: a terminal's Ctrl-C reaches it only
+// through the context, as SIGINT. A Runner may be used from several
+// goroutines; do not copy it after first use.
 type Runner struct {
 	// Bin is the restic executable. Empty means "restic" looked up on this
 	// process's PATH.
@@ -91,16 +93,6 @@ func (r *Runner) environ(extra []string) []string {
 	return append(env, extra...)
 }
 
-// hasEnv reports whether env sets name.
-func hasEnv(env []string, name string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 // run runs one restic process. When ctx ends, restic gets SIGINT (so it
 // removes its lock) and, if it has not exited after the grace period, its
 // whole process group gets SIGKILL (so a --stdin-from-command child dies
@@ -150,6 +142,9 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		if stdinR != nil {
 			stdinR.Close()
 			stdinW.Close()
+		}
+		if ctx.Err() != nil {
+			return &Error{Op: j.op, ExitCode: -1, Class: ClassInterrupted, Message: "not started: " + ctx.Err().Error(), err: ctx.Err()}
 		}
 		return r.startError(j.op, err)
 	}
