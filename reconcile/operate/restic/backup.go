@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -40,8 +41,14 @@ type BackupOptions struct {
 	// truncated stream from a complete one: it saves whatever arrived. On
 	// 0.16+ an empty stream saves an empty snapshot and exits 3
 	// (ClassPartial, with a summary); 0.14 refuses it (exit 1, no snapshot).
-	// If restic stops early, a Read already in progress may finish after
-	// Backup returned; its data is dropped.
+	// If Stdin returns an error other than io.EOF, restic is stopped
+	// without a snapshot and Backup returns that error: restic's stdin is
+	// never closed early, since restic takes EOF for a complete stream.
+	// restic notices a cancellation only between chunks (0.5 to 8 MiB), and
+	// 0.18 not at all while it waits for input: a slow or stuck stream then
+	// holds it until the Runner's grace period ends (0.18 has dropped its
+	// lock by then). A Read in progress may finish after Backup returned;
+	// its data is dropped.
 	Stdin io.Reader
 	// CommandEnv is added to Runner.Env for this run, so restic and the
 	// StdinCommand it starts see it (e.g. PGPASSWORD=...).
@@ -119,7 +126,13 @@ func (r *Runner) Backup(ctx context.Context, o BackupOptions, onProgress func(Pr
 		env:    env,
 		stdin:  o.Stdin,
 		dumper: len(o.StdinCommand) > 0,
-		onItem: unreadable.add,
+		onItem: func(item string) {
+			// restic names the same item relative (archival) and absolute (scan).
+			if item != "" && !filepath.IsAbs(item) && r.Dir != "" {
+				item = filepath.Join(r.Dir, item)
+			}
+			unreadable.add(item)
+		},
 		stdout: func(rd io.Reader) error {
 			return readLines(rd, func(line []byte) error {
 				var l backupLine

@@ -28,7 +28,8 @@ const (
 	// ClassWrongPassword is exit 12 (0.17.1+) or "wrong password or no key found".
 	ClassWrongPassword Class = "wrong_password"
 	// ClassInterrupted is a run stopped by the caller's context (whatever
-	// restic's exit code), or restic's own exit 130.
+	// restic's exit code), or restic's own exit 130. A restic that still
+	// exits 0 after the context ended finished its work: that is success.
 	ClassInterrupted Class = "interrupted"
 	// ClassDumperFailed is a backup --stdin-from-command whose command exited
 	// non-zero: restic saved no snapshot.

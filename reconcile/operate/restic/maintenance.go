@@ -36,19 +36,26 @@ func (r *Runner) Prune(ctx context.Context) (PruneResult, error) {
 	if _, err := r.Version(ctx); err != nil {
 		return res, err
 	}
-	var lines []string
-	err := r.run(ctx, job{op: "prune", args: []string{"prune"}, stdout: func(rd io.Reader) error {
-		return readLines(rd, func(line []byte) error {
-			if pruneLine.Match(line) || unusedLine.Match(line) {
-				lines = append(lines, string(line))
-			}
-			return nil
-		})
+	err := r.run(ctx, job{op: "prune", args: []string{"prune"}, stdout: func(rd io.Reader) (err error) {
+		res, err = readPrune(rd)
+		return err
 	}})
 	if err != nil {
-		return res, err
+		return PruneResult{}, err
 	}
-	return parsePrune(lines), nil
+	return res, nil
+}
+
+// readPrune reads prune's output.
+func readPrune(rd io.Reader) (PruneResult, error) {
+	var lines []string
+	err := readLines(rd, func(line []byte) error {
+		if pruneLine.Match(line) || unusedLine.Match(line) {
+			lines = append(lines, string(line))
+		}
+		return nil
+	})
+	return parsePrune(lines), err
 }
 
 var (
@@ -129,8 +136,8 @@ func parseSize(s string) int64 {
 
 // CheckResult is what `restic check` found.
 type CheckResult struct {
-	// NumErrors is from check's JSON summary (0.18+). Before 0.18 it is 0
-	// when check passed and -1 (unknown) when it failed.
+	// NumErrors is from check's JSON summary (0.18+); 0 when check passed;
+	// -1 (unknown) when it failed without a summary (always before 0.18).
 	NumErrors int
 	Subset    string // the --read-data-subset that was read, if any
 	// BrokenPacks, SuggestRepairIndex and SuggestPrune are 0.18+ only.

@@ -25,7 +25,9 @@ const DefaultGrace = 30 * time.Second
 // Runner also runs `restic version` once (no repository access) and caches
 // the result for the version branches.
 //
-// A Runner may be used from several goroutines; do not copy it after first use.
+// restic runs in its own process group: a terminal's Ctrl-C reaches it only
+// through the context, as SIGINT. A Runner may be used from several
+// goroutines; do not copy it after first use.
 type Runner struct {
 	// Bin is the restic executable. Empty means "restic" looked up on this
 	// process's PATH.
@@ -91,16 +93,6 @@ func (r *Runner) environ(extra []string) []string {
 	return append(env, extra...)
 }
 
-// hasEnv reports whether env sets name.
-func hasEnv(env []string, name string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 // run runs one restic process. When ctx ends, restic gets SIGINT (so it
 // removes its lock) and, if it has not exited after the grace period, its
 // whole process group gets SIGKILL (so a --stdin-from-command child dies
@@ -151,12 +143,22 @@ func (r *Runner) run(ctx context.Context, j job) error {
 			stdinR.Close()
 			stdinW.Close()
 		}
+		if ctx.Err() != nil {
+			return &Error{Op: j.op, ExitCode: -1, Class: ClassInterrupted, Message: "not started: " + ctx.Err().Error(), err: ctx.Err()}
+		}
 		return r.startError(j.op, err)
 	}
+	var stdinErr atomic.Pointer[error]
 	if stdinR != nil {
 		stdinR.Close()
 		go func() {
-			_, _ = io.Copy(stdinW, j.stdin)
+			if err := feed(stdinW, j.stdin); err != nil {
+				// Closing stdin would tell restic the stream is complete,
+				// and it would save what it got: stop it instead.
+				stdinErr.Store(&err)
+				stop()
+				return
+			}
 			stdinW.Close()
 		}()
 	}
@@ -193,6 +195,9 @@ func (r *Runner) run(ctx context.Context, j job) error {
 	if errors.As(readErr, &stopped) {
 		return fmt.Errorf("restic %s: %w", j.op, stopped.err)
 	}
+	if err := stdinErr.Load(); err != nil {
+		return fmt.Errorf("restic %s: read stdin: %w", j.op, *err)
+	}
 	state := cmd.ProcessState
 	if state == nil {
 		return r.startError(j.op, waitErr)
@@ -213,6 +218,26 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		msg = strings.TrimSpace(msg + " (restic " + state.String() + ")")
 	}
 	return &Error{Op: j.op, ExitCode: code, Class: classify(o), Message: msg}
+}
+
+// feed copies r to restic's stdin w. It returns only r's errors: a write
+// error means restic stopped reading, which its exit code explains.
+func feed(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // callerError is an error of the caller's callback (or writer), which

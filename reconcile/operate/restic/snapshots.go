@@ -215,15 +215,20 @@ type ForgetResult struct {
 }
 
 // Forget removes the snapshots that match f and fall outside policy
-// (`restic forget --json`). policy holds --keep-* and --group-by flags,
-// each as "--keep-daily=7" or as "--keep-daily", "7". It never prunes:
-// `forget --prune --json` mixes prune's text into the JSON, so Prune is a
-// separate call. Nothing matching is a zero result.
+// (`restic forget --json`). f must name a Host or Tags, so that one app's
+// policy never reaches another's snapshots in a shared repository. policy
+// holds --keep-* and --group-by flags, each as "--keep-daily=7" or as
+// "--keep-daily", "7". It never prunes: `forget --prune --json` mixes
+// prune's text into the JSON, so Prune is a separate call. Nothing
+// matching is a zero result.
 func (r *Runner) Forget(ctx context.Context, f Filter, policy []string) (ForgetResult, error) {
 	var res ForgetResult
 	fa, err := f.lockedArgs("forget")
 	if err != nil {
 		return res, err
+	}
+	if f.Host == "" && len(f.Tags) == 0 {
+		return res, errors.New("restic forget: the filter names no Host or Tags, so the policy would apply to every snapshot of the repository")
 	}
 	if err := checkPolicy(policy); err != nil {
 		return res, err
