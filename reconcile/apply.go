@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -22,9 +21,9 @@ type ConfigFile interface {
 
 // SecretStore stores and lists secrets through devopsellence.
 type SecretStore interface {
-	ListSecrets(ctx context.Context, env, service string) ([]devopsellence.Secret, error)
-	SetSecret(ctx context.Context, env, service, name string, v secret.Value) (devopsellence.SetResult, error)
-	SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (devopsellence.SetResult, error)
+	ListSecrets(ctx context.Context, env, service string) ([]Secret, error)
+	SetSecret(ctx context.Context, env, service, name string, v secret.Value) (SetResult, error)
+	SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (SetResult, error)
 }
 
 // Validator checks that devopsellence loads the config for an environment.
@@ -34,7 +33,7 @@ type Validator interface {
 
 // Deployer deploys one environment, streaming its events.
 type Deployer interface {
-	Deploy(ctx context.Context, env string, dryRun bool, onEvent func(devopsellence.Event)) (devopsellence.Event, error)
+	Deploy(ctx context.Context, env string, dryRun bool, onEvent func(DeployEvent)) (DeployEvent, error)
 }
 
 // Recorder remembers successful deploys.
@@ -50,7 +49,7 @@ type ApplyDeps struct {
 	Deployer  Deployer
 	Recorder  Recorder
 	// Progress sees each deploy event as it arrives.
-	Progress func(env string, ev devopsellence.Event)
+	Progress func(env string, ev DeployEvent)
 	Now      func() time.Time
 }
 
@@ -153,8 +152,7 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 				}
 				res.ConfigWritten = false
 				what := "could not validate"
-				var rejected *devopsellence.Error
-				if errors.As(err, &rejected) {
+				if errors.Is(err, ErrRejected) {
 					what = "devopsellence rejected"
 				}
 				return res, fmt.Errorf("%s the patched %s for %s, so the original was put back and no secret was stored: %w", what, p.ConfigFile, e.Name, err)
@@ -178,7 +176,7 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 			if err := halt(); err != nil {
 				return res, err
 			}
-			var r devopsellence.SetResult
+			var r SetResult
 			if s.Source == SourceOnePassword {
 				r, err = deps.Secrets.SetSecretOnePassword(ctx, e.Name, s.Service, s.Name, s.OnePassword)
 			} else {
@@ -227,7 +225,7 @@ func Apply(ctx context.Context, in ApplyInput, deps ApplyDeps) (*ApplyResult, er
 		if err := halt(); err != nil {
 			return res, err
 		}
-		ev, err := deps.Deployer.Deploy(ctx, e.Name, false, func(ev devopsellence.Event) {
+		ev, err := deps.Deployer.Deploy(ctx, e.Name, false, func(ev DeployEvent) {
 			if deps.Progress != nil {
 				deps.Progress(e.Name, ev)
 			}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -42,34 +41,34 @@ func (w *world) ResolveConfig(_ context.Context, env string) error {
 	}
 	return nil
 }
-func (w *world) ListSecrets(_ context.Context, env, svc string) ([]devopsellence.Secret, error) {
+func (w *world) ListSecrets(_ context.Context, env, svc string) ([]reconcile.Secret, error) {
 	w.log = append(w.log, "list "+env)
-	var out []devopsellence.Secret
+	var out []reconcile.Secret
 	for k := range w.stored {
 		if e, n, _ := strings.Cut(k, "/"); e == env {
-			out = append(out, devopsellence.Secret{ServiceName: svc, Name: n, Stored: true})
+			out = append(out, reconcile.Secret{Service: svc, Name: n, Stored: true})
 		}
 	}
 	return out, nil
 }
-func (w *world) SetSecret(_ context.Context, env, svc, name string, v secret.Value) (devopsellence.SetResult, error) {
+func (w *world) SetSecret(_ context.Context, env, svc, name string, v secret.Value) (reconcile.SetResult, error) {
 	w.log = append(w.log, "set "+env+"/"+name)
 	b, _ := io.ReadAll(v.Reader())
 	w.values[env+"/"+name] = string(b)
 	w.stored[env+"/"+name] = true
-	return devopsellence.SetResult{ConfigUpdated: w.rewrite}, nil
+	return reconcile.SetResult{ConfigUpdated: w.rewrite}, nil
 }
-func (w *world) SetSecretOnePassword(_ context.Context, env, svc, name, ref string) (devopsellence.SetResult, error) {
+func (w *world) SetSecretOnePassword(_ context.Context, env, svc, name, ref string) (reconcile.SetResult, error) {
 	w.log = append(w.log, "set-op "+env+"/"+name+" "+ref)
 	w.stored[env+"/"+name] = true
-	return devopsellence.SetResult{}, nil
+	return reconcile.SetResult{}, nil
 }
-func (w *world) Deploy(_ context.Context, env string, _ bool, on func(devopsellence.Event)) (devopsellence.Event, error) {
+func (w *world) Deploy(_ context.Context, env string, _ bool, on func(reconcile.DeployEvent)) (reconcile.DeployEvent, error) {
 	w.log = append(w.log, "deploy "+env)
 	if w.failDeploy {
-		return devopsellence.Event{}, errors.New("docker build: exit status 1")
+		return reconcile.DeployEvent{}, errors.New("docker build: exit status 1")
 	}
-	ev := devopsellence.Event{Event: "result", Phase: "settled", ReleaseID: "rel-1"}
+	ev := reconcile.DeployEvent{Kind: "result", Phase: "settled", ReleaseID: "rel-1"}
 	on(ev)
 	return ev, nil
 }

@@ -264,6 +264,12 @@ func inert(base yamlpatch.Map) yamlpatch.Map {
 	)
 }
 
+// Scope lists every environment the backup service exists in: the covered
+// ones, then the app's others.
+func (d *Desired) Scope() []string {
+	return append(slices.Clone(d.Covered), d.Uncovered...)
+}
+
 // Fingerprint identifies what a deploy of env would run: the base and the
 // overlay block. A recorded fingerprint equal to it means that exact service
 // was deployed successfully.

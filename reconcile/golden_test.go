@@ -16,7 +16,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -78,11 +77,14 @@ func observe(t *testing.T, cfg []byte, app *reconcile.App, d *reconcile.Desired)
 		t.Fatal(err)
 	}
 	o := &reconcile.Observed{ConfigFile: "devopsellence.yml", Config: cfg, Doc: doc, App: app,
-		Secrets: map[string][]devopsellence.Secret{}, Deployed: map[string]string{}}
+		Secrets: map[string][]reconcile.Secret{}, Deployed: map[string]string{}}
 	for _, e := range d.Covered {
-		o.Secrets[e] = []devopsellence.Secret{}
+		o.Secrets[e] = []reconcile.Secret{}
 	}
-	o.Nodes = []devopsellence.Node{{Name: "vm-1", Labels: []string{"web", "worker"}, Environments: app.Environments()}}
+	o.Nodes = map[string][]reconcile.Node{}
+	for _, e := range d.Scope() {
+		o.Nodes[e] = []reconcile.Node{{Name: "vm-1", Labels: []string{"web", "worker"}}}
+	}
 	return o
 }
 

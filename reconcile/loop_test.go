@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -162,7 +161,7 @@ type stopper struct {
 	cancel func()
 }
 
-func (s stopper) SetSecret(ctx context.Context, env, svc, name string, v secret.Value) (devopsellence.SetResult, error) {
+func (s stopper) SetSecret(ctx context.Context, env, svc, name string, v secret.Value) (reconcile.SetResult, error) {
 	r, err := s.world.SetSecret(ctx, env, svc, name, v)
 	s.cancel()
 	return r, err

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 )
@@ -20,9 +19,10 @@ type Observed struct {
 	Doc    *yamlpatch.Doc
 	App    *App
 	// Secrets holds `secret list` per covered environment; nil when not checked.
-	Secrets map[string][]devopsellence.Secret
-	// Nodes is `node list --all`; nil when not checked.
-	Nodes []devopsellence.Node
+	Secrets map[string][]Secret
+	// Nodes maps each environment of the app or the spec to the nodes
+	// attached to it for this app; nil when not checked.
+	Nodes map[string][]Node
 	// Unchecked says why secrets and nodes were not checked, if they were not.
 	Unchecked *Finding
 	// Deployed maps an environment to the fingerprint of its last successful deploy.
@@ -154,6 +154,14 @@ func (p *Plan) Missing() []SecretPlan {
 	return out
 }
 
+// Finding codes the cli branches on.
+const (
+	// CodeNoNode: no node is attached to a covered environment of this app.
+	CodeNoNode = "no_node_attached"
+	// CodeNoWorker: no node attached to an environment is labelled worker.
+	CodeNoWorker = "no_worker_node"
+)
+
 // Blocked reports the first error finding about envs (every environment
 // when empty): apply must not go on while one stands.
 func (p *Plan) Blocked(envs []string) *Finding {
@@ -161,6 +169,21 @@ func (p *Plan) Blocked(envs []string) *Finding {
 		if f.Severity == SeverityError && (f.Environment == "" || Selected(envs, f.Environment)) {
 			return &p.Findings[i]
 		}
+	}
+	return nil
+}
+
+// Blocker is Blocked for an apply that deploys or not: without a deploy,
+// what only a deploy needs (an attached node, a worker label) does not stop it.
+func (p *Plan) Blocker(envs []string, deploy bool) *Finding {
+	for i, f := range p.Findings {
+		if f.Severity != SeverityError || (f.Environment != "" && !Selected(envs, f.Environment)) {
+			continue
+		}
+		if !deploy && (f.Code == CodeNoNode || f.Code == CodeNoWorker) {
+			continue
+		}
+		return &p.Findings[i]
 	}
 	return nil
 }
@@ -257,7 +280,7 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 
 // storedMatches reports whether a stored secret serves ref: a 1Password ref
 // needs a 1Password record of the same reference, a plaintext ref a plaintext value.
-func storedMatches(s devopsellence.Secret, r Ref) bool {
+func storedMatches(s Secret, r Ref) bool {
 	if r.OnePassword != "" {
 		return s.Store == "1password" && s.Reference == r.OnePassword
 	}
@@ -265,38 +288,32 @@ func storedMatches(s devopsellence.Secret, r Ref) bool {
 }
 
 // nodeFindings checks that each environment that will run the (worker)
-// backup service has an attached node labelled worker.
+// backup service has a node attached for this app, labelled worker.
 func nodeFindings(d *Desired, o *Observed) []Finding {
 	if o.Nodes == nil {
 		return nil
 	}
 	var out []Finding
-	for _, env := range append(append([]string(nil), d.Covered...), d.Uncovered...) {
-		var attached []devopsellence.Node
-		for _, n := range o.Nodes {
-			if n.AttachedTo(env) {
-				attached = append(attached, n)
-			}
-		}
+	for _, env := range d.Scope() {
+		attached := o.Nodes[env]
 		if len(attached) == 0 {
 			if slices.Contains(d.Covered, env) {
 				out = append(out, Finding{
-					Severity: SeverityWarning, Code: "no_node_attached", Environment: env,
-					Message:     fmt.Sprintf("no node is attached to %s, so devopsellence cannot deploy it", env),
-					NextActions: []Action{{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)}},
+					Severity: SeverityError, Code: CodeNoNode, Environment: env,
+					Message: fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
+					NextActions: []Action{
+						{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)},
+						{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
+					},
 				})
 			}
 			continue
 		}
-		worker := false
-		for _, n := range attached {
-			worker = worker || n.HasLabel("worker")
-		}
-		if worker {
+		if slices.ContainsFunc(attached, func(n Node) bool { return n.HasLabel("worker") }) {
 			continue
 		}
 		f := Finding{
-			Severity: SeverityError, Code: "no_worker_node", Environment: env,
+			Severity: SeverityError, Code: CodeNoWorker, Environment: env,
 			Message: fmt.Sprintf("no node attached to %s is labelled worker, and service %q is a worker: devopsellence would refuse to deploy (solo deploy requires at least one selected node labeled \"worker\")", env, d.Service),
 		}
 		for _, n := range attached {

@@ -64,8 +64,8 @@ func plan(t *testing.T, b *spec.Backup, cfg string, mut func(*reconcile.Observed
 	return p
 }
 
-func stored(env, name, store, ref string) devopsellence.Secret {
-	return devopsellence.Secret{ServiceName: "backup", Name: name, Store: store, Reference: ref, Stored: true, Configured: true}
+func stored(env, name, store, ref string) reconcile.Secret {
+	return reconcile.Secret{Service: "backup", Name: name, Store: store, Reference: ref, Stored: true}
 }
 
 func status(p *reconcile.Plan, env, name string) string {
@@ -80,14 +80,14 @@ func status(p *reconcile.Plan, env, name string) string {
 func TestPlanReportsMissingSecretPerEnvironment(t *testing.T) {
 	b := specDoc(t, baseSpec)
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{
+		o.Secrets["production"] = []reconcile.Secret{
 			stored("production", "RESTIC_PASSWORD", "plaintext", ""),
 			stored("production", "AWS_ACCESS_KEY_ID", "1password", "op://Infra/aws/key id"),
 			stored("production", "AWS_SECRET_ACCESS_KEY", "1password", "op://elsewhere/x/y"), // wrong store for a prompt secret
 		}
-		o.Secrets["staging"] = []devopsellence.Secret{
-			stored("staging", "AWS_ACCESS_KEY_ID", "plaintext", ""),                         // plaintext where the spec says 1Password
-			{ServiceName: "web", Name: "RESTIC_PASSWORD", Store: "plaintext", Stored: true}, // another service's secret does not count
+		o.Secrets["staging"] = []reconcile.Secret{
+			stored("staging", "AWS_ACCESS_KEY_ID", "plaintext", ""),                     // plaintext where the spec says 1Password
+			{Service: "web", Name: "RESTIC_PASSWORD", Store: "plaintext", Stored: true}, // another service's secret does not count
 		}
 	})
 	for _, tc := range []struct{ env, name, want string }{
@@ -119,7 +119,7 @@ func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
 	}
 	after := string(first.After)
 	all := func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
+		o.Secrets["production"] = []reconcile.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
 	}
 	for _, tc := range []struct {
 		name     string
@@ -152,7 +152,7 @@ func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *test
 	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
 	_, d := desire(t, b, []byte(appYAML))
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
+		o.Secrets["production"] = []reconcile.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
 		o.Deployed["production"] = d.Fingerprint("production")
 	})
 	if len(p.Changes) == 0 || p.Env("production").Deploy {
@@ -163,9 +163,9 @@ func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *test
 func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	b := specDoc(t, baseSpec)
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Nodes = []devopsellence.Node{
-			{Name: "prod-1", Labels: []string{"web", "edge"}, Environments: []string{"production"}},
-			{Name: "stage-1", Labels: []string{"worker"}, Environments: []string{"staging"}},
+		o.Nodes = map[string][]reconcile.Node{
+			"production": {{Name: "prod-1", Labels: []string{"web", "edge"}}},
+			"staging":    {{Name: "stage-1", Labels: []string{"worker"}}},
 		}
 	})
 	var worker []reconcile.Finding
@@ -183,7 +183,7 @@ func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	if p.Blocked(nil) == nil || p.Blocked([]string{"staging"}) != nil {
 		t.Error("a plan that devopsellence would refuse to deploy is not blocked")
 	}
-	p = plan(t, b, appYAML, func(o *reconcile.Observed) { o.Nodes = []devopsellence.Node{} })
+	p = plan(t, b, appYAML, func(o *reconcile.Observed) { o.Nodes = map[string][]reconcile.Node{} })
 	n := 0
 	for _, f := range p.Findings {
 		if f.Code == "no_node_attached" {
@@ -279,13 +279,13 @@ type fakeObserver struct {
 	calls []string
 }
 
-func (f *fakeObserver) ListSecrets(_ context.Context, env, service string) ([]devopsellence.Secret, error) {
+func (f *fakeObserver) ListSecrets(_ context.Context, env, service string) ([]reconcile.Secret, error) {
 	f.calls = append(f.calls, "secret list "+env+" "+service)
 	return nil, f.err
 }
 
-func (f *fakeObserver) Nodes(context.Context) ([]devopsellence.Node, error) {
-	f.calls = append(f.calls, "node list")
+func (f *fakeObserver) Nodes(_ context.Context, env string) ([]reconcile.Node, error) {
+	f.calls = append(f.calls, "node list "+env)
 	return nil, f.err
 }
 
@@ -297,7 +297,7 @@ func TestObserveAsksOncePerEnvironmentAndExplainsWhatItCouldNotCheck(t *testing.
 	if err := reconcile.Observe(context.Background(), d, f, o); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.calls, "; "); got != "secret list production backup; secret list staging backup; node list" {
+	if got := strings.Join(f.calls, "; "); got != "secret list production backup; secret list staging backup; node list production; node list staging" {
 		t.Errorf("calls = %s", got)
 	}
 	if o.Secrets == nil || o.Nodes == nil || o.Unchecked != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
@@ -247,25 +246,28 @@ func (o *applyOptions) checkEnvs(p *reconcile.Plan) error {
 	return nil
 }
 
-// workerLabels stops apply when a selected environment has no attached node
-// that may run the worker, unless --label-nodes: then it returns the nodes to
-// label (from the view the plan observed), each keeping its other labels.
-// Without a deploy the labels do not matter.
-func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes []devopsellence.Node) ([]devopsellence.Node, error) {
-	if o.NoDeploy {
-		return nil, nil
-	}
-	var relabel []devopsellence.Node
+// workerLabels stops apply on an error finding about a selected environment
+// (without a deploy, on those only a deploy needs), unless it is a missing
+// worker label and --label-nodes: then it returns the nodes to label (from
+// the view the plan observed), each keeping its other labels.
+func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconcile.Node) ([]reconcile.Node, error) {
+	var relabel []reconcile.Node
 	for _, f := range p.Findings {
-		if f.Severity != reconcile.SeverityError || !reconcile.Selected(o.Envs, f.Environment) {
+		if f.Severity != reconcile.SeverityError || (f.Environment != "" && !reconcile.Selected(o.Envs, f.Environment)) {
 			continue
 		}
-		if f.Code != "no_worker_node" || !o.LabelNodes {
+		if o.NoDeploy && (f.Code == reconcile.CodeNoNode || f.Code == reconcile.CodeNoWorker) {
+			continue
+		}
+		if f.Code != reconcile.CodeNoWorker {
+			return nil, fmt.Errorf("%s; %s", f.Message, nextCommand(f))
+		}
+		if !o.LabelNodes {
 			return nil, fmt.Errorf("%s; %s (or pass --label-nodes)", f.Message, nextCommand(f))
 		}
-		for _, n := range nodes {
-			if n.AttachedTo(f.Environment) && !n.HasLabel("worker") && !slices.ContainsFunc(relabel, func(r devopsellence.Node) bool { return r.Name == n.Name }) {
-				relabel = append(relabel, devopsellence.Node{Name: n.Name, Labels: reconcile.WithWorker(n.Labels)})
+		for _, n := range nodes[f.Environment] {
+			if !n.HasLabel("worker") && !slices.ContainsFunc(relabel, func(r reconcile.Node) bool { return r.Name == n.Name }) {
+				relabel = append(relabel, reconcile.Node{Name: n.Name, Labels: reconcile.WithWorker(n.Labels)})
 				break
 			}
 		}
@@ -403,15 +405,15 @@ func (r recorder) RecordDeploy(env, fp, release string, at time.Time) error {
 // progress turns deploy events into readable lines on stderr: a terminal
 // gets one live line per environment, rewritten at each step; with
 // --log-format json each event is a log entry, so stderr stays JSON lines.
-func (g *globalOptions) progress() func(string, devopsellence.Event) {
+func (g *globalOptions) progress() func(string, reconcile.DeployEvent) {
 	w, tty, asLog := g.streams.Err, g.streams.ErrIsTerminal(), g.LogFormat == logging.FormatJSON
-	return func(env string, ev devopsellence.Event) {
+	return func(env string, ev reconcile.DeployEvent) {
 		if asLog {
-			g.log.Info("deployProgress", "environment", env, "event", ev.Event, "step", ev.Step, "message", ev.Message, "phase", ev.Phase)
+			g.log.Info("deployProgress", "environment", env, "event", ev.Kind, "step", ev.Step, "message", ev.Message, "phase", ev.Phase)
 			return
 		}
 		var line string
-		switch ev.Event {
+		switch ev.Kind {
 		case "started":
 			line = "starting"
 		case "progress":
@@ -425,7 +427,7 @@ func (g *globalOptions) progress() func(string, devopsellence.Event) {
 		}
 		if tty {
 			end := ""
-			if ev.Event == "result" || ev.Event == "error" {
+			if ev.Kind == "result" || ev.Kind == "error" {
 				end = "\n"
 			}
 			fmt.Fprintf(w, "\r\x1b[2Kdeploy %s: %s%s", env, line, end)
