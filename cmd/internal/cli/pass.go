@@ -1,0 +1,293 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+)
+
+// pass is one reconcile pass: what was planned, what was done.
+type pass struct {
+	plan   *reconcile.Plan
+	inputs reconcile.Inputs
+	result *reconcile.ApplyResult
+}
+
+// reconcileOnce takes the app's lock, plans, and applies what is pending.
+// stop, when done, ends it at the next step boundary.
+func (o *applyOptions) reconcileOnce(ctx, stop context.Context) (*reconcile.Plan, *reconcile.ApplyResult, error) {
+	ps, err := o.pass(ctx, stop)
+	if ps == nil {
+		return nil, nil, err
+	}
+	return ps.plan, ps.result, err
+}
+
+// passRun is what one pass works with, step to step.
+type passRun struct {
+	w       *workspace
+	sources *prompt.Explicit
+	saved   *SavedPlan
+	in      *inputs
+	ps      *pass
+}
+
+// pass runs the steps of one pass: open the workspace, take the lock, plan,
+// check the plan may be applied, gather what it needs, then apply it.
+func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
+	r, err := o.open()
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := r.w.store.Lock(ctx, o.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := o.planPass(ctx, r); err != nil {
+		return r.ps, err
+	}
+	if err := o.checkPlan(r); err != nil {
+		return r.ps, err
+	}
+	r.ps.result = reconcile.NewApplyResult()
+	if !r.ps.plan.Pending(o.Envs, !o.NoDeploy) {
+		return r.ps, nil
+	}
+	// Everything that can stop apply is checked, confirmed and gathered
+	// before the first change, labelling nodes included.
+	relabel, err := o.workerLabels(r.ps.plan, r.in.observed.Nodes)
+	if err != nil {
+		return r.ps, err
+	}
+	if r.saved == nil {
+		if err := o.confirm(ctx, r.ps.plan); err != nil {
+			return r.ps, err
+		}
+	}
+	values, err := o.gather(ctx, r.ps.plan, r.sources)
+	if err != nil {
+		return r.ps, err
+	}
+	if err := o.labelNodes(ctx, r.w, relabel); err != nil {
+		return r.ps, err
+	}
+	return r.ps, o.applyPlan(ctx, stop, r, values)
+}
+
+// open reads the flags' secret sources and saved plan, and opens the app.
+func (o *applyOptions) open() (*passRun, error) {
+	sources, err := prompt.ParseSources(o.SecretEnv, o.SecretFile, o.environ)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	r := &passRun{sources: sources}
+	if o.PlanFile != "" {
+		if r.saved, err = readSavedPlan(o.PlanFile); err != nil {
+			return nil, err
+		}
+	}
+	if r.w, err = o.workspace(); err != nil {
+		return nil, err
+	}
+	r.w.client.Env = prompt.Scrub(r.w.client.Env, sources.Named()...)
+	return r, nil
+}
+
+// planPass plans, and shows the plan when asked to (init).
+func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
+	p, in, err := r.w.plan(ctx)
+	if err != nil {
+		return err
+	}
+	r.in = in
+	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service)}
+	if o.ShowPlan && o.Output != render.JSON && !o.willConfirm(r.saved) {
+		if err := render.PlanText(o.streams.Out, p); err != nil {
+			return err
+		}
+		fmt.Fprintln(o.streams.Out)
+	}
+	return nil
+}
+
+// checkPlan refuses a plan that must not be applied: a stale saved plan,
+// environments it does not cover, or unchecked secrets and nodes.
+func (o *applyOptions) checkPlan(r *passRun) error {
+	if r.saved != nil {
+		if err := r.saved.check(r.ps.plan, r.ps.inputs); err != nil {
+			return err
+		}
+	}
+	if err := o.checkEnvs(r.ps.plan); err != nil {
+		return err
+	}
+	if u := r.in.observed.Unchecked; u != nil {
+		return fmt.Errorf("apply needs devopsellence: %s; %s", u.Message, nextCommand(*u))
+	}
+	return nil
+}
+
+// labelNodes adds the worker label to the nodes workerLabels chose.
+func (o *applyOptions) labelNodes(ctx context.Context, w *workspace, relabel []reconcile.Node) error {
+	for _, n := range relabel {
+		if err := w.client.SetNodeLabels(ctx, n.Name, n.Labels); err != nil {
+			return err
+		}
+		if o.LogFormat == logging.FormatJSON {
+			o.log.Info("labelledNode", "node", n.Name, "labels", n.Labels)
+		} else {
+			fmt.Fprintf(o.streams.Err, "labelled node %s: %s\n", n.Name, strings.Join(n.Labels, ","))
+		}
+	}
+	return nil
+}
+
+// applyPlan carries the plan out, then checks the deployed images.
+func (o *applyOptions) applyPlan(ctx, stop context.Context, r *passRun, values map[reconcile.SecretKey]secret.Value) error {
+	w, p := r.w, r.ps.plan
+	var err error
+	r.ps.result, err = reconcile.Apply(ctx, reconcile.ApplyInput{Plan: p, Environments: o.Envs, Values: values, Deploy: !o.NoDeploy, Stop: stop}, reconcile.ApplyDeps{
+		Config:    fileConfig{path: w.configPath},
+		Secrets:   w.client,
+		Validator: w.client,
+		Deployer:  w.client,
+		Recorder:  recorder{w.store},
+		Progress:  o.progress(),
+		Now:       o.now,
+	})
+	if err == nil {
+		o.checkImages(ctx, w, r.in, r.ps)
+	}
+	return err
+}
+
+// checkImages warns, after a deploy, when the deployed image lacks a tool
+// the spec needs (restic, a database client): the deploy itself succeeds
+// either way, but the first backup would fail.
+func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs, ps *pass) {
+	for _, d := range ps.result.Deployed {
+		es := in.desired.Envs[d.Environment]
+		missing, err := operate.MissingTools(ctx, w.client, d.Environment, ps.plan.Service, es)
+		switch {
+		case err != nil:
+			o.log.Error(err, "toolCheckFailed", "environment", d.Environment)
+		case len(missing) > 0:
+			ps.plan.Findings = append(ps.plan.Findings, operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, missing))
+		}
+	}
+}
+
+func (o *applyOptions) checkEnvs(p *reconcile.Plan) error {
+	for _, e := range o.Envs {
+		if ep := p.Env(e); ep == nil || !ep.Covered {
+			return usagef("--env %s: not an environment covered by %s", e, p.SpecFile)
+		}
+	}
+	return nil
+}
+
+// workerLabels stops apply on an error finding about a selected environment
+// (without a deploy, on those only a deploy needs), unless it is a missing
+// worker label and --label-nodes: then it returns the nodes to label (from
+// the view the plan observed), each keeping its other labels.
+func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconcile.Node) ([]reconcile.Node, error) {
+	var relabel []reconcile.Node
+	for _, f := range p.Findings {
+		if f.Severity != reconcile.SeverityError || (f.Environment != "" && !reconcile.Selected(o.Envs, f.Environment)) {
+			continue
+		}
+		if o.NoDeploy && (f.Code == reconcile.CodeNoNode || f.Code == reconcile.CodeNoWorker) {
+			continue
+		}
+		if f.Code != reconcile.CodeNoWorker {
+			return nil, fmt.Errorf("%s; %s", f.Message, nextCommand(f))
+		}
+		if !o.LabelNodes {
+			return nil, fmt.Errorf("%s; %s (or pass --label-nodes)", f.Message, nextCommand(f))
+		}
+		for _, n := range nodes[f.Environment] {
+			if !n.HasLabel("worker") && !slices.ContainsFunc(relabel, func(r reconcile.Node) bool { return r.Name == n.Name }) {
+				relabel = append(relabel, reconcile.Node{Name: n.Name, Labels: reconcile.WithWorker(n.Labels)})
+				break
+			}
+		}
+	}
+	return relabel, nil
+}
+
+// willConfirm says whether apply will show the plan and ask on a terminal.
+func (o *applyOptions) willConfirm(saved *SavedPlan) bool {
+	return saved == nil && !o.Yes && !o.NonInteractive && o.streams.CanPrompt()
+}
+
+func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan) error {
+	if o.Yes || o.NonInteractive {
+		return nil
+	}
+	if !o.streams.CanPrompt() {
+		return usagef("apply would change the app and stdin is not a terminal: review `devopsellence-backup plan`, then pass --yes (or --non-interactive)")
+	}
+	if err := render.PlanText(o.streams.Err, p); err != nil {
+		return err
+	}
+	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+	ok, err := t.Confirm(ctx, "Apply this plan?")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return usagef("not applied: the plan was declined")
+	}
+	return nil
+}
+
+// gather collects every missing plaintext value before anything changes.
+func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit) (map[reconcile.SecretKey]secret.Value, error) {
+	values := map[reconcile.SecretKey]secret.Value{}
+	var missing, errs []string
+	canAsk := !o.NonInteractive && o.streams.CanPrompt()
+	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+	for _, e := range p.Environments {
+		if !reconcile.Selected(o.Envs, e.Name) {
+			continue
+		}
+		for _, s := range e.Secrets {
+			if s.Status != reconcile.StatusMissing || s.Source == reconcile.SourceOnePassword {
+				continue
+			}
+			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name}
+			v, from, ok, err := sources.Lookup(req)
+			switch {
+			case err != nil:
+				errs = append(errs, err.Error())
+				continue
+			case ok:
+				o.log.V(1).Info("secret value source", "secret", s.Name, "environment", e.Name, "source", from)
+			case canAsk:
+				if v, err = t.Secret(ctx, req); err != nil {
+					return nil, err
+				}
+			default:
+				missing = append(missing, fmt.Sprintf("  %s for service %s in %s: %s", s.Name, s.Service, e.Name, prompt.Hint(req)))
+				continue
+			}
+			values[reconcile.SecretKey{Environment: e.Name, Name: s.Name}] = v
+		}
+	}
+	if len(errs) > 0 {
+		return nil, usagef("%s", strings.Join(errs, "\n"))
+	}
+	if len(missing) > 0 {
+		return nil, usageError{fmt.Errorf("%w; nothing was changed. Provide each of these:\n%s", errMissingValues, strings.Join(missing, "\n"))}
+	}
+	return values, nil
+}
