@@ -207,7 +207,25 @@ func (a *applier) validate(ctx context.Context) error {
 }
 
 // storeSecrets stores every missing secret of the selected environments.
+// When it cannot finish, it puts the original file back: the patch
+// references secrets that are now only partly stored, and devopsellence.yml
+// must never leave an environment referencing a secret that is not (anyone's
+// next deploy of it would fail). What was stored stays stored for the rerun.
 func (a *applier) storeSecrets(ctx context.Context) error {
+	err := a.storeAll(ctx)
+	if err == nil || !a.written {
+		return err
+	}
+	p := a.plan
+	if rerr := a.deps.Config.Write(p.Before); rerr != nil {
+		return fmt.Errorf("%w; putting the original %s back also failed, so it may reference secrets that are not stored: %v", err, p.ConfigFile, rerr)
+	}
+	a.res.ConfigWritten = false
+	a.log.Info("restoredConfig", "file", p.ConfigFile, "reason", "secrets not all stored")
+	return fmt.Errorf("%w; the original %s was put back, so no environment references a secret that is not stored (the %d stored so far stay stored): run the same command again", err, p.ConfigFile, len(a.res.Stored))
+}
+
+func (a *applier) storeAll(ctx context.Context) error {
 	for _, e := range a.plan.Environments {
 		if !a.selected(e.Name) {
 			continue
@@ -250,10 +268,12 @@ func (a *applier) storeOne(ctx context.Context, env string, s SecretPlan) error 
 		return fmt.Errorf("store secret %s for %s: %w", s.Name, env, err)
 	}
 	if r.ConfigUpdated {
-		if werr := a.deps.Config.Write(p.After); werr != nil {
-			return fmt.Errorf("devopsellence rewrote %s while storing %s (its ref was not canonical) and putting the planned file back failed: %v", p.ConfigFile, s.Name, werr)
+		if !a.written {
+			if werr := a.deps.Config.Write(p.Before); werr != nil {
+				return fmt.Errorf("devopsellence rewrote %s while storing %s (its ref was not canonical) and putting it back failed: %v", p.ConfigFile, s.Name, werr)
+			}
 		}
-		return fmt.Errorf("devopsellence rewrote %s while storing %s in %s, which means its ref was not canonical; the planned file was put back: please report this", p.ConfigFile, s.Name, env)
+		return fmt.Errorf("devopsellence rewrote %s while storing %s in %s, which means its ref was not canonical: please report this", p.ConfigFile, s.Name, env)
 	}
 	a.log.Info("storedSecret", "environment", env, "service", s.Service, "secret", s.Name, "store", store)
 	a.res.Stored = append(a.res.Stored, Stored{Environment: env, Name: s.Name, Store: store})

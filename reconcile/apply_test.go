@@ -19,6 +19,7 @@ type world struct {
 	stored     map[string]bool // env/name
 	values     map[string]string
 	failVerify string // environment whose config resolve fails
+	failSet    string // env/name whose secret set fails
 	rewrite    bool   // secret set reports config_updated
 	failDeploy bool
 	records    map[string]string
@@ -53,6 +54,9 @@ func (w *world) ListSecrets(_ context.Context, env, svc string) ([]reconcile.Sec
 }
 func (w *world) SetSecret(_ context.Context, env, svc, name string, v secret.Value) (reconcile.SetResult, error) {
 	w.log = append(w.log, "set "+env+"/"+name)
+	if env+"/"+name == w.failSet {
+		return reconcile.SetResult{}, errors.New("devopsellence secret set: state file locked")
+	}
 	b, _ := io.ReadAll(v.Reader())
 	w.values[env+"/"+name] = string(b)
 	w.stored[env+"/"+name] = true
@@ -147,19 +151,35 @@ func TestApplyRefusesAFileThatChangedSincePlanning(t *testing.T) {
 	}
 }
 
-func TestApplyPutsThePlannedFileBackWhenDevopsellenceRewritesIt(t *testing.T) {
+func TestApplyPutsTheOriginalBackWhenDevopsellenceRewritesIt(t *testing.T) {
 	p := applyPlan(t)
 	w := newWorld(p.Before)
 	w.rewrite = true
 	_, err := reconcile.Apply(context.Background(), reconcile.ApplyInput{Plan: p, Values: values(p), Deploy: true}, w.deps())
-	if err == nil || !strings.Contains(err.Error(), "rewrote devopsellence.yml") {
+	if err == nil || !strings.Contains(err.Error(), "rewrote devopsellence.yml") || !strings.Contains(err.Error(), "the original devopsellence.yml was put back") {
 		t.Fatalf("err = %v", err)
 	}
-	if string(w.file) != string(p.After) {
-		t.Error("the planned file was not put back")
+	if string(w.file) != string(p.Before) {
+		t.Error("the original file was not put back")
 	}
 	if strings.Contains(strings.Join(w.log, ";"), "deploy") {
 		t.Error("deployed after the rewrite")
+	}
+}
+
+func TestApplyThatCannotStoreEverySecretPutsTheOriginalBack(t *testing.T) {
+	p := applyPlan(t)
+	w := newWorld(p.Before)
+	w.failSet = "staging/RESTIC_PASSWORD"
+	res, err := reconcile.Apply(context.Background(), reconcile.ApplyInput{Plan: p, Values: values(p), Deploy: true}, w.deps())
+	if err == nil || !strings.Contains(err.Error(), "the original devopsellence.yml was put back, so no environment references a secret that is not stored (the 3 stored so far stay stored)") {
+		t.Fatalf("err = %v", err)
+	}
+	if string(w.file) != string(p.Before) || res.ConfigWritten {
+		t.Errorf("file restored %v, result %+v", string(w.file) == string(p.Before), res)
+	}
+	if log := strings.Join(w.log, "; "); strings.Contains(log, "deploy") || !strings.HasSuffix(log, "set staging/RESTIC_PASSWORD; write") {
+		t.Errorf("log %s", log)
 	}
 }
 
