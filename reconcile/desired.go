@@ -40,8 +40,7 @@ type Desired struct {
 	// BaseEnv is the covered environment whose service is the base block.
 	BaseEnv string
 	Base    yamlpatch.Map
-	// Overlays maps an environment to its overlay block; absent when the
-	// environment resolves to the base block unchanged.
+	// Overlays maps every environment but BaseEnv to its overlay block.
 	Overlays map[string]yamlpatch.Map
 	// Envs is the effective spec per covered environment.
 	Envs map[string]spec.EnvSpec
@@ -95,12 +94,12 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 		full[e] = serviceBlock(es, d.Refs[e])
 	}
 	d.Base = full[d.BaseEnv]
+	// Every covered environment but the base one gets an overlay, even an
+	// empty one: devopsellence.yml then names it, so that devopsellence-backup
+	// knows it later (to make it inert when the spec stops covering it).
 	for _, e := range d.Covered {
-		if e == d.BaseEnv {
-			continue
-		}
-		if o := overlay(d.Base, full[e]); len(o) > 0 {
-			d.Overlays[e] = o
+		if e != d.BaseEnv {
+			d.Overlays[e] = overlay(d.Base, full[e])
 		}
 	}
 	for _, e := range app.Environments() {
@@ -210,7 +209,7 @@ func ServiceCommand(es spec.EnvSpec) []string {
 // merge rules: scalars and lists replace, env merges key by key (so a key the
 // base has and env lacks is blanked, since an overlay cannot remove it).
 func overlay(base, full yamlpatch.Map) yamlpatch.Map {
-	var o yamlpatch.Map
+	o := yamlpatch.Map{}
 	for _, key := range []string{"image", "command", "env", "secret_refs", "volumes"} {
 		b, f := base.Get(key), full.Get(key)
 		if key == "env" {
@@ -273,10 +272,16 @@ func (d *Desired) Scope() []string {
 // Fingerprint identifies what a deploy of env would run: the base and the
 // overlay block. A recorded fingerprint equal to it means that exact service
 // was deployed successfully.
-func (d *Desired) Fingerprint(env string) string {
+func (d *Desired) Fingerprint(env string) string { return fingerprint(d.Base, d.Overlays[env]) }
+
+func fingerprint(base, overlay yamlpatch.Map) string {
+	var o yamlpatch.Value
+	if len(overlay) > 0 {
+		o = overlay // an empty overlay deploys what no overlay does
+	}
 	b, _ := json.Marshal(struct {
 		Base, Overlay yamlpatch.Value
-	}{d.Base, d.Overlays[env]})
+	}{base, o})
 	return sum(b)
 }
 

@@ -110,7 +110,7 @@ func TestPlanGoldenOverFixtureApps(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, name)
-			p, err := reconcile.Diff(f.desired, observe(t, f.before, f.app, f.desired))
+			p, err := reconcile.Diff(f.desired, observe(t, f.before, f.app, f.desired), nil)
 			var conflict *reconcile.ConflictError
 			if errors.As(err, &conflict) {
 				golden.Check(t, filepath.Join(f.dir, "want.error.txt"), []byte(err.Error()+"\n"))
@@ -138,7 +138,7 @@ func TestPlanGoldenOverFixtureApps(t *testing.T) {
 func assertSecondPlanIsEmpty(t *testing.T, f fixture, after []byte) {
 	t.Helper()
 	app, d := desire(t, f.backup, after)
-	p2, err := reconcile.Diff(d, observe(t, after, app, d))
+	p2, err := reconcile.Diff(d, observe(t, after, app, d), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Observer is how the core asks devopsellence what it holds.
@@ -13,14 +14,21 @@ type Observer interface {
 	Nodes(ctx context.Context, env string) ([]Node, error)
 }
 
-// Observe fills o.Secrets (one `secret list` per covered environment) and
-// o.Nodes (one `node list` per environment of the app or the spec, each
-// scoped to that environment of this app). When devopsellence is not
+// Observe fills o.Secrets (one `secret list` per covered environment, and
+// per uncovered one whose backup service is active in devopsellence.yml, to
+// tell whether it is backed up now) and o.Nodes (one `node list` per
+// environment of the app or the spec, each scoped to that environment of
+// this app). When devopsellence is not
 // installed or the workspace has no mode, it records why in o.Unchecked
 // instead of failing, so that a plan still shows the config diff.
 func Observe(ctx context.Context, d *Desired, obs Observer, o *Observed) error {
 	secrets := map[string][]Secret{}
-	for _, env := range d.Covered {
+	for _, env := range d.Scope() {
+		if !slices.Contains(d.Covered, env) {
+			if _, active := activeIn(o.Doc, d.Service, env); !active {
+				continue
+			}
+		}
 		list, err := obs.ListSecrets(ctx, env, d.Service)
 		if u := unchecked(err); u != nil {
 			o.Unchecked = u

@@ -68,6 +68,9 @@ type EnvPlan struct {
 	Name    string       `json:"name"`
 	Covered bool         `json:"covered"`
 	Secrets []SecretPlan `json:"secrets"`
+	// Inert is set when the service idles there with no secrets and no
+	// volumes: the environment is not covered, or not ready.
+	Inert bool `json:"inert,omitempty"`
 	// Deploy says whether apply deploys this environment, and why.
 	Deploy       bool   `json:"deploy"`
 	DeployReason string `json:"deploy_reason,omitempty"`
@@ -141,10 +144,14 @@ func (p *Plan) Pending(envs []string, deploy bool) bool {
 // selected when envs is empty.
 func Selected(envs []string, env string) bool { return len(envs) == 0 || slices.Contains(envs, env) }
 
-// Missing lists the secrets to store, environment by environment.
+// Missing lists the secrets to store, environment by environment (not
+// those of an environment that is not ready: apply leaves them).
 func (p *Plan) Missing() []SecretPlan {
 	var out []SecretPlan
 	for _, e := range p.Environments {
+		if e.Inert {
+			continue
+		}
 		for _, s := range e.Secrets {
 			if s.Status == StatusMissing {
 				out = append(out, s)
@@ -198,10 +205,14 @@ func (p *Plan) Env(env string) *EnvPlan {
 	return nil
 }
 
-// Diff compares desired with observed. It is pure.
-func Diff(d *Desired, o *Observed) (*Plan, error) {
+// Diff compares desired with observed. It is pure. selected are the
+// environments whose missing secrets the apply stores (every covered one
+// when empty); a covered environment outside them that lacks a secret is not
+// ready and is planned inert.
+func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	p := &Plan{Service: d.Service, SpecFile: d.SpecFile, ConfigFile: o.ConfigFile, Before: o.Config, SecretsChecked: o.Secrets != nil}
-	edits, err := diffConfig(d, o, p)
+	eff := effectiveState(d, o, selected)
+	edits, err := diffConfig(d, o, p, eff.overlays)
 	if err != nil {
 		return nil, err
 	}
@@ -216,28 +227,24 @@ func Diff(d *Desired, o *Observed) (*Plan, error) {
 		p.Findings = append(p.Findings, *o.Unchecked)
 	}
 	for _, env := range d.Covered {
-		p.Environments = append(p.Environments, planEnv(d, o, env, configChanged))
-		if !o.App.HasEnvironment(env) {
-			p.Findings = append(p.Findings, Finding{
-				Severity: SeverityWarning, Code: "unknown_environment", Environment: env,
-				Message: fmt.Sprintf("environment %q is covered by %s but devopsellence.yml has no overlay for it and it is not default_environment; devopsellence deploys it from the base config", env, d.SpecFile),
-			})
-		}
+		p.Environments = append(p.Environments, planEnv(d, o, eff, env, configChanged))
 	}
 	for _, env := range d.Uncovered {
-		p.Environments = append(p.Environments, EnvPlan{Name: env, Secrets: []SecretPlan{}})
+		p.Environments = append(p.Environments, EnvPlan{Name: env, Inert: true, Secrets: []SecretPlan{}})
 		p.Findings = append(p.Findings, Finding{
 			Severity: SeverityWarning, Code: "environment_not_covered", Environment: env,
 			Message:     fmt.Sprintf("environment %q is not covered by %s, yet it still gets service %q from the base config (overlays cannot remove services); its overlay keeps it idle with no secrets and no volumes, and its next deploy will include it", env, d.SpecFile, d.Service),
 			NextActions: []Action{{Label: "back it up too: add it to spec.environments in " + d.SpecFile, Command: "devopsellence-backup plan"}},
 		})
 	}
-	p.Findings = append(p.Findings, nodeFindings(d, o)...)
+	envFindings, unknown := environmentFindings(d, o, eff)
+	p.Findings = append(p.Findings, envFindings...)
+	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
 	return p, nil
 }
 
-func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
-	ep := EnvPlan{Name: env, Covered: true, Fingerprint: d.Fingerprint(env), Secrets: []SecretPlan{}}
+func planEnv(d *Desired, o *Observed, eff effective, env string, configChanged bool) EnvPlan {
+	ep := EnvPlan{Name: env, Covered: true, Fingerprint: fingerprint(d.Base, eff.overlays[env]), Secrets: []SecretPlan{}}
 	listed, checked := o.Secrets[env]
 	stored := storedFor(listed, d.Service)
 	missing := 0
@@ -256,6 +263,10 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 			missing++
 		}
 		ep.Secrets = append(ep.Secrets, sp)
+	}
+	if _, notReady := eff.notReady[env]; notReady {
+		ep.Inert, ep.DeployReason = true, fmt.Sprintf("not ready: %d secret(s) to store first, with `devopsellence-backup apply --env %s`", missing, env)
+		return ep
 	}
 	// A deploy is needed unless this exact service was deployed successfully
 	// and nothing is left to store. Rewriting the same patch into a fresh
@@ -289,12 +300,15 @@ func storedMatches(s Secret, r Ref) bool {
 
 // nodeFindings checks that each environment that will run the (worker)
 // backup service has a node attached for this app, labelled worker.
-func nodeFindings(d *Desired, o *Observed) []Finding {
+func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 	if o.Nodes == nil {
 		return nil
 	}
 	var out []Finding
 	for _, env := range d.Scope() {
+		if unknown[env] {
+			continue
+		}
 		attached := o.Nodes[env]
 		if len(attached) == 0 {
 			if slices.Contains(d.Covered, env) {

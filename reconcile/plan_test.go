@@ -57,7 +57,7 @@ func plan(t *testing.T, b *spec.Backup, cfg string, mut func(*reconcile.Observed
 	if mut != nil {
 		mut(o)
 	}
-	p, err := reconcile.Diff(d, o)
+	p, err := reconcile.Diff(d, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,6 +299,25 @@ func TestObserveAsksOncePerEnvironmentAndExplainsWhatItCouldNotCheck(t *testing.
 	}
 	if got := strings.Join(f.calls, "; "); got != "secret list production backup; secret list staging backup; node list production; node list staging" {
 		t.Errorf("calls = %s", got)
+	}
+	// An uncovered environment's secrets are listed only while its service
+	// is active in the file: that is when they tell whether it is backed up.
+	one := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	for _, tc := range []struct {
+		cfg  string
+		want string
+	}{
+		{appYAML, "secret list production backup; node list production; node list staging"},
+		{string(plan(t, specDoc(t, baseSpec), appYAML, nil).After), "secret list production backup; secret list staging backup; node list production; node list staging"},
+	} {
+		app, d := desire(t, one, []byte(tc.cfg))
+		f := &fakeObserver{}
+		if err := reconcile.Observe(context.Background(), d, f, observe(t, []byte(tc.cfg), app, d)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(f.calls, "; "); got != tc.want {
+			t.Errorf("calls = %s, want %s", got, tc.want)
+		}
 	}
 	if o.Secrets == nil || o.Nodes == nil || o.Unchecked != nil {
 		t.Errorf("observed %+v", o)

@@ -22,6 +22,9 @@ type applyOptions struct {
 	NoDeploy       bool
 	LabelNodes     bool
 	Envs           []string
+	// DisableBackups confirms, off a terminal, that the plan may stop the
+	// backups of these environments (make their service inert).
+	DisableBackups []string
 	Output         string
 	SecretEnv      []string
 	SecretFile     []string
@@ -80,6 +83,7 @@ EXIT STATUS
 	f.BoolVar(&o.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	f.BoolVar(&o.LabelNodes, "label-nodes", false, "label attached nodes worker when none is (keeping their other labels)")
 	f.StringSliceVar(&o.Envs, "env", nil, "limit secrets and deploys to these environments")
+	f.StringSliceVar(&o.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
 	f.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
 	f.StringArrayVar(&o.SecretEnv, "secret-env", nil, "take secret NAME (in ENV, or every environment) from variable VAR: [ENV:]NAME=VAR")
 	f.StringArrayVar(&o.SecretFile, "secret-file", nil, "take secret NAME (in ENV, or every environment) from a file: [ENV:]NAME=PATH")

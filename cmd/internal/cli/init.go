@@ -89,6 +89,7 @@ EXIT STATUS
 	f.BoolVar(&af.NonInteractive, "non-interactive", false, "never prompt (implies --yes); every answer comes from flags")
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
 	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
 	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
 	f.StringVarP(&af.Output, "output", "o", render.Text, "result format on stdout: text or json")
@@ -148,7 +149,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 	fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
 
 	if o.NoApply {
-		p, _, err := w.plan(ctx)
+		p, _, err := w.plan(ctx, nil)
 		if err != nil {
 			return err
 		}

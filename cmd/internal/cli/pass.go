@@ -68,8 +68,12 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if err != nil {
 		return r.ps, err
 	}
+	stopping, err := o.stopping(r.ps.plan, r.saved)
+	if err != nil {
+		return r.ps, err
+	}
 	if r.saved == nil {
-		if err := o.confirm(ctx, r.ps.plan); err != nil {
+		if err := o.confirm(ctx, r.ps.plan, stopping); err != nil {
 			return r.ps, err
 		}
 	}
@@ -104,7 +108,7 @@ func (o *applyOptions) open() (*passRun, error) {
 
 // planPass plans, and shows the plan when asked to (init).
 func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
-	p, in, err := r.w.plan(ctx)
+	p, in, err := r.w.plan(ctx, o.Envs)
 	if err != nil {
 		return err
 	}
@@ -208,6 +212,9 @@ func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconc
 		if o.NoDeploy && (f.Code == reconcile.CodeNoNode || f.Code == reconcile.CodeNoWorker) {
 			continue
 		}
+		if f.Code == reconcile.CodeUnknownEnv {
+			return nil, usagef("%s; nothing was changed: %s", f.Message, nextCommand(f))
+		}
 		if f.Code != reconcile.CodeNoWorker {
 			return nil, fmt.Errorf("%s; %s", f.Message, nextCommand(f))
 		}
@@ -229,7 +236,30 @@ func (o *applyOptions) willConfirm(saved *SavedPlan) bool {
 	return saved == nil && !o.Yes && !o.NonInteractive && o.streams.CanPrompt()
 }
 
-func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan) error {
+// stopping lists the environments whose backups the plan stops (makes
+// inert) without --disable-backups naming them. They need a confirmation:
+// on a terminal the question says so; anywhere else the flag is required.
+func (o *applyOptions) stopping(p *reconcile.Plan, saved *SavedPlan) ([]string, error) {
+	for _, env := range o.DisableBackups {
+		if p.Env(env) == nil {
+			return nil, usagef("--disable-backups %s: not an environment of this app", env)
+		}
+	}
+	var envs, why []string
+	for _, f := range p.Findings {
+		if f.Code == reconcile.CodeBackupsStop && !slices.Contains(o.DisableBackups, f.Environment) {
+			envs = append(envs, f.Environment)
+			why = append(why, f.Message)
+		}
+	}
+	if len(envs) == 0 || o.willConfirm(saved) {
+		return envs, nil
+	}
+	return nil, usagef("%s; nothing was changed. To stop backing it up, pass --disable-backups %s (or run apply on a terminal to confirm)",
+		strings.Join(why, "; "), strings.Join(envs, " --disable-backups "))
+}
+
+func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan, stopping []string) error {
 	if o.Yes || o.NonInteractive {
 		return nil
 	}
@@ -239,8 +269,12 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan) error {
 	if err := render.PlanText(o.streams.Err, p); err != nil {
 		return err
 	}
+	question := "Apply this plan?"
+	if len(stopping) > 0 {
+		question = fmt.Sprintf("This plan stops the backups of %s. Apply it?", strings.Join(stopping, ", "))
+	}
 	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
-	ok, err := t.Confirm(ctx, "Apply this plan?")
+	ok, err := t.Confirm(ctx, question)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	p, in, err := w.plan(ctx)
+	p, in, err := w.plan(ctx, nil)
 	if err != nil {
 		return err
 	}

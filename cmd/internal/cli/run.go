@@ -69,6 +69,7 @@ EXIT STATUS
 	af := &o.apply
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
 	f.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
 	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
 	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
