@@ -86,7 +86,9 @@ type SecretPlan struct {
 	Ref string `json:"ref"`
 	// Status is present, missing or unknown (not checked).
 	Status string `json:"status"`
-	// Source is where a missing value would come from: prompt or 1password.
+	// Source is where the value is or comes from: stored (devopsellence
+	// holds it), prompt (apply asks, or takes an explicit source) or
+	// 1password (apply records the reference; devopsellence reads it).
 	Source      string `json:"source"`
 	OnePassword string `json:"onepassword,omitempty"`
 }
@@ -97,6 +99,7 @@ const (
 	StatusMissing = "missing"
 	StatusUnknown = "unknown"
 
+	SourceStored      = "stored"
 	SourcePrompt      = "prompt"
 	SourceOnePassword = "1password"
 )
@@ -257,6 +260,9 @@ func planEnv(d *Desired, o *Observed, eff effective, env string, configChanged b
 			sp.Status = StatusMissing
 			if s, ok := stored[r.Name]; ok && storedMatches(s, r) {
 				sp.Status = StatusPresent
+				if sp.Source == SourcePrompt {
+					sp.Source = SourceStored
+				}
 			}
 		}
 		if sp.Status == StatusMissing {

@@ -108,6 +108,10 @@ func TestPlanReportsMissingSecretPerEnvironment(t *testing.T) {
 		if s.Name == "AWS_ACCESS_KEY_ID" && (s.Source != reconcile.SourceOnePassword || s.Ref != "op://Infra/aws/key id") {
 			t.Errorf("1Password secret planned as %+v", s)
 		}
+		// A stored value is not asked for: its source says so.
+		if want := map[string]string{"RESTIC_PASSWORD": reconcile.SourceStored, "AWS_SECRET_ACCESS_KEY": reconcile.SourcePrompt}[s.Name]; want != "" && s.Source != want {
+			t.Errorf("%s source = %q, want %q", s.Name, s.Source, want)
+		}
 	}
 }
 

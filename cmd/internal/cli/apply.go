@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,6 +96,9 @@ EXIT STATUS
 type ApplyDoc struct {
 	render.PlanDoc
 	Applied *reconcile.ApplyResult `json:"applied"`
+	// DeployPending lists the environments the plan deploys that this
+	// apply did not deploy (--no-deploy).
+	DeployPending []string `json:"deploy_pending"`
 }
 
 func runApply(ctx context.Context, o *applyOptions) error {
@@ -105,36 +109,60 @@ func runApply(ctx context.Context, o *applyOptions) error {
 	if o.PlanFile != "" && len(o.Envs) > 0 {
 		return usagef("--env cannot narrow a saved plan: plan again with the environments you want")
 	}
-	p, res, err := o.reconcileOnce(ctx, nil)
+	ps, err := o.pass(ctx, nil)
 	if err != nil {
-		if res != nil && o.Output == render.JSON {
+		if ps != nil && ps.result != nil && o.Output == render.JSON {
 			// The failure envelope follows; say what was done before it on stderr.
+			res := ps.result
 			fmt.Fprintf(o.streams.Err, "applied before the failure: config written %v, %d secret(s) stored, %d deploy(s)\n", res.ConfigWritten, len(res.Stored), len(res.Deployed))
 		}
 		return err
 	}
-	return o.printApply(p, res)
+	if f := uncommitted(ctx, ps.w, ps.plan); f != nil {
+		ps.plan.Findings = append(ps.plan.Findings, *f)
+	}
+	return o.printApply(ps.plan, ps.result)
 }
 
 func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult) error {
 	if o.Output == render.JSON {
-		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.operation, p), Applied: res}
-		doc.Summary = applySummary(p, res)
+		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.operation, p), Applied: res, DeployPending: deployPending(p, res, o.Envs)}
+		doc.Summary = applySummary(p, res, o.Envs)
 		return render.WriteJSON(o.streams.Out, doc)
 	}
-	if _, err := fmt.Fprintln(o.streams.Out, applySummary(p, res)); err != nil {
+	if _, err := fmt.Fprintln(o.streams.Out, applySummary(p, res, o.Envs)); err != nil {
 		return err
 	}
 	for _, f := range p.Findings {
-		if f.Code == "tool_missing" {
+		if f.Code == "tool_missing" || f.Code == codeUncommitted {
 			fmt.Fprintf(o.streams.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
 		}
 	}
 	return nil
 }
 
-func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult) string {
+// deployPending lists the selected environments the plan deploys that were
+// not deployed: all of them with --no-deploy.
+func deployPending(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) []string {
+	out := []string{}
+	for _, e := range p.Environments {
+		if e.Deploy && reconcile.Selected(envs, e.Name) && !slices.ContainsFunc(res.Deployed, func(d reconcile.Deployment) bool { return d.Environment == e.Name }) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) string {
+	pending := deployPending(p, res, envs)
+	deploy := ""
+	if len(pending) > 0 {
+		deploy = fmt.Sprintf("the deploy of %s is pending: run `devopsellence-backup apply` to deploy", strings.Join(pending, ", "))
+	}
 	if !res.ConfigWritten && len(res.Stored) == 0 && len(res.Deployed) == 0 {
+		if deploy != "" {
+			return fmt.Sprintf("Nothing changed, but %s.", deploy)
+		}
 		return fmt.Sprintf("Nothing to do: service %s is in sync.", p.Service)
 	}
 	var parts []string
@@ -144,14 +172,18 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult) string {
 	if n := len(res.Stored); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d secret(s) stored", n))
 	}
-	var envs []string
+	var deployed []string
 	for _, d := range res.Deployed {
-		envs = append(envs, d.Environment)
+		deployed = append(deployed, d.Environment)
 	}
-	if len(envs) > 0 {
-		parts = append(parts, "deployed "+strings.Join(envs, ", "))
-	} else {
-		parts = append(parts, "not deployed")
+	switch {
+	case len(deployed) > 0:
+		parts = append(parts, "deployed "+strings.Join(deployed, ", "))
+	case deploy == "":
+		parts = append(parts, "no deploy needed")
+	}
+	if deploy != "" {
+		parts = append(parts, deploy)
 	}
 	return "Applied: " + strings.Join(parts, "; ") + "."
 }

@@ -14,21 +14,12 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
-// pass is one reconcile pass: what was planned, what was done.
+// pass is one reconcile pass: what was planned, what was done, and where.
 type pass struct {
 	plan   *reconcile.Plan
 	inputs reconcile.Inputs
 	result *reconcile.ApplyResult
-}
-
-// reconcileOnce takes the app's lock, plans, and applies what is pending.
-// stop, when done, ends it at the next step boundary.
-func (o *applyOptions) reconcileOnce(ctx, stop context.Context) (*reconcile.Plan, *reconcile.ApplyResult, error) {
-	ps, err := o.pass(ctx, stop)
-	if ps == nil {
-		return nil, nil, err
-	}
-	return ps.plan, ps.result, err
+	w      *workspace
 }
 
 // passRun is what one pass works with, step to step.
@@ -41,7 +32,8 @@ type passRun struct {
 }
 
 // pass runs the steps of one pass: open the workspace, take the lock, plan,
-// check the plan may be applied, gather what it needs, then apply it.
+// check the plan may be applied, gather what it needs, then apply it. stop,
+// when done, ends it at the next step boundary.
 func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	r, err := o.open()
 	if err != nil {
@@ -113,7 +105,7 @@ func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
 		return err
 	}
 	r.in = in
-	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service)}
+	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service), w: r.w}
 	if o.ShowPlan && o.Output != render.JSON && !o.willConfirm(r.saved) {
 		if err := render.PlanText(o.streams.Out, p); err != nil {
 			return err

@@ -189,8 +189,8 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 		}
 	}
 	summary := "in sync"
-	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0) {
-		summary = applySummary(ps.plan, ps.result)
+	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0 || len(deployPending(ps.plan, ps.result, o.apply.Envs)) > 0) {
+		summary = applySummary(ps.plan, ps.result, o.apply.Envs)
 	}
 	if err != nil {
 		summary = strings.ToLower(st.LastPassResult) + ": " + firstLine(err.Error())
