@@ -3,6 +3,7 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -118,14 +119,28 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
 		errs = append(errs, b.Problem("metadata.name", "devopsellence.yml has no project; run `devopsellence config resolve` to see why"))
 	}
 	used := app.VolumeSources(svc)
-	for i, v := range b.Spec.Volumes {
-		if !slices.Contains(used, v.Name) {
-			have := "no app service uses a volume"
-			if len(used) > 0 {
-				have = "volumes in use: " + strings.Join(used, ", ")
+	checkVolumes := func(p string, vols []spec.Volume) {
+		for i, v := range vols {
+			if !slices.Contains(used, v.Name) {
+				have := "no app service uses a volume"
+				if len(used) > 0 {
+					have = "volumes in use: " + strings.Join(used, ", ")
+				}
+				errs = append(errs, b.Problem(fmt.Sprintf("%s[%d].name", p, i), "%q is not a volume of any app service in devopsellence.yml (%s)", v.Name, have))
 			}
-			errs = append(errs, b.Problem(fmt.Sprintf("spec.volumes[%d].name", i), "%q is not a volume of any app service in devopsellence.yml (%s)", v.Name, have))
 		}
+	}
+	checkVolumes("spec.volumes", b.Spec.Volumes)
+	checkRepo := func(p string, r *spec.Repository) {
+		if r != nil && r.Volume != "" && slices.Contains(used, r.Volume) {
+			errs = append(errs, b.Problem(p+".volume", "%q is a volume of an app service: the repository would sit in the app's data (and be backed up with it); give it a volume of its own", r.Volume))
+		}
+	}
+	checkRepo("spec.repository", &b.Spec.Repository)
+	for _, env := range slices.Sorted(maps.Keys(b.Spec.Overrides)) {
+		p := "spec.overrides." + env
+		checkVolumes(p+".volumes", b.Spec.Overrides[env].Volumes)
+		checkRepo(p+".repository", b.Spec.Overrides[env].Repository)
 	}
 	envs := b.Spec.Environments
 	if len(envs) == 0 {
@@ -185,9 +200,14 @@ func serviceBlock(es spec.EnvSpec, rs []Ref) yamlpatch.Map {
 		}
 		m = append(m, yamlpatch.Field{Key: "secret_refs", Value: l})
 	}
-	if len(es.Volumes) > 0 {
-		l := make(yamlpatch.List, 0, len(es.Volumes))
-		for _, v := range es.Volumes {
+	volumes := es.Volumes
+	if es.Repository.Volume != "" {
+		// A local repository lives on a volume of its own, mounted at its path.
+		volumes = append(slices.Clone(volumes), spec.Volume{Name: es.Repository.Volume, Target: es.Repository.LocalPath()})
+	}
+	if len(volumes) > 0 {
+		l := make(yamlpatch.List, 0, len(volumes))
+		for _, v := range volumes {
 			l = append(l, yamlpatch.Map{{Key: "source", Value: yamlpatch.Scalar(v.Name)}, {Key: "target", Value: yamlpatch.Scalar(v.Target)}})
 		}
 		m = append(m, yamlpatch.Field{Key: "volumes", Value: l})

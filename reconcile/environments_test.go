@@ -220,7 +220,7 @@ func TestAnApplyLimitedToOneEnvironmentLeavesTheOthersReferencingOnlyStoredSecre
 }
 
 func TestAPlanThatStopsTheBackupsOfAnEnvironmentSaysSo(t *testing.T) {
-	both := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production, staging]\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	both := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production, staging]\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	backedUp := plan(t, both, appYAML, nil).After
 	storedAll := func(o *reconcile.Observed) {
 		for _, env := range []string{"production", "staging"} {
@@ -229,7 +229,7 @@ func TestAPlanThatStopsTheBackupsOfAnEnvironmentSaysSo(t *testing.T) {
 	}
 
 	// staging leaves the spec.
-	one := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production]\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	one := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production]\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	p := plan(t, one, string(backedUp), storedAll)
 	stop := findings(p, reconcile.CodeBackupsStop)
 	if len(stop) != 1 || stop[0].Environment != "staging" || stop[0].NextActions[1].Command != "devopsellence-backup apply --disable-backups staging" {
@@ -240,7 +240,7 @@ func TestAPlanThatStopsTheBackupsOfAnEnvironmentSaysSo(t *testing.T) {
 	}
 
 	// production needs a new secret that an apply limited to staging does not store.
-	s3 := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production, staging]\n  volumes: [{name: app_storage}]\n  repository: {url: \"s3:s3.amazonaws.com/app\"}\n  overrides:\n    staging:\n      repository: {url: /srv/repo}\n")
+	s3 := specDoc(t, "  image: restic/restic:0.18.1\n  environments: [production, staging]\n  volumes: [{name: app_storage}]\n  repository: {url: \"s3:s3.amazonaws.com/app\"}\n  overrides:\n    staging:\n      repository: {url: /srv/repo, volume: restic_repo}\n")
 	app, d := desire(t, s3, backedUp)
 	o := observe(t, backedUp, app, d)
 	storedAll(o)

@@ -116,7 +116,7 @@ func TestPlanReportsMissingSecretPerEnvironment(t *testing.T) {
 }
 
 func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	if e := first.Env("production"); !e.Deploy || e.DeployReason != "devopsellence.yml changes" {
 		t.Fatalf("first plan: %+v", e)
@@ -153,7 +153,7 @@ func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
 }
 
 func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	_, d := desire(t, b, []byte(appYAML))
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
 		o.Secrets["production"] = []reconcile.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
@@ -226,7 +226,7 @@ func TestOverlayBlanksBaseEnvKeysAnEnvironmentMustNotInherit(t *testing.T) {
 }
 
 func TestHandEditedManagedBlockIsUpdatedFieldByField(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	edited := strings.Replace(string(first.After), "image: restic/restic:0.18.1", "image: restic/restic:latest", 1)
 	edited = strings.Replace(edited, "BACKUP_HOST: app-production", "BACKUP_HOST: laptop", 1)
@@ -243,7 +243,7 @@ func TestHandEditedManagedBlockIsUpdatedFieldByField(t *testing.T) {
 }
 
 func TestHandWrittenOverlayOfAManagedServiceIsReplacedWithAFinding(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	cfg := strings.Replace(string(first.After), "      # managed by devopsellence-backup from devopsellence.backup.yml; edit that file, not this block\n      backup:", "      backup:", 1)
 	p := plan(t, b, cfg, nil)
@@ -257,7 +257,7 @@ func TestHandWrittenOverlayOfAManagedServiceIsReplacedWithAFinding(t *testing.T)
 }
 
 func TestDesireChecksTheSpecAgainstTheApp(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}, {name: uploads}]\n  repository: {url: /srv/repo}\n  overrides:\n    staging: {image: x/y:1}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}, {name: uploads}]\n  repository: {url: /srv/repo, volume: restic_repo}\n  overrides:\n    staging: {image: x/y:1}\n")
 	_, err := reconcileDesire(t, b, appYAML)
 	if !errors.Is(err, spec.ErrInvalid) {
 		t.Fatalf("err = %v, want spec.ErrInvalid", err)
@@ -306,7 +306,7 @@ func TestObserveAsksOncePerEnvironmentAndExplainsWhatItCouldNotCheck(t *testing.
 	}
 	// An uncovered environment's secrets are listed only while its service
 	// is active in the file: that is when they tell whether it is backed up.
-	one := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	one := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	for _, tc := range []struct {
 		cfg  string
 		want string
