@@ -145,6 +145,10 @@ func replace(path []string, cur yamlpatch.Entry, want yamlpatch.Map, marker stri
 
 func managed(comment string) bool { return strings.Contains(comment, yamlpatch.MarkerPrefix) }
 
+// Adoptable reports whether a service written by hand looks like the
+// guide's backup service, which devopsellence-backup takes over.
+func Adoptable(s AppService) bool { return notAdoptable(s) == "" }
+
 // notAdoptable says why a hand-written service is not the guide's backup
 // service, or "" when it is: a worker (no ports, no healthcheck) that looks
 // like restic by its command, image, env or secret refs.

@@ -102,12 +102,19 @@ type ApplyDoc struct {
 }
 
 func runApply(ctx context.Context, o *applyOptions) error {
+	_, err := o.applyAndPrint(ctx)
+	return err
+}
+
+// applyAndPrint runs one pass and prints its result; init reads the pass
+// to tell whether anything changed before a failure.
+func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 	if err := checkOutput(o.Output, render.Text, render.JSON); err != nil {
-		return err
+		return nil, err
 	}
 	o.output = o.Output
 	if o.PlanFile != "" && len(o.Envs) > 0 {
-		return usagef("--env cannot narrow a saved plan: plan again with the environments you want")
+		return nil, usagef("--env cannot narrow a saved plan: plan again with the environments you want")
 	}
 	ps, err := o.pass(ctx, nil)
 	if err != nil {
@@ -116,12 +123,12 @@ func runApply(ctx context.Context, o *applyOptions) error {
 			res := ps.result
 			fmt.Fprintf(o.streams.Err, "applied before the failure: config written %v, %d secret(s) stored, %d deploy(s)\n", res.ConfigWritten, len(res.Stored), len(res.Deployed))
 		}
-		return err
+		return ps, err
 	}
 	if f := uncommitted(ctx, ps.w, ps.plan); f != nil {
 		ps.plan.Findings = append(ps.plan.Findings, *f)
 	}
-	return o.printApply(ps.plan, ps.result)
+	return ps, o.printApply(ps.plan, ps.result)
 }
 
 func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult) error {

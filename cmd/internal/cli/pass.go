@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -228,6 +229,9 @@ func (o *applyOptions) willConfirm(saved *SavedPlan) bool {
 	return saved == nil && !o.Yes && !o.NonInteractive && o.streams.CanPrompt()
 }
 
+// errDeclined: the person at the terminal said no.
+var errDeclined = errors.New("not applied: the plan was declined")
+
 // stopping lists the environments whose backups the plan stops (makes
 // inert) without --disable-backups naming them. They need a confirmation:
 // on a terminal the question says so; anywhere else the flag is required.
@@ -271,7 +275,7 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan, stopping 
 		return err
 	}
 	if !ok {
-		return usagef("not applied: the plan was declined")
+		return usageError{errDeclined}
 	}
 	return nil
 }
