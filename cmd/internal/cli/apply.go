@@ -50,6 +50,15 @@ atomically; validate with devopsellence config resolve for every environment
 devopsellence secret set --stdin; confirm with secret list; deploy each
 environment that changed and record the deploy.
 
+devopsellence.yml is one file for every environment: whatever --env says,
+apply leaves every environment's backup service referencing only secrets
+that are stored. A covered environment whose secrets this run does not store
+stays inert (idle, no secrets, no volumes) until apply --env ENV stores them.
+A plan that makes an environment that is backed up now inert needs a
+confirmation: the question on a terminal, --disable-backups ENV anywhere.
+A covered environment with no node attached for this app stops apply before
+any change (unless --no-deploy), and so does one devopsellence does not know.
+
 With PLAN_FILE (written by plan --out), apply carries out exactly that plan,
 without asking for confirmation, and refuses a stale one: when the spec,
 devopsellence.yml or the stored secrets changed since it was written.
@@ -69,6 +78,7 @@ EXIT STATUS
   devopsellence-backup apply --yes --env production
   DEVOPSELLENCE_BACKUP_SECRET_RESTIC_PASSWORD=... devopsellence-backup apply --non-interactive
   devopsellence-backup apply --non-interactive --secret-env AWS_SECRET_ACCESS_KEY=CI_AWS_SECRET
+  devopsellence-backup apply --yes --disable-backups staging   # after removing staging from the spec
   devopsellence-backup plan --out backup.plan && devopsellence-backup apply backup.plan`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
