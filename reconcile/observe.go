@@ -62,7 +62,7 @@ func unchecked(err error) *Finding {
 	case errors.Is(err, ErrNotInstalled):
 		return &Finding{
 			Severity: SeverityInfo, Code: "devopsellence_not_found",
-			Message:  "devopsellence was not found, so stored secrets and nodes were not checked; the config diff is complete",
+			Message:  "devopsellence cannot be run (" + err.Error() + "), so stored secrets and nodes were not checked; the config diff is complete",
 			Evidence: []string{err.Error()},
 			NextActions: []Action{
 				{Label: "install devopsellence, or name the binary", Command: "devopsellence-backup plan --devopsellence /path/to/devopsellence"},

@@ -74,6 +74,13 @@ func volumeName(s string) bool {
 	return s != ""
 }
 
+// IsOnePasswordRef reports whether s is a 1Password reference the schema
+// accepts: op://vault/item/field, or op://vault/item/section/field.
+func IsOnePasswordRef(s string) bool { return opRef(s) }
+
+// IsEnvVarName reports whether s may name a secret or an env var: [A-Z_][A-Z0-9_]*.
+func IsEnvVarName(s string) bool { return envVarName(s) }
+
 // opRef checks op://vault/item/field, allowing a section (op://vault/item/section/field).
 func opRef(s string) bool {
 	rest, ok := strings.CutPrefix(s, "op://")

@@ -390,6 +390,9 @@ func (c *checker) env(env map[string]string) {
 		case secrets[name]:
 			c.add(p, "%s is a secret of this backup: keep it out of env (values in env are written to devopsellence.yml)", name)
 		}
+		if strings.IndexByte(env[name], 0) >= 0 {
+			c.add(p, "the value holds a NUL byte (\\0), which no environment variable can carry: the service could not start")
+		}
 	}
 }
 

@@ -43,6 +43,7 @@ func TestParseRejects(t *testing.T) {
 		{"a boolean where a string belongs", head + "  image: true\n  repository:\n    url: /srv/repo\n    volume: restic_repo\n", []string{file + "6: spec.image: want a string, got a boolean: put it in quotes"}},
 		{"a number where a string belongs", base + "  env:\n    WORKERS: 4\n", []string{file + "10: spec.env.WORKERS: want a string, got an integer: put it in quotes"}},
 		{"a YAML 1.1 boolean left unquoted", base + "  host: on\n", []string{file + "9: spec.host: ambiguous unquoted value: put it in quotes"}},
+		{"a NUL byte in an env value", base + "  env:\n    TZ: \"U\\0TC\"\n", []string{file + `10: spec.env.TZ: the value holds a NUL byte (\0), which no environment variable can carry: the service could not start`}},
 		{"a YAML 1.1 boolean as a key", base + "  env:\n    Y: x\n", []string{file + "10: spec.env.Y: ambiguous unquoted key: put it in quotes"}},
 		{"a key that is not a string", base + "  env:\n    1: x\n", []string{file + "10: spec.env: keys must be strings"}},
 		{"an alias", base + "  paths: &p [/srv]\n  tags: *p\n", []string{file + "10: spec.tags: anchors and aliases are not supported: write the value out"}},

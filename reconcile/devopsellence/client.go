@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,33 +41,60 @@ type Client struct {
 	DeployTimeout time.Duration
 }
 
-// Path resolves Bin against Env's PATH; errors.Is(err, ErrNotInstalled) when absent.
+// Path resolves Bin against Env's PATH; errors.Is(err, ErrNotInstalled) when
+// it cannot be run, and the error says why: missing, a folder, not executable.
 func (c *Client) Path() (string, error) {
 	bin := c.Bin
 	if bin == "" {
 		bin = "devopsellence"
 	}
 	if strings.ContainsRune(bin, os.PathSeparator) {
-		if isExecutable(bin) {
-			return bin, nil
+		if why := notRunnable(bin); why != "" {
+			return "", &binError{fmt.Sprintf("--devopsellence %s %s", bin, why)}
 		}
-		return "", fmt.Errorf("%w: %s is not an executable file", ErrNotInstalled, bin)
+		return bin, nil
 	}
+	var found []string
 	for _, dir := range filepath.SplitList(environ.Get(c.Env, "PATH")) {
 		if dir == "" {
 			continue
 		}
 		p := filepath.Join(dir, bin)
-		if isExecutable(p) {
+		switch why := notRunnable(p); {
+		case why == "":
 			return p, nil
+		case !strings.HasPrefix(why, "does not exist"):
+			found = append(found, p+" "+why)
 		}
 	}
-	return "", fmt.Errorf("%w: %q not found on PATH (pass --devopsellence PATH)", ErrNotInstalled, bin)
+	if len(found) > 0 {
+		return "", &binError{fmt.Sprintf("%s on PATH: %s", bin, strings.Join(found, "; "))}
+	}
+	return "", &binError{fmt.Sprintf("%s is not on PATH", bin)}
 }
 
-func isExecutable(p string) bool {
+// binError says why the devopsellence binary cannot be run.
+type binError struct{ msg string }
+
+func (e *binError) Error() string        { return e.msg }
+func (e *binError) Is(target error) bool { return target == ErrNotInstalled }
+
+// notRunnable says why p cannot be run, or "" when it can.
+func notRunnable(p string) string {
 	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "does not exist"
+	case err != nil:
+		return "cannot be read: " + err.Error()
+	case fi.IsDir():
+		return "is a directory"
+	case !fi.Mode().IsRegular():
+		return "is not a regular file"
+	case fi.Mode()&0o111 == 0:
+		return fmt.Sprintf("exists but is not executable (mode %04o)", fi.Mode().Perm())
+	}
+	return ""
 }
 
 // call describes one invocation.

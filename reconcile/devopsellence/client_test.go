@@ -163,3 +163,17 @@ func TestErrorsKeepDevopsellencesNextSteps(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestSetSecretRefusesAValueWithANULByteBeforeRunningDevopsellence(t *testing.T) {
+	sim := deployable(t)
+	sim.ResetCalls(t)
+	_, err := client(sim).SetSecret(context.Background(), "production", "backup", "RESTIC_PASSWORD", secret.New("pw\x00hunter2"))
+	if err == nil || !strings.Contains(err.Error(), "NUL") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range sim.Calls(t) {
+		if c.Subcommand == "secret set" {
+			t.Errorf("devopsellence was asked to store it: %+v", c)
+		}
+	}
+}

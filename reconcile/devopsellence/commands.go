@@ -47,6 +47,11 @@ func (c *Client) ListSecrets(ctx context.Context, env, service string) ([]reconc
 
 // SetSecret stores a plaintext secret; the value travels on stdin only.
 func (c *Client) SetSecret(ctx context.Context, env, service, name string, value secret.Value) (reconcile.SetResult, error) {
+	if value.HasNUL() {
+		// The value would reach the service as an environment variable,
+		// which cannot hold a NUL: the service would not start.
+		return reconcile.SetResult{}, fmt.Errorf("secret set %s for service %s in %s: the value holds a NUL byte; nothing was stored", name, service, env)
+	}
 	return c.set(ctx, call{
 		name:  "secret set",
 		args:  []string{"secret", "set", name, "--service", service, "--env", env, "--stdin"},

@@ -22,6 +22,10 @@ func New(s string) Value {
 // Empty reports whether the value is empty or only whitespace; devopsellence refuses such values.
 func (v Value) Empty() bool { return len(bytes.TrimSpace(v.b)) == 0 }
 
+// HasNUL reports whether the value holds a NUL byte: an environment variable
+// cannot carry one, so the service could not start with it.
+func (v Value) HasNUL() bool { return bytes.IndexByte(v.b, 0) >= 0 }
+
 // Reader returns the value for a command's stdin.
 func (v Value) Reader() io.Reader { return bytes.NewReader(v.b) }
 

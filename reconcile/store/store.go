@@ -85,10 +85,35 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func(), er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// A run killed while writing the deploy records left its temp file;
+	// holding the lock, no writer of ours is alive to own one.
+	if _, err := RemoveTemps(s.recordsPath()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		_ = f.Close()
 	}, nil
+}
+
+// Manages reports whether path names a file of the store: the lock, the
+// deploy records, or anything else in the folder that holds them.
+func (s *Store) Manages(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	} else if parent, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(parent, filepath.Base(abs))
+	}
+	dir := s.dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return filepath.Dir(abs) == dir
 }
 
 // Record is what was last deployed successfully in one environment.

@@ -51,6 +51,18 @@ func TestApplyEditsInPlace(t *testing.T) {
 			want:  "services: {backup: {image: x}}\n",
 		},
 		{
+			name:  "removing the entry after a key that ends with a colon keeps the comma that makes it a key",
+			src:   "services: {000000:,\nbackup}",
+			edits: []Edit{{Path: []string{"services", "backup"}}},
+			want:  "services: {000000:,\n}",
+		},
+		{
+			name:  "a flow sequence running over a less indented line does not end the document",
+			src:   " 0: \n  0: [0\r]\n  0:",
+			edits: []Edit{{Path: []string{"environments", "x"}, Value: img("x")}},
+			want:  " 0: \n  0: [0\r]\n  0:\n environments:\n  x:\n   image: x",
+		},
+		{
 			name:  "an insert into a flow mapping with a trailing comma adds no comma",
 			src:   "services: {web: w,}\n",
 			edits: []Edit{{Path: []string{"services", "backup"}, Value: img("x")}},

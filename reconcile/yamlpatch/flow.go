@@ -164,7 +164,11 @@ func (d *Doc) flowSplices(m *yaml.Node, ops []*op, gs []*group, dels map[int]boo
 		}
 	}
 	comma := remain >= 0 && es[remain].comma >= 0
-	if remain >= 0 && remain < last && es[last].comma < 0 && comma {
+	// A plain scalar may end with ":" only before a flow indicator: without
+	// its comma, `{a:,` + "\n}" would turn key "a:" into key "a". Such an
+	// entry keeps its comma; a trailing comma is valid in a flow mapping.
+	colon := remain >= 0 && d.src[es[remain].end-1] == ':'
+	if remain >= 0 && remain < last && es[last].comma < 0 && comma && !colon {
 		out = append(out, splice{start: es[remain].comma, end: es[remain].comma + 1})
 		comma = false
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -120,10 +121,21 @@ func Parse(src []byte) (*Doc, error) {
 	if !isFlow(d.top) && len(d.top.Content) > 0 {
 		// The document ends at a document marker, or at text indented less
 		// than the root mapping, which yaml.v3 reads as a next document.
+		// A line inside a flow collection or a quoted scalar is that
+		// node's text, however it is indented.
 		k, _ := pair(d.top, entries(d.top)-1)
 		col := d.keyCol(d.top.Content[0])
-		for l := k.Line; l < len(d.lines); l++ {
-			t := d.src[d.lines[l].start:d.lines[l].end]
+		inside := d.spans(d.top, nil)
+		sort.Slice(inside, func(i, j int) bool { return inside[i].start < inside[j].start })
+		for l, j := k.Line, 0; l < len(d.lines); l++ {
+			o := d.lines[l].start
+			for j < len(inside) && inside[j].end <= o {
+				j++
+			}
+			if j < len(inside) && inside[j].start < o {
+				continue
+			}
+			t := d.src[o:d.lines[l].end]
 			if (bytes.HasPrefix(t, []byte("---")) || bytes.HasPrefix(t, []byte("..."))) &&
 				(len(t) == 3 || t[3] == ' ' || t[3] == '\t') ||
 				!d.blankOrComment(l) && d.spaces(l) < col {
@@ -133,6 +145,24 @@ func Parse(src []byte) (*Doc, error) {
 		}
 	}
 	return d, nil
+}
+
+// span is the text of a node that may run over lines at any indentation.
+type span struct{ start, end int }
+
+// spans collects the flow collections and quoted scalars under n.
+func (d *Doc) spans(n *yaml.Node, out []span) []span {
+	quoted := n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	if quoted || (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && isFlow(n) {
+		if e := d.nodeEnd(n, false); e > 0 {
+			return append(out, span{d.contentStart(n), e})
+		}
+		return out
+	}
+	for _, c := range n.Content {
+		out = d.spans(c, out)
+	}
+	return out
 }
 
 // Root returns the document node, to decode the app config from the same

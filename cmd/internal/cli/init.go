@@ -130,6 +130,12 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return usageError{err}
 	}
 	w.client.Env = prompt.Scrub(w.client.Env, sources.Named()...)
+	if samePath(w.specPath, w.configPath) {
+		return usagef("--spec %s is %s, which devopsellence manages; the backup spec goes in its own file (default %s)", w.specFile, ConfigFile, spec.DefaultFile)
+	}
+	if err := store.Writable(w.specPath); err != nil {
+		return err
+	}
 	existing, err := os.ReadFile(w.specPath)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -153,7 +159,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 	case exists && !o.Force:
 		return usagef("%s already exists and differs from what these answers give; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
 	default:
-		if err := store.WriteFile(w.specPath, out, 0o644); err != nil {
+		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
@@ -213,7 +219,10 @@ func (o *initOptions) spec(ctx context.Context, w *workspace, app *reconcile.App
 		_, err = reconcile.Desire(parsed, app, w.specFile)
 	}
 	if err != nil {
-		return nil, nil, usageError{fmt.Errorf("the answers given to init do not make a valid spec, so none was written: %w", err)}
+		// The file was not written: no line numbers in it, and no "fix the
+		// file"; the problems are in the flags or answers.
+		return nil, nil, usagef("the answers given to init do not make a valid spec, so %s was not written:\n  %s\nrun init again with other flags or answers",
+			w.specFile, strings.Join(problems(err), "\n  "))
 	}
 	return b, out, nil
 }
@@ -234,6 +243,17 @@ func (o *initOptions) undo(w *workspace, existed bool, ps *pass, err error) erro
 	}
 	fmt.Fprintf(o.apply.streams.Err, "removed %s again: nothing was applied\n", w.specFile)
 	return err
+}
+
+// writeSpec writes the spec under the app's lock, so that a temp file left
+// by an init killed while writing it is known to be stale and removed.
+func (w *workspace) writeSpec(ctx context.Context, b []byte, wait time.Duration) error {
+	unlock, err := w.lock(ctx, wait, w.specPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return store.WriteFile(w.specPath, b, 0o644)
 }
 
 // ensureMode makes sure devopsellence has a mode for the workspace, offering
@@ -281,12 +301,52 @@ func parseDatabaseFlag(s string) (spec.Database, error) {
 
 var dbNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-func needsClients(dbs []spec.Database) bool { return len(dbs) > 0 }
-
 func dbNames(dbs []spec.Database) []string {
 	out := make([]string, 0, len(dbs))
 	for _, d := range dbs {
 		out = append(out, d.Name+" ("+d.Engine+")")
 	}
 	return out
+}
+
+// problems lists an invalid spec's problems as "field: message", without the
+// file, lines and next step that belong to a spec on disk.
+func problems(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		switch u := e.(type) {
+		case *spec.FieldError:
+			out = append(out, u.Path+": "+u.Message+answerFlag(u.Path))
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c)
+			}
+		default:
+			if e == spec.ErrInvalid {
+				return
+			}
+			if inner := errors.Unwrap(e); inner != nil {
+				walk(inner)
+				return
+			}
+			out = append(out, e.Error())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// answerFlag names the init flag that sets the spec field at path.
+func answerFlag(path string) string {
+	for _, f := range []struct{ prefix, flag string }{
+		{"metadata.name", "--name"}, {"spec.image", "--image"}, {"spec.repository.volume", "--repository-volume"}, {"spec.repository", "--repository"},
+		{"spec.environments", "--environments"}, {"spec.volumes", "--volume"}, {"spec.databases", "--database, --scratch-url-secret"},
+		{"spec.secrets", "--onepassword"}, {"spec.retention", "--keep-daily, --keep-weekly, --keep-monthly"},
+	} {
+		if strings.HasPrefix(path, f.prefix) {
+			return " (" + f.flag + ")"
+		}
+	}
+	return ""
 }

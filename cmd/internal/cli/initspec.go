@@ -34,9 +34,13 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 	}
 	for _, kv := range o.OnePassword {
 		name, ref, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(ref, "op://") {
-			// Only the name goes back: what follows "=" may be a value.
-			return nil, usagef("--onepassword %s=…: want NAME=op://vault/item/field", flagName(name))
+		// Only a valid name is repeated: the value itself may have been
+		// typed where the name or the reference belongs.
+		if !ok || !spec.IsEnvVarName(name) {
+			return nil, usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
+		}
+		if !spec.IsOnePasswordRef(ref) {
+			return nil, usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
 		}
 		if s.Secrets == nil {
 			s.Secrets = map[string]spec.SecretSource{}

@@ -15,6 +15,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
@@ -101,7 +102,7 @@ func exitCode(ctx context.Context, err error) int {
 		return ExitPending
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return ExitInterrupted
-	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict):
+	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict), errors.Is(err, store.ErrRefused):
 		return ExitUsage
 	default:
 		return ExitError

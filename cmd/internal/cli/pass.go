@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
 
 // pass is one reconcile pass: what was planned, what was done, and where.
@@ -40,7 +42,7 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.w.store.Lock(ctx, o.LockTimeout)
+	unlock, err := r.w.lock(ctx, o.LockTimeout, r.w.configPath)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +59,11 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	}
 	// Everything that can stop apply is checked, confirmed and gathered
 	// before the first change, labelling nodes included.
+	if p := r.ps.plan; !bytes.Equal(p.Before, p.After) {
+		if err := store.Writable(r.w.configPath); err != nil {
+			return r.ps, err
+		}
+	}
 	relabel, err := o.workerLabels(r.ps.plan, r.in.observed.Nodes)
 	if err != nil {
 		return r.ps, err
@@ -295,8 +302,10 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			}
 			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name}
-			v, from, ok, err := sources.Lookup(req)
+			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, err
 			case err != nil:
 				errs = append(errs, err.Error())
 				continue

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
 
 type planOptions struct {
@@ -25,7 +28,12 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 of devopsellence.yml (only the managed backup service blocks change), the
 secrets per environment (stored, or missing and where the value would come
 from), whether each environment would be deployed, findings with the command
-that fixes each, and a one-line summary. It writes nothing.
+that fixes each, and a one-line summary. It writes nothing but --out.
+
+--out FILE writes only to a regular file or a new path (a symlink to a
+regular file is followed); a device, FIFO, socket, folder, read-only file,
+devopsellence.yml, the spec or devopsellence-backup's own state is refused
+with exit 2 and left as it is. --out - writes the saved plan to stdout.
 
 Without devopsellence on PATH (or --devopsellence), plan still shows the diff
 and says that secrets and nodes were not checked.
@@ -33,7 +41,7 @@ and says that secrets and nodes were not checked.
 EXIT STATUS
   0  in sync (with --detailed-exitcode), or the plan was printed
   1  error
-  2  invalid input: spec, devopsellence.yml or flags
+  2  invalid input: spec, devopsellence.yml, flags, or an --out path refused
   3  with --detailed-exitcode: changes are pending`,
 		Example: `  devopsellence-backup plan
   devopsellence-backup plan --dir fixtures/example
@@ -47,7 +55,7 @@ EXIT STATUS
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text, json or markdown")
 	cmd.Flags().BoolVar(&o.DetailedExitcode, "detailed-exitcode", false, "exit 3 when changes are pending, 0 when in sync")
-	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to FILE, for `devopsellence-backup apply FILE` (no secret values are in it)")
+	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to FILE, for `devopsellence-backup apply FILE` (no secret values are in it); - for stdout (the plan shown goes to stderr)")
 	return cmd
 }
 
@@ -56,26 +64,48 @@ func runPlan(ctx context.Context, o *planOptions) error {
 		return err
 	}
 	o.output = o.Output
+	if o.Out == stdoutPath && o.Output != render.Text {
+		return usagef("--out - puts the saved plan on stdout, where --output %s would go too: save the plan to a file, or leave out --output", o.Output)
+	}
 	w, err := o.workspace()
 	if err != nil {
 		return err
+	}
+	if o.Out != "" && o.Out != stdoutPath {
+		if err := w.checkOutPath("--out", o.Out); err != nil {
+			return err
+		}
 	}
 	p, in, err := w.plan(ctx, nil)
 	if err != nil {
 		return err
 	}
+	shown := o.streams.Out
 	if o.Out != "" {
-		if err := writeSavedPlan(o.Out, o.operation, p, reconcile.InputsOf(w.specFile, in.specRaw, in.observed, p.Service), o.now()); err != nil {
+		// With --out -, stdout is the saved plan; people read the plan on stderr.
+		sp, err := savedPlan(o.operation, p, reconcile.InputsOf(w.specFile, in.specRaw, in.observed, p.Service), o.now())
+		if err != nil {
+			return err
+		}
+		if o.Out == stdoutPath {
+			if _, err := o.streams.Out.Write(sp); err != nil {
+				return err
+			}
+			shown = o.streams.Err
+			if o.LogFormat == logging.FormatJSON {
+				shown = io.Discard // stderr stays JSON log lines
+			}
+		} else if err := store.WriteFile(o.Out, sp, 0o644); err != nil {
 			return err
 		}
 	}
 	switch o.Output {
 	case render.JSON:
-		err = render.WriteJSON(o.streams.Out, render.NewPlanDoc(o.operation, p))
+		err = render.WriteJSON(shown, render.NewPlanDoc(o.operation, p))
 	case render.Markdown:
-		err = render.PlanMarkdown(o.streams.Out, p, render.MaxComment)
+		err = render.PlanMarkdown(shown, p, render.MaxComment)
 	default:
-		err = render.PlanText(o.streams.Out, p)
+		err = render.PlanText(shown, p)
 	}
 	if err != nil {
 		return err

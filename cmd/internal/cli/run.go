@@ -37,10 +37,11 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 converges (a pass with nothing to do does nothing). A failed pass is retried
 with exponential backoff (from --min-backoff, doubling up to --max-backoff,
 with jitter) instead of waiting the full interval. An error that retrying
-cannot fix (an invalid spec, a conflict) is reported
-once and waited on until the spec or devopsellence.yml changes. Missing secret
-values are retried with backoff instead: storing the secret by hand, or
-filling a --secret-file, fixes them without touching either file.
+cannot fix (an invalid spec, a conflict, a read-only devopsellence.yml) is
+reported once and waited on until the spec or devopsellence.yml changes (its
+bytes or its mode). Missing secret values are retried with backoff instead:
+storing the secret by hand, or filling a --secret-file, fixes them without
+touching either file.
 
 It never prompts: secret values come only from the explicit sources
 (--secret-env, --secret-file, DEVOPSELLENCE_BACKUP_SECRET_*). SIGINT and
@@ -52,7 +53,8 @@ style (ConfigInSync, SecretsStored, Deployed), in the log and, with
 EXIT STATUS
   0  stopped by SIGINT or SIGTERM
   1  could not start
-  2  usage error`,
+  2  usage error, or a --status-file path refused (not a regular file or a
+     new path, read-only, or a file devopsellence-backup manages)`,
 		Example: `  devopsellence-backup run --interval 10m --status-file /var/lib/devopsellence-backup/status.json
   devopsellence-backup run --secret-env RESTIC_PASSWORD=RUNNER_RESTIC_PASSWORD`,
 		Args: cobra.NoArgs,
@@ -65,7 +67,7 @@ EXIT STATUS
 	f.DurationVar(&o.MinBackoff, "min-backoff", 10*time.Second, "first retry delay after a failed pass")
 	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
 	f.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
-	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass")
+	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass (a regular file or a new path)")
 	af := &o.apply
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
@@ -115,9 +117,17 @@ func runLoop(ctx context.Context, o *runOptions) error {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = o.Interval
 	}
+	if o.StatusFile == stdoutPath {
+		return usagef("--status-file -: stdout carries the pass lines; name a file")
+	}
 	w, err := g.workspace()
 	if err != nil {
 		return err
+	}
+	if o.StatusFile != "" {
+		if err := w.checkOutPath("--status-file", o.StatusFile); err != nil {
+			return err
+		}
 	}
 	st := &StatusFields{App: w.dir, Environments: map[string]EnvironmentStatus{}}
 	loop := &reconcile.Loop{
@@ -219,7 +229,9 @@ func blocking(err error) bool {
 	return exitCode(context.Background(), err) == ExitUsage && !errors.Is(err, errMissingValues)
 }
 
-// inputsHash fingerprints the files a terminal error depends on.
+// inputsHash fingerprints the files a terminal error depends on: their
+// bytes, and their modes, so that `chmod u+w` on a read-only
+// devopsellence.yml ends the wait too.
 func inputsHash(w *workspace) string {
 	h := sha256.New()
 	for _, p := range []string{w.specPath, w.configPath} {
@@ -228,6 +240,9 @@ func inputsHash(w *workspace) string {
 			b = []byte(err.Error())
 		}
 		h.Write(b)
+		if fi, err := os.Stat(p); err == nil {
+			h.Write([]byte(fi.Mode().String()))
+		}
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))

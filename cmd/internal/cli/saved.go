@@ -11,7 +11,6 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
 
 // SavedPlanKind marks a file written by `plan --out`.
@@ -33,16 +32,17 @@ type SavedPlan struct {
 // ErrStalePlan means a saved plan no longer matches its inputs.
 var ErrStalePlan = errors.New("the saved plan is stale")
 
-func writeSavedPlan(path, operation string, p *reconcile.Plan, in reconcile.Inputs, now time.Time) error {
+// savedPlan is the document `plan --out` writes.
+func savedPlan(operation string, p *reconcile.Plan, in reconcile.Inputs, now time.Time) ([]byte, error) {
 	sp := SavedPlan{
 		SchemaVersion: render.SchemaVersion, Kind: SavedPlanKind, CreatedAt: now.UTC().Truncate(time.Second),
 		Inputs: in, AfterSHA256: p.AfterSHA256(), Plan: render.NewPlanDoc(operation, p),
 	}
 	var buf bytes.Buffer
 	if err := render.WriteJSON(&buf, sp); err != nil {
-		return err
+		return nil, err
 	}
-	return store.WriteFile(path, buf.Bytes(), 0o644)
+	return buf.Bytes(), nil
 }
 
 func readSavedPlan(path string) (*SavedPlan, error) {

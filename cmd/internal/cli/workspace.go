@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
@@ -78,6 +79,9 @@ func (w *workspace) read() (*inputs, error) {
 	specRaw, err := os.ReadFile(w.specPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, usagef("no backup spec at %s; run `devopsellence-backup init` to write one", w.specFile)
+	}
+	if errors.Is(err, syscall.EISDIR) {
+		return nil, usagef("the backup spec %s is a directory; pass --spec with the spec file", w.specFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read spec: %w", err)

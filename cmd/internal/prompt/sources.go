@@ -1,9 +1,9 @@
 package prompt
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,19 +113,27 @@ func EnvVarFor(env, name string) string {
 // Lookup returns the value for r from the explicit sources, most specific
 // first: --secret-file, --secret-env, then the prefixed variables; each
 // scoped to r's environment before unscoped. ok is false when no source names it.
-func (e *Explicit) Lookup(r Request) (v secret.Value, from string, ok bool, err error) {
+// A file is read only when it is a regular file of at most MaxFileSize
+// bytes, and not past ctx's end. Errors name the flag and the secret, never
+// what the flag points at: that may be the value typed in the wrong place.
+func (e *Explicit) Lookup(ctx context.Context, r Request) (v secret.Value, from string, ok bool, err error) {
 	for _, s := range []scope{{r.Environment, r.Name}, {"", r.Name}} {
 		if path, ok := e.files[s]; ok {
-			b, err := os.ReadFile(path)
+			b, err := readFile(ctx, path)
 			if err != nil {
-				return v, "", true, fmt.Errorf("secret %s: --secret-file: %w", r.Name, err)
+				if ctx.Err() != nil {
+					return v, "", true, err
+				}
+				return v, "", true, fmt.Errorf("secret %s: --secret-file %s=…: %w", r.Name, flagName(s), err)
 			}
-			return checked(secret.New(string(b)), r, "file "+path)
+			v := secret.New(string(b))
+			clear(b)
+			return checked(v, r, "file "+path)
 		}
 		if name, ok := e.vars[s]; ok {
 			val, set := e.environ[name]
 			if !set {
-				return v, "", true, fmt.Errorf("secret %s: --secret-env names the variable %s, which is not set", r.Name, name)
+				return v, "", true, fmt.Errorf("secret %s: the variable that --secret-env %s=… names is not set", r.Name, flagName(s))
 			}
 			return checked(secret.New(val), r, "env "+name)
 		}
@@ -138,9 +146,20 @@ func (e *Explicit) Lookup(r Request) (v secret.Value, from string, ok bool, err 
 	return v, "", false, nil
 }
 
+// flagName is the left side of the flag that named s: [ENV:]NAME.
+func flagName(s scope) string {
+	if s.env == "" {
+		return s.name
+	}
+	return s.env + ":" + s.name
+}
+
 func checked(v secret.Value, r Request, from string) (secret.Value, string, bool, error) {
 	if v.Empty() {
 		return v, from, true, fmt.Errorf("secret %s for service %s in %s: %s is empty; devopsellence refuses empty values", r.Name, r.Service, r.Environment, from)
+	}
+	if v.HasNUL() {
+		return secret.Value{}, from, true, fmt.Errorf("secret %s for service %s in %s: %s holds a NUL byte, which no environment variable can carry", r.Name, r.Service, r.Environment, from)
 	}
 	return v, from, true, nil
 }

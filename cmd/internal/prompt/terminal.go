@@ -33,10 +33,14 @@ func (t *Terminal) Secret(ctx context.Context, r Request) (secret.Value, error) 
 		}
 		v := secret.New(string(b))
 		clear(b)
-		if !v.Empty() {
+		switch {
+		case v.HasNUL():
+			fmt.Fprintln(t.Out, "  a NUL byte cannot be part of a secret value; try again")
+		case !v.Empty():
 			return v, nil
+		default:
+			fmt.Fprintln(t.Out, "  empty or blank values are refused by devopsellence; try again")
 		}
-		fmt.Fprintln(t.Out, "  empty or blank values are refused by devopsellence; try again")
 	}
 	return secret.Value{}, fmt.Errorf("secret %s for service %s in %s: %w", r.Name, r.Service, r.Environment, ErrEmpty)
 }
