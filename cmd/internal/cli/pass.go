@@ -57,27 +57,7 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if !r.ps.plan.Pending(o.Envs, !o.NoDeploy) {
 		return r.ps, nil
 	}
-	// Everything that can stop apply is checked, confirmed and gathered
-	// before the first change, labelling nodes included.
-	if p := r.ps.plan; !bytes.Equal(p.Before, p.After) {
-		if err := store.Writable(r.w.configPath); err != nil {
-			return r.ps, err
-		}
-	}
-	relabel, err := o.workerLabels(r.ps.plan, r.in.observed.Nodes)
-	if err != nil {
-		return r.ps, err
-	}
-	stopping, err := o.stopping(r.ps.plan, r.saved)
-	if err != nil {
-		return r.ps, err
-	}
-	if r.saved == nil {
-		if err := o.confirm(ctx, r.ps.plan, stopping); err != nil {
-			return r.ps, err
-		}
-	}
-	values, err := o.gather(ctx, r.ps.plan, r.sources)
+	relabel, values, err := o.prepare(ctx, r)
 	if err != nil {
 		return r.ps, err
 	}
@@ -85,6 +65,36 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 		return r.ps, err
 	}
 	return r.ps, o.applyPlan(ctx, stop, r, values)
+}
+
+// prepare checks, confirms and gathers everything that can stop apply,
+// before the first change (labelling nodes included): a read-only file,
+// error findings, backups the plan stops, the confirmation, secret values.
+func (o *applyOptions) prepare(ctx context.Context, r *passRun) ([]reconcile.Node, map[reconcile.SecretKey]secret.Value, error) {
+	p := r.ps.plan
+	if !bytes.Equal(p.Before, p.After) {
+		if err := store.Writable(r.w.configPath); err != nil {
+			return nil, nil, err
+		}
+	}
+	relabel, err := o.workerLabels(p, r.in.observed.Nodes)
+	if err != nil {
+		return nil, nil, err
+	}
+	stopping, err := o.stopping(p, r.saved)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.saved == nil {
+		if err := o.confirm(ctx, p, stopping); err != nil {
+			return nil, nil, err
+		}
+	}
+	values, err := o.gather(ctx, p, r.sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	return relabel, values, nil
 }
 
 // open reads the flags' secret sources and saved plan, and opens the app.
