@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,6 +70,86 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 	}
 	sort.SliceStable(d.Databases, func(i, j int) bool { return d.Databases[i].Name < d.Databases[j].Name })
 	return d
+}
+
+// volumesPerEnvironment lists the volumes init backs up: those the app's
+// services mount in the first of envs (default_environment when covered),
+// and, for each other environment whose services mount other volumes
+// (overlays replace a service's volumes), an override with its own. A volume
+// that takes another's place at the same mount point of the same service
+// keeps that one's target in the backup service, so the paths backed up (and
+// SQLite files under them) stay the same in every environment.
+func volumesPerEnvironment(app *reconcile.App, envs []string, skip string) ([]spec.Volume, map[string]spec.Override) {
+	base := envs[0]
+	if slices.Contains(envs, app.DefaultEnvironment) {
+		base = app.DefaultEnvironment
+	}
+	baseMounts := mountsIn(app, base, skip)
+	var volumes []spec.Volume
+	for _, m := range baseMounts {
+		if !slices.ContainsFunc(volumes, func(v spec.Volume) bool { return v.Name == m.source }) {
+			volumes = append(volumes, spec.Volume{Name: m.source})
+		}
+	}
+	byName := func(a, b spec.Volume) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(volumes, byName)
+	var overrides map[string]spec.Override
+	for _, env := range envs {
+		if env == base {
+			continue
+		}
+		var own []spec.Volume
+		for _, m := range mountsIn(app, env, skip) {
+			if slices.ContainsFunc(own, func(v spec.Volume) bool { return v.Name == m.source }) {
+				continue
+			}
+			v := spec.Volume{Name: m.source}
+			for _, b := range baseMounts {
+				if b.service == m.service && b.target == m.target && b.source != m.source && !strings.HasPrefix(b.source, "/") {
+					v.Target = spec.DefaultTargetDir + "/" + b.source
+				}
+			}
+			own = append(own, v)
+		}
+		slices.SortFunc(own, byName)
+		if slices.Equal(own, volumes) || len(own) == 0 {
+			continue
+		}
+		if overrides == nil {
+			overrides = map[string]spec.Override{}
+		}
+		overrides[env] = spec.Override{Volumes: own}
+	}
+	return volumes, overrides
+}
+
+// mount is one volume an app service mounts in one environment.
+type mount struct{ service, target, source string }
+
+// mountsIn lists the volumes the app's services (but skip) mount in env, in
+// file order: an overlay's volumes replace its service's whole list.
+func mountsIn(app *reconcile.App, env, skip string) []mount {
+	var out []mount
+	for _, s := range app.Services {
+		if s.Name == skip {
+			continue
+		}
+		vols := s.Volumes
+		for _, o := range app.Overlays {
+			if o.Environment != env {
+				continue
+			}
+			for _, os := range o.Services {
+				if os.Name == s.Name && os.Volumes != nil {
+					vols = os.Volumes
+				}
+			}
+		}
+		for _, v := range vols {
+			out = append(out, mount{service: s.Name, target: v.Target, source: v.Source})
+		}
+	}
+	return out
 }
 
 // urlEngine guesses a database engine from a secret's name.

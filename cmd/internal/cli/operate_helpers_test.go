@@ -155,6 +155,7 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 	specText := sim.ReadFile(t, "devopsellence.backup.yml")
 	specText = strings.NewReplacer(
 		"{{REPO}}", a.repo,
+		"{{REPO_VOLUME}}", repoVolume(a.repo),
 		"{{CACHE}}", filepath.Join(tmp, "cache"),
 		"{{PATH}}", a.binDir+":"+servicePath,
 		"{{DATABASES}}", strings.TrimRight(cfg.databases, "\n"),
@@ -172,6 +173,15 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 		}
 	}
 	return a
+}
+
+// repoVolume mounts a local repository's host folder at its own path, as
+// the spec requires; a remote repository needs none.
+func repoVolume(repo string) string {
+	if !strings.HasPrefix(repo, "/") {
+		return ""
+	}
+	return "    volume: " + repo
 }
 
 // secretEnv are the explicit secret sources apply reads.
