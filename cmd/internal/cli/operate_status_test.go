@@ -29,7 +29,7 @@ type opsStatusDoc struct {
 	}
 }
 
-func (a *opsApp) status(t *testing.T, want int, now time.Time) opsStatusDoc {
+func (a *opsApp) status(t testing.TB, want int, now time.Time) opsStatusDoc {
 	t.Helper()
 	r := a.cliAt(t, now, "status", "--output", "json")
 	if r.code != want {
