@@ -3,7 +3,7 @@
 # The release workflow (.github/workflows/image.yml) builds it for
 # linux/amd64 and linux/arm64 and tags it with the tool's version, so that
 # `devopsellence-backup init` of a release writes the matching image.
-# A test (cmd/internal/cli/image_test.go) checks the pins and paths below.
+# A test (reconcile/operate/image_test.go) checks the pins and paths below.
 
 ARG GO_VERSION=1.26.8
 ARG RESTIC_VERSION=0.18.1

@@ -240,6 +240,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 			NextActions: []Action{{Label: "back it up too: add it to spec.environments in " + d.SpecFile, Command: "devopsellence-backup plan"}},
 		})
 	}
+	p.Findings = append(p.Findings, imageFindings(d)...)
 	envFindings, unknown := environmentFindings(d, o, eff)
 	p.Findings = append(p.Findings, envFindings...)
 	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
@@ -357,5 +358,31 @@ func WithWorker(labels []string) []string {
 		out = append(out, l)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// imageFindings warn, before anything is deployed, about an image known to
+// lack the devopsellence-backup agent: restic's own, which the backup
+// guide's hand-written service runs. The service's command would not start.
+func imageFindings(d *Desired) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for _, env := range d.Covered {
+		img := d.Envs[env].Image
+		repo, _, _ := strings.Cut(img, "@")
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+		if seen[img] || !(repo == "restic/restic" || strings.HasSuffix(repo, "/restic/restic")) {
+			continue
+		}
+		seen[img] = true
+		out = append(out, Finding{
+			Severity: SeverityWarning, Code: "image_not_agent", Environment: env,
+			Message: fmt.Sprintf("spec.image %s is restic's own image, which has no devopsellence-backup agent: the backup service's command (devopsellence-backup agent run) would not start. "+
+				"Use the official image, which has the agent, restic and the database clients, or build one with devopsellence-backup image", img),
+			NextActions: []Action{{Label: "print a Dockerfile for an image with the agent", Command: "devopsellence-backup image --env " + env}},
+		})
+	}
 	return out
 }

@@ -148,7 +148,14 @@ func (s *Schedule) Text() string {
 	if s.At != "" {
 		backup = "backup daily at " + s.At
 	}
-	return fmt.Sprintf("%s; prune every %s; check every %s", backup, s.PruneEvery, s.CheckEvery)
+	prune, check := s.PruneEvery, s.CheckEvery
+	if prune == 0 {
+		prune = DefaultPruneEvery
+	}
+	if check == 0 {
+		check = DefaultCheckEvery
+	}
+	return fmt.Sprintf("%s; prune every %s; check every %s", backup, prune, check)
 }
 
 func (a *Alerts) text() string {

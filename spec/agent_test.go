@@ -62,6 +62,10 @@ func TestScheduleDefaultsToADailyBackupAndManualTurnsItOff(t *testing.T) {
 	if got := es.Schedule.Text(); got != "backup every 1d; prune every 1d; check every 7d" {
 		t.Errorf("schedule text = %q", got)
 	}
+	// As written in a spec, before defaults are filled in.
+	if got := (&Schedule{Every: DefaultBackupEvery}).Text(); got != "backup every 1d; prune every 1d; check every 7d" {
+		t.Errorf("unfilled schedule text = %q", got)
+	}
 	b, err = Parse("s.yml", []byte(base+"  schedule: manual\n"))
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 	if ev.Interrupted {
 		out = append(out, Finding{
 			Severity: SeverityError, Code: "interrupted", Environment: es.Environment,
-			Message:     fmt.Sprintf("%s in %s was interrupted; restic was asked (SIGINT) to stop and release its lock, and no evidence was stored", op, es.Environment),
+			Message:     fmt.Sprintf("%s in %s was interrupted: restic was asked (SIGINT) to stop and release its lock, and the run is recorded as failed", op, es.Environment),
 			NextActions: []Action{{Label: "run it again", Command: Command(op, es.Environment)}},
 		})
 	}
@@ -137,6 +137,19 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		if secret := dbSecret(es, strings.TrimPrefix(s.Name, "db:")); secret != "" && authFailure(s.Message) {
 			f.NextActions = []Action{{Label: "store the database's connection URL with the right password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
 		}
+	case "auth_failed":
+		f.NextActions = []Action{rerun}
+		if secret := cmpSecret(s.Fact("secret"), dbSecret(es, strings.TrimPrefix(s.Name, "db:"))); secret != "" {
+			f.NextActions = []Action{{Label: "store the database's connection URL with the right user and password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
+		}
+	case "connect_failed":
+		f.NextActions = []Action{
+			{Label: "check that the database server runs and that the backup service reaches it by the URL's host and port", Command: fmt.Sprintf("devopsellence status --env %s", env)},
+			rerun,
+		}
+	case "busy":
+		f.Message = fmt.Sprintf("%s: %s; runs in one service wait for each other", s.Name, s.Message)
+		f.NextActions = []Action{{Label: "see what runs and when it started", Command: Command(OpStatus, env)}, {Label: "run it again when that run is done", Command: Command(op, env)}}
 	case "source_missing":
 		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
 	case "no_snapshot":
@@ -182,4 +195,11 @@ func dbSecret(es spec.EnvSpec, name string) string {
 func authFailure(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "password authentication failed") || strings.Contains(m, "access denied") || strings.Contains(m, "noauth") || strings.Contains(m, "wrongpass")
+}
+
+func cmpSecret(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -189,6 +189,20 @@ type Outcome struct {
 	NotAnAgent bool
 	// BadLines counts machine lines that could not be decoded.
 	BadLines int
+	// Tail holds the last lines for people, to explain a run that gave
+	// no result.
+	Tail []string
+}
+
+// tailLines is how many lines for people an Outcome keeps.
+const tailLines = 8
+
+// keep remembers a line for people in Tail.
+func (o *Outcome) keep(line string) {
+	if len(o.Tail) == tailLines {
+		o.Tail = o.Tail[1:]
+	}
+	o.Tail = append(o.Tail, line)
 }
 
 // Take reads one output line of the agent. It reports whether the line was

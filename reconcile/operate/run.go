@@ -58,7 +58,11 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 	}
 	out := &Outcome{ExitCode: -1}
 	onOutput := func(stream, line string) {
-		if !out.Take(stream, line, w.OnProgress) && w.OnLine != nil {
+		if out.Take(stream, line, w.OnProgress) {
+			return
+		}
+		out.keep(line)
+		if w.OnLine != nil {
 			w.OnLine(stream, line)
 		}
 	}
@@ -94,7 +98,11 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 // Ask runs a short agent command (version) that takes no run ID.
 func Ask(ctx context.Context, ex Executor, env, service string, argv []string) (*Outcome, error) {
 	out := &Outcome{ExitCode: -1}
-	code, err := ex.Exec(ctx, env, service, argv, func(stream, line string) { out.Take(stream, line, nil) })
+	code, err := ex.Exec(ctx, env, service, argv, func(stream, line string) {
+		if !out.Take(stream, line, nil) {
+			out.keep(line)
+		}
+	})
 	out.ExitCode = code
 	if err == nil && code == 127 && out.Agent == nil {
 		out.NotAnAgent = true

@@ -174,7 +174,7 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 	}
 	if st.Foreign > 0 {
 		add(Finding{Severity: SeverityWarning, Code: "foreign_snapshots",
-			Message:     fmt.Sprintf("%d snapshot(s) in the repository carry this app's host and tags but another app's identity: they are ignored, and prune never touches them. Give that app its own host or tags", st.Foreign),
+			Message:     fmt.Sprintf("%d snapshot(s) in the repository carry this app's host and tags but are not this app's (another app's identity, or none on a snapshot newer than this app's first tagged one: written by another app or by hand): they are ignored, and prune never touches them. Give that app its own host or tags", st.Foreign),
 			NextActions: []Action{{Label: "see them", Command: fmt.Sprintf("devopsellence exec %s --env %s -- restic snapshots --host %s", service, es.Environment, es.Host)}}})
 	}
 	limit := es.Freshness.Backup.Std()

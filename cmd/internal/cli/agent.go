@@ -28,12 +28,16 @@ type agentOptions struct {
 	Timeout  time.Duration
 }
 
-func (o *agentOptions) addFlags(cmd *cobra.Command, timeout time.Duration) {
+// addFlags adds --json and --protocol, and for a run (timeout > 0) its
+// --run-id and --timeout.
+func (o *agentOptions) addFlags(cmd *cobra.Command, timeout time.Duration, what string) {
 	f := cmd.Flags()
 	f.BoolVar(&o.JSON, "json", false, "print one JSON line per event on stdout (progress, then the result)")
 	f.IntVar(&o.Protocol, "protocol", operate.Protocol, "the protocol version the operator's side speaks")
-	f.StringVar(&o.RunID, "run-id", "", "names the run, so that `agent cancel` can stop it")
-	f.DurationVar(&o.Timeout, "timeout", timeout, "deadline of the run; restic is then interrupted so it releases its lock")
+	if timeout > 0 {
+		f.StringVar(&o.RunID, "run-id", "", "names the run, so that agent cancel can stop it")
+		f.DurationVar(&o.Timeout, "timeout", timeout, "deadline of the run; "+what)
+	}
 }
 
 // agent builds the agent from the process's environment (the service's).
@@ -95,7 +99,7 @@ func newAgentOpCmd(g *globalOptions, op operate.Op) *cobra.Command {
 			return exitWith(a.Run(cmd.Context(), op, ro))
 		},
 	}
-	o.addFlags(cmd, operate.DefaultTimeout(op))
+	o.addFlags(cmd, operate.DefaultTimeout(op), "restic is then interrupted so it releases its lock")
 	f := cmd.Flags()
 	f.BoolVar(&ro.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
 	switch op {
@@ -130,7 +134,7 @@ func newAgentStatusCmd(g *globalOptions) *cobra.Command {
 			return exitWith(a.Status(cmd.Context(), agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}, at))
 		},
 	}
-	o.addFlags(cmd, operate.DefaultTimeout(operate.OpStatus))
+	o.addFlags(cmd, operate.DefaultTimeout(operate.OpStatus), "the listing is then stopped")
 	cmd.Flags().StringVar(&now, "now", "", "the operator's clock (RFC 3339): snapshots dated after it are not trusted")
 	return cmd
 }
@@ -155,7 +159,7 @@ func newAgentRunCmd(g *globalOptions) *cobra.Command {
 			return a.Scheduler(cmd.Context(), timeouts, time.After)
 		},
 	}
-	o.addFlags(cmd, 0)
+	o.addFlags(cmd, 0, "")
 	f := cmd.Flags()
 	f.DurationVar(&backupT, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
 	f.DurationVar(&pruneT, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
@@ -189,7 +193,8 @@ func newAgentCancelCmd(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	o.addFlags(cmd, 0)
+	o.addFlags(cmd, 0, "")
+	cmd.Flags().StringVar(&o.RunID, "run-id", "", "the run to stop")
 	cmd.Flags().DurationVar(&wait, "wait", operate.CancelWait, "how long to wait for the run to stop")
 	return cmd
 }
@@ -213,7 +218,7 @@ func newAgentVersionCmd(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
-	o.addFlags(cmd, 0)
+	o.addFlags(cmd, 0, "")
 	return cmd
 }
 

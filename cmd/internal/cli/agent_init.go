@@ -38,6 +38,11 @@ func asInit(env []string) (code int, ok bool) {
 	child := cmd.Process.Pid
 	for sig := range sigs {
 		if sig != syscall.SIGCHLD {
+			// The agent stops cleanly on SIGTERM and SIGINT; a hang-up
+			// means the same here.
+			if sig == syscall.SIGHUP {
+				sig = syscall.SIGTERM
+			}
 			_ = syscall.Kill(child, sig.(syscall.Signal))
 			continue
 		}

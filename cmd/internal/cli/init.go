@@ -180,7 +180,9 @@ func runInit(ctx context.Context, o *initOptions) error {
 	}
 	if o.apply.Output != render.JSON {
 		env := b.Spec.Environments[0]
-		fmt.Fprintf(g.streams.Out, "\nNext:\n  devopsellence-backup backup --env %s   # a first backup\n  devopsellence-backup drill --env %s    # prove it restores\n  devopsellence-backup status            # the evidence report\n", env, env)
+		// The scheduled backups never create a repository (a typo would
+		// start an empty one): the first backup by hand does, with --init.
+		fmt.Fprintf(g.streams.Out, "\nNext:\n  devopsellence-backup backup --env %s --init   # a first backup; --init creates the repository if it does not exist yet\n  devopsellence-backup drill --env %s           # prove it restores\n  devopsellence-backup status                   # the evidence report, with when each run is next due\n", env, env)
 	}
 	return nil
 }

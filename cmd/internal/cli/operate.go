@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
@@ -139,15 +140,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		case out.NotAnAgent:
 			r.findings = append(r.findings, agentMissing(es, service))
 		case out.Result == nil && out.Status == nil:
-			f := reconcile.Finding{
-				Severity: reconcile.SeverityError, Code: "no_result", Environment: env,
-				Message:     fmt.Sprintf("%s in service %s exited with status %d without a result; its output above says why", op, service, out.ExitCode),
-				NextActions: []reconcile.Action{{Label: "run it again", Command: operate.Command(op, env)}},
-			}
-			if out.ExitCode == 2 {
-				f = agentOutdated(es, service, "")
-			}
-			r.findings = append(r.findings, f)
+			r.findings = append(r.findings, noAnswer(op, es, service, out))
 		}
 		if a := out.Agent; a != nil && a.Protocol < operate.Protocol {
 			r.findings = append(r.findings, agentOutdated(es, service, a.Version))
@@ -224,6 +217,46 @@ func shortID(id string) string {
 	return id
 }
 
+// noAnswer explains an agent that gave no result, from its last lines: a
+// service environment that is not a valid configuration (a deploy from
+// the spec fixes it), an agent too old to know the request, or else the
+// exit status and what it said.
+func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outcome) reconcile.Finding {
+	said := strings.Join(out.Tail, " ")
+	switch {
+	case out.ExitCode == 2 && strings.Contains(said, "not a valid agent configuration"):
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "service_env", Environment: es.Environment,
+			Message:     fmt.Sprintf("the environment of service %s in %s is not what the spec renders, so the agent cannot run: %s", service, es.Environment, said),
+			NextActions: []reconcile.Action{operate.ApplyAction("deploy the backup service from the spec", es.Environment)}}
+	case out.ExitCode == 2 && (strings.Contains(said, "unknown flag") || strings.Contains(said, "unknown command") || strings.Contains(said, "protocol")):
+		return agentOutdated(es, service, "")
+	}
+	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,
+		Message:     fmt.Sprintf("%s in service %s exited with status %d without a result", op, service, out.ExitCode),
+		NextActions: []reconcile.Action{{Label: "run it again with more detail", Command: operate.Command(op, es.Environment) + " -v 1"}}}
+	if said != "" {
+		f.Evidence = []string{said}
+	}
+	return f
+}
+
+// versionMismatch reports an agent whose version is not this tool's, when
+// this tool is a release (a development build matches nothing).
+func versionMismatch(agentVersion string) bool {
+	v, ok := buildinfo.Release()
+	return ok && agentVersion != v
+}
+
+// agentVersionFinding: the agent speaks this tool's protocol but is
+// another release.
+func agentVersionFinding(es spec.EnvSpec, service, agentVersion string) reconcile.Finding {
+	v, _ := buildinfo.Release()
+	return reconcile.Finding{Severity: reconcile.SeverityWarning, Code: "agent_version", Environment: es.Environment,
+		Message: fmt.Sprintf("the agent in service %s in %s (image %s) is %s, this devopsellence-backup is %s; they work together, but the image of this release is %s",
+			service, es.Environment, es.Image, agentVersion, v, operate.ImageFor(v)),
+		NextActions: []reconcile.Action{operate.ApplyAction("set spec.image to "+operate.ImageFor(v)+", then deploy it", es.Environment)}}
+}
+
 // agentMissing: the service's image has no agent.
 func agentMissing(es spec.EnvSpec, service string) reconcile.Finding {
 	return reconcile.Finding{Severity: reconcile.SeverityError, Code: "agent_missing", Environment: es.Environment,
@@ -266,7 +299,12 @@ type liveLine struct {
 	prefix string
 	mu     sync.Mutex
 	shown  bool
+	last   time.Time
 }
+
+// plainEvery is how often progress goes out as plain lines or log entries
+// (a terminal's live line follows every update).
+const plainEvery = 10 * time.Second
 
 func (o *operateOptions) liveProgress(env string, prefix bool) *liveLine {
 	l := &liveLine{o: o}
@@ -279,6 +317,13 @@ func (o *operateOptions) liveProgress(env string, prefix bool) *liveLine {
 func (l *liveLine) show(p operate.Progress) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.o.streams.ErrIsTerminal() || l.o.LogFormat == logging.FormatJSON {
+		now := time.Now()
+		if now.Sub(l.last) < plainEvery && p.Percent < 100 {
+			return
+		}
+		l.last = now
+	}
 	text := fmt.Sprintf("%s%s %5.1f%%  %s / %s  %d / %d files  ETA %s", l.prefix, p.Step, p.Percent,
 		humanBytes(p.BytesDone), humanBytes(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
 	switch {
@@ -319,9 +364,13 @@ func humanBytes(n int64) string {
 // humanLines prints the script's lines for people on stderr as they come.
 func (o *operateOptions) humanLines(env string, prefix bool) func(stream, line string) {
 	var mu sync.Mutex
-	return func(_, line string) {
+	return func(stream, line string) {
 		mu.Lock()
 		defer mu.Unlock()
+		if o.LogFormat == logging.FormatJSON {
+			o.log.Info("agent", "environment", env, "stream", stream, "line", line)
+			return
+		}
 		if prefix {
 			line = "[" + env + "] " + line
 		}

@@ -217,3 +217,40 @@ func TestStatusCannotBeFooledByALookalikeOrAFutureDatedSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneAppliesTheRetentionToSnapshotsMadeBeforeTheyCarriedTheAppsIdentity:
+// an app onboarded by an earlier version has untagged snapshots; forget
+// filters by the app's identity, so prune first gives them the identity,
+// or they would be kept forever.
+func TestPruneAppliesTheRetentionToSnapshotsMadeBeforeTheyCarriedTheAppsIdentity(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{retention: "keepLast: 1"})
+		old := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(old, "data.txt"), []byte("from before"), 0o644))
+		app.restic(t, "init")
+		for i := range 3 {
+			at := time.Now().Add(time.Duration(-72+i) * time.Hour).UTC().Format("2006-01-02 15:04:05")
+			app.restic(t, "backup", "--host", "shop-production", "--tag", "app:shop,env:production,kind:files", "--time", at, old)
+		}
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.mustOp(t, 0, "backup")
+		d := app.mustOp(t, 0, "prune")
+		if s := d.step(t, "adopt"); s["result"] != "ok" || s["snapshots"] != 3.0 {
+			t.Errorf("adopt = %v", s)
+		}
+		left := app.snapshots(t, "--path", old)
+		if len(left) != 1 {
+			t.Fatalf("%d of the old snapshots are left, want the newest 1", len(left))
+		}
+		if !slices.ContainsFunc(left[0].Tags, func(tag string) bool { return strings.HasPrefix(tag, "app-id:") }) {
+			t.Errorf("the kept old snapshot carries no identity: %v", left[0].Tags)
+		}
+		// Once adopted, a second prune has nothing to adopt.
+		d = app.mustOp(t, 0, "prune")
+		for _, s := range d.Environments[0].Evidence.Steps {
+			if s["name"] == "adopt" {
+				t.Errorf("a second prune adopted again: %v", s)
+			}
+		}
+	})
+}

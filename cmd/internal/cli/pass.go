@@ -192,19 +192,23 @@ func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs
 	for _, d := range ps.result.Deployed {
 		es := in.desired.Envs[d.Environment]
 		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, operate.VersionArgv())
+		add := func(f reconcile.Finding) { ps.plan.Findings = append(ps.plan.Findings, f) }
 		switch {
 		case err != nil:
 			o.log.Error(err, "agentCheckFailed", "environment", d.Environment)
 		case out.NotAnAgent:
-			ps.plan.Findings = append(ps.plan.Findings, agentMissing(es, ps.plan.Service))
-		case out.Agent == nil || out.Agent.Protocol < operate.Protocol:
-			version := ""
-			if out.Agent != nil {
-				version = out.Agent.Version
+			add(agentMissing(es, ps.plan.Service))
+		case out.Agent == nil:
+			add(noAnswer("version", es, ps.plan.Service, out))
+		case out.Agent.Protocol < operate.Protocol:
+			add(agentOutdated(es, ps.plan.Service, out.Agent.Version))
+		default:
+			if versionMismatch(out.Agent.Version) {
+				add(agentVersionFinding(es, ps.plan.Service, out.Agent.Version))
 			}
-			ps.plan.Findings = append(ps.plan.Findings, agentOutdated(es, ps.plan.Service, version))
-		case len(out.Agent.MissingTools) > 0:
-			ps.plan.Findings = append(ps.plan.Findings, operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, out.Agent.MissingTools))
+			if len(out.Agent.MissingTools) > 0 {
+				add(operate.ToolMissing(d.Environment, es.Image, ps.plan.Service, out.Agent.MissingTools))
+			}
 		}
 	}
 }

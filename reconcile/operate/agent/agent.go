@@ -118,7 +118,8 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	rec := a.newRecorder(op, o)
 	if err := a.Runs.Register(me); err != nil {
 		if errors.Is(err, ErrCancelled) {
-			return a.report(rec, o, true, nil)
+			// Cancelled before it started: nothing ran, nothing to tell.
+			return a.report(rec, o, true)
 		}
 		a.Out.Say("%s: %v", op, err)
 	}
@@ -129,29 +130,39 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
-	if op != operate.OpStatus {
-		lock, err := a.Runs.Acquire(ctx, me, func(h RunInfo) {
-			msg := fmt.Sprintf("waiting for the %s run %s (%s, started %s) to finish", h.Op, h.ID, h.Trigger, h.Started.Format(time.RFC3339))
-			a.Out.Say("%s: %s", op, msg)
-			a.Out.Line(operate.Line{Type: operate.LineWaiting, Message: msg})
-		})
-		if err != nil {
-			return a.report(rec, o, true, nil)
-		}
-		defer lock.Release()
+	var holder RunInfo
+	lock, err := a.Runs.Acquire(ctx, me, func(h RunInfo) {
+		holder = h
+		msg := fmt.Sprintf("waiting for the %s run %s (%s, started %s) to finish", h.Op, h.ID, h.Trigger, h.Started.Format(time.RFC3339))
+		a.Out.Say("%s: %s", op, msg)
+		a.Out.Line(operate.Line{Type: operate.LineWaiting, Message: msg})
+	})
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// Another run held the service until this one's deadline: a run
+		// that failed, which a person must hear of.
+		rec.started = true
+		s := rec.begin("lock", "service")
+		s.fail(nil, "busy", fmt.Sprintf("another run of this service (%s %s, %s, started %s) held it until this run's deadline", holder.Op, holder.ID, holder.Trigger, holder.Started.Format(time.RFC3339)))
+		return a.report(rec, o, false)
+	case err != nil:
+		// Stopped while waiting: it never started.
+		return a.report(rec, o, true)
 	}
+	defer lock.Release()
+	rec.started = true
 	v, err := a.restic.Version(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s := rec.begin("service", "service")
-		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
 		s.fact("tool", "restic")
+		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
 	case err == nil:
 		rec.ev.ResticVersion = v.String()
 		a.pingStart(ctx, rec)
 		a.operate(ctx, rec, op, o)
 	}
-	return a.report(rec, o, ctx.Err() != nil, nil)
+	return a.report(rec, o, ctx.Err() != nil)
 }
 
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
@@ -176,26 +187,32 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 	}}
 }
 
-// report closes the evidence, stores it (when the repository was reached),
-// sends the alerts, and prints the result line.
-func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool, extra func(*operate.Line)) int {
+// Deadlines of what a finished run still owes: alerts, then its evidence.
+// They are fresh, since the run's own context may be over; an interrupted
+// run's evidence gets less, since its backend may be what hung.
+const (
+	alertBudget       = 25 * time.Second
+	evidenceWait      = 30 * time.Second
+	evidenceWaitAfter = 10 * time.Second
+)
+
+// report closes the evidence of a run that started: it sends the alerts,
+// stores the evidence (unless the repository cannot take it), and prints
+// the result line. A run that never started (cancelled first) only says so.
+func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	ev := rec.finish(interrupted)
 	line := operate.Line{Type: operate.LineResult, Evidence: ev,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
-	if extra != nil {
-		extra(&line)
-	}
-	if ev.Kind != string(operate.OpStatus) {
-		// A fresh context: the run's own may be over, and what happened
-		// must still be recorded, briefly.
-		// An interrupted run gets less: its backend may be what hung.
-		wait := 30 * time.Second
+	if rec.started && ev.Kind != string(operate.OpStatus) {
+		actx, cancel := context.WithTimeout(context.Background(), alertBudget)
+		a.alert(actx, ev)
+		cancel()
+		wait := evidenceWait
 		if interrupted {
-			wait = 10 * time.Second
+			wait = evidenceWaitAfter
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		a.alert(ctx, ev)
-		line.Stored = a.storeEvidence(ctx, rec)
+		sctx, cancel := context.WithTimeout(context.Background(), wait)
+		line.Stored = a.storeEvidence(sctx, rec)
 		cancel()
 	}
 	data := a.Out.Line(line)
@@ -212,8 +229,8 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool, extra func
 func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Stored {
 	ev := rec.ev
 	st := &operate.Stored{Kind: ev.Kind}
-	if !rec.repoReached {
-		st.Message = "the repository was not reached, so the evidence is only in this result"
+	if rec.repoUnusable {
+		st.Message = "the repository cannot be written (missing, or the password does not open it), so the evidence is only in this result"
 		return st
 	}
 	doc, err := jsonMarshal(ev)

@@ -61,7 +61,7 @@ func message(err error) string {
 // call runs one restic command f and handles what the run's flags allow:
 // a missing repository is created with --init, a locked one is unlocked
 // (stale locks only) with --unlock-stale; then f runs once more. It notes
-// whether the repository was reached, since only then is evidence stored.
+// a repository that cannot take the run's evidence.
 func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() error) error {
 	err := f()
 	var re *restic.Error
@@ -86,12 +86,9 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 			err = f()
 		}
 	}
-	// An interrupted command may or may not have reached it; the evidence
-	// of an interrupted run is worth a try (its store has a deadline).
 	switch class(err) {
 	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword):
-	default:
-		rec.repoReached = true
+		rec.repoUnusable = true
 	}
 	return err
 }

@@ -92,6 +92,9 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 		s.fail(nil, "no_retention", "the spec sets no retention, so nothing is forgotten: set spec.retention and run devopsellence-backup apply")
 		return
 	}
+	if c.AppID != "" && !a.adoptLegacy(ctx, rec, o) {
+		return
+	}
 	policy := strings.Join(c.Retention, " ")
 	s := rec.begin("forget", "forget")
 	s.fact("policy", policy)
@@ -135,4 +138,43 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// adoptLegacy gives this app's identity to its snapshots made before the
+// tool tagged them (as status trusts them: untagged, under this app's host
+// and tags, older than its first tagged one), so that forget, which
+// filters by the identity, applies the retention to them too instead of
+// keeping them forever. After the first prune there are none left, and
+// this costs one snapshot listing. It reports whether prune may go on.
+func (a *Agent) adoptLegacy(ctx context.Context, rec *recorder, o RunOptions) bool {
+	var snaps []operate.Snapshot
+	err := a.call(ctx, rec, o, func() error {
+		var err error
+		snaps, err = a.listOurs(ctx)
+		return err
+	})
+	if err != nil {
+		s := rec.begin("adopt", "forget")
+		s.fail(exitOf(err), class(err), message(err))
+		return false
+	}
+	trusted, _ := a.identity().Trusted(snaps)
+	var ids []string
+	for _, sn := range trusted {
+		if a.identity().Owner(sn) == operate.Legacy {
+			ids = append(ids, sn.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return true
+	}
+	s := rec.begin("adopt", "forget")
+	s.fact("snapshots", len(ids))
+	err = a.call(ctx, rec, o, func() error { return a.restic.Tag(ctx, ids, []string{operate.TagAppID + a.Config.AppID}) })
+	if err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return false
+	}
+	s.ok(0, fmt.Sprintf("%s made before snapshots carried this app's identity now carry it, so the retention applies to them", plural(len(ids), "snapshot")))
+	return true
 }

@@ -55,11 +55,17 @@ func (o *Output) Line(l operate.Line) []byte {
 }
 
 // Progress prints p unless a progress line went out less than a second
-// ago; the last one of a step (100%) always goes out.
+// ago (for the operator's live line), or, as text for the service's log,
+// less than half a minute ago; the last one of a step (100%) always goes
+// out.
 func (o *Output) Progress(p operate.Progress) {
 	now := o.Now()
+	every := time.Second
+	if !o.JSON {
+		every = 30 * time.Second
+	}
 	o.mu.Lock()
-	if now.Sub(o.lastProgress) < time.Second && p.Percent < 100 {
+	if now.Sub(o.lastProgress) < every && p.Percent < 100 {
 		o.mu.Unlock()
 		return
 	}

@@ -16,9 +16,12 @@ type recorder struct {
 	now   func() time.Time
 	out   *Output
 	scrub func(string) string
-	// repoReached is set once a restic command got past opening the
-	// repository; only then is evidence stored in it.
-	repoReached bool
+	// started is set once the run holds the service: only a started run
+	// sends alerts and stores evidence.
+	started bool
+	// repoUnusable is set when restic found the repository missing or the
+	// password wrong: no evidence can be stored in it then.
+	repoUnusable bool
 	// checkPart is the part of the data a passing check read (n/N).
 	checkPart string
 }

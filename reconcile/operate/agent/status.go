@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -15,6 +16,13 @@ import (
 // the newest evidence that is not ok, to say why. now is the operator's
 // clock (zero: the service's own): snapshots dated after it are not trusted.
 func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
+	if o.RunID == "" {
+		o.RunID = operate.NewRunID()
+	}
+	// Registered, so that `agent cancel` finds it; it takes no lock.
+	if err := a.Runs.Register(RunInfo{ID: o.RunID, PID: pid(), Op: string(operate.OpStatus), Trigger: operate.TriggerManual, Started: a.Now().UTC()}); errors.Is(err, ErrCancelled) {
+		return 130
+	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -40,7 +48,8 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 		st = &data
 	}
 	ev := rec.finish(ctx.Err() != nil)
-	a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Status: st, Agent: info})
+	data := a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Status: st, Agent: info})
+	a.Runs.Finish(o.RunID, data)
 	if !a.Out.JSON && st != nil {
 		for _, g := range st.Groups {
 			if g.Newest != nil {

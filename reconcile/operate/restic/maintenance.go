@@ -324,3 +324,23 @@ func (r *Runner) Stats(ctx context.Context, o StatsOptions) (Stats, error) {
 	}})
 	return s, err
 }
+
+// Tag adds tags to the snapshots ids (`restic tag --add`), in one run;
+// restic writes each changed snapshot anew, with a new ID.
+func (r *Runner) Tag(ctx context.Context, ids []string, add []string) error {
+	if len(ids) == 0 || len(add) == 0 {
+		return nil
+	}
+	if _, err := r.Version(ctx); err != nil {
+		return err
+	}
+	args := []string{"tag"}
+	for _, t := range add {
+		if strings.ContainsAny(t, ",") || t == "" {
+			return fmt.Errorf("restic tag: invalid tag %q", t)
+		}
+		args = append(args, "--add", t)
+	}
+	args = append(append(args, "--"), ids...)
+	return r.run(ctx, job{op: "tag", args: args, stdout: discard})
+}
