@@ -165,6 +165,7 @@ type globalOptions struct {
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "devopsellence-backup",
 		Short: "Reconcile and operate restic backups of a devopsellence app",
@@ -181,9 +182,16 @@ EXIT STATUS
   130  interrupted`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				return runVersion(cmd.Context(), &versionOptions{globalOptions: g})
+			}
+			return cmd.Help()
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.started = true
-			g.operation = "devopsellence-backup " + cmd.Name()
+			g.operation = cmd.CommandPath()
 			log, err := logging.New(g.streams.Err, logging.Options{
 				Verbosity: g.Verbosity, Format: g.LogFormat,
 				Color: g.streams.Color(),
@@ -204,8 +212,9 @@ EXIT STATUS
 	pf.StringVar(&g.LogFormat, "log-format", logging.FormatConsole, "log format on stderr: console, or json (then every stderr line is a JSON log entry)")
 	pf.DurationVar(&g.CallTimeout, "call-timeout", devopsellence.DefaultTimeout, "deadline of each bounded devopsellence call (secret, config, node)")
 	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version as JSON, as the version command does")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g))
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g), newVersionCmd(g))
 	root.AddCommand(operateCommands(g)...)
 	return root
 }
