@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -79,6 +80,9 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	err := root.ExecuteContext(ctx)
+	if g.stderrLines != nil {
+		g.stderrLines.Flush()
+	}
 	if err != nil && !g.started {
 		// cobra failed before any command ran: an unknown command, a bad
 		// argument count or flag.
@@ -86,9 +90,60 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 	}
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) {
+		g.reportingFrom(root, args)
 		report(g, err, code)
 	}
 	return code
+}
+
+// reportingFrom completes what report needs when the failure came before the
+// command set it up: cobra parses every flag before any command code runs,
+// so after a bad flag --output and --log-format are read from the raw
+// command line, and the operation is the command the line names.
+func (g *globalOptions) reportingFrom(root *cobra.Command, args []string) {
+	if g.output == "" {
+		g.output = rawFlag(args, "--output", "-o")
+	}
+	if !g.logReady {
+		if f := rawFlag(args, "--log-format", ""); f != "" {
+			g.LogFormat = f
+		}
+		log, err := logging.New(g.streams.Err, logging.Options{Format: g.LogFormat})
+		if err != nil {
+			g.LogFormat = logging.FormatConsole
+		}
+		g.log = log
+	}
+	if g.operation == "" {
+		g.operation = root.Name()
+		if cmd, _, err := root.Find(args); err == nil {
+			g.operation = cmd.CommandPath()
+		}
+	}
+}
+
+// rawFlag returns the last value given to a string flag in args, in any of
+// the forms pflag accepts ("--output json", "--output=json", "-o json",
+// "-o=json", "-ojson"), or "" when it is not there.
+func rawFlag(args []string, long, short string) string {
+	var v string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return v
+		case a == long || (short != "" && a == short):
+			if i+1 < len(args) {
+				v = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, long+"="):
+			v = strings.TrimPrefix(a, long+"=")
+		case short != "" && strings.HasPrefix(a, short) && !strings.HasPrefix(a, "--"):
+			v = strings.TrimPrefix(strings.TrimPrefix(a, short), "=")
+		}
+	}
+	return v
 }
 
 func exitCode(ctx context.Context, err error) int {
@@ -162,6 +217,11 @@ type globalOptions struct {
 	// started is set once a command's own code runs; an error before that
 	// is cobra's: a usage error.
 	started bool
+	// logReady is set once log is the logger the flags asked for.
+	logReady bool
+	// stderrLines, with --log-format json, turns whatever is written to
+	// stderr as text into JSON log lines; flushed when the run ends.
+	stderrLines *logging.Lines
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
@@ -199,7 +259,14 @@ EXIT STATUS
 			if err != nil {
 				return usageError{err}
 			}
-			g.log = log
+			g.log, g.logReady = log, true
+			if g.LogFormat == logging.FormatJSON {
+				// Every stderr line is JSON: the logger writes there
+				// directly, and text meant for people goes through Lines.
+				// Nothing prompts on a stream for machines.
+				g.stderrLines = logging.NewLines(log)
+				g.streams = g.streams.WithErr(g.stderrLines)
+			}
 			cmd.SetContext(logr.NewContext(cmd.Context(), log))
 			return nil
 		},
