@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
@@ -119,6 +121,29 @@ func (g *globalOptions) reportingFrom(root *cobra.Command, args []string) {
 		if cmd, _, err := root.Find(args); err == nil {
 			g.operation = cmd.CommandPath()
 		}
+	}
+}
+
+// dedupeLists drops repeated values of the named list flags, keeping the
+// first of each in order: `--env production --env production` names one
+// environment, to operate on once.
+func dedupeLists(cmd *cobra.Command, names ...string) {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		list, ok := f.Value.(pflag.SliceValue)
+		if !ok {
+			continue
+		}
+		var uniq []string
+		for _, v := range list.GetSlice() {
+			if !slices.Contains(uniq, v) {
+				uniq = append(uniq, v)
+			}
+		}
+		_ = list.Replace(uniq) // a string list accepts any strings
 	}
 }
 
@@ -252,6 +277,7 @@ EXIT STATUS
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.started = true
 			g.operation = cmd.CommandPath()
+			dedupeLists(cmd, "env", "environments")
 			log, err := logging.New(g.streams.Err, logging.Options{
 				Verbosity: g.Verbosity, Format: g.LogFormat,
 				Color: g.streams.Color(),
