@@ -72,7 +72,7 @@ func Summary(p *reconcile.Plan) string {
 	parts := []string{fmt.Sprintf("%d to add, %d to update, %d to adopt, %d to remove in %s",
 		count[reconcile.ActionAdd], count[reconcile.ActionUpdate], count[reconcile.ActionAdopt], count[reconcile.ActionRemove], p.ConfigFile)}
 	if n := len(p.Missing()); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d secret(s) to store", n))
+		parts = append(parts, Count(n, "secret")+" to store")
 	}
 	var deploy []string
 	for _, e := range p.Environments {

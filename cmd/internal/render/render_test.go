@@ -78,7 +78,15 @@ func TestTextPlanSummarises(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, "plan-small.txt", b.Bytes())
-	if !strings.HasSuffix(b.String(), "Plan: 1 to add, 0 to update, 0 to adopt, 0 to remove in devopsellence.yml; 1 secret(s) to store; deploy production.\n") {
+	if !strings.HasSuffix(b.String(), "Plan: 1 to add, 0 to update, 0 to adopt, 0 to remove in devopsellence.yml; 1 secret to store; deploy production.\n") {
 		t.Errorf("summary line:\n%s", b.String())
+	}
+}
+
+func TestCountsReadRight(t *testing.T) {
+	for n, want := range map[int]string{0: "0 snapshots", 1: "1 snapshot", 2: "2 snapshots", 11: "11 snapshots"} {
+		if got := Count(n, "snapshot"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
