@@ -307,7 +307,7 @@ EXIT STATUS
 	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
 	root.Flags().BoolVar(&showVersion, "version", false, "print the version as JSON, as the version command does")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g), newVersionCmd(g))
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g), newVersionCmd(g), newSkillCmd(g))
 	root.AddCommand(operateCommands(g)...)
 	return root
 }
