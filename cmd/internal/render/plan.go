@@ -5,8 +5,6 @@ import (
 	"io"
 	"strings"
 
-	udiff "github.com/aymanbagabas/go-udiff"
-
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
@@ -50,14 +48,6 @@ func NewPlanDoc(operation string, p *reconcile.Plan) PlanDoc {
 		Environments:   p.Environments,
 		Findings:       findings,
 	}
-}
-
-// Diff is the unified diff of devopsellence.yml, "" when it does not change.
-func Diff(p *reconcile.Plan) string {
-	if string(p.Before) == string(p.After) {
-		return ""
-	}
-	return udiff.Unified(p.ConfigFile, p.ConfigFile+" (planned)", string(p.Before), string(p.After))
 }
 
 // Summary is the plan in one line.
