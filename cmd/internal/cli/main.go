@@ -103,8 +103,10 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 // so after a bad flag --output and --log-format are read from the raw
 // command line, and the operation is the command the line names.
 func (g *globalOptions) reportingFrom(root *cobra.Command, args []string) {
-	if g.output == "" {
-		g.output = rawFlag(args, "--output", "-o")
+	// Only JSON: every command that has --output has it, while a format a
+	// command does not have (status --output markdown) is the usage error.
+	if g.output == "" && rawFlag(args, "--output", "-o") == render.JSON {
+		g.output = render.JSON
 	}
 	if !g.logReady {
 		if f := rawFlag(args, "--log-format", ""); f != "" {

@@ -121,3 +121,11 @@ func TestWithLogFormatJSONEveryStderrLineIsJSONNoticesAndProgressIncluded(t *tes
 	}
 	jsonLines(t, r.stderr)
 }
+
+func TestAFormatTheCommandDoesNotHaveIsNotUsedToReportTheError(t *testing.T) {
+	streams, out, errb := iostreams.Test("")
+	code := cli.Main(context.Background(), []string{"status", "--output", "markdown"}, streams, nil)
+	if code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), `--output "markdown"`) {
+		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
+	}
+}
