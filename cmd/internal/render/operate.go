@@ -84,7 +84,7 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 				fmt.Fprintf(&b, "    %-28s none\n", g.Name)
 				continue
 			}
-			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%d snapshots)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, g.Snapshots, staleMark(g.Stale))
+			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%s)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, Count(g.Snapshots, "snapshot"), staleMark(g.Stale))
 		}
 		if len(r.Operations) > 0 {
 			b.WriteString("  last runs:\n")
