@@ -41,6 +41,9 @@ type Plan struct {
 	Findings      []Finding
 	// SecretsChecked is false when devopsellence could not be asked.
 	SecretsChecked bool
+	// Spans are where After differs from Before, as the patch spliced it, so
+	// a diff need not compare the whole file; nil when not known.
+	Spans []yamlpatch.Span
 }
 
 // Change is one edited block of devopsellence.yml.
@@ -221,7 +224,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	}
 	p.After = o.Config
 	if len(edits) > 0 {
-		if p.After, err = o.Doc.Apply(edits...); err != nil {
+		if p.After, p.Spans, err = o.Doc.ApplySpans(edits...); err != nil {
 			return nil, fmt.Errorf("patch %s: %w", o.ConfigFile, err)
 		}
 	}

@@ -31,36 +31,88 @@ func Apply(src []byte, edits ...Edit) ([]byte, error) {
 // without a Value deletes the entry; deleting an absent entry changes nothing.
 // Edits are independent: their paths must not repeat or contain one another.
 func (d *Doc) Apply(edits ...Edit) ([]byte, error) {
+	out, _, err := d.ApplySpans(edits...)
+	return out, err
+}
+
+// Span is one stretch of text an Apply replaced: the source's bytes
+// [Start, End) became the result's bytes [NewStart, NewEnd). Outside its
+// spans the result has the source's bytes, so a diff needs to look only here.
+type Span struct {
+	Start, End       int
+	NewStart, NewEnd int
+}
+
+// ApplySpans is Apply that also returns where the result differs from the
+// source, in order.
+func (d *Doc) ApplySpans(edits ...Edit) ([]byte, []Span, error) {
 	for i, e := range edits {
 		if len(e.Path) == 0 {
-			return nil, fmt.Errorf("edit %d: empty path", i+1)
+			return nil, nil, fmt.Errorf("edit %d: empty path", i+1)
 		}
 		if err := checkEdit(e); err != nil {
-			return nil, fmt.Errorf("edit %s: %w", pathString(e.Path), err)
+			return nil, nil, fmt.Errorf("edit %s: %w", pathString(e.Path), err)
 		}
 		for _, f := range edits[:i] {
 			if isPrefix(e.Path, f.Path) || isPrefix(f.Path, e.Path) {
-				return nil, fmt.Errorf("edit %s: overlaps the edit of %s", pathString(e.Path), pathString(f.Path))
+				return nil, nil, fmt.Errorf("edit %s: overlaps the edit of %s", pathString(e.Path), pathString(f.Path))
 			}
 		}
 	}
+	srcLen := len(d.src)
 	if d.openEnd() {
 		d = d.withFinalBreak()
 	}
 	p := &plan{d: d, dels: map[*yaml.Node]map[int]bool{}, groups: map[groupKey]*group{}, into: map[*yaml.Node]bool{}}
 	for i, e := range edits {
 		if err := p.add(i, e); err != nil {
-			return nil, fmt.Errorf("edit %s: %w", pathString(e.Path), err)
+			return nil, nil, fmt.Errorf("edit %s: %w", pathString(e.Path), err)
 		}
 	}
 	if err := p.cascade(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ss, err := p.splices()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d.splice(ss)
+	out, err := d.splice(ss) // sorts ss
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, spans(ss, srcLen, len(out)), nil
+}
+
+// spans says where the sorted splices put their text. A source without a
+// final line break was given a virtual one (past srcLen) that the result may
+// drop again; a splice that reaches into it ends the result, so its span runs
+// to the end of both.
+func spans(ss []splice, srcLen, outLen int) []Span {
+	out := make([]Span, 0, len(ss))
+	delta := 0
+	for _, s := range ss {
+		newStart := s.start + delta
+		delta += len(s.text) - (s.end - s.start)
+		if s.end > srcLen {
+			// The result ends here. Dropping the virtual break may have
+			// taken the line break before this splice with it.
+			start := min(s.start, srcLen)
+			newStart -= s.start - start
+			if k := newStart - outLen; k > 0 {
+				start, newStart = start-k, newStart-k
+			}
+			for len(out) > 0 && out[len(out)-1].End > start {
+				last := out[len(out)-1]
+				out = out[:len(out)-1]
+				start = min(start, last.Start)
+				newStart = last.NewStart - (last.Start - start)
+			}
+			out = append(out, Span{Start: start, End: srcLen, NewStart: newStart, NewEnd: outLen})
+			break
+		}
+		out = append(out, Span{Start: s.start, End: s.end, NewStart: newStart, NewEnd: newStart + len(s.text)})
+	}
+	return out
 }
 
 func isPrefix(p, of []string) bool { return len(p) <= len(of) && slices.Equal(p, of[:len(p)]) }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/devopsellence/devopsellence-backup/fixtures/benchcpu"
 )
 
 // bigConfig returns a devopsellence.yml with n services and an overlay for
@@ -30,6 +32,8 @@ var benchEdits = []Edit{setBackup, setStaging, {Path: []string{"services", "svc1
 func BenchmarkYAMLv3Parse(b *testing.B) {
 	src := bigConfig(2000)
 	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		var n yaml.Node
 		if err := yaml.Unmarshal(src, &n); err != nil {
@@ -41,6 +45,8 @@ func BenchmarkYAMLv3Parse(b *testing.B) {
 func BenchmarkParse(b *testing.B) {
 	src := bigConfig(2000)
 	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := Parse(src); err != nil {
 			b.Fatal(err)
@@ -57,6 +63,8 @@ func BenchmarkApply(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if _, err := d.Apply(benchEdits...); err != nil {
 			b.Fatal(err)

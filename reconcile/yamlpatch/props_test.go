@@ -24,8 +24,37 @@ func checkProperties(in []byte, edits []Edit, out []byte) error {
 	if !bytes.Equal(again, out) {
 		errs = append(errs, fmt.Errorf("applying again changed the output:\n%s\n--- to:\n%s", out, again))
 	}
-	errs = append(errs, checkDecoded(in, edits, out), checkLookup(out, edits), checkPreserved(in, edits, out))
+	errs = append(errs, checkDecoded(in, edits, out), checkLookup(out, edits), checkPreserved(in, edits, out), checkSpans(in, edits, out))
 	return errors.Join(errs...)
+}
+
+// checkSpans rebuilds the output from the input and the spans ApplySpans
+// reports: outside them, the output must be the input's bytes.
+func checkSpans(in []byte, edits []Edit, out []byte) error {
+	d, err := Parse(in)
+	if err != nil {
+		return fmt.Errorf("parse again: %w", err)
+	}
+	got, spans, err := d.ApplySpans(edits...)
+	if err != nil || !bytes.Equal(got, out) {
+		return fmt.Errorf("ApplySpans differs from Apply: %v", err)
+	}
+	var rebuilt []byte
+	pos := 0
+	for i, s := range spans {
+		if s.Start < pos || s.End < s.Start || s.NewEnd < s.NewStart || s.NewEnd > len(out) {
+			return fmt.Errorf("span %d %+v is out of order or bounds (after %d)", i, s, pos)
+		}
+		if s.NewStart != len(rebuilt)+s.Start-pos {
+			return fmt.Errorf("span %d %+v starts at %d in the output, want %d", i, s, s.NewStart, len(rebuilt)+s.Start-pos)
+		}
+		rebuilt = append(append(rebuilt, in[pos:s.Start]...), out[s.NewStart:s.NewEnd]...)
+		pos = s.End
+	}
+	if rebuilt = append(rebuilt, in[pos:]...); !bytes.Equal(rebuilt, out) {
+		return fmt.Errorf("the spans %+v do not cover every change:\n%q\nrebuilt:\n%q", spans, out, rebuilt)
+	}
+	return nil
 }
 
 // checkDecoded compares the decoded output with the decoded input changed by

@@ -24,6 +24,27 @@ func splitLines(src []byte) []line {
 		start = len(bom)
 	}
 	ls := make([]line, 0, bytes.Count(src, []byte{'\n'})+1)
+	// Most files break lines with \n only: then IndexByte finds them all,
+	// and the byte-by-byte scan is needed only for \r, NEL (C2 85), LS and
+	// PS (E2 80 A8/A9).
+	if bytes.IndexByte(src, '\r') < 0 && bytes.IndexByte(src, 0xC2) < 0 && bytes.IndexByte(src, 0xE2) < 0 {
+		return splitLF(src, start, ls)
+	}
+	return splitAnyBreak(src, start, ls)
+}
+
+func splitLF(src []byte, start int, ls []line) []line {
+	for {
+		i := bytes.IndexByte(src[start:], '\n')
+		if i < 0 {
+			return append(ls, line{start, len(src), len(src)})
+		}
+		ls = append(ls, line{start, start + i, start + i + 1})
+		start += i + 1
+	}
+}
+
+func splitAnyBreak(src []byte, start int, ls []line) []line {
 	for i := start; i < len(src); {
 		n := breakLen(src, i)
 		if n == 0 {
@@ -64,6 +85,10 @@ func (d *Doc) off(n *yaml.Node) int {
 	l := d.lines[n.Line-1]
 	o := l.start
 	for c := 1; c < n.Column && o < l.end; c++ {
+		if d.src[o] < utf8.RuneSelf {
+			o++
+			continue
+		}
 		_, size := utf8.DecodeRune(d.src[o:l.end])
 		o += size
 	}

@@ -131,7 +131,7 @@ func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 		if ps != nil && ps.result != nil && o.Output == render.JSON {
 			// The failure envelope follows; say what was done before it on stderr.
 			res := ps.result
-			fmt.Fprintf(o.streams.Err, "applied before the failure: config written %v, %d secret(s) stored, %d deploy(s)\n", res.ConfigWritten, len(res.Stored), len(res.Deployed))
+			fmt.Fprintf(o.streams.Err, "applied before the failure: config written %v, %s stored, %s\n", res.ConfigWritten, render.Count(len(res.Stored), "secret"), render.Count(len(res.Deployed), "deploy"))
 		}
 		return ps, err
 	}
@@ -184,10 +184,10 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) 
 	}
 	var parts []string
 	if res.ConfigWritten {
-		parts = append(parts, fmt.Sprintf("%s patched (%d block(s))", p.ConfigFile, len(p.Changes)))
+		parts = append(parts, fmt.Sprintf("%s patched (%s)", p.ConfigFile, render.Count(len(p.Changes), "block")))
 	}
 	if n := len(res.Stored); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d secret(s) stored", n))
+		parts = append(parts, render.Count(n, "secret")+" stored")
 	}
 	var deployed []string
 	for _, d := range res.Deployed {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
@@ -15,11 +16,15 @@ func MainWithClock(ctx context.Context, args []string, streams *iostreams.Stream
 	return mainWith(ctx, args, &globalOptions{streams: streams, environ: environ, now: clock.Now, log: logr.Discard(), clock: clock, jitter: jitter})
 }
 
+// Root is the command tree Main runs.
+func Root() *cobra.Command {
+	streams, _, _ := iostreams.Test("")
+	return newRootCmd(&globalOptions{streams: streams, now: time.Now, log: logr.Discard(), clock: reconcile.RealClock{}})
+}
+
 // CheckArgs parses a command line as Main would, without running it.
 func CheckArgs(args []string) error {
-	streams, _, _ := iostreams.Test("")
-	root := newRootCmd(&globalOptions{streams: streams, now: time.Now, log: logr.Discard(), clock: reconcile.RealClock{}})
-	cmd, rest, err := root.Find(args)
+	cmd, rest, err := Root().Find(args)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -116,26 +117,26 @@ func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 	}
 
 	// On a terminal it offers to run it, then asks what it cannot detect.
-	p := openPTY(t)
+	p := ptytest.Open(t)
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "init", "--no-deploy", "--keep-weekly", "0", "--keep-monthly", "0")
-	p.expect(t, "Run `devopsellence mode use solo` now? [y/N]:", 1)
-	p.send(t, "y\r")
-	p.expect(t, "restic repository URL", 1)
-	p.send(t, "b2:example-bucket:app\r")
-	p.expect(t, "backup image", 1)
-	p.send(t, "registry.example.com/app-backup:7\r")
-	p.expect(t, "daily snapshots to keep [7]:", 1)
-	p.send(t, "x\r")
-	p.expect(t, "want a whole number", 1)
-	p.send(t, "10\r")
-	p.expect(t, "Apply this plan? [y/N]:", 1)
-	p.send(t, "n\r")
+	p.Expect(t, "Run `devopsellence mode use solo` now? [y/N]:", 1)
+	p.Send(t, "y\r")
+	p.Expect(t, "restic repository URL", 1)
+	p.Send(t, "b2:example-bucket:app\r")
+	p.Expect(t, "backup image", 1)
+	p.Send(t, "registry.example.com/app-backup:7\r")
+	p.Expect(t, "daily snapshots to keep [7]:", 1)
+	p.Send(t, "x\r")
+	p.Expect(t, "want a whole number", 1)
+	p.Send(t, "10\r")
+	p.Expect(t, "Apply this plan? [y/N]:", 1)
+	p.Send(t, "n\r")
 	_ = cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 2 {
-		t.Fatalf("exit %d\n%s", code, p.output())
+		t.Fatalf("exit %d\n%s", code, p.Output())
 	}
-	p.expect(t, "declined", 1)
+	p.Expect(t, "declined", 1)
 	if r := sim.Run(t, "mode", "show"); r.JSON(t)["set"] != true {
 		t.Error("the mode was not set")
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
@@ -83,6 +86,9 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	err := root.ExecuteContext(ctx)
+	if g.stderrLines != nil {
+		g.stderrLines.Flush()
+	}
 	if err != nil && !g.started {
 		// cobra failed before any command ran: an unknown command, a bad
 		// argument count or flag.
@@ -93,9 +99,85 @@ func mainWith(ctx context.Context, args []string, g *globalOptions) int {
 	}
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) && !errors.Is(err, errStopped) {
+		g.reportingFrom(root, args)
 		report(g, err, code)
 	}
 	return code
+}
+
+// reportingFrom completes what report needs when the failure came before the
+// command set it up: cobra parses every flag before any command code runs,
+// so after a bad flag --output and --log-format are read from the raw
+// command line, and the operation is the command the line names.
+func (g *globalOptions) reportingFrom(root *cobra.Command, args []string) {
+	// Only JSON: every command that has --output has it, while a format a
+	// command does not have (status --output markdown) is the usage error.
+	if g.output == "" && rawFlag(args, "--output", "-o") == render.JSON {
+		g.output = render.JSON
+	}
+	if !g.logReady {
+		if f := rawFlag(args, "--log-format", ""); f != "" {
+			g.LogFormat = f
+		}
+		log, err := logging.New(g.streams.Err, logging.Options{Format: g.LogFormat})
+		if err != nil {
+			g.LogFormat = logging.FormatConsole
+		}
+		g.log = log
+	}
+	if g.operation == "" {
+		g.operation = root.Name()
+		if cmd, _, err := root.Find(args); err == nil {
+			g.operation = cmd.CommandPath()
+		}
+	}
+}
+
+// dedupeLists drops repeated values of the named list flags, keeping the
+// first of each in order: `--env production --env production` names one
+// environment, to operate on once.
+func dedupeLists(cmd *cobra.Command, names ...string) {
+	for _, name := range names {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		list, ok := f.Value.(pflag.SliceValue)
+		if !ok {
+			continue
+		}
+		var uniq []string
+		for _, v := range list.GetSlice() {
+			if !slices.Contains(uniq, v) {
+				uniq = append(uniq, v)
+			}
+		}
+		_ = list.Replace(uniq) // a string list accepts any strings
+	}
+}
+
+// rawFlag returns the last value given to a string flag in args, in any of
+// the forms pflag accepts ("--output json", "--output=json", "-o json",
+// "-o=json", "-ojson"), or "" when it is not there.
+func rawFlag(args []string, long, short string) string {
+	var v string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return v
+		case a == long || (short != "" && a == short):
+			if i+1 < len(args) {
+				v = args[i+1]
+				i++
+			}
+		case strings.HasPrefix(a, long+"="):
+			v = strings.TrimPrefix(a, long+"=")
+		case short != "" && strings.HasPrefix(a, short) && !strings.HasPrefix(a, "--"):
+			v = strings.TrimPrefix(strings.TrimPrefix(a, short), "=")
+		}
+	}
+	return v
 }
 
 func exitCode(ctx context.Context, err error) int {
@@ -169,9 +251,15 @@ type globalOptions struct {
 	// started is set once a command's own code runs; an error before that
 	// is cobra's: a usage error.
 	started bool
+	// logReady is set once log is the logger the flags asked for.
+	logReady bool
+	// stderrLines, with --log-format json, turns whatever is written to
+	// stderr as text into JSON log lines; flushed when the run ends.
+	stderrLines *logging.Lines
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "devopsellence-backup",
 		Short: "Reconcile and operate restic backups of a devopsellence app",
@@ -188,9 +276,17 @@ EXIT STATUS
   130  interrupted`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				return runVersion(cmd.Context(), &versionOptions{globalOptions: g})
+			}
+			return cmd.Help()
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.started = true
-			g.operation = "devopsellence-backup " + cmd.Name()
+			g.operation = cmd.CommandPath()
+			dedupeLists(cmd, "env", "environments")
 			log, err := logging.New(g.streams.Err, logging.Options{
 				Verbosity: g.Verbosity, Format: g.LogFormat,
 				Color: g.streams.Color(),
@@ -198,7 +294,14 @@ EXIT STATUS
 			if err != nil {
 				return usageError{err}
 			}
-			g.log = log
+			g.log, g.logReady = log, true
+			if g.LogFormat == logging.FormatJSON {
+				// Every stderr line is JSON: the logger writes there
+				// directly, and text meant for people goes through Lines.
+				// Nothing prompts on a stream for machines.
+				g.stderrLines = logging.NewLines(log)
+				g.streams = g.streams.WithErr(g.stderrLines)
+			}
 			cmd.SetContext(logr.NewContext(cmd.Context(), log))
 			return nil
 		},
@@ -211,8 +314,9 @@ EXIT STATUS
 	pf.StringVar(&g.LogFormat, "log-format", logging.FormatConsole, "log format on stderr: console, or json (then every stderr line is a JSON log entry)")
 	pf.DurationVar(&g.CallTimeout, "call-timeout", devopsellence.DefaultTimeout, "deadline of each bounded devopsellence call (secret, config, node)")
 	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version as JSON, as the version command does")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g))
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g), newVersionCmd(g), newSkillCmd(g))
 	root.AddCommand(operateCommands(g)...)
 	root.AddCommand(newAgentCmd(g))
 	return root

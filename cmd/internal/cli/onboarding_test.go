@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,15 +77,15 @@ func TestInitRefusesAnAppWithNothingToBackUp(t *testing.T) {
 	}
 
 	// On a terminal it asks for a database instead.
-	p := openPTY(t)
+	p := ptytest.Open(t)
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "init", "--no-apply", "--repository", "s3:s3.amazonaws.com/bare", "--image", "registry.example.com/bare-backup:1")
-	p.expect(t, "Nothing to back up was detected. A database to back up", 1)
-	p.send(t, "main=postgres:DATABASE_URL\r")
-	p.expect(t, "daily snapshots to keep [7]:", 1)
-	p.send(t, "\r")
+	p.Expect(t, "Nothing to back up was detected. A database to back up", 1)
+	p.Send(t, "main=postgres:DATABASE_URL\r")
+	p.Expect(t, "daily snapshots to keep [7]:", 1)
+	p.Send(t, "\r")
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("init: %v\n%s", err, p.output())
+		t.Fatalf("init: %v\n%s", err, p.Output())
 	}
 	if dbs := loadSpec(t, sim).Spec.Databases; len(dbs) != 1 || dbs[0].URLSecret != "DATABASE_URL" {
 		t.Errorf("databases = %+v", dbs)

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,13 +189,13 @@ func TestAnApplyThatStopsAnEnvironmentsBackupsNeedsAnExplicitConfirmation(t *tes
 		t.Fatal("devopsellence.yml changed without the confirmation")
 	}
 	// On a terminal, the question itself says what stops.
-	p := openPTY(t)
+	p := ptytest.Open(t)
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--no-deploy")
-	p.expect(t, "This plan stops the backups of staging. Apply it? [y/N]:", 1)
-	p.send(t, "n\r")
+	p.Expect(t, "This plan stops the backups of staging. Apply it? [y/N]:", 1)
+	p.Send(t, "n\r")
 	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 2 {
-		t.Fatalf("declined: %v\n%s", err, p.output())
+		t.Fatalf("declined: %v\n%s", err, p.Output())
 	}
 	if !bytes.Equal(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")), before) {
 		t.Fatal("devopsellence.yml changed though the question was declined")

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,21 +185,21 @@ func TestInitRefusesToWriteTheSpecOverDevopsellenceYmlOrAFIFO(t *testing.T) {
 
 func TestASecretTypedWithANULByteIsAskedAgain(t *testing.T) {
 	sim := newApp(t, "basic")
-	p := openPTY(t)
+	p := ptytest.Open(t)
 	secrets := basicSecrets()
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--yes")
 	for i, name := range []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"} {
-		p.expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
+		p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
 		if i == 0 {
-			p.send(t, "pass\x00Hunter2\r")
-			p.expect(t, "a NUL byte cannot be part of a secret value", 1)
-			p.expect(t, "Value of "+name+" for service backup in production (input hidden):", 2)
+			p.Send(t, "pass\x00Hunter2\r")
+			p.Expect(t, "a NUL byte cannot be part of a secret value", 1)
+			p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 2)
 		}
-		p.send(t, secrets[name]+"\r")
+		p.Send(t, secrets[name]+"\r")
 	}
 	if err := cmd.Wait(); err != nil {
-		t.Fatalf("apply: %v\n%s", err, p.output())
+		t.Fatalf("apply: %v\n%s", err, p.Output())
 	}
 	state := string(readFile(t, sim.StatePath()))
 	if !strings.Contains(state, secrets["RESTIC_PASSWORD"]) || strings.Contains(state, "Hunter2") {

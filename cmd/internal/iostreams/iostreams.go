@@ -2,11 +2,12 @@ package iostreams
 
 import (
 	"bytes"
-	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"io"
 	"os"
 
 	"golang.org/x/term"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 )
 
 // Streams are the standard streams of one run. stdout carries the result,
@@ -34,6 +35,15 @@ func System(env []string) *Streams {
 func Test(stdin string) (*Streams, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	return &Streams{In: bytes.NewBufferString(stdin), Out: &out, Err: &errb, noColor: true}, &out, &errb
+}
+
+// WithErr returns the streams with stderr replaced by w, a writer for
+// machines (JSON log lines): it is no terminal, so nothing prompts there, no
+// colour and no live line is drawn on it.
+func (s *Streams) WithErr(w io.Writer) *Streams {
+	c := *s
+	c.Err, c.errTTY = w, false
+	return &c
 }
 
 // ErrIsTerminal reports whether stderr is a terminal (live progress, console logs).

@@ -39,7 +39,7 @@ func New(w io.Writer, o Options) (logr.Logger, error) {
 		format = FormatConsole
 	case FormatJSON:
 	default:
-		return logr.Discard(), fmt.Errorf("--log-format %q: want auto, console or json", o.Format)
+		return logr.Discard(), fmt.Errorf("--log-format %q: want console or json", o.Format)
 	}
 
 	cfg := zapcore.EncoderConfig{
@@ -66,7 +66,8 @@ func New(w io.Writer, o Options) (logr.Logger, error) {
 	}
 	// logr V(n) maps to zap level -n.
 	level := zap.NewAtomicLevelAt(zapcore.Level(-o.Verbosity))
-	core := zapcore.NewCore(enc, zapcore.AddSync(w), level)
+	// Locked: commands log from several goroutines (one per environment).
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
 	return zapr.NewLogger(zap.New(core)), nil
 }
 

@@ -53,3 +53,40 @@ func TestBadOptionsAreRejected(t *testing.T) {
 		t.Error("--log-format xml accepted")
 	}
 }
+
+func TestTextWrittenAsLinesBecomesOneJSONEntryPerLine(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, Options{Format: FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLines(log)
+	for _, chunk := range []string{"[production] restic: ", "saved\n\n   \nlabelled node a\n", "deploy production: starting\r", "deploy production: done\nno newline"} {
+		if _, err := l.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Flush()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		if m["msg"] != "output" {
+			t.Errorf("msg = %v", m["msg"])
+		}
+		got = append(got, m["line"].(string))
+	}
+	want := []string{"[production] restic: saved", "labelled node a", "deploy production: done", "no newline"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("lines = %q, want %q", got, want)
+	}
+}
+
+func TestTheFormatErrorNamesOnlyFormatsThatWork(t *testing.T) {
+	_, err := New(&bytes.Buffer{}, Options{Format: "xml"})
+	if err == nil || strings.Contains(err.Error(), "auto") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -13,7 +13,8 @@ import (
 )
 
 // Terminal asks for values on a terminal without echo. The terminal state is
-// saved first and restored on every path, Ctrl-C included.
+// saved first and restored on every path, Ctrl-C included. Yes/no questions
+// and plain lines are read in the terminal's own (canonical, echoed) mode.
 type Terminal struct {
 	// Fd is the terminal to read from; Out is where questions go (stderr).
 	Fd  int
@@ -56,20 +57,19 @@ func (t *Terminal) Confirm(ctx context.Context, question string) (bool, error) {
 	return a == "y" || a == "yes", nil
 }
 
-// readHidden turns echo off, then shows question and reads a line. Echo goes
-// off before the question appears, so input typed or pasted the moment it
-// shows is never echoed.
+// readHidden puts the terminal in raw mode, then shows question and reads a
+// line. Echo goes off (with the rest of raw mode) before the question
+// appears, so input typed or pasted the moment it shows is never echoed.
+// golang.org/x/term knows each platform's terminal calls (TCGETS on Linux,
+// TIOCGETA on macOS), so this is the same code everywhere.
 func (t *Terminal) readHidden(ctx context.Context, question string) ([]byte, error) {
-	state, err := term.GetState(t.Fd)
+	state, err := term.MakeRaw(t.Fd)
 	if err != nil {
 		return nil, fmt.Errorf("prompt: %w", err)
 	}
-	// Restored on every path: when ctx ends (Ctrl-C), ReadPassword is still
-	// blocked on the read, and the shell must get its echo back anyway.
+	// Restored on every path: when ctx ends (SIGTERM), the read below is
+	// still blocked, and the shell must get its terminal back anyway.
 	defer func() { _ = term.Restore(t.Fd, state) }()
-	if err := echoOff(t.Fd); err != nil {
-		return nil, fmt.Errorf("prompt: %w", err)
-	}
 	fmt.Fprint(t.Out, question)
 	type result struct {
 		b   []byte
@@ -77,7 +77,7 @@ func (t *Terminal) readHidden(ctx context.Context, question string) ([]byte, err
 	}
 	ch := make(chan result, 1)
 	go func() {
-		b, err := term.ReadPassword(t.Fd)
+		b, err := readSecretLine(fdReader(t.Fd))
 		ch <- result{b, err}
 	}()
 	select {
@@ -94,8 +94,9 @@ func (t *Terminal) readLine(ctx context.Context) (string, error) {
 	go func() {
 		var b []byte
 		buf := make([]byte, 1)
+		r := fdReader(t.Fd)
 		for {
-			n, err := readFd(t.Fd, buf)
+			n, err := r.Read(buf)
 			if n == 1 {
 				if buf[0] == '\n' {
 					ch <- string(b)

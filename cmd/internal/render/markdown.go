@@ -73,7 +73,7 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 		fmt.Fprintf(&body, "\n`%s` does not change.\n", p.ConfigFile)
 	} else {
 		lines := strings.Count(diff, "\n")
-		open := fmt.Sprintf("\n<details><summary>Diff of <code>%s</code> (%d lines)</summary>\n\n```diff\n", p.ConfigFile, lines)
+		open := fmt.Sprintf("\n<details><summary>Diff of <code>%s</code> (%s)</summary>\n\n```diff\n", p.ConfigFile, Count(lines, "line"))
 		closing := "```\n\n</details>\n"
 		room := limit - head.Len() - tail.Len() - len(open) - len(closing) - 400
 		if len(diff) > room {

@@ -85,7 +85,7 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 				fmt.Fprintf(&b, "    %-28s none\n", g.Name)
 				continue
 			}
-			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%s)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, count(g.Snapshots, "snapshot"), staleMark(g.Stale))
+			fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s (%s)%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, Count(g.Snapshots, "snapshot"), staleMark(g.Stale))
 		}
 		if len(r.Operations) > 0 {
 			b.WriteString("  last runs:\n")
@@ -116,14 +116,6 @@ func nextText(op operate.Operation) string {
 		return "; next: never by itself (" + op.NextWhy + ")"
 	}
 	return ""
-}
-
-// count writes "1 snapshot", "3 snapshots".
-func count(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func staleMark(stale bool) string {

@@ -5,8 +5,6 @@ import (
 	"io"
 	"strings"
 
-	udiff "github.com/aymanbagabas/go-udiff"
-
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
@@ -52,14 +50,6 @@ func NewPlanDoc(operation string, p *reconcile.Plan) PlanDoc {
 	}
 }
 
-// Diff is the unified diff of devopsellence.yml, "" when it does not change.
-func Diff(p *reconcile.Plan) string {
-	if string(p.Before) == string(p.After) {
-		return ""
-	}
-	return udiff.Unified(p.ConfigFile, p.ConfigFile+" (planned)", string(p.Before), string(p.After))
-}
-
 // Summary is the plan in one line.
 func Summary(p *reconcile.Plan) string {
 	if p.InSync() {
@@ -72,7 +62,7 @@ func Summary(p *reconcile.Plan) string {
 	parts := []string{fmt.Sprintf("%d to add, %d to update, %d to adopt, %d to remove in %s",
 		count[reconcile.ActionAdd], count[reconcile.ActionUpdate], count[reconcile.ActionAdopt], count[reconcile.ActionRemove], p.ConfigFile)}
 	if n := len(p.Missing()); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d secret(s) to store", n))
+		parts = append(parts, Count(n, "secret")+" to store")
 	}
 	var deploy []string
 	for _, e := range p.Environments {

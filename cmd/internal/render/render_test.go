@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 func check(t *testing.T, name string, got []byte) {
@@ -78,7 +80,31 @@ func TestTextPlanSummarises(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, "plan-small.txt", b.Bytes())
-	if !strings.HasSuffix(b.String(), "Plan: 1 to add, 0 to update, 0 to adopt, 0 to remove in devopsellence.yml; 1 secret(s) to store; deploy production.\n") {
+	if !strings.HasSuffix(b.String(), "Plan: 1 to add, 0 to update, 0 to adopt, 0 to remove in devopsellence.yml; 1 secret to store; deploy production.\n") {
 		t.Errorf("summary line:\n%s", b.String())
+	}
+}
+
+func TestCountsReadRight(t *testing.T) {
+	for n, want := range map[int]string{0: "0 snapshots", 1: "1 snapshot", 2: "2 snapshots", 11: "11 snapshots"} {
+		if got := Count(n, "snapshot"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestTheStatusReportSaysOneSnapshotInTheSingular(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	age := int64(3600)
+	doc := StatusDoc{Environments: []*operate.Report{{Environment: "production", Backups: []operate.Group{
+		{Name: "volume:app_storage", Snapshots: 1, SnapshotID: "0123456789", Time: &at, AgeSeconds: &age},
+		{Name: "db:primary", Snapshots: 2, SnapshotID: "abcdefabcd", Time: &at, AgeSeconds: &age},
+	}}}}
+	var b bytes.Buffer
+	if err := StatusText(&b, doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "01234567 (1 snapshot)\n") || !strings.Contains(b.String(), "abcdefab (2 snapshots)\n") {
+		t.Errorf("status:\n%s", b.String())
 	}
 }

@@ -1,0 +1,105 @@
+package prompt
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
+)
+
+// questionWatch records, when the question is written, whether the terminal
+// echoed input at that moment.
+type questionWatch struct {
+	t    *testing.T
+	p    *ptytest.PTY
+	mu   sync.Mutex
+	echo []bool
+}
+
+func (w *questionWatch) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), "input hidden") {
+		w.mu.Lock()
+		w.echo = append(w.echo, w.p.EchoOn(w.t))
+		w.mu.Unlock()
+	}
+	return w.p.Slave.Write(b)
+}
+
+func TestEchoIsOffBeforeTheQuestionShowsAndBackOnAfterTheAnswer(t *testing.T) {
+	p := ptytest.Open(t)
+	w := &questionWatch{t: t, p: p}
+	term := &Terminal{Fd: int(p.Slave.Fd()), Out: w}
+	done := make(chan error, 1)
+	var got string
+	go func() {
+		v, err := term.Secret(context.Background(), Request{Name: "RESTIC_PASSWORD", Service: "backup", Environment: "production"})
+		if err == nil {
+			b := make([]byte, 64)
+			n, _ := v.Reader().Read(b)
+			got = string(b[:n])
+		}
+		done <- err
+	}()
+	p.Expect(t, "Value of RESTIC_PASSWORD for service backup in production (input hidden): ", 1)
+	p.Send(t, "hunter2-typed\r")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got != "hunter2-typed" {
+		t.Errorf("value = %q", got)
+	}
+	if len(w.echo) != 1 || w.echo[0] {
+		t.Errorf("echo when the question showed: %v, want off", w.echo)
+	}
+	if !p.EchoOn(t) {
+		t.Error("the terminal was left without echo")
+	}
+	time.Sleep(50 * time.Millisecond) // let the reader see everything shown
+	if strings.Contains(p.Output(), "hunter2") {
+		t.Errorf("the value was echoed: %q", p.Output())
+	}
+}
+
+func TestCtrlCAtAHiddenPromptInterruptsAndRestoresTheTerminal(t *testing.T) {
+	p := ptytest.Open(t)
+	term := &Terminal{Fd: int(p.Slave.Fd()), Out: p.Slave}
+	done := make(chan error, 1)
+	go func() {
+		_, err := term.Secret(context.Background(), Request{Name: "RESTIC_PASSWORD", Service: "backup", Environment: "production"})
+		done <- err
+	}()
+	p.Expect(t, "(input hidden): ", 1)
+	p.Send(t, "half-typed\x03")
+	if err := <-done; !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want an interruption", err)
+	}
+	if !p.EchoOn(t) {
+		t.Error("Ctrl-C left the terminal without echo")
+	}
+}
+
+func TestACancelledRunRestoresTheTerminalWhileTheReadIsBlocked(t *testing.T) {
+	p := ptytest.Open(t)
+	term := &Terminal{Fd: int(p.Slave.Fd()), Out: p.Slave}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := term.Secret(ctx, Request{Name: "RESTIC_PASSWORD", Service: "backup", Environment: "production"})
+		done <- err
+	}()
+	p.Expect(t, "(input hidden): ", 1)
+	if p.EchoOn(t) {
+		t.Fatal("echo is on while the question waits")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if !p.EchoOn(t) {
+		t.Error("cancelling left the terminal without echo")
+	}
+}
