@@ -209,6 +209,7 @@ func Diff(d *Desired, o *Observed) (*Plan, error) {
 			NextActions: []Action{{Label: "back it up too: add it to spec.environments in " + d.SpecFile, Command: "devopsellence-backup plan"}},
 		})
 	}
+	p.Findings = append(p.Findings, serverFindings(d)...)
 	p.Findings = append(p.Findings, nodeFindings(d, o)...)
 	return p, nil
 }
