@@ -48,6 +48,8 @@ type Ref struct {
 	Secret string
 	// OnePassword is the op:// reference when the secret lives in 1Password.
 	OnePassword string
+	// About says what the value is, when the name alone may not.
+	About string
 }
 
 // PlaintextRef is the canonical ref `devopsellence secret set --stdin` writes.
@@ -153,7 +155,7 @@ func refs(es spec.EnvSpec) []Ref {
 	names := es.SecretNames()
 	out := make([]Ref, 0, len(names))
 	for _, n := range names {
-		r := Ref{Name: n, Secret: PlaintextRef(n)}
+		r := Ref{Name: n, Secret: PlaintextRef(n), About: aboutSecret(es, n)}
 		if src, ok := es.Secrets[n]; ok && src.OnePassword != "" {
 			r.Secret, r.OnePassword = src.OnePassword, src.OnePassword
 		}

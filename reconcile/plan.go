@@ -86,6 +86,9 @@ type SecretPlan struct {
 	// Source is where a missing value would come from: prompt or 1password.
 	Source      string `json:"source"`
 	OnePassword string `json:"onepassword,omitempty"`
+	// About says what the value is, when the name alone may not (the
+	// password of a database service).
+	About string `json:"about,omitempty"`
 }
 
 // Secret statuses and sources.
@@ -220,7 +223,7 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 	stored := storedFor(listed, d.Service)
 	missing := 0
 	for _, r := range d.Refs[env] {
-		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown}
+		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown, About: r.About}
 		if r.OnePassword != "" {
 			sp.Source, sp.OnePassword = SourceOnePassword, r.OnePassword
 		}

@@ -214,3 +214,17 @@ func listOr(items []string, none string) string {
 	}
 	return strings.Join(items, ", ")
 }
+
+// aboutSecret says what a database service's password secret holds: the
+// service has its own copy, which the backup service cannot read.
+func aboutSecret(es spec.EnvSpec, name string) string {
+	for _, d := range es.Databases {
+		if d.PasswordSecret == name {
+			if d.User != "" {
+				return fmt.Sprintf("the password of user %s of service %s", d.User, d.Service)
+			}
+			return "the password of service " + d.Service
+		}
+	}
+	return ""
+}

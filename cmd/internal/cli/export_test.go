@@ -28,3 +28,6 @@ func CheckArgs(args []string) error {
 	}
 	return cmd.ValidateArgs(cmd.Flags().Args())
 }
+
+// URLEngine is init's rule for variables that hold a connection URL.
+func URLEngine(name string) (string, bool) { return urlEngine(name) }

@@ -243,6 +243,9 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 	var det detected
 	if !o.NoDetect {
 		det = detect(app, w.dir, spec.DefaultService)
+		for _, n := range det.Notes {
+			fmt.Fprintf(o.apply.streams.Err, "note: %s\n", n)
+		}
 	}
 	vols := o.Volumes
 	if len(vols) == 0 {
