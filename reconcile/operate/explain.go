@@ -143,6 +143,9 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
 	case "no_retention":
 		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
+	case "databases_left_out":
+		f.Severity = SeverityWarning
+		f.NextActions = []Action{ApplyAction("dump them too: add each to spec.databases (service and database), then deploy", env)}
 	case "no_scratch":
 		f.NextActions = []Action{ApplyAction("set scratchUrlSecret for the database in the spec, then store it and deploy", env)}
 	case "scratch_failed":

@@ -100,8 +100,10 @@ func TestBackupAndDrillDumpTheAppsDatabaseServicesReachedByTheirServiceNames(t *
 			t.Fatalf("backup: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		backup := decodeOp(t, r)
-		for _, name := range []string{"db:db", "db:mariadb", "db:redis", "files"} {
-			if st := backup.step(t, name); st["result"] != "ok" || st["snapshot_id"] == "" {
+		for _, name := range []string{"db:db", "db:mariadb", "db:redis", "server:db", "server:mariadb", "files"} {
+			st := backup.step(t, name)
+			id, _ := st["snapshot_id"].(string)
+			if st["result"] != "ok" || (id == "") != strings.HasPrefix(name, "server:") {
 				t.Errorf("step %s = %v", name, st)
 			}
 		}
@@ -156,6 +158,34 @@ func TestBackupAndDrillDumpTheAppsDatabaseServicesReachedByTheirServiceNames(t *
 		}
 		if st := drill.step(t, "db:primary"); st["result"] != "skipped" {
 			t.Errorf("drill step db:primary = %v", st)
+		}
+
+		// status counts the twin as backed up by db, not as missing.
+		st := decodeOp(t, app.cli(t, "status", "--output", "json"))
+		if f := st.finding("same_database"); f == nil || !strings.Contains(f.Message, "db:primary: its URL (DATABASE_URL) names the server and database of db:db") {
+			t.Errorf("status findings: %+v", st.Findings)
+		}
+		for _, f := range st.Findings {
+			if strings.Contains(f.Message, "db:primary: no snapshot") {
+				t.Errorf("status calls the twin missing: %+v", f)
+			}
+		}
+
+		// A database of the app on db's server that no spec database dumps
+		// (the app made its own) makes the backup partial, by name.
+		s.pg.SQL(t, "postgres", "CREATE DATABASE reports OWNER app")
+		partial := app.mustOp(t, 1, "backup")
+		if partial.Environments[0].Result != "partial" {
+			t.Errorf("backup result %q, want partial", partial.Environments[0].Result)
+		}
+		if st := partial.step(t, "server:db"); st["result"] != "partial" || st["not_dumped"] != "reports" || st["error"] != "databases_left_out" {
+			t.Errorf("step server:db = %v", st)
+		}
+		if f := partial.finding("databases_left_out"); f == nil || f.Severity != "warning" || !strings.Contains(f.Message, "database: reports}") {
+			t.Errorf("backup findings: %+v", partial.Findings)
+		}
+		if st := partial.step(t, "server:mariadb"); st["result"] != "ok" {
+			t.Errorf("step server:mariadb = %v", st)
 		}
 	})
 }

@@ -44,6 +44,7 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 			return
 		}
 	}
+	a.checkServers(ctx, rec)
 	if len(c.Paths) == 0 {
 		return
 	}

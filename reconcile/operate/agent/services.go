@@ -159,3 +159,72 @@ func (a *Agent) drillRedis(ctx context.Context, rec *recorder, o RunOptions, scr
 	}
 	s.ok(0, fmt.Sprintf("loaded %s into a throwaway redis-server: %s; the live server has changed since (%s)", short(snap.ID), rs, srcText))
 }
+
+// systemDatabases are the databases every server has: never the app's.
+var systemDatabases = map[string]bool{
+	"postgres": true, "template0": true, "template1": true,
+	"information_schema": true, "mysql": true, "performance_schema": true, "sys": true,
+}
+
+// checkServers lists the databases on each PostgreSQL and MySQL server
+// that a service database reaches, and makes the backup partial when one
+// of them is dumped by no database of the spec: the app may use another
+// database than the one its service's env names (POSTGRES_DB unset, and
+// the app created its own), which would otherwise never be backed up.
+func (a *Agent) checkServers(ctx context.Context, rec *recorder) {
+	dumped := map[string]map[string]bool{} // service → databases dumped on its server
+	var order []spec.Database
+	for _, d := range a.Config.Databases {
+		if d.Service == "" || d.Engine == spec.EngineRedis || d.Engine == spec.EngineSQLite {
+			continue
+		}
+		if dumped[d.Service] == nil {
+			dumped[d.Service] = map[string]bool{}
+			order = append(order, d)
+		}
+		dumped[d.Service][d.Database] = true
+	}
+	for _, d := range a.Config.Databases {
+		if d.URLSecret == "" {
+			continue
+		}
+		if conn, err := dbtool.ParseSecret(dbtool.Engine(d.Engine), d.URLSecret, environ.Get(a.Environ, d.URLSecret)); err == nil {
+			for svc := range dumped {
+				if strings.EqualFold(conn.Host, spec.NetworkAlias(svc)) {
+					dumped[svc][conn.Database] = true
+				}
+			}
+		}
+	}
+	for _, d := range order {
+		if ctx.Err() != nil {
+			return
+		}
+		s := rec.begin("server:"+d.Service, "db")
+		s.fact("engine", d.Engine)
+		server, err := a.serviceServer(d)
+		if err != nil {
+			s.done(resultSkipped, nil, "", "cannot list the server's databases: "+err.Error())
+			continue
+		}
+		names, err := dbtool.ListDatabases(ctx, server.Conn)
+		if err != nil {
+			s.done(resultSkipped, nil, "", "cannot list the server's databases: "+message(err))
+			continue
+		}
+		var left []string
+		for _, n := range names {
+			if !dumped[d.Service][n] && !systemDatabases[n] && !strings.HasPrefix(n, dbtool.ScratchBase) && !strings.HasPrefix(n, dbtool.RestoreBase) {
+				left = append(left, n)
+			}
+		}
+		s.fact("databases", strings.Join(names, " "))
+		if len(left) == 0 {
+			s.ok(0, "every database of the app on service "+d.Service+" is dumped")
+			continue
+		}
+		s.fact("not_dumped", strings.Join(left, " "))
+		s.done(operate.ResultPartial, nil, "databases_left_out", fmt.Sprintf("service %s also holds %s, which no database of the spec dumps: add {name: NAME, engine: %s, service: %s, database: %s} to spec.databases for each, then apply",
+			d.Service, strings.Join(left, ", "), d.Engine, d.Service, left[0]))
+	}
+}

@@ -1,6 +1,7 @@
 package dbtool
 
 import (
+	"context"
 	"net/url"
 	"strings"
 )
@@ -34,4 +35,20 @@ func ServerConn(engine Engine, secret, host string, port int, user, database, pa
 		c.secrets = []string{password}
 	}
 	return c, nil
+}
+
+// ListDatabases lists the databases on a PostgreSQL or MySQL server, the
+// ones a user of server may see.
+func ListDatabases(ctx context.Context, server Conn) ([]string, error) {
+	op := "list the databases on " + server.Host
+	if err := OnServer(server).validate(op); err != nil {
+		return nil, err
+	}
+	switch {
+	case server.Engine == Postgres:
+		return pgList(ctx, server, op)
+	case server.Engine.mysqlish():
+		return myList(ctx, server, op)
+	}
+	return nil, errorf(ClassFailed, op, "%s has no databases to list", server.Engine)
 }
