@@ -188,6 +188,12 @@ func TestASpecThatCopiesADatabasesLiveFilesIsRefusedWithTheReasonAndTheOptOut(t 
 	if strings.Contains(err.Error(), "uploads") {
 		t.Errorf("an ordinary volume refused too:\n%v", err)
 	}
+	// An environment's own data volume, from its overlay, is live data too.
+	staging := serversApp + "        volumes: [{source: pg_data_staging, target: /var/lib/postgresql/data}]\n"
+	err = desireErr(t, "  environments: [production, staging]\n  volumes: [{name: pg_data_staging}]\n", staging)
+	if !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), `spec.volumes[0].name: "pg_data_staging" is the live data directory of service db`) {
+		t.Errorf("staging's data volume: %v", err)
+	}
 	// With a reason, it is copied, and the plan says on whose word.
 	b := specDoc(t, "  image: img:1\n  repository: {url: /srv/repo}\n  volumes: [{name: pg_data, liveDatabaseFiles: the server is stopped while backups run}]\n")
 	p := plan(t, b, serversApp, nil)
