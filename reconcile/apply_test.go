@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -20,6 +19,7 @@ type world struct {
 	stored     map[string]bool // env/name
 	values     map[string]string
 	failVerify string // environment whose config resolve fails
+	failSet    string // env/name whose secret set fails
 	rewrite    bool   // secret set reports config_updated
 	failDeploy bool
 	records    map[string]string
@@ -42,34 +42,37 @@ func (w *world) ResolveConfig(_ context.Context, env string) error {
 	}
 	return nil
 }
-func (w *world) ListSecrets(_ context.Context, env, svc string) ([]devopsellence.Secret, error) {
+func (w *world) ListSecrets(_ context.Context, env, svc string) ([]reconcile.Secret, error) {
 	w.log = append(w.log, "list "+env)
-	var out []devopsellence.Secret
+	var out []reconcile.Secret
 	for k := range w.stored {
 		if e, n, _ := strings.Cut(k, "/"); e == env {
-			out = append(out, devopsellence.Secret{ServiceName: svc, Name: n, Stored: true})
+			out = append(out, reconcile.Secret{Service: svc, Name: n, Stored: true})
 		}
 	}
 	return out, nil
 }
-func (w *world) SetSecret(_ context.Context, env, svc, name string, v secret.Value) (devopsellence.SetResult, error) {
+func (w *world) SetSecret(_ context.Context, env, svc, name string, v secret.Value) (reconcile.SetResult, error) {
 	w.log = append(w.log, "set "+env+"/"+name)
+	if env+"/"+name == w.failSet {
+		return reconcile.SetResult{}, errors.New("devopsellence secret set: state file locked")
+	}
 	b, _ := io.ReadAll(v.Reader())
 	w.values[env+"/"+name] = string(b)
 	w.stored[env+"/"+name] = true
-	return devopsellence.SetResult{ConfigUpdated: w.rewrite}, nil
+	return reconcile.SetResult{ConfigUpdated: w.rewrite}, nil
 }
-func (w *world) SetSecretOnePassword(_ context.Context, env, svc, name, ref string) (devopsellence.SetResult, error) {
+func (w *world) SetSecretOnePassword(_ context.Context, env, svc, name, ref string) (reconcile.SetResult, error) {
 	w.log = append(w.log, "set-op "+env+"/"+name+" "+ref)
 	w.stored[env+"/"+name] = true
-	return devopsellence.SetResult{}, nil
+	return reconcile.SetResult{}, nil
 }
-func (w *world) Deploy(_ context.Context, env string, _ bool, on func(devopsellence.Event)) (devopsellence.Event, error) {
+func (w *world) Deploy(_ context.Context, env string, _ bool, on func(reconcile.DeployEvent)) (reconcile.DeployEvent, error) {
 	w.log = append(w.log, "deploy "+env)
 	if w.failDeploy {
-		return devopsellence.Event{}, errors.New("docker build: exit status 1")
+		return reconcile.DeployEvent{}, errors.New("docker build: exit status 1")
 	}
-	ev := devopsellence.Event{Event: "result", Phase: "settled", ReleaseID: "rel-1"}
+	ev := reconcile.DeployEvent{Kind: "result", Phase: "settled", ReleaseID: "rel-1"}
 	on(ev)
 	return ev, nil
 }
@@ -148,19 +151,35 @@ func TestApplyRefusesAFileThatChangedSincePlanning(t *testing.T) {
 	}
 }
 
-func TestApplyPutsThePlannedFileBackWhenDevopsellenceRewritesIt(t *testing.T) {
+func TestApplyPutsTheOriginalBackWhenDevopsellenceRewritesIt(t *testing.T) {
 	p := applyPlan(t)
 	w := newWorld(p.Before)
 	w.rewrite = true
 	_, err := reconcile.Apply(context.Background(), reconcile.ApplyInput{Plan: p, Values: values(p), Deploy: true}, w.deps())
-	if err == nil || !strings.Contains(err.Error(), "rewrote devopsellence.yml") {
+	if err == nil || !strings.Contains(err.Error(), "rewrote devopsellence.yml") || !strings.Contains(err.Error(), "the original devopsellence.yml was put back") {
 		t.Fatalf("err = %v", err)
 	}
-	if string(w.file) != string(p.After) {
-		t.Error("the planned file was not put back")
+	if string(w.file) != string(p.Before) {
+		t.Error("the original file was not put back")
 	}
 	if strings.Contains(strings.Join(w.log, ";"), "deploy") {
 		t.Error("deployed after the rewrite")
+	}
+}
+
+func TestApplyThatCannotStoreEverySecretPutsTheOriginalBack(t *testing.T) {
+	p := applyPlan(t)
+	w := newWorld(p.Before)
+	w.failSet = "staging/RESTIC_PASSWORD"
+	res, err := reconcile.Apply(context.Background(), reconcile.ApplyInput{Plan: p, Values: values(p), Deploy: true}, w.deps())
+	if err == nil || !strings.Contains(err.Error(), "the original devopsellence.yml was put back, so no environment references a secret that is not stored (the 3 stored so far stay stored)") {
+		t.Fatalf("err = %v", err)
+	}
+	if string(w.file) != string(p.Before) || res.ConfigWritten {
+		t.Errorf("file restored %v, result %+v", string(w.file) == string(p.Before), res)
+	}
+	if log := strings.Join(w.log, "; "); strings.Contains(log, "deploy") || !strings.HasSuffix(log, "set staging/RESTIC_PASSWORD; write") {
+		t.Errorf("log %s", log)
 	}
 }
 

@@ -73,6 +73,8 @@ func Conditions(p *Plan, res *ApplyResult, err error, deploy bool, observed stri
 		}
 
 		switch {
+		case e.Inert:
+			conds = append(conds, c(Deployed, False, "NotReady", e.DeployReason))
 		case !e.Deploy || deployed(res, e.Name):
 			conds = append(conds, c(Deployed, True, "Deployed", "the planned service is deployed"))
 		case !deploy:

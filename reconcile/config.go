@@ -32,8 +32,9 @@ const (
 )
 
 // diffConfig works out the edits of devopsellence.yml and records them as
-// changes and findings on p.
-func diffConfig(d *Desired, o *Observed, p *Plan) ([]yamlpatch.Edit, error) {
+// changes and findings on p. overlays are the overlay blocks to write, by
+// environment (Desired's, with not-ready environments made inert).
+func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.Map) ([]yamlpatch.Edit, error) {
 	doc := o.Doc
 	var edits []yamlpatch.Edit
 	basePath := []string{"services", d.Service}
@@ -89,15 +90,18 @@ func diffConfig(d *Desired, o *Observed, p *Plan) ([]yamlpatch.Edit, error) {
 		})
 	}
 
+	// The app's environments, those devopsellence.yml has overlays for, and
+	// the covered ones, which get their overlay whether or not the file
+	// mentions them yet.
 	envs := o.App.Environments()
-	for _, env := range doc.Keys("environments") {
+	for _, env := range slices.Concat(doc.Keys("environments"), d.Covered) {
 		if !slices.Contains(envs, env) {
 			envs = append(envs, env)
 		}
 	}
 	for _, env := range envs {
 		path := []string{"environments", env, "services", d.Service}
-		want, wanted := d.Overlays[env]
+		want, wanted := overlays[env]
 		cur, exists := doc.Lookup(path...)
 		switch {
 		case !wanted && exists:
@@ -141,6 +145,10 @@ func replace(path []string, cur yamlpatch.Entry, want yamlpatch.Map, marker stri
 }
 
 func managed(comment string) bool { return strings.Contains(comment, yamlpatch.MarkerPrefix) }
+
+// Adoptable reports whether a service written by hand looks like the
+// guide's backup service, which devopsellence-backup takes over.
+func Adoptable(s AppService) bool { return notAdoptable(s) == "" }
 
 // notAdoptable says why a hand-written service is not the guide's backup
 // service, or "" when it is: a worker (no ports, no healthcheck) that looks

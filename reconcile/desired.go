@@ -3,6 +3,7 @@ package reconcile
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -29,8 +30,7 @@ type Desired struct {
 	// BaseEnv is the covered environment whose service is the base block.
 	BaseEnv string
 	Base    yamlpatch.Map
-	// Overlays maps an environment to its overlay block; absent when the
-	// environment resolves to the base block unchanged.
+	// Overlays maps every environment but BaseEnv to its overlay block.
 	Overlays map[string]yamlpatch.Map
 	// Envs is the effective spec per covered environment.
 	Envs map[string]spec.EnvSpec
@@ -92,12 +92,12 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 		return nil, err
 	}
 	d.Base = full[d.BaseEnv]
+	// Every covered environment but the base one gets an overlay, even an
+	// empty one: devopsellence.yml then names it, so that devopsellence-backup
+	// knows it later (to make it inert when the spec stops covering it).
 	for _, e := range d.Covered {
-		if e == d.BaseEnv {
-			continue
-		}
-		if o := overlay(d.Base, full[e]); len(o) > 0 {
-			d.Overlays[e] = o
+		if e != d.BaseEnv {
+			d.Overlays[e] = overlay(d.Base, full[e])
 		}
 	}
 	for _, e := range app.Environments() {
@@ -116,14 +116,28 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) []error {
 		errs = append(errs, b.Problem("metadata.name", "devopsellence.yml has no project; run `devopsellence config resolve` to see why"))
 	}
 	used := app.VolumeSources(svc)
-	for i, v := range b.Spec.Volumes {
-		if !slices.Contains(used, v.Name) {
-			have := "no app service uses a volume"
-			if len(used) > 0 {
-				have = "volumes in use: " + strings.Join(used, ", ")
+	checkVolumes := func(p string, vols []spec.Volume) {
+		for i, v := range vols {
+			if !slices.Contains(used, v.Name) {
+				have := "no app service uses a volume"
+				if len(used) > 0 {
+					have = "volumes in use: " + strings.Join(used, ", ")
+				}
+				errs = append(errs, b.Problem(fmt.Sprintf("%s[%d].name", p, i), "%q is not a volume of any app service in devopsellence.yml (%s)", v.Name, have))
 			}
-			errs = append(errs, b.Problem(fmt.Sprintf("spec.volumes[%d].name", i), "%q is not a volume of any app service in devopsellence.yml (%s)", v.Name, have))
 		}
+	}
+	checkVolumes("spec.volumes", b.Spec.Volumes)
+	checkRepo := func(p string, r *spec.Repository) {
+		if r != nil && r.Volume != "" && slices.Contains(used, r.Volume) {
+			errs = append(errs, b.Problem(p+".volume", "%q is a volume of an app service: the repository would sit in the app's data (and be backed up with it); give it a volume of its own", r.Volume))
+		}
+	}
+	checkRepo("spec.repository", &b.Spec.Repository)
+	for _, env := range slices.Sorted(maps.Keys(b.Spec.Overrides)) {
+		p := "spec.overrides." + env
+		checkVolumes(p+".volumes", b.Spec.Overrides[env].Volumes)
+		checkRepo(p+".repository", b.Spec.Overrides[env].Repository)
 	}
 	envs := b.Spec.Environments
 	if len(envs) == 0 {
@@ -184,9 +198,14 @@ func serviceBlock(es spec.EnvSpec, appID string, rs []Ref) yamlpatch.Map {
 		}
 		m = append(m, yamlpatch.Field{Key: "secret_refs", Value: l})
 	}
-	if len(es.Volumes) > 0 {
-		l := make(yamlpatch.List, 0, len(es.Volumes))
-		for _, v := range es.Volumes {
+	volumes := es.Volumes
+	if es.Repository.Volume != "" {
+		// A local repository lives on a volume of its own, mounted at its path.
+		volumes = append(slices.Clone(volumes), spec.Volume{Name: es.Repository.Volume, Target: es.Repository.LocalPath()})
+	}
+	if len(volumes) > 0 {
+		l := make(yamlpatch.List, 0, len(volumes))
+		for _, v := range volumes {
 			l = append(l, yamlpatch.Map{{Key: "source", Value: yamlpatch.Scalar(v.Name)}, {Key: "target", Value: yamlpatch.Scalar(v.Target)}})
 		}
 		m = append(m, yamlpatch.Field{Key: "volumes", Value: l})
@@ -198,7 +217,7 @@ func serviceBlock(es spec.EnvSpec, appID string, rs []Ref) yamlpatch.Map {
 // merge rules: scalars and lists replace, env merges key by key (so a key the
 // base has and env lacks is blanked, since an overlay cannot remove it).
 func overlay(base, full yamlpatch.Map) yamlpatch.Map {
-	var o yamlpatch.Map
+	o := yamlpatch.Map{}
 	for _, key := range []string{"image", "command", "env", "secret_refs", "volumes"} {
 		b, f := base.Get(key), full.Get(key)
 		if key == "env" {
@@ -252,13 +271,25 @@ func inert(base yamlpatch.Map) yamlpatch.Map {
 	)
 }
 
+// Scope lists every environment the backup service exists in: the covered
+// ones, then the app's others.
+func (d *Desired) Scope() []string {
+	return append(slices.Clone(d.Covered), d.Uncovered...)
+}
+
 // Fingerprint identifies what a deploy of env would run: the base and the
 // overlay block. A recorded fingerprint equal to it means that exact service
 // was deployed successfully.
-func (d *Desired) Fingerprint(env string) string {
+func (d *Desired) Fingerprint(env string) string { return fingerprint(d.Base, d.Overlays[env]) }
+
+func fingerprint(base, overlay yamlpatch.Map) string {
+	var o yamlpatch.Value
+	if len(overlay) > 0 {
+		o = overlay // an empty overlay deploys what no overlay does
+	}
 	b, _ := json.Marshal(struct {
 		Base, Overlay yamlpatch.Value
-	}{d.Base, d.Overlays[env]})
+	}{base, o})
 	return sum(b)
 }
 

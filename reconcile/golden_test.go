@@ -16,7 +16,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/fixtures/golden"
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -78,11 +77,14 @@ func observe(t *testing.T, cfg []byte, app *reconcile.App, d *reconcile.Desired)
 		t.Fatal(err)
 	}
 	o := &reconcile.Observed{ConfigFile: "devopsellence.yml", Config: cfg, Doc: doc, App: app,
-		Secrets: map[string][]devopsellence.Secret{}, Deployed: map[string]string{}}
+		Secrets: map[string][]reconcile.Secret{}, Deployed: map[string]string{}}
 	for _, e := range d.Covered {
-		o.Secrets[e] = []devopsellence.Secret{}
+		o.Secrets[e] = []reconcile.Secret{}
 	}
-	o.Nodes = []devopsellence.Node{{Name: "vm-1", Labels: []string{"web", "worker"}, Environments: app.Environments()}}
+	o.Nodes = map[string][]reconcile.Node{}
+	for _, e := range d.Scope() {
+		o.Nodes[e] = []reconcile.Node{{Name: "vm-1", Labels: []string{"web", "worker"}}}
+	}
 	return o
 }
 
@@ -108,7 +110,7 @@ func TestPlanGoldenOverFixtureApps(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, name)
-			p, err := reconcile.Diff(f.desired, observe(t, f.before, f.app, f.desired))
+			p, err := reconcile.Diff(f.desired, observe(t, f.before, f.app, f.desired), nil)
 			var conflict *reconcile.ConflictError
 			if errors.As(err, &conflict) {
 				golden.Check(t, filepath.Join(f.dir, "want.error.txt"), []byte(err.Error()+"\n"))
@@ -136,7 +138,7 @@ func TestPlanGoldenOverFixtureApps(t *testing.T) {
 func assertSecondPlanIsEmpty(t *testing.T, f fixture, after []byte) {
 	t.Helper()
 	app, d := desire(t, f.backup, after)
-	p2, err := reconcile.Diff(d, observe(t, after, app, d))
+	p2, err := reconcile.Diff(d, observe(t, after, app, d), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

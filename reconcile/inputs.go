@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"sort"
 	"strings"
 )
@@ -78,10 +77,10 @@ func (in Inputs) Diff(now Inputs) []string {
 
 // storedFor indexes by name the secrets devopsellence has stored for service;
 // a list also holds other services' secrets and configured-only refs.
-func storedFor(list []devopsellence.Secret, service string) map[string]devopsellence.Secret {
-	out := map[string]devopsellence.Secret{}
+func storedFor(list []Secret, service string) map[string]Secret {
+	out := map[string]Secret{}
 	for _, s := range list {
-		if s.Stored && s.ServiceName == service {
+		if s.Stored && s.Service == service {
 			out[s.Name] = s
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -162,7 +161,7 @@ type stopper struct {
 	cancel func()
 }
 
-func (s stopper) SetSecret(ctx context.Context, env, svc, name string, v secret.Value) (devopsellence.SetResult, error) {
+func (s stopper) SetSecret(ctx context.Context, env, svc, name string, v secret.Value) (reconcile.SetResult, error) {
 	r, err := s.world.SetSecret(ctx, env, svc, name, v)
 	s.cancel()
 	return r, err
@@ -179,7 +178,8 @@ func TestApplyStopsAtTheNextStepBoundary(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	log := strings.Join(w.log, "; ")
-	if log != "write; resolve production; resolve staging; set production/RESTIC_PASSWORD" || len(res.Stored) != 1 || !res.ConfigWritten {
+	// The original file goes back: the patch references secrets not stored yet.
+	if log != "write; resolve production; resolve staging; set production/RESTIC_PASSWORD; write" || len(res.Stored) != 1 || res.ConfigWritten || string(w.file) != string(p.Before) {
 		t.Errorf("steps before the stop: %s (%+v)", log, res)
 	}
 }

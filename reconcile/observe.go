@@ -4,23 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
+	"slices"
 )
 
 // Observer is how the core asks devopsellence what it holds.
 type Observer interface {
-	ListSecrets(ctx context.Context, env, service string) ([]devopsellence.Secret, error)
-	Nodes(ctx context.Context) ([]devopsellence.Node, error)
+	ListSecrets(ctx context.Context, env, service string) ([]Secret, error)
+	// Nodes lists the nodes attached to env of this app only.
+	Nodes(ctx context.Context, env string) ([]Node, error)
 }
 
-// Observe fills o.Secrets (one `secret list` per covered environment) and
-// o.Nodes (one `node list --all`). When devopsellence is not installed or the
-// workspace has no mode, it records why in o.Unchecked instead of failing, so
-// that a plan still shows the config diff.
+// Observe fills o.Secrets (one `secret list` per covered environment, and
+// per uncovered one whose backup service is active in devopsellence.yml, to
+// tell whether it is backed up now) and o.Nodes (one `node list` per
+// environment of the app or the spec, each scoped to that environment of
+// this app). When devopsellence is not
+// installed or the workspace has no mode, it records why in o.Unchecked
+// instead of failing, so that a plan still shows the config diff.
 func Observe(ctx context.Context, d *Desired, obs Observer, o *Observed) error {
-	secrets := map[string][]devopsellence.Secret{}
-	for _, env := range d.Covered {
+	secrets := map[string][]Secret{}
+	for _, env := range d.Scope() {
+		if !slices.Contains(d.Covered, env) {
+			if _, active := activeIn(o.Doc, d.Service, env); !active {
+				continue
+			}
+		}
 		list, err := obs.ListSecrets(ctx, env, d.Service)
 		if u := unchecked(err); u != nil {
 			o.Unchecked = u
@@ -30,16 +38,20 @@ func Observe(ctx context.Context, d *Desired, obs Observer, o *Observed) error {
 			return fmt.Errorf("observe secrets of %s: %w", env, err)
 		}
 		if list == nil {
-			list = []devopsellence.Secret{}
+			list = []Secret{}
 		}
 		secrets[env] = list
 	}
-	nodes, err := obs.Nodes(ctx)
-	if err != nil {
-		return fmt.Errorf("observe nodes: %w", err)
-	}
-	if nodes == nil {
-		nodes = []devopsellence.Node{}
+	nodes := map[string][]Node{}
+	for _, env := range d.Scope() {
+		list, err := obs.Nodes(ctx, env)
+		if err != nil {
+			return fmt.Errorf("observe nodes of %s: %w", env, err)
+		}
+		if list == nil {
+			list = []Node{}
+		}
+		nodes[env] = list
 	}
 	o.Secrets, o.Nodes = secrets, nodes
 	return nil
@@ -47,7 +59,7 @@ func Observe(ctx context.Context, d *Desired, obs Observer, o *Observed) error {
 
 func unchecked(err error) *Finding {
 	switch {
-	case errors.Is(err, devopsellence.ErrNotInstalled):
+	case errors.Is(err, ErrNotInstalled):
 		return &Finding{
 			Severity: SeverityInfo, Code: "devopsellence_not_found",
 			Message:  "devopsellence cannot be run (" + err.Error() + "), so stored secrets and nodes were not checked; the config diff is complete",
@@ -56,7 +68,7 @@ func unchecked(err error) *Finding {
 				{Label: "install devopsellence, or name the binary", Command: "devopsellence-backup plan --devopsellence /path/to/devopsellence"},
 			},
 		}
-	case errors.Is(err, devopsellence.ErrModeNotSet):
+	case errors.Is(err, ErrModeNotSet):
 		return &Finding{
 			Severity: SeverityWarning, Code: "workspace_mode_not_set",
 			Message:  "devopsellence has no mode for this workspace, so stored secrets and nodes were not checked",

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 )
@@ -20,9 +19,10 @@ type Observed struct {
 	Doc    *yamlpatch.Doc
 	App    *App
 	// Secrets holds `secret list` per covered environment; nil when not checked.
-	Secrets map[string][]devopsellence.Secret
-	// Nodes is `node list --all`; nil when not checked.
-	Nodes []devopsellence.Node
+	Secrets map[string][]Secret
+	// Nodes maps each environment of the app or the spec to the nodes
+	// attached to it for this app; nil when not checked.
+	Nodes map[string][]Node
 	// Unchecked says why secrets and nodes were not checked, if they were not.
 	Unchecked *Finding
 	// Deployed maps an environment to the fingerprint of its last successful deploy.
@@ -68,6 +68,9 @@ type EnvPlan struct {
 	Name    string       `json:"name"`
 	Covered bool         `json:"covered"`
 	Secrets []SecretPlan `json:"secrets"`
+	// Inert is set when the service idles there with no secrets and no
+	// volumes: the environment is not covered, or not ready.
+	Inert bool `json:"inert,omitempty"`
 	// Deploy says whether apply deploys this environment, and why.
 	Deploy       bool   `json:"deploy"`
 	DeployReason string `json:"deploy_reason,omitempty"`
@@ -83,7 +86,9 @@ type SecretPlan struct {
 	Ref string `json:"ref"`
 	// Status is present, missing or unknown (not checked).
 	Status string `json:"status"`
-	// Source is where a missing value would come from: prompt or 1password.
+	// Source is where the value is or comes from: stored (devopsellence
+	// holds it), prompt (apply asks, or takes an explicit source) or
+	// 1password (apply records the reference; devopsellence reads it).
 	Source      string `json:"source"`
 	OnePassword string `json:"onepassword,omitempty"`
 	// About says what the value is, when the name alone may not (the
@@ -97,6 +102,7 @@ const (
 	StatusMissing = "missing"
 	StatusUnknown = "unknown"
 
+	SourceStored      = "stored"
 	SourcePrompt      = "prompt"
 	SourceOnePassword = "1password"
 )
@@ -144,10 +150,14 @@ func (p *Plan) Pending(envs []string, deploy bool) bool {
 // selected when envs is empty.
 func Selected(envs []string, env string) bool { return len(envs) == 0 || slices.Contains(envs, env) }
 
-// Missing lists the secrets to store, environment by environment.
+// Missing lists the secrets to store, environment by environment (not
+// those of an environment that is not ready: apply leaves them).
 func (p *Plan) Missing() []SecretPlan {
 	var out []SecretPlan
 	for _, e := range p.Environments {
+		if e.Inert {
+			continue
+		}
 		for _, s := range e.Secrets {
 			if s.Status == StatusMissing {
 				out = append(out, s)
@@ -157,6 +167,14 @@ func (p *Plan) Missing() []SecretPlan {
 	return out
 }
 
+// Finding codes the cli branches on.
+const (
+	// CodeNoNode: no node is attached to a covered environment of this app.
+	CodeNoNode = "no_node_attached"
+	// CodeNoWorker: no node attached to an environment is labelled worker.
+	CodeNoWorker = "no_worker_node"
+)
+
 // Blocked reports the first error finding about envs (every environment
 // when empty): apply must not go on while one stands.
 func (p *Plan) Blocked(envs []string) *Finding {
@@ -164,6 +182,21 @@ func (p *Plan) Blocked(envs []string) *Finding {
 		if f.Severity == SeverityError && (f.Environment == "" || Selected(envs, f.Environment)) {
 			return &p.Findings[i]
 		}
+	}
+	return nil
+}
+
+// Blocker is Blocked for an apply that deploys or not: without a deploy,
+// what only a deploy needs (an attached node, a worker label) does not stop it.
+func (p *Plan) Blocker(envs []string, deploy bool) *Finding {
+	for i, f := range p.Findings {
+		if f.Severity != SeverityError || (f.Environment != "" && !Selected(envs, f.Environment)) {
+			continue
+		}
+		if !deploy && (f.Code == CodeNoNode || f.Code == CodeNoWorker) {
+			continue
+		}
+		return &p.Findings[i]
 	}
 	return nil
 }
@@ -178,10 +211,14 @@ func (p *Plan) Env(env string) *EnvPlan {
 	return nil
 }
 
-// Diff compares desired with observed. It is pure.
-func Diff(d *Desired, o *Observed) (*Plan, error) {
+// Diff compares desired with observed. It is pure. selected are the
+// environments whose missing secrets the apply stores (every covered one
+// when empty); a covered environment outside them that lacks a secret is not
+// ready and is planned inert.
+func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	p := &Plan{Service: d.Service, SpecFile: d.SpecFile, ConfigFile: o.ConfigFile, Before: o.Config, SecretsChecked: o.Secrets != nil}
-	edits, err := diffConfig(d, o, p)
+	eff := effectiveState(d, o, selected)
+	edits, err := diffConfig(d, o, p, eff.overlays)
 	if err != nil {
 		return nil, err
 	}
@@ -196,16 +233,10 @@ func Diff(d *Desired, o *Observed) (*Plan, error) {
 		p.Findings = append(p.Findings, *o.Unchecked)
 	}
 	for _, env := range d.Covered {
-		p.Environments = append(p.Environments, planEnv(d, o, env, configChanged))
-		if !o.App.HasEnvironment(env) {
-			p.Findings = append(p.Findings, Finding{
-				Severity: SeverityWarning, Code: "unknown_environment", Environment: env,
-				Message: fmt.Sprintf("environment %q is covered by %s but devopsellence.yml has no overlay for it and it is not default_environment; devopsellence deploys it from the base config", env, d.SpecFile),
-			})
-		}
+		p.Environments = append(p.Environments, planEnv(d, o, eff, env, configChanged))
 	}
 	for _, env := range d.Uncovered {
-		p.Environments = append(p.Environments, EnvPlan{Name: env, Secrets: []SecretPlan{}})
+		p.Environments = append(p.Environments, EnvPlan{Name: env, Inert: true, Secrets: []SecretPlan{}})
 		p.Findings = append(p.Findings, Finding{
 			Severity: SeverityWarning, Code: "environment_not_covered", Environment: env,
 			Message:     fmt.Sprintf("environment %q is not covered by %s, yet it still gets service %q from the base config (overlays cannot remove services); its overlay keeps it idle with no secrets and no volumes, and its next deploy will include it", env, d.SpecFile, d.Service),
@@ -213,12 +244,14 @@ func Diff(d *Desired, o *Observed) (*Plan, error) {
 		})
 	}
 	p.Findings = append(p.Findings, serverFindings(d)...)
-	p.Findings = append(p.Findings, nodeFindings(d, o)...)
+	envFindings, unknown := environmentFindings(d, o, eff)
+	p.Findings = append(p.Findings, envFindings...)
+	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
 	return p, nil
 }
 
-func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
-	ep := EnvPlan{Name: env, Covered: true, Fingerprint: d.Fingerprint(env), Secrets: []SecretPlan{}}
+func planEnv(d *Desired, o *Observed, eff effective, env string, configChanged bool) EnvPlan {
+	ep := EnvPlan{Name: env, Covered: true, Fingerprint: fingerprint(d.Base, eff.overlays[env]), Secrets: []SecretPlan{}}
 	listed, checked := o.Secrets[env]
 	stored := storedFor(listed, d.Service)
 	missing := 0
@@ -231,12 +264,19 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 			sp.Status = StatusMissing
 			if s, ok := stored[r.Name]; ok && storedMatches(s, r) {
 				sp.Status = StatusPresent
+				if sp.Source == SourcePrompt {
+					sp.Source = SourceStored
+				}
 			}
 		}
 		if sp.Status == StatusMissing {
 			missing++
 		}
 		ep.Secrets = append(ep.Secrets, sp)
+	}
+	if _, notReady := eff.notReady[env]; notReady {
+		ep.Inert, ep.DeployReason = true, fmt.Sprintf("not ready: %d secret(s) to store first, with `devopsellence-backup apply --env %s`", missing, env)
+		return ep
 	}
 	// A deploy is needed unless this exact service was deployed successfully
 	// and nothing is left to store. Rewriting the same patch into a fresh
@@ -261,7 +301,7 @@ func planEnv(d *Desired, o *Observed, env string, configChanged bool) EnvPlan {
 
 // storedMatches reports whether a stored secret serves ref: a 1Password ref
 // needs a 1Password record of the same reference, a plaintext ref a plaintext value.
-func storedMatches(s devopsellence.Secret, r Ref) bool {
+func storedMatches(s Secret, r Ref) bool {
 	if r.OnePassword != "" {
 		return s.Store == "1password" && s.Reference == r.OnePassword
 	}
@@ -269,38 +309,35 @@ func storedMatches(s devopsellence.Secret, r Ref) bool {
 }
 
 // nodeFindings checks that each environment that will run the (worker)
-// backup service has an attached node labelled worker.
-func nodeFindings(d *Desired, o *Observed) []Finding {
+// backup service has a node attached for this app, labelled worker.
+func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 	if o.Nodes == nil {
 		return nil
 	}
 	var out []Finding
-	for _, env := range append(append([]string(nil), d.Covered...), d.Uncovered...) {
-		var attached []devopsellence.Node
-		for _, n := range o.Nodes {
-			if n.AttachedTo(env) {
-				attached = append(attached, n)
-			}
+	for _, env := range d.Scope() {
+		if unknown[env] {
+			continue
 		}
+		attached := o.Nodes[env]
 		if len(attached) == 0 {
 			if slices.Contains(d.Covered, env) {
 				out = append(out, Finding{
-					Severity: SeverityWarning, Code: "no_node_attached", Environment: env,
-					Message:     fmt.Sprintf("no node is attached to %s, so devopsellence cannot deploy it", env),
-					NextActions: []Action{{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)}},
+					Severity: SeverityError, Code: CodeNoNode, Environment: env,
+					Message: fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
+					NextActions: []Action{
+						{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)},
+						{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
+					},
 				})
 			}
 			continue
 		}
-		worker := false
-		for _, n := range attached {
-			worker = worker || n.HasLabel("worker")
-		}
-		if worker {
+		if slices.ContainsFunc(attached, func(n Node) bool { return n.HasLabel("worker") }) {
 			continue
 		}
 		f := Finding{
-			Severity: SeverityError, Code: "no_worker_node", Environment: env,
+			Severity: SeverityError, Code: CodeNoWorker, Environment: env,
 			Message: fmt.Sprintf("no node attached to %s is labelled worker, and service %q is a worker: devopsellence would refuse to deploy (solo deploy requires at least one selected node labeled \"worker\")", env, d.Service),
 		}
 		for _, n := range attached {

@@ -57,15 +57,15 @@ func plan(t *testing.T, b *spec.Backup, cfg string, mut func(*reconcile.Observed
 	if mut != nil {
 		mut(o)
 	}
-	p, err := reconcile.Diff(d, o)
+	p, err := reconcile.Diff(d, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func stored(env, name, store, ref string) devopsellence.Secret {
-	return devopsellence.Secret{ServiceName: "backup", Name: name, Store: store, Reference: ref, Stored: true, Configured: true}
+func stored(env, name, store, ref string) reconcile.Secret {
+	return reconcile.Secret{Service: "backup", Name: name, Store: store, Reference: ref, Stored: true}
 }
 
 func status(p *reconcile.Plan, env, name string) string {
@@ -80,14 +80,14 @@ func status(p *reconcile.Plan, env, name string) string {
 func TestPlanReportsMissingSecretPerEnvironment(t *testing.T) {
 	b := specDoc(t, baseSpec)
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{
+		o.Secrets["production"] = []reconcile.Secret{
 			stored("production", "RESTIC_PASSWORD", "plaintext", ""),
 			stored("production", "AWS_ACCESS_KEY_ID", "1password", "op://Infra/aws/key id"),
 			stored("production", "AWS_SECRET_ACCESS_KEY", "1password", "op://elsewhere/x/y"), // wrong store for a prompt secret
 		}
-		o.Secrets["staging"] = []devopsellence.Secret{
-			stored("staging", "AWS_ACCESS_KEY_ID", "plaintext", ""),                         // plaintext where the spec says 1Password
-			{ServiceName: "web", Name: "RESTIC_PASSWORD", Store: "plaintext", Stored: true}, // another service's secret does not count
+		o.Secrets["staging"] = []reconcile.Secret{
+			stored("staging", "AWS_ACCESS_KEY_ID", "plaintext", ""),                     // plaintext where the spec says 1Password
+			{Service: "web", Name: "RESTIC_PASSWORD", Store: "plaintext", Stored: true}, // another service's secret does not count
 		}
 	})
 	for _, tc := range []struct{ env, name, want string }{
@@ -108,18 +108,22 @@ func TestPlanReportsMissingSecretPerEnvironment(t *testing.T) {
 		if s.Name == "AWS_ACCESS_KEY_ID" && (s.Source != reconcile.SourceOnePassword || s.Ref != "op://Infra/aws/key id") {
 			t.Errorf("1Password secret planned as %+v", s)
 		}
+		// A stored value is not asked for: its source says so.
+		if want := map[string]string{"RESTIC_PASSWORD": reconcile.SourceStored, "AWS_SECRET_ACCESS_KEY": reconcile.SourcePrompt}[s.Name]; want != "" && s.Source != want {
+			t.Errorf("%s source = %q, want %q", s.Name, s.Source, want)
+		}
 	}
 }
 
 func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	if e := first.Env("production"); !e.Deploy || e.DeployReason != "devopsellence.yml changes" {
 		t.Fatalf("first plan: %+v", e)
 	}
 	after := string(first.After)
 	all := func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
+		o.Secrets["production"] = []reconcile.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
 	}
 	for _, tc := range []struct {
 		name     string
@@ -149,10 +153,10 @@ func TestPlanDecidesDeploysFromChangesSecretsAndRecords(t *testing.T) {
 }
 
 func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	_, d := desire(t, b, []byte(appYAML))
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Secrets["production"] = []devopsellence.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
+		o.Secrets["production"] = []reconcile.Secret{stored("production", "RESTIC_PASSWORD", "plaintext", "")}
 		o.Deployed["production"] = d.Fingerprint("production")
 	})
 	if len(p.Changes) == 0 || p.Env("production").Deploy {
@@ -163,9 +167,9 @@ func TestRepatchingAFreshCheckoutDeploysNothingWhenTheServiceWasDeployed(t *test
 func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	b := specDoc(t, baseSpec)
 	p := plan(t, b, appYAML, func(o *reconcile.Observed) {
-		o.Nodes = []devopsellence.Node{
-			{Name: "prod-1", Labels: []string{"web", "edge"}, Environments: []string{"production"}},
-			{Name: "stage-1", Labels: []string{"worker"}, Environments: []string{"staging"}},
+		o.Nodes = map[string][]reconcile.Node{
+			"production": {{Name: "prod-1", Labels: []string{"web", "edge"}}},
+			"staging":    {{Name: "stage-1", Labels: []string{"worker"}}},
 		}
 	})
 	var worker []reconcile.Finding
@@ -183,7 +187,7 @@ func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	if p.Blocked(nil) == nil || p.Blocked([]string{"staging"}) != nil {
 		t.Error("a plan that devopsellence would refuse to deploy is not blocked")
 	}
-	p = plan(t, b, appYAML, func(o *reconcile.Observed) { o.Nodes = []devopsellence.Node{} })
+	p = plan(t, b, appYAML, func(o *reconcile.Observed) { o.Nodes = map[string][]reconcile.Node{} })
 	n := 0
 	for _, f := range p.Findings {
 		if f.Code == "no_node_attached" {
@@ -222,7 +226,7 @@ func TestOverlayBlanksBaseEnvKeysAnEnvironmentMustNotInherit(t *testing.T) {
 }
 
 func TestHandEditedManagedBlockIsUpdatedFieldByField(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	edited := strings.Replace(string(first.After), "image: restic/restic:0.18.1", "image: restic/restic:latest", 1)
 	edited = strings.Replace(edited, "BACKUP_HOST: app-production", "BACKUP_HOST: laptop", 1)
@@ -239,7 +243,7 @@ func TestHandEditedManagedBlockIsUpdatedFieldByField(t *testing.T) {
 }
 
 func TestHandWrittenOverlayOfAManagedServiceIsReplacedWithAFinding(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	cfg := strings.Replace(string(first.After), "      # managed by devopsellence-backup from devopsellence.backup.yml; edit that file, not this block\n      backup:", "      backup:", 1)
 	p := plan(t, b, cfg, nil)
@@ -253,7 +257,7 @@ func TestHandWrittenOverlayOfAManagedServiceIsReplacedWithAFinding(t *testing.T)
 }
 
 func TestDesireChecksTheSpecAgainstTheApp(t *testing.T) {
-	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}, {name: uploads}]\n  repository: {url: /srv/repo}\n  overrides:\n    staging: {image: x/y:1}\n")
+	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}, {name: uploads}]\n  repository: {url: /srv/repo, volume: restic_repo}\n  overrides:\n    staging: {image: x/y:1}\n")
 	_, err := reconcileDesire(t, b, appYAML)
 	if !errors.Is(err, spec.ErrInvalid) {
 		t.Fatalf("err = %v, want spec.ErrInvalid", err)
@@ -279,13 +283,13 @@ type fakeObserver struct {
 	calls []string
 }
 
-func (f *fakeObserver) ListSecrets(_ context.Context, env, service string) ([]devopsellence.Secret, error) {
+func (f *fakeObserver) ListSecrets(_ context.Context, env, service string) ([]reconcile.Secret, error) {
 	f.calls = append(f.calls, "secret list "+env+" "+service)
 	return nil, f.err
 }
 
-func (f *fakeObserver) Nodes(context.Context) ([]devopsellence.Node, error) {
-	f.calls = append(f.calls, "node list")
+func (f *fakeObserver) Nodes(_ context.Context, env string) ([]reconcile.Node, error) {
+	f.calls = append(f.calls, "node list "+env)
 	return nil, f.err
 }
 
@@ -297,8 +301,27 @@ func TestObserveAsksOncePerEnvironmentAndExplainsWhatItCouldNotCheck(t *testing.
 	if err := reconcile.Observe(context.Background(), d, f, o); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.calls, "; "); got != "secret list production backup; secret list staging backup; node list" {
+	if got := strings.Join(f.calls, "; "); got != "secret list production backup; secret list staging backup; node list production; node list staging" {
 		t.Errorf("calls = %s", got)
+	}
+	// An uncovered environment's secrets are listed only while its service
+	// is active in the file: that is when they tell whether it is backed up.
+	one := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
+	for _, tc := range []struct {
+		cfg  string
+		want string
+	}{
+		{appYAML, "secret list production backup; node list production; node list staging"},
+		{string(plan(t, specDoc(t, baseSpec), appYAML, nil).After), "secret list production backup; secret list staging backup; node list production; node list staging"},
+	} {
+		app, d := desire(t, one, []byte(tc.cfg))
+		f := &fakeObserver{}
+		if err := reconcile.Observe(context.Background(), d, f, observe(t, []byte(tc.cfg), app, d)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(f.calls, "; "); got != tc.want {
+			t.Errorf("calls = %s, want %s", got, tc.want)
+		}
 	}
 	if o.Secrets == nil || o.Nodes == nil || o.Unchecked != nil {
 		t.Errorf("observed %+v", o)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,11 +41,20 @@ func serverVolumes(app *App, covered []string, backup string) []ServerVolume {
 	return out
 }
 
-// checkServerVolumes refuses a spec volume that is a server's live data
-// directory and gives no reason why copying it is safe.
+// checkServerVolumes refuses a spec volume (an environment's own ones
+// included) that is a server's live data directory and gives no reason
+// why copying it is safe.
 func checkServerVolumes(b *spec.Backup, live []ServerVolume) []error {
+	errs := checkLiveVolumes(b, "spec.volumes", b.Spec.Volumes, live)
+	for _, env := range slices.Sorted(maps.Keys(b.Spec.Overrides)) {
+		errs = append(errs, checkLiveVolumes(b, "spec.overrides."+env+".volumes", b.Spec.Overrides[env].Volumes, live)...)
+	}
+	return errs
+}
+
+func checkLiveVolumes(b *spec.Backup, path string, volumes []spec.Volume, live []ServerVolume) []error {
 	var errs []error
-	for i, v := range b.Spec.Volumes {
+	for i, v := range volumes {
 		if v.LiveDatabaseFiles != "" {
 			continue
 		}
@@ -53,7 +63,7 @@ func checkServerVolumes(b *spec.Backup, live []ServerVolume) []error {
 				continue
 			}
 			srv := sv.Server
-			errs = append(errs, b.Problem(fmt.Sprintf("spec.volumes[%d].name", i),
+			errs = append(errs, b.Problem(fmt.Sprintf("%s[%d].name", path, i),
 				"%q is the live data directory of service %s (%s, image %s, mounted at %s): a copy of its files taken while the server writes them may not start, or may silently lose committed rows. "+
 					"Dump the server instead: remove this volume and add a database {name: %s, engine: %s, service: %s}; or, if the server is stopped while backups run, say so on this volume: liveDatabaseFiles: \"<why copying the files is safe>\"",
 				v.Name, srv.Service, srv.Engine, srv.Image, sv.Target, dbNameOf(srv.Service), srv.Engine, srv.Service))

@@ -161,7 +161,7 @@ environments:
 
 func desireErr(t *testing.T, body, cfg string) error {
 	t.Helper()
-	b := specDoc(t, "  image: img:1\n  repository: {url: /srv/repo}\n"+body)
+	b := specDoc(t, "  image: img:1\n  repository: {url: \"s3:s3.amazonaws.com/shop\"}\n"+body)
 	app, err := readApp(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -194,8 +194,12 @@ func TestASpecThatCopiesADatabasesLiveFilesIsRefusedWithTheReasonAndTheOptOut(t 
 	if !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), `spec.volumes[0].name: "pg_data_staging" is the live data directory of service db`) {
 		t.Errorf("staging's data volume: %v", err)
 	}
+	err = desireErr(t, "  environments: [production, staging]\n  volumes: [{name: uploads}]\n  overrides:\n    staging:\n      volumes: [{name: uploads}, {name: pg_data_staging}]\n", staging)
+	if !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), `spec.overrides.staging.volumes[1].name: "pg_data_staging" is the live data directory of service db`) {
+		t.Errorf("staging's own volumes: %v", err)
+	}
 	// With a reason, it is copied, and the plan says on whose word.
-	b := specDoc(t, "  image: img:1\n  repository: {url: /srv/repo}\n  volumes: [{name: pg_data, liveDatabaseFiles: the server is stopped while backups run}]\n")
+	b := specDoc(t, "  image: img:1\n  repository: {url: \"s3:s3.amazonaws.com/shop\"}\n  volumes: [{name: pg_data, liveDatabaseFiles: the server is stopped while backups run}]\n")
 	p := plan(t, b, serversApp, nil)
 	f := findingOf(p, "live_database_files")
 	if f == nil || f.Severity != reconcile.SeverityWarning || !strings.Contains(f.Message, `"the server is stopped while backups run"`) {
@@ -239,7 +243,7 @@ func TestServiceDatabasesThatCannotBeReachedAreSpecProblems(t *testing.T) {
 }
 
 func TestEachEnvironmentReachesItsOwnServerAsItsOverlaySaysAndLeftOutVolumesAreExplained(t *testing.T) {
-	b := specDoc(t, "  image: img:1\n  environments: [production, staging]\n  repository: {url: /srv/repo}\n  volumes: [{name: uploads}]\n"+
+	b := specDoc(t, "  image: img:1\n  environments: [production, staging]\n  repository: {url: \"s3:s3.amazonaws.com/shop\"}\n  volumes: [{name: uploads}]\n"+
 		"  databases: [{name: main, engine: postgres, service: db, passwordSecret: DB_POSTGRES_PASSWORD, port: 6000}]\n")
 	p := plan(t, b, serversApp, nil)
 	_, d := desire(t, b, []byte(serversApp))

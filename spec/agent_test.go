@@ -50,7 +50,7 @@ func TestAgentEnvReadsBackWhatItRenders(t *testing.T) {
 }
 
 func TestScheduleDefaultsToADailyBackupAndManualTurnsItOff(t *testing.T) {
-	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: /srv/repo}\n"
+	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: \"s3:s3.amazonaws.com/b/shop\"}\n"
 	b, err := Parse("s.yml", []byte(base))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestScheduleDefaultsToADailyBackupAndManualTurnsItOff(t *testing.T) {
 }
 
 func TestAlertsNeedAURLSecretAndAKnownTrigger(t *testing.T) {
-	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: /srv/repo}\n"
+	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: \"s3:s3.amazonaws.com/b/shop\"}\n"
 	for _, tc := range []struct{ yaml, want string }{
 		{"  alerts: {}\n", "spec.alerts: set pingUrlSecret"},
 		{"  alerts: {pingUrlSecret: BACKUP_PING}\n", "spec.alerts.pingUrlSecret: BACKUP_PING is managed"},

@@ -49,8 +49,8 @@ func defaultTarget(volume string) string { return DefaultTargetDir + "/" + volum
 
 // ForEnvironment merges the spec with its defaults and with Overrides[env].
 // project is the `project` of the app's devopsellence.yml; it names the
-// default tags and host. Overrides replace image, repository, retention and
-// tags whole, and merge secrets key by key.
+// default tags and host. Overrides replace image, volumes, repository,
+// retention and tags whole, and merge secrets key by key.
 func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	s := b.Spec
 	o := s.Overrides[env]
@@ -66,7 +66,11 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 		Tags:        slices.Clone(s.Tags),
 		Retention:   s.Retention,
 	}
-	for _, v := range s.Volumes {
+	volumes := s.Volumes
+	if len(o.Volumes) > 0 {
+		volumes = o.Volumes
+	}
+	for _, v := range volumes {
 		if v.Target == "" {
 			v.Target = defaultTarget(v.Name)
 		}

@@ -24,7 +24,7 @@ func TestForEnvironmentFillsDefaults(t *testing.T) {
 		Image:       "img:1",
 		Volumes:     []Volume{{Name: "app_storage", Target: "/data/app_storage"}, {Name: "/srv/media", Target: "/media"}},
 		Paths:       []string{"/etc/app"},
-		Repository:  Repository{URL: "/srv/repo"},
+		Repository:  Repository{URL: "/backups/repo", Volume: "restic_repo"},
 		Tags:        []string{"app:shop", "env:production"},
 		Host:        "shop-production",
 		CacheDir:    "/var/cache/restic",

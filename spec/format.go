@@ -55,7 +55,7 @@ func specComment(field string) string {
 	case "databases":
 		return "Databases dumped consistently, each into its own snapshots."
 	case "repository":
-		return "Where restic stores snapshots; a URL holding credentials goes in the secret RESTIC_REPOSITORY."
+		return "Where restic stores snapshots; a URL holding credentials goes in the secret RESTIC_REPOSITORY; a local path needs a volume mounted there."
 	case "secrets":
 		return "Where secret values come from; a secret not listed here is asked for."
 	case "retention":
@@ -79,7 +79,7 @@ func specComment(field string) string {
 	case "freshness":
 		return "When status calls evidence stale (defaults: backup 26h, check 8d, drill 35d)."
 	case "overrides":
-		return "Per-environment changes: image, repository, retention and tags replace; secrets merge."
+		return "Per-environment changes: image, volumes, repository, retention and tags replace; secrets merge."
 	}
 	return ""
 }

@@ -77,7 +77,7 @@ func FuzzFormat(f *testing.F) {
 				Image:      "img:1",
 				Paths:      []string{"/srv"},
 				Databases:  []Database{{Name: "db", Engine: EngineSQLite, Path: "/srv/db.sqlite3", Check: &DatabaseCheck{Command: check}}},
-				Repository: Repository{URL: "/backups"},
+				Repository: Repository{URL: "/backups", Volume: "restic_repo"},
 				Env:        map[string]string{"VALUE": value},
 			},
 		}

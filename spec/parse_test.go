@@ -14,7 +14,7 @@ import (
 // and repository on lines 6-8, so a case's own lines start at line 9.
 const (
 	head = "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata:\n  name: app\nspec:\n"
-	base = head + "  image: img:1\n  repository:\n    url: /srv/repo\n"
+	base = head + "  image: img:1\n  repository: {volume: restic_repo,\n    url: /backups/repo}\n"
 	file = DefaultFile + ":"
 	next = "fix " + DefaultFile + " and run devopsellence-backup plan"
 )

@@ -10,6 +10,7 @@ import (
 const (
 	backendList     = "azure, b2, gs, local, rclone, rest, s3, sftp, swift"
 	backendPrefixes = "azure:, b2:, gs:, local:, rclone:, rest:, s3:, sftp:, swift:"
+	remotePrefixes  = "s3:, b2:, rest:, sftp:, azure:, gs:, swift:, rclone:"
 )
 
 func knownBackend(name string) bool {
@@ -50,6 +51,15 @@ func (r Repository) Backend() string {
 		return r.Type
 	}
 	return ""
+}
+
+// LocalPath is the path of a local repository written in the spec, "" for
+// any other.
+func (r Repository) LocalPath() string {
+	if r.URL == "" || backendOf(r.URL) != "local" {
+		return ""
+	}
+	return strings.TrimPrefix(r.URL, "local:")
 }
 
 // CredentialSecrets names the secrets the backend reads its credentials from,

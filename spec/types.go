@@ -156,6 +156,11 @@ type Repository struct {
 	Type string `json:"type,omitempty"`
 	// Credentials replaces the credential secrets derived from the backend type.
 	Credentials []string `json:"credentials,omitempty"`
+	// Volume is, for a local repository, what the backup service mounts at
+	// the repository's path: a named volume, or an absolute host path. A
+	// local path without one is inside the container and lost at the next
+	// deploy.
+	Volume string `json:"volume,omitempty"`
 }
 
 // SecretSource says where a secret's value comes from.
@@ -234,7 +239,10 @@ type Freshness struct {
 
 // Override is what one environment changes.
 type Override struct {
-	Image      string                  `json:"image,omitempty"`
+	Image string `json:"image,omitempty"`
+	// Volumes replaces spec.volumes in this environment, whose app services
+	// mount volumes of their own.
+	Volumes    []Volume                `json:"volumes,omitempty"`
 	Repository *Repository             `json:"repository,omitempty"`
 	Retention  *Retention              `json:"retention,omitempty"`
 	Tags       []string                `json:"tags,omitempty"`

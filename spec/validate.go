@@ -33,7 +33,7 @@ func validate(b *Backup) []error {
 		c.noSpace("spec.image", s.Image)
 	}
 	c.environments(s.Environments)
-	dirs := c.sources(s.Volumes, s.Paths)
+	dirs := c.sources("spec.volumes", s.Volumes, s.Paths)
 	c.databases(s.Databases, dirs)
 	c.repository("spec.repository", s.Repository)
 	c.secrets("spec.secrets", s.Secrets)
@@ -50,6 +50,7 @@ func validate(b *Backup) []error {
 	c.alerts("spec.alerts", s.Alerts)
 	c.limits(s)
 	c.overrides(s)
+	c.localRepositories(s)
 	c.secretsUsed(s)
 	return c.problems
 }
@@ -104,8 +105,9 @@ func (c *checker) environments(envs []string) {
 	}
 }
 
-// sources checks volumes and paths and returns every directory that is backed up.
-func (c *checker) sources(volumes []Volume, paths []string) []string {
+// sources checks volumes (at field path vp) and paths and returns every
+// directory that is backed up.
+func (c *checker) sources(vp string, volumes []Volume, paths []string) []string {
 	var dirs []string
 	users := map[string]string{} // directory → field path that backs it up
 	claim := func(dir, p string) {
@@ -118,7 +120,7 @@ func (c *checker) sources(volumes []Volume, paths []string) []string {
 	}
 	names := map[string]int{}
 	for i, v := range volumes {
-		p := indexPath("spec.volumes", i)
+		p := indexPath(vp, i)
 		nameOK := false
 		switch first, dup := names[v.Name]; {
 		case v.Name == "":
@@ -126,7 +128,7 @@ func (c *checker) sources(volumes []Volume, paths []string) []string {
 		case strings.Contains(v.Name, ":"):
 			c.add(p+".name", "%q must not contain \":\" (devopsellence joins source:target into one Docker bind)", v.Name)
 		case dup:
-			c.add(p+".name", "duplicate of spec.volumes[%d]", first)
+			c.add(p+".name", "duplicate of %s", indexPath(vp, first))
 		case strings.HasPrefix(v.Name, "/"):
 			names[v.Name] = i
 			if path.Clean(v.Name) != v.Name {
@@ -281,14 +283,28 @@ func (c *checker) repository(p string, r Repository) {
 			c.add(p+".url", "%q has no known backend (want a %s prefix or an absolute path)", shown, backendPrefixes)
 		case EmbedsCredentials(r.URL):
 			c.add(p+".url", "%q embeds credentials, which would be written to devopsellence.yml in plain text: replace url with urlSecret: %s and type: %s, and store the full URL as that secret", shown, RepositorySecret, backend)
-		case backend == "local" && !strings.HasPrefix(strings.TrimPrefix(r.URL, "local:"), "/"):
+		case backend == "local" && !strings.HasPrefix(r.LocalPath(), "/"):
 			c.add(p+".url", "local repository %q must be an absolute path inside the backup service", shown)
+		case backend == "local" && r.Volume == "" && c.absolute(p+".url", r.LocalPath()):
+			c.add(p+".url", "local repository %q is not on a volume the backup service mounts: inside the container it is lost at the next deploy; "+
+				"mount one there with %s.volume (a named volume such as restic_repo, or a host path such as /srv/backups), or use a remote repository (%s)", shown, p, remotePrefixes)
 		case strings.TrimPrefix(r.URL, backend+":") == "":
 			c.add(p+".url", "%q names no location after the backend", shown)
 		}
 		if backend != "" && r.Type != "" && typeOK && r.Type != backend {
 			c.add(p+".type", "%q does not match the url's backend %q", r.Type, backend)
 		}
+	}
+	switch {
+	case r.Volume == "":
+	case r.URL == "" || backendOf(r.URL) != "local":
+		c.add(p+".volume", "only for a local repository (a url that is an absolute path): the backup service mounts it at that path")
+	case strings.Contains(r.Volume, ":"):
+		c.add(p+".volume", "%q must not contain \":\" (devopsellence joins source:target into one Docker bind)", r.Volume)
+	case strings.HasPrefix(r.Volume, "/") && path.Clean(r.Volume) != r.Volume:
+		c.add(p+".volume", "%q is not a clean path (want %q)", r.Volume, path.Clean(r.Volume))
+	case !strings.HasPrefix(r.Volume, "/") && !volumeName(r.Volume):
+		c.add(p+".volume", "%q is neither a Docker volume name ([A-Za-z0-9][A-Za-z0-9_.-]*) nor an absolute host path", r.Volume)
 	}
 	seen := map[string]int{}
 	for i, name := range r.Credentials {
@@ -479,12 +495,49 @@ func (c *checker) overrides(s *Spec) {
 		if o.Image != "" {
 			c.noSpace(p+".image", o.Image)
 		}
+		if len(o.Volumes) > 0 {
+			dirs := append(c.sources(p+".volumes", o.Volumes, nil), s.Paths...)
+			for i, d := range s.Databases {
+				if d.Engine == EngineSQLite && d.Path != "" && !under(d.Path, dirs) {
+					c.add(p+".volumes", "spec.databases[%d] (%s) is not inside any of these volumes: mount the volume that holds it in %s at the same target as in spec.volumes", i, d.Path, env)
+				}
+			}
+		}
 		if o.Repository != nil {
 			c.repository(p+".repository", *o.Repository)
 		}
 		c.retention(p+".retention", o.Retention)
 		c.tags(p+".tags", o.Tags)
 		c.secrets(p+".secrets", o.Secrets)
+	}
+}
+
+// localRepositories refuses a local repository inside what is backed up:
+// restic would back the repository up into itself, growing it every run.
+func (c *checker) localRepositories(s *Spec) {
+	reported := map[string]bool{}
+	for _, env := range c.b.environments() {
+		e := c.b.ForEnvironment(env, "")
+		repo := e.Repository.LocalPath()
+		if repo == "" || !strings.HasPrefix(repo, "/") {
+			continue
+		}
+		p := "spec.repository.url"
+		if o, ok := s.Overrides[env]; ok && env != "" && o.Repository != nil {
+			p = childPath("spec.overrides", env) + ".repository.url"
+		}
+		for _, dir := range e.BackupPaths() {
+			if !strings.HasPrefix(dir, "/") || path.Clean(dir) != dir {
+				continue // reported as such
+			}
+			if repo == dir || strings.HasPrefix(repo, dir+"/") || strings.HasPrefix(dir, repo+"/") {
+				if !reported[p+dir] {
+					reported[p+dir] = true
+					c.add(p, "local repository %q overlaps %q, which is backed up: restic would back the repository up into itself; put it on a volume of its own (repository.volume) outside what is backed up", repo, dir)
+				}
+				break
+			}
+		}
 	}
 }
 

@@ -29,8 +29,8 @@ func TestParseRejects(t *testing.T) {
 		{"an unknown nested field", base + "  volumes:\n    - name: app_storage\n      mountPath: /data\n", []string{
 			file + "11: spec.volumes[0].mountPath: unknown field (want one of liveDatabaseFiles, name, target)",
 		}},
-		{"an unknown field in an override", base + "  overrides:\n    production:\n      volumes: []\n", []string{
-			file + "11: spec.overrides.production.volumes: unknown field (want one of image, repository, retention, secrets, tags)",
+		{"an unknown field in an override", base + "  overrides:\n    production:\n      paths: []\n", []string{
+			file + "11: spec.overrides.production.paths: unknown field (want one of image, repository, retention, secrets, tags, volumes)",
 		}},
 		{"a duplicate key", base + "  image: img:2\n", []string{file + "9: spec.image: duplicate key (first at line 6)"}},
 		{"a duplicate map key", base + "  env:\n    TZ: UTC\n    TZ: CET\n", []string{file + "11: spec.env.TZ: duplicate key (first at line 10)"}},
@@ -40,7 +40,7 @@ func TestParseRejects(t *testing.T) {
 		{"a fraction where an integer belongs", base + "  drill:\n    sampleFiles: 7.5\n", []string{file + "10: spec.drill.sampleFiles: want an integer, got a floating-point number"}},
 		{"a hexadecimal integer", base + "  drill:\n    sampleFiles: 0x10\n", []string{file + "10: spec.drill.sampleFiles: want a decimal integer such as 7"}},
 		{"an integer out of range", base + "  drill:\n    sampleFiles: 99999999999999999999\n", []string{file + "10: spec.drill.sampleFiles: integer out of range"}},
-		{"a boolean where a string belongs", head + "  image: true\n  repository:\n    url: /srv/repo\n", []string{file + "6: spec.image: want a string, got a boolean: put it in quotes"}},
+		{"a boolean where a string belongs", head + "  image: true\n  repository:\n    url: /srv/repo\n    volume: restic_repo\n", []string{file + "6: spec.image: want a string, got a boolean: put it in quotes"}},
 		{"a number where a string belongs", base + "  env:\n    WORKERS: 4\n", []string{file + "10: spec.env.WORKERS: want a string, got an integer: put it in quotes"}},
 		{"a YAML 1.1 boolean left unquoted", base + "  host: on\n", []string{file + "9: spec.host: ambiguous unquoted value: put it in quotes"}},
 		{"a NUL byte in an env value", base + "  env:\n    TZ: \"U\\0TC\"\n", []string{file + `10: spec.env.TZ: the value holds a NUL byte (\0), which no environment variable can carry: the service could not start`}},
@@ -65,8 +65,8 @@ func TestParseRejects(t *testing.T) {
 		// Service and image.
 		{"a service name with capitals", base + "  service: Backup\n", []string{file + `9: spec.service: "Backup" is not a service name (lower-case a-z, 0-9, _, . and -, starting with a letter or digit)`}},
 		{"the service name web", base + "  service: web\n", []string{file + `9: spec.service: "web" would make devopsellence treat the service as a web service that needs an http port and a healthcheck: use another name such as "backup"`}},
-		{"no image", head + "  repository:\n    url: /srv/repo\n", []string{file + "5: spec.image: required: the backup image, which must carry restic and the database clients"}},
-		{"an image with whitespace", head + "  image: \"img :1\"\n  repository:\n    url: /srv/repo\n", []string{file + `6: spec.image: "img :1" must not contain whitespace`}},
+		{"no image", head + "  repository:\n    url: /srv/repo\n    volume: restic_repo\n", []string{file + "5: spec.image: required: the backup image, which must carry restic and the database clients"}},
+		{"an image with whitespace", head + "  image: \"img :1\"\n  repository:\n    url: /srv/repo\n    volume: restic_repo\n", []string{file + `6: spec.image: "img :1" must not contain whitespace`}},
 
 		// Environments.
 		{"bad environment names", base + "  environments: [production, \"\", Staging, production]\n", []string{
@@ -135,7 +135,7 @@ func TestParseRejects(t *testing.T) {
 
 		// Repository.
 		{"no repository", head + "  image: img:1\n", []string{file + "5: spec.repository: set url, or urlSecret: RESTIC_REPOSITORY when the URL holds credentials"}},
-		{"url and urlSecret", head + "  image: img:1\n  repository:\n    url: /srv/repo\n    urlSecret: RESTIC_REPOSITORY\n    type: local\n", []string{file + "7: spec.repository: set only one of url and urlSecret"}},
+		{"url and urlSecret", head + "  image: img:1\n  repository:\n    url: /srv/repo\n    urlSecret: RESTIC_REPOSITORY\n    type: local\n    volume: restic_repo\n", []string{file + "7: spec.repository: set only one of url and urlSecret"}},
 		{"a urlSecret other than RESTIC_REPOSITORY", head + "  image: img:1\n  repository:\n    urlSecret: REPO_URL\n    type: s3\n", []string{
 			file + "8: spec.repository.urlSecret: must be RESTIC_REPOSITORY: restic reads the repository from that variable, and devopsellence injects each secret as the env var its ref is named after",
 		}},

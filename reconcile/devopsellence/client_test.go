@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
@@ -54,11 +55,11 @@ func TestClientSpeaksTheCLIContract(t *testing.T) {
 		t.Fatalf("mode: %v %v", set, err)
 	}
 	list, err := c.ListSecrets(ctx, "production", "backup")
-	if err != nil || len(list) != 1 || list[0].Name != "RESTIC_PASSWORD" || !list[0].Configured || list[0].Stored {
+	if err != nil || len(list) != 1 || list[0].Name != "RESTIC_PASSWORD" || list[0].Service != "backup" || list[0].Stored {
 		t.Fatalf("secret list: %+v %v", list, err)
 	}
 	res, err := c.SetSecret(ctx, "production", "backup", "RESTIC_PASSWORD", secret.New("pw-on-stdin\n"))
-	if err != nil || res.ConfigUpdated || res.SecretRef != "devopsellence://plaintext/RESTIC_PASSWORD" {
+	if err != nil || res.ConfigUpdated {
 		t.Fatalf("secret set: %+v %v", res, err)
 	}
 	for _, call := range sim.Calls(t) {
@@ -69,12 +70,21 @@ func TestClientSpeaksTheCLIContract(t *testing.T) {
 	if err := c.ResolveConfig(ctx, "production"); err != nil {
 		t.Fatalf("config resolve: %v", err)
 	}
-	nodes, err := c.Nodes(ctx)
-	if err != nil || len(nodes) != 1 || !nodes[0].AttachedTo("production") || !nodes[0].HasLabel("worker") {
+	nodes, err := c.Nodes(ctx, "production")
+	if err != nil || len(nodes) != 1 || nodes[0].Name != "sim-1" || !nodes[0].HasLabel("worker") {
 		t.Fatalf("nodes: %+v %v", nodes, err)
 	}
+	if nodes, err := c.Nodes(ctx, "staging"); err != nil || len(nodes) != 0 {
+		t.Fatalf("nodes of staging, where none is attached: %+v %v", nodes, err)
+	}
+	// The operator's own DEVOPSELLENCE_ENVIRONMENT does not change the scope.
+	shell := *c
+	shell.Env = append(append([]string(nil), c.Env...), "DEVOPSELLENCE_ENVIRONMENT=staging")
+	if nodes, err := shell.Nodes(ctx, "production"); err != nil || len(nodes) != 1 {
+		t.Fatalf("nodes of production with DEVOPSELLENCE_ENVIRONMENT=staging around: %+v %v", nodes, err)
+	}
 	var events []string
-	ev, err := c.Deploy(ctx, "production", false, func(e devopsellence.Event) { events = append(events, e.Event) })
+	ev, err := c.Deploy(ctx, "production", false, func(e reconcile.DeployEvent) { events = append(events, e.Kind) })
 	if err != nil || ev.Phase != "settled" || events[0] != "started" || events[len(events)-1] != "result" {
 		t.Fatalf("deploy: %+v %v %v", ev, events, err)
 	}
@@ -96,11 +106,11 @@ func TestClientTurnsFailuresIntoTypedErrors(t *testing.T) {
 	sim := simtest.New(t)
 	sim.WriteFile(t, "devopsellence.yml", app)
 	c := client(sim)
-	if _, err := c.ListSecrets(ctx, "production", "backup"); !errors.Is(err, devopsellence.ErrModeNotSet) {
+	if _, err := c.ListSecrets(ctx, "production", "backup"); !errors.Is(err, reconcile.ErrModeNotSet) {
 		t.Errorf("no mode: %v", err)
 	}
 	missing := &devopsellence.Client{Bin: filepath.Join(t.TempDir(), "devopsellence"), Dir: sim.Workspace}
-	if _, err := missing.ListSecrets(ctx, "production", "backup"); !errors.Is(err, devopsellence.ErrNotInstalled) {
+	if _, err := missing.ListSecrets(ctx, "production", "backup"); !errors.Is(err, reconcile.ErrNotInstalled) || errors.Is(err, reconcile.ErrRejected) {
 		t.Errorf("no binary: %v", err)
 	}
 	notOnPath := &devopsellence.Client{Bin: "devopsellence", Dir: sim.Workspace, Env: []string{"PATH=" + t.TempDir()}}
@@ -115,7 +125,8 @@ func TestClientTurnsFailuresIntoTypedErrors(t *testing.T) {
 	}{
 		{"config resolve#1=exit:1:invalid devopsellence.yml: boom", func(err error) bool {
 			var e *devopsellence.Error
-			return errors.As(err, &e) && e.ExitCode == 1 && e.Message == "invalid devopsellence.yml: boom" && e.Command == "config resolve"
+			return errors.As(err, &e) && e.ExitCode == 1 && e.Message == "invalid devopsellence.yml: boom" && e.Command == "config resolve" &&
+				errors.Is(err, reconcile.ErrRejected) && !errors.Is(err, reconcile.ErrModeNotSet)
 		}},
 		{"config resolve#1=garbage", func(err error) bool { return errors.Is(err, devopsellence.ErrBadOutput) }},
 		{"config resolve#1=hang", func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 )
 
@@ -25,26 +26,30 @@ func (c *Client) ModeSet(ctx context.Context) (bool, error) {
 }
 
 // ListSecrets runs `secret list --env E --service S`.
-func (c *Client) ListSecrets(ctx context.Context, env, service string) ([]Secret, error) {
+func (c *Client) ListSecrets(ctx context.Context, env, service string) ([]reconcile.Secret, error) {
 	vals, err := c.run(ctx, call{name: "secret list", args: []string{"secret", "list", "--env", env, "--service", service}})
 	if err != nil {
 		return nil, err
 	}
 	var doc struct {
-		Secrets []Secret `json:"secrets"`
+		Secrets []listedSecret `json:"secrets"`
 	}
 	if err := one("secret list", vals, &doc); err != nil {
 		return nil, err
 	}
-	return doc.Secrets, nil
+	out := make([]reconcile.Secret, 0, len(doc.Secrets))
+	for _, s := range doc.Secrets {
+		out = append(out, s.secret())
+	}
+	return out, nil
 }
 
 // SetSecret stores a plaintext secret; the value travels on stdin only.
-func (c *Client) SetSecret(ctx context.Context, env, service, name string, value secret.Value) (SetResult, error) {
+func (c *Client) SetSecret(ctx context.Context, env, service, name string, value secret.Value) (reconcile.SetResult, error) {
 	if value.HasNUL() {
 		// The value would reach the service as an environment variable,
 		// which cannot hold a NUL: the service would not start.
-		return SetResult{}, fmt.Errorf("secret set %s for service %s in %s: the value holds a NUL byte; nothing was stored", name, service, env)
+		return reconcile.SetResult{}, fmt.Errorf("secret set %s for service %s in %s: the value holds a NUL byte; nothing was stored", name, service, env)
 	}
 	return c.set(ctx, call{
 		name:  "secret set",
@@ -54,20 +59,23 @@ func (c *Client) SetSecret(ctx context.Context, env, service, name string, value
 }
 
 // SetSecretOnePassword records a 1Password reference; no value is involved.
-func (c *Client) SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (SetResult, error) {
+func (c *Client) SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (reconcile.SetResult, error) {
 	return c.set(ctx, call{
 		name: "secret set",
 		args: []string{"secret", "set", name, "--service", service, "--env", env, "--store", "1password", "--op-ref", ref},
 	})
 }
 
-func (c *Client) set(ctx context.Context, cl call) (SetResult, error) {
+func (c *Client) set(ctx context.Context, cl call) (reconcile.SetResult, error) {
 	vals, err := c.run(ctx, cl)
 	if err != nil {
-		return SetResult{}, err
+		return reconcile.SetResult{}, err
 	}
-	var res SetResult
-	return res, one(cl.name, vals, &res)
+	var res setResult
+	if err := one(cl.name, vals, &res); err != nil {
+		return reconcile.SetResult{}, err
+	}
+	return reconcile.SetResult{ConfigUpdated: res.ConfigUpdated}, nil
 }
 
 // ResolveConfig runs `config resolve --env E`: exit 0 means devopsellence.yml
@@ -89,40 +97,36 @@ func (c *Client) ResolveConfig(ctx context.Context, env string) error {
 	return nil
 }
 
-// Nodes runs `node list --all` and reports each node's labels and the
-// environments of this workspace it is attached to.
-func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	vals, err := c.run(ctx, call{name: "node list", args: []string{"node", "list", "--all"}})
+// Nodes lists the nodes attached to one environment of this app: `node
+// list` scoped by DEVOPSELLENCE_ENVIRONMENT=E, the only way to ask. (`node
+// list --all` mixes in the attachments of every other app in the same state
+// home, and an attachment does not say whose it is.)
+func (c *Client) Nodes(ctx context.Context, env string) ([]reconcile.Node, error) {
+	vals, err := c.run(ctx, call{name: "node list", args: []string{"node", "list"}, env: []string{"DEVOPSELLENCE_ENVIRONMENT=" + env}})
 	if err != nil {
 		return nil, err
 	}
 	var doc struct {
+		Scope *string `json:"scope"`
 		Items []struct {
 			Name string `json:"name"`
 			Node struct {
 				Labels []string `json:"labels"`
 			} `json:"node"`
-			Attachments []struct {
-				Environment string   `json:"environment"`
-				NodeNames   []string `json:"node_names"`
-			} `json:"attachments"`
+			Bound bool `json:"current_environment_bound"`
 		} `json:"node_items"`
 	}
 	if err := one("node list", vals, &doc); err != nil {
 		return nil, err
 	}
-	nodes := make([]Node, 0, len(doc.Items))
+	if doc.Scope == nil || *doc.Scope != "current_environment" {
+		return nil, fmt.Errorf("devopsellence node list: not scoped to environment %s: %w", env, ErrBadOutput)
+	}
+	nodes := make([]reconcile.Node, 0, len(doc.Items))
 	for _, it := range doc.Items {
-		n := Node{Name: it.Name, Labels: it.Node.Labels}
-		for _, a := range it.Attachments {
-			for _, nn := range a.NodeNames {
-				if nn == it.Name {
-					n.Environments = append(n.Environments, a.Environment)
-					break
-				}
-			}
+		if it.Bound {
+			nodes = append(nodes, reconcile.Node{Name: it.Name, Labels: it.Node.Labels})
 		}
-		nodes = append(nodes, n)
 	}
 	return nodes, nil
 }
@@ -135,28 +139,28 @@ func (c *Client) SetNodeLabels(ctx context.Context, node string, labels []string
 
 // Deploy runs `deploy --env E` and hands each NDJSON event to onEvent as it
 // arrives. It returns the result event.
-func (c *Client) Deploy(ctx context.Context, env string, dryRun bool, onEvent func(Event)) (Event, error) {
+func (c *Client) Deploy(ctx context.Context, env string, dryRun bool, onEvent func(reconcile.DeployEvent)) (reconcile.DeployEvent, error) {
 	args := []string{"deploy", "--env", env}
 	if dryRun {
 		args = append(args, "--dry-run")
 	}
-	var result Event
+	var result reconcile.DeployEvent
 	vals, err := c.run(ctx, call{name: "deploy", args: args, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
-		var ev Event
+		var ev event
 		if json.Unmarshal(raw, &ev) != nil {
 			return
 		}
 		if ev.Event == "result" {
-			result = ev
+			result = ev.deployEvent()
 		}
 		if onEvent != nil {
-			onEvent(ev)
+			onEvent(ev.deployEvent())
 		}
 	}})
 	if err != nil {
 		return result, err
 	}
-	if result.Event == "" {
+	if result.Kind == "" {
 		return result, fmt.Errorf("devopsellence deploy: no result event (%d events): %w", len(vals), ErrBadOutput)
 	}
 	return result, nil
@@ -172,7 +176,7 @@ var execExit = regexp.MustCompile(`exec failed with exit code (\d+)`)
 func (c *Client) Exec(ctx context.Context, env, service string, argv []string, onOutput func(stream, line string)) (int, error) {
 	args := append([]string{"exec", service, "--env", env, "--"}, argv...)
 	_, err := c.run(ctx, call{name: "exec", args: args, stream: true, timeout: c.deployTimeout(), onValue: func(raw json.RawMessage) {
-		var ev Event
+		var ev event
 		if json.Unmarshal(raw, &ev) == nil && ev.Event == "output" && onOutput != nil {
 			onOutput(ev.Stream, ev.Message)
 		}

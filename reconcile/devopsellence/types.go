@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
-// Secret is one item of `devopsellence secret list`. It never holds a value.
-type Secret struct {
+// listedSecret is one item of `devopsellence secret list`. It never holds a value.
+type listedSecret struct {
 	ServiceName        string `json:"service_name"`
 	Name               string `json:"name"`
 	SecretRef          string `json:"secret_ref"`
@@ -18,43 +20,19 @@ type Secret struct {
 	AvailableToService bool   `json:"available_to_service"`
 }
 
-// Node is one item of `devopsellence node list --all`.
-type Node struct {
-	Name   string   `json:"name"`
-	Labels []string `json:"labels"`
-	// Environments the node is attached to for this workspace.
-	Environments []string `json:"environments"`
+func (s listedSecret) secret() reconcile.Secret {
+	return reconcile.Secret{Service: s.ServiceName, Name: s.Name, Store: s.Store, Reference: s.Reference, Stored: s.Stored}
 }
 
-// HasLabel reports whether the node carries label.
-func (n Node) HasLabel(label string) bool {
-	for _, l := range n.Labels {
-		if l == label {
-			return true
-		}
-	}
-	return false
-}
-
-// AttachedTo reports whether the node is attached to env.
-func (n Node) AttachedTo(env string) bool {
-	for _, e := range n.Environments {
-		if e == env {
-			return true
-		}
-	}
-	return false
-}
-
-// SetResult is what `secret set` reports.
-type SetResult struct {
+// setResult is what `secret set` reports.
+type setResult struct {
 	ConfigUpdated bool   `json:"config_updated"`
 	SecretRef     string `json:"secret_ref"`
 	Store         string `json:"store"`
 }
 
-// Event is one NDJSON event of a streaming command (deploy, exec).
-type Event struct {
+// event is one NDJSON event of a streaming command (deploy, exec).
+type event struct {
 	Event   string `json:"event"`
 	Step    string `json:"step,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -64,11 +42,15 @@ type Event struct {
 	ReleaseID string `json:"release_id,omitempty"`
 }
 
+func (e event) deployEvent() reconcile.DeployEvent {
+	return reconcile.DeployEvent{Kind: e.Event, Step: e.Step, Message: e.Message, Phase: e.Phase, ReleaseID: e.ReleaseID}
+}
+
 // ErrNotInstalled means the devopsellence binary could not be found.
-var ErrNotInstalled = errors.New("devopsellence is not installed")
+var ErrNotInstalled = reconcile.ErrNotInstalled
 
 // ErrModeNotSet means the workspace has no saved mode; every solo command needs one.
-var ErrModeNotSet = errors.New("devopsellence workspace mode is not set")
+var ErrModeNotSet = reconcile.ErrModeNotSet
 
 // ErrBadOutput means the CLI printed something that is not its JSON contract.
 var ErrBadOutput = errors.New("devopsellence printed output that is not JSON")
@@ -98,7 +80,15 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("devopsellence %s: %s", e.Command, msg)
 }
 
-// Is lets errors.Is(err, ErrModeNotSet) match the CLI's "mode is not set" failure.
+// Is lets errors.Is match the core's errors: every failed command is
+// reconcile.ErrRejected, and the CLI's "mode is not set" failure is also
+// ErrModeNotSet.
 func (e *Error) Is(target error) bool {
-	return target == ErrModeNotSet && e.ExitCode == 2 && strings.Contains(e.Message, "workspace mode is not set")
+	switch target {
+	case reconcile.ErrRejected:
+		return true
+	case ErrModeNotSet:
+		return e.ExitCode == 2 && strings.Contains(e.Message, "workspace mode is not set")
+	}
+	return false
 }

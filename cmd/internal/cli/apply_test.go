@@ -74,12 +74,13 @@ func TestApplyOnboardsFixtureAppsAndASecondApplyIsANoOp(t *testing.T) {
 				t.Fatalf("second apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			calls = sim.Calls(t)
-			for sub, want := range map[string]int{"secret list": len(tc.covered), "secret set": 0, "deploy": 0, "config resolve": 0, "node list": 1} {
+			// node list: once per environment of the app, each scoped to it.
+			for sub, want := range map[string]int{"secret list": len(tc.covered), "secret set": 0, "deploy": 0, "config resolve": 0, "node list": len(tc.envs)} {
 				if got := count(calls, sub); got != want {
 					t.Errorf("second apply ran %q %d times, want %d", sub, got, want)
 				}
 			}
-			if len(calls) != len(tc.covered)+1 {
+			if len(calls) != len(tc.covered)+len(tc.envs) {
 				t.Errorf("second apply made %d calls: %+v", len(calls), calls)
 			}
 			if fi2, _ := os.Stat(cfgPath); !fi2.ModTime().Equal(fi.ModTime()) {

@@ -52,7 +52,7 @@ func planBytes(b *testing.B, cfg []byte, s *spec.Backup) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := reconcile.Diff(d, &reconcile.Observed{ConfigFile: "devopsellence.yml", Config: cfg, Doc: doc, App: app})
+	p, err := reconcile.Diff(d, &reconcile.Observed{ConfigFile: "devopsellence.yml", Config: cfg, Doc: doc, App: app}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

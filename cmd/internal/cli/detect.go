@@ -17,7 +17,6 @@ import (
 
 // detected is what init finds in an app.
 type detected struct {
-	Volumes   []string
 	Databases []spec.Database
 	// Notes say what was left out, or taken for something else, and why.
 	Notes []string
@@ -28,9 +27,9 @@ var (
 	railsSQLite = regexp.MustCompile(`database:\s*["']?storage/([\w.-]+\.sqlite3)`)
 )
 
-// detect reads the app's services: the database servers among them (by
-// image), whose data volumes are dumped through the server and never
-// copied; the other volumes; the database URLs the services take as
+// detect reads the app's services for databases: the database servers
+// among them (by image), dumped over the network (their data volumes are
+// never copied: see mountsIn); the database URLs the services take as
 // secrets; and SQLite files that live under a volume.
 func detect(app *reconcile.App, dir string, skip string) detected {
 	var d detected
@@ -41,7 +40,6 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 			d.Databases = append(d.Databases, db)
 		}
 	}
-	live := map[string]bool{}
 	var servers []reconcile.Server
 	for _, base := range app.Services {
 		if base.Name == skip {
@@ -51,23 +49,9 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 		if !ok {
 			continue
 		}
-		// Every environment's data volumes are live files, overlays' too.
-		for _, env := range app.Environments() {
-			s, _ := app.ServiceIn(env, base.Name)
-			if esrv, ok := reconcile.RecogniseServer(s); ok {
-				for _, v := range esrv.DataVolumes {
-					live[v.Source] = true
-				}
-			}
-		}
 		servers = append(servers, srv)
 		if db, ok := serverDatabase(srv, &d.Notes); ok {
 			add(db)
-		}
-	}
-	for _, v := range app.VolumeSources(skip) {
-		if !live[v] {
-			d.Volumes = append(d.Volumes, v)
 		}
 	}
 	for _, s := range app.Services {
@@ -114,6 +98,82 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 	}
 	sort.SliceStable(d.Databases, func(i, j int) bool { return d.Databases[i].Name < d.Databases[j].Name })
 	return d
+}
+
+// volumesPerEnvironment lists the volumes init backs up: those the app's
+// services mount in the first of envs (default_environment when covered),
+// and, for each other environment whose services mount other volumes
+// (overlays replace a service's volumes), an override with its own. A volume
+// that takes another's place at the same mount point of the same service
+// keeps that one's target in the backup service, so the paths backed up (and
+// SQLite files under them) stay the same in every environment.
+func volumesPerEnvironment(app *reconcile.App, envs []string, skip string) ([]spec.Volume, map[string]spec.Override) {
+	base := envs[0]
+	if slices.Contains(envs, app.DefaultEnvironment) {
+		base = app.DefaultEnvironment
+	}
+	baseMounts := mountsIn(app, base, skip)
+	var volumes []spec.Volume
+	for _, m := range baseMounts {
+		if !slices.ContainsFunc(volumes, func(v spec.Volume) bool { return v.Name == m.source }) {
+			volumes = append(volumes, spec.Volume{Name: m.source})
+		}
+	}
+	byName := func(a, b spec.Volume) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(volumes, byName)
+	var overrides map[string]spec.Override
+	for _, env := range envs {
+		if env == base {
+			continue
+		}
+		var own []spec.Volume
+		for _, m := range mountsIn(app, env, skip) {
+			if slices.ContainsFunc(own, func(v spec.Volume) bool { return v.Name == m.source }) {
+				continue
+			}
+			v := spec.Volume{Name: m.source}
+			for _, b := range baseMounts {
+				if b.service == m.service && b.target == m.target && b.source != m.source && !strings.HasPrefix(b.source, "/") {
+					v.Target = spec.DefaultTargetDir + "/" + b.source
+				}
+			}
+			own = append(own, v)
+		}
+		slices.SortFunc(own, byName)
+		if slices.Equal(own, volumes) || len(own) == 0 {
+			continue
+		}
+		if overrides == nil {
+			overrides = map[string]spec.Override{}
+		}
+		overrides[env] = spec.Override{Volumes: own}
+	}
+	return volumes, overrides
+}
+
+// mount is one volume an app service mounts in one environment.
+type mount struct{ service, target, source string }
+
+// mountsIn lists the volumes the app's services (but skip) mount in env, in
+// file order: an overlay's volumes replace its service's whole list. The
+// data directory of a database service is left out: a copy of a running
+// server's files may not start or may lose committed rows, so the server
+// is dumped instead (and the plan says so for each such volume).
+func mountsIn(app *reconcile.App, env, skip string) []mount {
+	var out []mount
+	for _, base := range app.Services {
+		if base.Name == skip {
+			continue
+		}
+		s, _ := app.ServiceIn(env, base.Name)
+		srv, _ := reconcile.RecogniseServer(s)
+		for _, v := range s.Volumes {
+			if !slices.Contains(srv.DataVolumes, v) {
+				out = append(out, mount{service: s.Name, target: v.Target, source: v.Source})
+			}
+		}
+	}
+	return out
 }
 
 // serverDatabase is the spec database that dumps a database service, or a

@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
@@ -139,30 +137,8 @@ func storedSecrets(t *testing.T, sim *simtest.Env, env string) map[string]bool {
 	return out
 }
 
-var (
-	cliOnce sync.Once
-	cliBin  string
-	cliErr  error
-)
-
 // cliBinary builds devopsellence-backup once per test process.
 func cliBinary(t *testing.T) string {
 	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "devopsellence-backup-bin-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliBin = filepath.Join(dir, "devopsellence-backup")
-		out, err := exec.Command("go", "build", "-o", cliBin, "../../devopsellence-backup").CombinedOutput()
-		if err != nil {
-			cliErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatalf("build devopsellence-backup: %v", cliErr)
-	}
-	return cliBin
+	return simtest.Tool(t)
 }

@@ -1,41 +1,26 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"io/fs"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
-
-// defaultImage is the official backup image of this release, so that the
-// agent in the service matches this tool; "" for a build that is not a
-// release (init then asks for an image).
-func defaultImage() string {
-	if v, ok := buildinfo.Release(); ok {
-		return operate.ImageFor(v)
-	}
-	return ""
-}
-
-// noImageHelp says where an image comes from when there is no default.
-const noImageHelp = "this devopsellence-backup is not a release build, so there is no official image of its version: " +
-	"build one from the repository's Dockerfile (or `devopsellence-backup image` for a custom one), push it, and pass --image"
 
 type initOptions struct {
 	apply       applyOptions
@@ -44,9 +29,11 @@ type initOptions struct {
 	Repository  string
 	RepoSecret  bool
 	RepoType    string
+	RepoVolume  string
 	Envs        []string
 	Volumes     []string
 	Databases   []string
+	Scratch     []string
 	NoDetect    bool
 	KeepDaily   int
 	KeepWeekly  int
@@ -61,20 +48,34 @@ func newInitCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Onboard an app: detect what to back up, write the spec, show the plan, apply it",
-		Long: `init reads devopsellence.yml, detects the volumes the app's services use, the
-database URLs they take as secrets and SQLite files under those volumes, asks
-on a terminal for what it cannot detect (repository, image, retention, with
-defaults), or takes everything as flags for scripts. It writes
-devopsellence.backup.yml (commented), shows the plan, then runs apply.
+		Long: `init reads devopsellence.yml, detects the volumes the app's services use in
+each environment (an environment whose overlay mounts volumes of its own backs
+up those), the database URLs they take as secrets and SQLite files under those
+volumes. A backup service already in devopsellence.yml lends its image and
+repository. init asks on a terminal for what it cannot detect (repository,
+image, retention, with defaults; something to back up when nothing was
+found), or takes everything as flags for scripts. It checks the spec against
+the app, writes devopsellence.backup.yml (commented), shows the plan, then
+runs apply.
+
+A local repository path needs --repository-volume: a path inside the backup
+container is lost at the next deploy. --scratch-url-secret NAME=SECRET gives a
+database's drills a server to restore into.
+
+init can be run again: when the apply fails before devopsellence.yml changed,
+the spec it wrote is removed again; once it exists, the same answers go on
+with it, and other answers need --force.
 
 EXIT STATUS
   0    onboarded
   1    error
-  2    invalid input, a spec already exists (without --force), missing answers off a terminal
+  2    invalid input, nothing to back up, a different spec already exists (without --force), missing answers off a terminal
   130  interrupted`,
 		Example: `  devopsellence-backup init
   devopsellence-backup init --repository s3:s3.amazonaws.com/my-backups --image registry.example.com/app-backup:1 \
-    --non-interactive --secret-env RESTIC_PASSWORD=CI_RESTIC_PASSWORD ...`,
+    --non-interactive --secret-env RESTIC_PASSWORD=CI_RESTIC_PASSWORD ...
+  devopsellence-backup init --repository /srv/restic --repository-volume /mnt/backups/app --image restic/restic:0.18.1
+  devopsellence-backup init --scratch-url-secret primary=DRILL_DATABASE_URL ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInit(cmd.Context(), o)
@@ -86,9 +87,11 @@ EXIT STATUS
 	f.StringVar(&o.Repository, "repository", "", "restic repository URL (without credentials)")
 	f.BoolVar(&o.RepoSecret, "repository-secret", false, "the repository URL carries credentials: keep it in the secret RESTIC_REPOSITORY")
 	f.StringVar(&o.RepoType, "repository-type", "", "backend type when the URL is secret (s3, b2, rest, ...)")
+	f.StringVar(&o.RepoVolume, "repository-volume", "", "for a local repository path: the volume mounted there (a named volume, or a host path such as /srv/backups)")
 	f.StringSliceVar(&o.Envs, "environments", nil, "environments to back up (default: default_environment)")
 	f.StringSliceVar(&o.Volumes, "volume", nil, "app volumes to back up (default: every detected volume)")
 	f.StringArrayVar(&o.Databases, "database", nil, "a database: NAME=ENGINE:URL_SECRET or NAME=sqlite:/path (default: detected)")
+	f.StringArrayVar(&o.Scratch, "scratch-url-secret", nil, "where drills of database NAME restore: NAME=SECRET, the secret holding a server URL on which a scratch database may be created and dropped")
 	f.BoolVar(&o.NoDetect, "no-detect", false, "back up only what the flags name")
 	f.IntVar(&o.KeepDaily, "keep-daily", 7, "retention: daily snapshots to keep")
 	f.IntVar(&o.KeepWeekly, "keep-weekly", 4, "retention: weekly snapshots to keep")
@@ -101,6 +104,7 @@ EXIT STATUS
 	f.BoolVar(&af.NonInteractive, "non-interactive", false, "never prompt (implies --yes); every answer comes from flags")
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
 	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
 	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
 	f.StringVarP(&af.Output, "output", "o", render.Text, "result format on stdout: text or json")
@@ -123,54 +127,44 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return usageError{err}
 	}
 	w.client.Env = prompt.Scrub(w.client.Env, sources.Named()...)
-	if _, err := os.Stat(w.specPath); err == nil && !o.Force {
-		return usagef("%s already exists; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
 	if samePath(w.specPath, w.configPath) {
 		return usagef("--spec %s is %s, which devopsellence manages; the backup spec goes in its own file (default %s)", w.specFile, ConfigFile, spec.DefaultFile)
 	}
 	if err := store.Writable(w.specPath); err != nil {
 		return err
 	}
-	cfg, err := os.ReadFile(w.configPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return usagef("no %s in %s; create the app first with `devopsellence init --mode solo`", ConfigFile, w.dir)
-	} else if err != nil {
+	existing, err := os.ReadFile(w.specPath)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", w.specFile, err)
+	}
+	app, err := readAppForInit(w)
+	if err != nil {
 		return err
-	}
-	doc, err := yamlpatch.Parse(cfg)
-	if err != nil {
-		return usagef("%s: %w", ConfigFile, err)
-	}
-	app, err := reconcile.ReadApp(doc.Root(), "*")
-	if err != nil {
-		return usageError{err}
 	}
 	if err := o.ensureMode(ctx, w); err != nil {
 		return err
 	}
-
-	b, err := o.build(ctx, w, app)
+	b, out, err := o.spec(ctx, w, app)
 	if err != nil {
 		return err
 	}
-	out := spec.Format(b)
-	if _, err := spec.Parse(w.specFile, out); err != nil {
-		// The file was not written: no line numbers in it, and no "fix the
-		// file"; the problems are in the flags or answers.
-		return usagef("the answers given to init do not make a valid spec, so %s was not written:\n  %s\nrun init again with other flags or answers",
-			w.specFile, strings.Join(problems(err), "\n  "))
+	switch {
+	case exists && bytes.Equal(existing, out):
+		// A rerun with the same answers (after a failure, say) goes on.
+		fmt.Fprintf(g.streams.Err, "%s is already what these answers give; going on with it\n", w.specFile)
+	case exists && !o.Force:
+		return usagef("%s already exists and differs from what these answers give; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
+	default:
+		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
 	}
-	if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
 	fmt.Fprintf(g.streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", b.Spec.Schedule.Text())
 
 	if o.NoApply {
-		p, _, err := w.plan(ctx)
+		p, _, err := w.plan(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -180,14 +174,73 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return render.PlanText(g.streams.Out, p)
 	}
 	o.apply.ShowPlan = true
-	if err := runApply(ctx, &o.apply); err != nil {
-		return err
+	ps, err := o.apply.applyAndPrint(ctx)
+	if err != nil {
+		return o.undo(w, exists, ps, err)
 	}
 	if o.apply.Output != render.JSON {
 		env := b.Spec.Environments[0]
 		fmt.Fprintf(g.streams.Out, "\nNext:\n  devopsellence-backup backup --env %s   # a first backup\n  devopsellence-backup drill --env %s    # prove it restores\n  devopsellence-backup status            # the evidence report\n", env, env)
 	}
 	return nil
+}
+
+// readAppForInit reads devopsellence.yml, every service in detail.
+func readAppForInit(w *workspace) (*reconcile.App, error) {
+	cfg, err := os.ReadFile(w.configPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usagef("no %s in %s; create the app first with `devopsellence init --mode solo`", ConfigFile, w.dir)
+	} else if err != nil {
+		return nil, err
+	}
+	doc, err := yamlpatch.Parse(cfg)
+	if err != nil {
+		return nil, usagef("%s: %w", ConfigFile, err)
+	}
+	app, err := reconcile.ReadApp(doc.Root(), "*")
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return app, nil
+}
+
+// spec builds the spec and checks it, on its own and against the app,
+// before anything is written.
+func (o *initOptions) spec(ctx context.Context, w *workspace, app *reconcile.App) (*spec.Backup, []byte, error) {
+	b, err := o.build(ctx, w, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := spec.Format(b)
+	parsed, err := spec.Parse(w.specFile, out)
+	if err == nil {
+		_, err = reconcile.Desire(parsed, app, w.specFile)
+	}
+	if err != nil {
+		// The file was not written: no line numbers in it, and no "fix the
+		// file"; the problems are in the flags or answers.
+		return nil, nil, usagef("the answers given to init do not make a valid spec, so %s was not written:\n  %s\nrun init again with other flags or answers",
+			w.specFile, strings.Join(problems(err), "\n  "))
+	}
+	return b, out, nil
+}
+
+// undo removes the spec init wrote when the apply after it failed before
+// devopsellence.yml changed, so a failed init leaves nothing behind; a rerun
+// with the same answers writes it again. Once devopsellence.yml refers to
+// it, the spec stays, and the same rerun goes on with it.
+func (o *initOptions) undo(w *workspace, existed bool, ps *pass, err error) error {
+	if existed || ps != nil && ps.result != nil && ps.result.ConfigWritten {
+		return err
+	}
+	if errors.Is(err, errDeclined) {
+		return fmt.Errorf("%w; %s stays as written: edit it if you like, then run `devopsellence-backup apply`", err, w.specFile)
+	}
+	if rerr := os.Remove(w.specPath); rerr != nil {
+		return fmt.Errorf("%w; removing %s, which init wrote, also failed: %v", err, w.specFile, rerr)
+	}
+	fmt.Fprintf(o.apply.streams.Err, "removed %s again: nothing was applied\n", w.specFile)
+	return err
 }
 
 // writeSpec writes the spec under the app's lock, so that a temp file left
@@ -226,141 +279,6 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 func (o *initOptions) canAsk() bool {
 	s := o.apply.streams
 	return !o.apply.NonInteractive && s.CanPrompt()
-}
-
-// build puts the spec together from detection, flags and answers.
-func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.App) (*spec.Backup, error) {
-	b := &spec.Backup{APIVersion: spec.APIVersion, Kind: spec.Kind}
-	b.Metadata.Name = o.Name
-	if b.Metadata.Name == "" {
-		b.Metadata.Name = dbName(app.Project)
-	}
-	s := &b.Spec
-	s.Environments = o.Envs
-	if len(s.Environments) == 0 {
-		s.Environments = []string{app.DefaultEnvironment}
-	}
-	var det detected
-	if !o.NoDetect {
-		det = detect(app, w.dir, spec.DefaultService)
-		for _, n := range det.Notes {
-			fmt.Fprintf(o.apply.streams.Err, "note: %s\n", n)
-		}
-	}
-	vols := o.Volumes
-	if len(vols) == 0 {
-		vols = det.Volumes
-	}
-	for _, v := range vols {
-		s.Volumes = append(s.Volumes, spec.Volume{Name: v})
-	}
-	if len(o.Databases) > 0 {
-		for _, d := range o.Databases {
-			db, err := parseDatabaseFlag(d)
-			if err != nil {
-				return nil, err
-			}
-			s.Databases = append(s.Databases, db)
-		}
-	} else {
-		s.Databases = det.Databases
-	}
-	if o.KeepDaily+o.KeepWeekly+o.KeepMonthly > 0 {
-		s.Retention = &spec.Retention{KeepDaily: o.KeepDaily, KeepWeekly: o.KeepWeekly, KeepMonthly: o.KeepMonthly}
-	}
-	for _, kv := range o.OnePassword {
-		// Only a valid name is repeated: the value itself may have been
-		// typed where the name or the reference belongs.
-		name, ref, ok := strings.Cut(kv, "=")
-		if !ok || !spec.IsEnvVarName(name) {
-			return nil, usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
-		}
-		if !spec.IsOnePasswordRef(ref) {
-			return nil, usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
-		}
-		if s.Secrets == nil {
-			s.Secrets = map[string]spec.SecretSource{}
-		}
-		s.Secrets[name] = spec.SecretSource{OnePassword: ref}
-	}
-
-	image := o.Image
-	if image == "" {
-		image = defaultImage()
-	}
-	// Backups keep happening after onboarding: init writes the daily
-	// schedule rather than leave it implied.
-	s.Schedule = &spec.Schedule{Every: spec.DefaultBackupEvery}
-	repo := o.Repository
-	var err error
-	if o.canAsk() {
-		fmt.Fprintf(o.apply.streams.Err, "Detected: volumes %v, databases %v\n", vols, dbNames(s.Databases))
-		if repo == "" && !o.RepoSecret {
-			if repo, err = o.ask(ctx, "restic repository URL (e.g. s3:s3.amazonaws.com/bucket/app; a URL with credentials: leave empty to keep it in the secret RESTIC_REPOSITORY)", ""); err != nil {
-				return nil, err
-			}
-			o.RepoSecret = repo == ""
-		}
-		if image == "" {
-			fmt.Fprintln(o.apply.streams.Err, "No default image: "+noImageHelp+".")
-		}
-		if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", image); err != nil {
-			return nil, err
-		}
-		if s.Retention != nil {
-			d, err := o.askInt(ctx, "daily snapshots to keep", s.Retention.KeepDaily)
-			if err != nil {
-				return nil, err
-			}
-			s.Retention.KeepDaily = d
-		}
-	}
-	var missing []string
-	if repo == "" && !o.RepoSecret {
-		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
-	}
-	if image == "" {
-		missing = append(missing, "--image ("+noImageHelp+")")
-	}
-	if len(missing) > 0 {
-		return nil, usagef("init needs: %s", strings.Join(missing, "; "))
-	}
-	s.Image = image
-	if o.RepoSecret {
-		s.Repository = spec.Repository{URLSecret: spec.RepositorySecret, Type: o.RepoType}
-	} else {
-		s.Repository = spec.Repository{URL: repo}
-	}
-	return b, nil
-}
-
-func (o *initOptions) ask(ctx context.Context, question, def string) (string, error) {
-	t := &prompt.Terminal{Fd: o.apply.streams.InFd(), Out: o.apply.streams.Err}
-	q := question
-	if def != "" {
-		q += " [" + def + "]"
-	}
-	a, err := t.Line(ctx, q)
-	if err != nil {
-		return "", err
-	}
-	if a = strings.TrimSpace(a); a == "" {
-		return def, nil
-	}
-	return a, nil
-}
-
-func (o *initOptions) askInt(ctx context.Context, question string, def int) (int, error) {
-	for {
-		a, err := o.ask(ctx, question, strconv.Itoa(def))
-		if err != nil {
-			return 0, err
-		}
-		if n, err := strconv.Atoi(a); err == nil && n >= 0 {
-			return n, nil
-		}
-		fmt.Fprintln(o.apply.streams.Err, "  want a whole number")
-	}
 }
 
 func parseDatabaseFlag(s string) (spec.Database, error) {
@@ -420,8 +338,8 @@ func problems(err error) []string {
 // answerFlag names the init flag that sets the spec field at path.
 func answerFlag(path string) string {
 	for _, f := range []struct{ prefix, flag string }{
-		{"metadata.name", "--name"}, {"spec.image", "--image"}, {"spec.repository", "--repository"},
-		{"spec.environments", "--environments"}, {"spec.volumes", "--volume"}, {"spec.databases", "--database"},
+		{"metadata.name", "--name"}, {"spec.image", "--image"}, {"spec.repository.volume", "--repository-volume"}, {"spec.repository", "--repository"},
+		{"spec.environments", "--environments"}, {"spec.volumes", "--volume"}, {"spec.databases", "--database, --scratch-url-secret"},
 		{"spec.secrets", "--onepassword"}, {"spec.retention", "--keep-daily, --keep-weekly, --keep-monthly"},
 	} {
 		if strings.HasPrefix(path, f.prefix) {

@@ -66,8 +66,13 @@ func TestInitDetectsWhatToBackUpWritesACommentedSpecAndApplies(t *testing.T) {
 	if r := runCLI(t, sim, nil, "plan", "--detailed-exitcode"); r.code != 0 {
 		t.Errorf("plan after init: exit %d\n%s", r.code, r.stdout)
 	}
-	if r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "x", "--image", "y"); r.code != 2 || !strings.Contains(r.stderr, "already exists") {
-		t.Errorf("a second init: exit %d %s", r.code, r.stderr)
+	if r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/elsewhere", "--image", "y"); r.code != 2 || !strings.Contains(r.stderr, "already exists and differs from what these answers give") {
+		t.Errorf("a second init with other answers: exit %d %s", r.code, r.stderr)
+	}
+	// The same answers again: init goes on with the spec it wrote.
+	r = runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/example-app-backups", "--image", "registry.example.com/example-app-backup:1.2.0")
+	if r.code != 0 || !strings.Contains(r.stderr, "is already what these answers give") || !strings.Contains(r.stdout, "Nothing to do") {
+		t.Errorf("a second init with the same answers: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -144,7 +149,7 @@ func TestInitObservesDevopsellenceOnce(t *testing.T) {
 	sim := newApp(t, "basic")
 	withoutSpec(t, sim)
 	sim.ResetCalls(t)
-	r := runCLI(t, sim, basicSecrets().env(), "init", "--non-interactive", "--repository", "/srv/repo", "--image", "i:1")
+	r := runCLI(t, sim, basicSecrets().env(), "init", "--non-interactive", "--repository", "/srv/repo", "--repository-volume", "restic_repo", "--image", "i:1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -98,7 +98,9 @@ func TestAMissingRepositoryIsNotCreatedUnasked(t *testing.T) {
 		if f == nil || len(f.NextActions) == 0 || f.NextActions[0].Command != "devopsellence-backup backup --env production --init" {
 			t.Fatalf("findings = %+v", d.Findings)
 		}
-		if _, err := os.Stat(app.repo); !os.IsNotExist(err) {
+		// The folder exists (the volume mounted there, as Docker creates a
+		// bind mount's host folder); no repository was initialised in it.
+		if _, err := os.Stat(filepath.Join(app.repo, "config")); !os.IsNotExist(err) {
 			t.Errorf("the repository was created: %v", err)
 		}
 		if d := app.mustOp(t, 1, "status"); d.finding("repository_missing") == nil {

@@ -111,8 +111,9 @@ type opsConfig struct {
 	// environments the app is set up for (default production); the spec
 	// covers them when extra says so.
 	environments []string
-	// app is the fixture under fixtures/ops (default shop); appVars fill
-	// in its devopsellence.yml's {{NAME}} placeholders.
+	// app is the fixture under fixtures/ops whose devopsellence.yml the
+	// shop's spec backs up (default shop); appVars fill in its {{NAME}}
+	// placeholders.
 	app     string
 	appVars map[string]string
 }
@@ -163,9 +164,10 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 			t.Fatal(err)
 		}
 	}
-	specText := sim.ReadFile(t, "devopsellence.backup.yml")
+	specText := string(readFile(t, filepath.Join(opsDir, "shop", "devopsellence.backup.yml")))
 	specText = strings.NewReplacer(
 		"{{REPO}}", a.repo,
+		"{{REPO_VOLUME}}", repoVolume(a.repo),
 		"{{CACHE}}", filepath.Join(tmp, "cache"),
 		"{{PATH}}", a.binDir+":"+servicePath,
 		"{{DATABASES}}", strings.TrimRight(cfg.databases, "\n"),
@@ -183,6 +185,15 @@ func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
 		}
 	}
 	return a
+}
+
+// repoVolume mounts a local repository's host folder at its own path, as
+// the spec requires; a remote repository needs none.
+func repoVolume(repo string) string {
+	if !strings.HasPrefix(repo, "/") {
+		return ""
+	}
+	return "    volume: " + repo
 }
 
 // secretEnv are the explicit secret sources apply reads.

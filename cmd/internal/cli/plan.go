@@ -76,7 +76,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 			return err
 		}
 	}
-	p, in, err := w.plan(ctx)
+	p, in, err := w.plan(ctx, nil)
 	if err != nil {
 		return err
 	}

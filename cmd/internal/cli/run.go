@@ -71,6 +71,7 @@ EXIT STATUS
 	af := &o.apply
 	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
 	f.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
 	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
 	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
@@ -198,8 +199,8 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 		}
 	}
 	summary := "in sync"
-	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0) {
-		summary = applySummary(ps.plan, ps.result)
+	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0 || len(deployPending(ps.plan, ps.result, o.apply.Envs)) > 0) {
+		summary = applySummary(ps.plan, ps.result, o.apply.Envs)
 	}
 	if err != nil {
 		summary = strings.ToLower(st.LastPassResult) + ": " + firstLine(err.Error())

@@ -113,7 +113,7 @@ func (w *workspace) read() (*inputs, error) {
 }
 
 // plan reads, observes devopsellence and the local deploy records, and diffs.
-func (w *workspace) plan(ctx context.Context) (*reconcile.Plan, *inputs, error) {
+func (w *workspace) plan(ctx context.Context, selected []string) (*reconcile.Plan, *inputs, error) {
 	in, err := w.read()
 	if err != nil {
 		return nil, nil, err
@@ -124,7 +124,7 @@ func (w *workspace) plan(ctx context.Context) (*reconcile.Plan, *inputs, error) 
 	if in.observed.Deployed, err = w.store.Deployed(); err != nil {
 		return nil, nil, err
 	}
-	p, err := reconcile.Diff(in.desired, in.observed)
+	p, err := reconcile.Diff(in.desired, in.observed, selected)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,8 +38,11 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 			}
 		}
 		deploy := "no"
-		if e.Deploy {
+		switch {
+		case e.Deploy:
 			deploy = "yes: " + e.DeployReason
+		case e.Inert && e.Covered:
+			deploy = "no: " + e.DeployReason
 		}
 		cov := "yes"
 		if !e.Covered {

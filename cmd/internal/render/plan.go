@@ -132,6 +132,8 @@ func PlanText(w io.Writer, p *reconcile.Plan) error {
 			fmt.Fprintf(&b, "  %s: no (not covered)\n", e.Name)
 		case e.Deploy:
 			fmt.Fprintf(&b, "  %s: yes (%s)\n", e.Name, e.DeployReason)
+		case e.Inert:
+			fmt.Fprintf(&b, "  %s: no (%s)\n", e.Name, e.DeployReason)
 		default:
 			fmt.Fprintf(&b, "  %s: no (deployed and in sync)\n", e.Name)
 		}

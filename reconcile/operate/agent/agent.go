@@ -188,7 +188,12 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool, extra func
 	if ev.Kind != string(operate.OpStatus) {
 		// A fresh context: the run's own may be over, and what happened
 		// must still be recorded, briefly.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// An interrupted run gets less: its backend may be what hung.
+		wait := 30 * time.Second
+		if interrupted {
+			wait = 10 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		a.alert(ctx, ev)
 		line.Stored = a.storeEvidence(ctx, rec)
 		cancel()

@@ -86,8 +86,10 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 			err = f()
 		}
 	}
+	// An interrupted command may or may not have reached it; the evidence
+	// of an interrupted run is worth a try (its store has a deadline).
 	switch class(err) {
-	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword), string(restic.ClassInterrupted):
+	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword):
 	default:
 		rec.repoReached = true
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -255,15 +256,21 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// lockFiles lists the files in the repository's locks folder, without restic.
+// lockFiles lists the locks in the repository's locks folder, without
+// restic. A lock is written to a "<id>-tmp-…" file first and renamed: only
+// the renamed file counts.
 func (l *lab) lockFiles() []string {
 	ents, _ := os.ReadDir(filepath.Join(l.repo, "locks"))
 	var out []string
 	for _, e := range ents {
-		out = append(out, e.Name())
+		if hexID.MatchString(e.Name()) {
+			out = append(out, e.Name())
+		}
 	}
 	return out
 }
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // writeFile writes a file under the lab's folder, creating folders.
 func (l *lab) writeFile(t *testing.T, rel, content string) string {

@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// build puts the spec together from detection, flags and answers.
+func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.App) (*spec.Backup, error) {
+	b := &spec.Backup{APIVersion: spec.APIVersion, Kind: spec.Kind}
+	b.Metadata.Name = o.Name
+	if b.Metadata.Name == "" {
+		b.Metadata.Name = dbName(app.Project)
+	}
+	s := &b.Spec
+	s.Environments = o.Envs
+	if len(s.Environments) == 0 {
+		s.Environments = []string{app.DefaultEnvironment}
+	}
+	if err := o.sources(ctx, w, app, s); err != nil {
+		return nil, err
+	}
+	if o.KeepDaily+o.KeepWeekly+o.KeepMonthly > 0 {
+		s.Retention = &spec.Retention{KeepDaily: o.KeepDaily, KeepWeekly: o.KeepWeekly, KeepMonthly: o.KeepMonthly}
+	}
+	// Backups keep happening after onboarding: init writes the daily
+	// schedule rather than leave it implied.
+	s.Schedule = &spec.Schedule{Every: spec.DefaultBackupEvery}
+	for _, kv := range o.OnePassword {
+		name, ref, ok := strings.Cut(kv, "=")
+		// Only a valid name is repeated: the value itself may have been
+		// typed where the name or the reference belongs.
+		if !ok || !spec.IsEnvVarName(name) {
+			return nil, usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
+		}
+		if !spec.IsOnePasswordRef(ref) {
+			return nil, usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
+		}
+		if s.Secrets == nil {
+			s.Secrets = map[string]spec.SecretSource{}
+		}
+		s.Secrets[name] = spec.SecretSource{OnePassword: ref}
+	}
+	a := o.adopted(app)
+	if err := o.answer(ctx, s, a); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// sources fills the volumes, per environment, and the databases: from the
+// flags, else from detection; with nothing to back up it asks (on a
+// terminal) or refuses with the flags that fix it.
+func (o *initOptions) sources(ctx context.Context, w *workspace, app *reconcile.App, s *spec.Spec) error {
+	var det detected
+	if !o.NoDetect {
+		det = detect(app, w.dir, spec.DefaultService)
+		for _, n := range det.Notes {
+			fmt.Fprintf(o.apply.streams.Err, "note: %s\n", n)
+		}
+	}
+	if len(o.Volumes) > 0 {
+		for _, v := range o.Volumes {
+			s.Volumes = append(s.Volumes, spec.Volume{Name: v})
+		}
+	} else if !o.NoDetect {
+		s.Volumes, s.Overrides = volumesPerEnvironment(app, s.Environments, spec.DefaultService)
+	}
+	if len(o.Databases) > 0 {
+		for _, d := range o.Databases {
+			db, err := parseDatabaseFlag(d)
+			if err != nil {
+				return err
+			}
+			s.Databases = append(s.Databases, db)
+		}
+	} else {
+		s.Databases = det.Databases
+	}
+	if err := o.scratch(s.Databases); err != nil {
+		return err
+	}
+	if len(s.Volumes) > 0 || len(s.Databases) > 0 {
+		return nil
+	}
+	const fix = "name what to back up: --volume NAME (a volume an app service mounts) or --database NAME=ENGINE:URL_SECRET (or NAME=sqlite:/path)"
+	if !o.canAsk() {
+		return usagef("init found nothing to back up: no app service in %s mounts a volume, and no database URL secret or SQLite file was detected; %s", ConfigFile, fix)
+	}
+	answer, err := o.ask(ctx, "Nothing to back up was detected. A database to back up (NAME=ENGINE:URL_SECRET, or NAME=sqlite:/path; empty to stop)", "")
+	if err != nil {
+		return err
+	}
+	if answer == "" {
+		return usagef("init found nothing to back up; %s", fix)
+	}
+	db, err := parseDatabaseFlag(answer)
+	if err != nil {
+		return err
+	}
+	s.Databases = append(s.Databases, db)
+	return o.scratch(s.Databases)
+}
+
+// scratch applies --scratch-url-secret NAME=SECRET: the secret holding a
+// server URL where a drill of database NAME may create its scratch copy.
+func (o *initOptions) scratch(dbs []spec.Database) error {
+	for _, kv := range o.Scratch {
+		name, sec, ok := strings.Cut(kv, "=")
+		i := slices.IndexFunc(dbs, func(d spec.Database) bool { return d.Name == name })
+		switch {
+		case !ok || sec == "":
+			return usagef("--scratch-url-secret %s=…: want NAME=SECRET, the database's name and the secret that holds its scratch server's URL", flagName(name))
+		case i < 0:
+			return usagef("--scratch-url-secret %s: no database of that name (databases: %s)", flagName(name), strings.Join(dbNames(dbs), ", "))
+		}
+		dbs[i].ScratchURLSecret = sec
+	}
+	return nil
+}
+
+// adoption is what an existing backup service in devopsellence.yml already
+// says about the image and the repository.
+type adoption struct {
+	image, repo, repoType string
+	repoSecret            bool
+}
+
+// adopted reads the hand-written (or earlier managed) backup service, if
+// there is one that looks like restic, so init reuses its image and
+// repository instead of asking for them.
+func (o *initOptions) adopted(app *reconcile.App) adoption {
+	svc, ok := app.Service(spec.DefaultService)
+	if !ok || !reconcile.Adoptable(svc) {
+		return adoption{}
+	}
+	a := adoption{image: svc.Image}
+	if url := svc.Env[spec.RepositorySecret]; url != "" && !spec.EmbedsCredentials(url) {
+		a.repo = url
+	}
+	for _, r := range svc.SecretRefs {
+		switch {
+		case r.Name == spec.RepositorySecret:
+			a.repoSecret = true
+		case strings.HasPrefix(r.Name, "AWS_"):
+			a.repoType = "s3"
+		case strings.HasPrefix(r.Name, "B2_"):
+			a.repoType = "b2"
+		case strings.HasPrefix(r.Name, "AZURE_"):
+			a.repoType = "azure"
+		case strings.HasPrefix(r.Name, "GOOGLE_"):
+			a.repoType = "gs"
+		}
+	}
+	return a
+}
+
+// answer settles the image and the repository: flags first, then what an
+// adopted service says, then (on a terminal) questions with defaults.
+func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) error {
+	image := cmpOr(o.Image, agentImage(a.image))
+	repo, repoSecret, repoType := o.Repository, o.RepoSecret, o.RepoType
+	if repo == "" && !repoSecret {
+		repo, repoSecret = a.repo, a.repoSecret && a.repo == ""
+	}
+	repoType = cmpOr(repoType, a.repoType)
+	volume := o.RepoVolume
+	var err error
+	if o.canAsk() {
+		fmt.Fprintf(o.apply.streams.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
+		if repo == "" && !repoSecret {
+			if repo, err = o.ask(ctx, "restic repository URL (e.g. s3:s3.amazonaws.com/bucket/app; a URL with credentials: leave empty to keep it in the secret RESTIC_REPOSITORY)", ""); err != nil {
+				return err
+			}
+			repoSecret = repo == ""
+		}
+		if (spec.Repository{URL: repo}).LocalPath() != "" && volume == "" {
+			if volume, err = o.ask(ctx, "volume to mount at "+repo+" for the repository (a named volume, or a host path such as /srv/backups)", "restic_repo"); err != nil {
+				return err
+			}
+		}
+		if image == "" && defaultImage() == "" {
+			fmt.Fprintln(o.apply.streams.Err, "No default image: "+noImageHelp+".")
+		}
+		if o.Image == "" {
+			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), a.image)); err != nil {
+				return err
+			}
+		}
+		if s.Retention != nil {
+			d, err := o.askInt(ctx, "daily snapshots to keep", s.Retention.KeepDaily)
+			if err != nil {
+				return err
+			}
+			s.Retention.KeepDaily = d
+		}
+	}
+	image = cmpOr(image, defaultImage(), a.image)
+	var missing []string
+	if repo == "" && !repoSecret {
+		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
+	}
+	if repoSecret && repoType == "" {
+		missing = append(missing, "--repository-type (s3, b2, rest, ...) for the secret repository URL")
+	}
+	if local := (spec.Repository{URL: repo}).LocalPath(); local != "" && volume == "" {
+		missing = append(missing, fmt.Sprintf("--repository-volume NAME: %s is a path inside the backup container and is lost at the next deploy; mount a volume there (a named volume, or a host path such as /srv/backups), or use a remote repository (s3:, b2:, rest:, sftp:, ...)", local))
+	}
+	if image == "" {
+		missing = append(missing, "--image ("+noImageHelp+")")
+	}
+	if len(missing) > 0 {
+		return usagef("init needs: %s", strings.Join(missing, "; "))
+	}
+	s.Image = image
+	if repoSecret {
+		s.Repository = spec.Repository{URLSecret: spec.RepositorySecret, Type: repoType}
+	} else {
+		s.Repository = spec.Repository{URL: repo, Volume: volume}
+	}
+	return nil
+}
+
+var flagNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// flagName is the NAME part of a NAME=... flag as it may be shown: a value
+// typed where the name belongs is never echoed.
+func flagName(name string) string {
+	if flagNameRe.MatchString(name) {
+		return name
+	}
+	return "NAME"
+}
+
+// defaultImage is the official backup image of this release, so that the
+// agent in the service matches this tool; "" for a build that is not a
+// release (init then asks for an image).
+func defaultImage() string {
+	if v, ok := buildinfo.Release(); ok {
+		return operate.ImageFor(v)
+	}
+	return ""
+}
+
+// agentImage keeps an adopted service's image when it is an agent image
+// (the official one, any tag); a hand-written service from the backup
+// guide runs plain restic, which has no agent, and gets the default.
+func agentImage(image string) string {
+	if strings.HasPrefix(image, operate.OfficialImage+":") {
+		return image
+	}
+	return ""
+}
+
+// noImageHelp says where an image comes from when there is no default.
+const noImageHelp = "this devopsellence-backup is not a release build, so there is no official image of its version: " +
+	"build one from the repository's Dockerfile (or `devopsellence-backup image` for a custom one), push it, and pass --image"
+
+func cmpOr(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func volumeNames(s *spec.Spec) []string {
+	out := []string{}
+	for _, v := range s.Volumes {
+		out = append(out, v.Name)
+	}
+	for _, env := range slices.Sorted(maps.Keys(s.Overrides)) {
+		for _, v := range s.Overrides[env].Volumes {
+			out = append(out, v.Name+" ("+env+")")
+		}
+	}
+	return out
+}
+
+func (o *initOptions) ask(ctx context.Context, question, def string) (string, error) {
+	t := &prompt.Terminal{Fd: o.apply.streams.InFd(), Out: o.apply.streams.Err}
+	q := question
+	if def != "" {
+		q += " [" + def + "]"
+	}
+	a, err := t.Line(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	if a = strings.TrimSpace(a); a == "" {
+		return def, nil
+	}
+	return a, nil
+}
+
+func (o *initOptions) askInt(ctx context.Context, question string, def int) (int, error) {
+	for {
+		a, err := o.ask(ctx, question, strconv.Itoa(def))
+		if err != nil {
+			return 0, err
+		}
+		if n, err := strconv.Atoi(a); err == nil && n >= 0 {
+			return n, nil
+		}
+		fmt.Fprintln(o.apply.streams.Err, "  want a whole number")
+	}
+}
