@@ -18,14 +18,8 @@ func Summarize(snaps []Snapshot, id Identity, now time.Time) StatusData {
 	st := StatusData{Groups: []SnapGroup{}, Evidence: []EvidenceRef{}}
 	groups := map[string]*SnapGroup{}
 	newestEvidence := map[string]*EvidenceRef{}
+	snaps, st.Foreign = id.Trusted(snaps)
 	for _, s := range snaps {
-		switch id.Owner(s) {
-		case Foreign:
-			if s.Hostname == id.Host {
-				st.Foreign++
-			}
-			continue
-		}
 		st.Snapshots++
 		if InFuture(s.Time, now) {
 			st.Future = append(st.Future, SnapRef{ID: s.ID, Time: s.Time, Kind: kindOf(s)})
@@ -98,8 +92,9 @@ func kindOf(s Snapshot) string {
 // scheduler reads its rhythm from them, so a restart keeps it.
 func LastRuns(snaps []Snapshot, id Identity, kind Op, now time.Time) (good, failed *time.Time) {
 	var refs []EvidenceRef
+	snaps, _ = id.Trusted(snaps)
 	for _, s := range snaps {
-		if id.Owner(s) == Foreign || InFuture(s.Time, now) {
+		if InFuture(s.Time, now) {
 			continue
 		}
 		if ev, ok := ReadEvidence(s); ok && ev.Kind == string(kind) {
@@ -123,8 +118,9 @@ func LastRuns(snaps []Snapshot, id Identity, kind Op, now time.Time) (good, fail
 // check reads part n+1.
 func LastCheckPart(snaps []Snapshot, id Identity, parts int, now time.Time) int {
 	var newest *EvidenceRef
+	snaps, _ = id.Trusted(snaps)
 	for _, s := range snaps {
-		if id.Owner(s) == Foreign || InFuture(s.Time, now) {
+		if InFuture(s.Time, now) {
 			continue
 		}
 		ev, ok := ReadEvidence(s)

@@ -87,3 +87,24 @@ func TestCheckRotationMovesOnOnlyAfterAPassingPart(t *testing.T) {
 		t.Errorf("after the last part = %d, want 0 (start over)", n)
 	}
 }
+
+func TestAnUntaggedSnapshotAfterThisAppsFirstTaggedOneIsNotTrusted(t *testing.T) {
+	files := []string{"/data/app_storage"}
+	legacy := snap("old", t0.Add(-48*time.Hour), us.Host, files, "app:shop", "env:production", TagFiles)
+	first := ours("f1", t0.Add(-24*time.Hour), files, TagFiles)
+	// Written with plain restic under this app's host and tags, newer
+	// than anything, claiming an ok backup.
+	lookalike := snap("x1", t0.Add(-time.Minute), us.Host, files, "app:shop", "env:production", TagFiles)
+	fakeOK := snap("x2", t0.Add(-time.Minute), us.Host, []string{EvidencePath(OpBackup)}, "app:shop", "env:production", TagEvidence, TagKind+"backup", TagResult+"ok")
+	failed := evidenceSnap("e1", OpBackup, ResultFailed, t0.Add(-2*time.Minute))
+	st := Summarize([]Snapshot{legacy, first, lookalike, fakeOK, failed}, us, t0)
+	if st.Foreign != 2 || st.Snapshots != 3 {
+		t.Fatalf("summary = %+v", st)
+	}
+	if len(st.Groups) != 1 || st.Groups[0].Newest.ID != "f1" || st.Groups[0].Count != 2 {
+		t.Errorf("groups = %+v", st.Groups)
+	}
+	if len(st.Evidence) != 1 || st.Evidence[0].Result != ResultFailed {
+		t.Errorf("evidence = %+v", st.Evidence)
+	}
+}

@@ -91,6 +91,35 @@ func (id Identity) Owner(s Snapshot) Owner {
 	return Foreign
 }
 
+// Trusted drops the snapshots that are not this app's: other hosts and
+// tags, another app's identity, and snapshots without any identity made
+// after this app's first identified one (this app has tagged every
+// snapshot since, so an untagged newer one under its host and tags was
+// written by something else: a lookalike, or restic by hand). Untagged
+// snapshots from before that are this app's own, made by a version of the
+// tool that did not tag them yet. The second result counts the snapshots
+// under this app's host that were dropped.
+func (id Identity) Trusted(snaps []Snapshot) ([]Snapshot, int) {
+	var first *time.Time
+	for _, s := range snaps {
+		if id.Owner(s) == Ours && (first == nil || s.Time.Before(*first)) {
+			t := s.Time
+			first = &t
+		}
+	}
+	out := make([]Snapshot, 0, len(snaps))
+	foreign := 0
+	for _, s := range snaps {
+		switch o := id.Owner(s); {
+		case o == Ours, o == Legacy && (first == nil || !s.Time.After(*first)):
+			out = append(out, s)
+		case s.Hostname == id.Host:
+			foreign++
+		}
+	}
+	return out, foreign
+}
+
 // EvidenceRef is one evidence snapshot, read from its tags.
 type EvidenceRef struct {
 	Kind       string    `json:"kind"`

@@ -417,3 +417,38 @@ func TestLabelNodesChangesNothingBeforeConfirmationAndOnlyForSelectedEnvironment
 		t.Fatalf("production: exit %d, labels %s: %s", r.code, labels(), r.stderr)
 	}
 }
+
+// TestAnAppOnboardedBeforeTheAgentIsMigratedByAPlainApply starts from a
+// backup service the shell-script version wrote and deployed (idling; the
+// operations came through exec): plan shows the move to the agent, apply
+// makes it and deploys, and a second apply has nothing left to do.
+func TestAnAppOnboardedBeforeTheAgentIsMigratedByAPlainApply(t *testing.T) {
+	sim := newApp(t, "upgrade-from-shell")
+	secrets := basicSecrets()
+	for name, value := range secrets {
+		if r := sim.RunStdin(t, value+"\n", "secret", "set", name, "--service", "backup", "--env", "production", "--stdin"); r.Code != 0 {
+			t.Fatalf("secret set %s: %s", name, r.Stdout)
+		}
+	}
+	if r := sim.Run(t, "deploy", "--env", "production"); r.Code != 0 {
+		t.Fatalf("deploy of the old service: %s", r.Stdout)
+	}
+	r := runCLI(t, sim, secrets.env(), "plan", "--detailed-exitcode")
+	if r.code != 3 || !strings.Contains(r.stdout, "+      - devopsellence-backup") || !strings.Contains(r.stdout, "-      - sleep infinity") {
+		t.Fatalf("plan: exit %d, want 3 with the new command in the diff:\n%s", r.code, r.stdout)
+	}
+	if r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive"); r.code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	got := readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml"))
+	want := readFile(t, filepath.Join(appsDir, "upgrade-from-shell", "want.devopsellence.yml"))
+	if !bytes.Equal(got, want) {
+		t.Errorf("devopsellence.yml after the migration:\n%s", got)
+	}
+	if n := count(sim.Calls(t), "deploy"); n < 2 {
+		t.Errorf("the migrated service was not deployed (%d deploys)", n)
+	}
+	if r := runCLI(t, sim, secrets.env(), "plan", "--detailed-exitcode"); r.code != 0 {
+		t.Errorf("plan after the migration: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -24,7 +24,7 @@ type result struct {
 }
 
 // runCLI runs devopsellence-backup in process against the simulator.
-func runCLI(t *testing.T, sim *simtest.Env, extraEnv []string, args ...string) result {
+func runCLI(t testing.TB, sim *simtest.Env, extraEnv []string, args ...string) result {
 	t.Helper()
 	streams, out, errb := iostreams.Test("")
 	environ := append(sim.Environ(), extraEnv...)
@@ -38,7 +38,7 @@ func runCLI(t *testing.T, sim *simtest.Env, extraEnv []string, args ...string) r
 
 // newApp copies a fixture app into a fresh simulator workspace and makes it
 // deployable in envs.
-func newApp(t *testing.T, fixture string, envs ...string) *simtest.Env {
+func newApp(t testing.TB, fixture string, envs ...string) *simtest.Env {
 	t.Helper()
 	sim := simtest.New(t)
 	sim.CopyApp(t, filepath.Join(appsDir, fixture))
@@ -111,7 +111,7 @@ func count(calls []simtest.Call, sub string) int {
 	return n
 }
 
-func readFile(t *testing.T, path string) []byte {
+func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -121,7 +121,7 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 // storedSecrets lists the names devopsellence has stored for service backup in env.
-func storedSecrets(t *testing.T, sim *simtest.Env, env string) map[string]bool {
+func storedSecrets(t testing.TB, sim *simtest.Env, env string) map[string]bool {
 	t.Helper()
 	r := sim.Run(t, "secret", "list", "--env", env, "--service", "backup")
 	if r.Code != 0 {
@@ -138,7 +138,7 @@ func storedSecrets(t *testing.T, sim *simtest.Env, env string) map[string]bool {
 }
 
 // cliBinary builds devopsellence-backup once per test process.
-func cliBinary(t *testing.T) string {
+func cliBinary(t testing.TB) string {
 	t.Helper()
 	return simtest.Tool(t)
 }

@@ -36,7 +36,7 @@ type resticBin struct {
 
 // resticBins finds the restic binaries under test: DEVOPSELLENCE_BACKUP_TEST_RESTIC
 // (colon-separated, set by .ci/run), else Debian's and the one .ci/run installs.
-func resticBins(t *testing.T) []resticBin {
+func resticBins(t testing.TB) []resticBin {
 	t.Helper()
 	list := os.Getenv("DEVOPSELLENCE_BACKUP_TEST_RESTIC")
 	explicit := list != ""
@@ -118,7 +118,7 @@ type opsConfig struct {
 	appVars map[string]string
 }
 
-func newOpsApp(t *testing.T, rb resticBin, cfg opsConfig) *opsApp {
+func newOpsApp(t testing.TB, rb resticBin, cfg opsConfig) *opsApp {
 	t.Helper()
 	sim := simtest.New(t)
 	sim.Extra = append(sim.Extra, cfg.simEnv...)
@@ -206,13 +206,13 @@ func (a *opsApp) secretEnv() []string {
 }
 
 // cli runs devopsellence-backup in process.
-func (a *opsApp) cli(t *testing.T, args ...string) result {
+func (a *opsApp) cli(t testing.TB, args ...string) result {
 	t.Helper()
 	return runCLI(t, a.sim, a.secretEnv(), args...)
 }
 
 // cliAt runs devopsellence-backup in process with its clock at now.
-func (a *opsApp) cliAt(t *testing.T, now time.Time, args ...string) result {
+func (a *opsApp) cliAt(t testing.TB, now time.Time, args ...string) result {
 	t.Helper()
 	streams, out, errb := iostreams.Test("")
 	args = append(args, "--dir", a.sim.Workspace, "--devopsellence", a.sim.Bin)
@@ -228,7 +228,7 @@ func (c fixedClock) After(d time.Duration) <-chan time.Time { return time.After(
 var _ reconcile.Clock = fixedClock{}
 
 // restic runs the restic under test on the app's repository from the test.
-func (a *opsApp) restic(t *testing.T, args ...string) []byte {
+func (a *opsApp) restic(t testing.TB, args ...string) []byte {
 	t.Helper()
 	out, err := a.resticErr(args...)
 	if err != nil {
@@ -238,8 +238,7 @@ func (a *opsApp) restic(t *testing.T, args ...string) []byte {
 }
 
 func (a *opsApp) resticErr(args ...string) ([]byte, error) {
-	cmd := exec.Command(a.rb.path, args...)
-	cmd.Env = []string{"RESTIC_REPOSITORY=" + a.repo, "RESTIC_PASSWORD=" + a.password, "RESTIC_CACHE_DIR=" + filepath.Join(filepath.Dir(a.binDir), "test-cache"), "PATH=" + servicePath, "HOME=" + a.sim.Home, "TZ=UTC"}
+	cmd := a.resticCmd(a.rb.path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -247,6 +246,13 @@ func (a *opsApp) resticErr(args ...string) ([]byte, error) {
 		return append(out, stderr.Bytes()...), err
 	}
 	return out, nil
+}
+
+// resticCmd is restic (bin) run from the test on the app's repository.
+func (a *opsApp) resticCmd(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"RESTIC_REPOSITORY=" + a.repo, "RESTIC_PASSWORD=" + a.password, "RESTIC_CACHE_DIR=" + filepath.Join(filepath.Dir(a.binDir), "test-cache"), "PATH=" + servicePath, "HOME=" + a.sim.Home, "TZ=UTC"}
+	return cmd
 }
 
 // snapshot is what the tests read of restic's snapshot list.
@@ -258,7 +264,7 @@ type snapshot struct {
 	Tags     []string  `json:"tags"`
 }
 
-func (a *opsApp) snapshots(t *testing.T, filters ...string) []snapshot {
+func (a *opsApp) snapshots(t testing.TB, filters ...string) []snapshot {
 	t.Helper()
 	var list []snapshot
 	if err := json.Unmarshal(a.restic(t, append([]string{"--no-lock", "snapshots", "--json"}, filters...)...), &list); err != nil {
@@ -268,7 +274,7 @@ func (a *opsApp) snapshots(t *testing.T, filters ...string) []snapshot {
 }
 
 // evidence reads the newest evidence document of kind from the repository.
-func (a *opsApp) evidence(t *testing.T, kind string) map[string]any {
+func (a *opsApp) evidence(t testing.TB, kind string) map[string]any {
 	t.Helper()
 	list := a.snapshots(t, "--tag", "devopsellence-backup:evidence,evidence:"+kind)
 	if len(list) == 0 {
@@ -301,7 +307,7 @@ type opDoc struct {
 	} `json:"environments"`
 }
 
-func decodeOp(t *testing.T, r result) opDoc {
+func decodeOp(t testing.TB, r result) opDoc {
 	t.Helper()
 	var d opDoc
 	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
@@ -311,7 +317,7 @@ func decodeOp(t *testing.T, r result) opDoc {
 }
 
 // step returns the named step of the first environment's evidence.
-func (d opDoc) step(t *testing.T, name string) map[string]any {
+func (d opDoc) step(t testing.TB, name string) map[string]any {
 	t.Helper()
 	if len(d.Environments) == 0 || d.Environments[0].Evidence == nil {
 		t.Fatalf("no evidence in %+v", d)
@@ -335,7 +341,7 @@ func (d opDoc) finding(code string) *reconcile.Finding {
 }
 
 // mustOp runs an operation with --output json and checks its exit code.
-func (a *opsApp) mustOp(t *testing.T, want int, args ...string) opDoc {
+func (a *opsApp) mustOp(t testing.TB, want int, args ...string) opDoc {
 	t.Helper()
 	r := a.cli(t, append(args, "--output", "json")...)
 	if r.code != want {
@@ -345,7 +351,7 @@ func (a *opsApp) mustOp(t *testing.T, want int, args ...string) opDoc {
 }
 
 // freePort returns a loopback port nobody listens on.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -355,7 +361,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -363,7 +369,7 @@ func must(t *testing.T, err error) {
 }
 
 // resticStdin runs restic with stdin from r.
-func (a *opsApp) resticStdin(t *testing.T, r io.Reader, args ...string) {
+func (a *opsApp) resticStdin(t testing.TB, r io.Reader, args ...string) {
 	t.Helper()
 	cmd := exec.Command(a.rb.path, args...)
 	cmd.Env = []string{"RESTIC_REPOSITORY=" + a.repo, "RESTIC_PASSWORD=" + a.password, "PATH=" + servicePath, "HOME=" + a.sim.Home, "TZ=UTC"}

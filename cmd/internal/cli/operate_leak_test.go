@@ -139,3 +139,44 @@ func TestOperatingNeverLeaksASecretValue(t *testing.T) {
 		}
 	})
 }
+
+// TestAPasswordThatBreaksItsURLStartsNoDumperAndLeaksNoFragment: a
+// generated password with an unencoded / or ? makes the URL unparsable (or
+// puts part of the password where the host belongs). The agent refuses it
+// as bad_url before any dumper runs, so no client ever quotes a piece of it.
+func TestAPasswordThatBreaksItsURLStartsNoDumperAndLeaksNoFragment(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		argv := filepath.Join(t.TempDir(), "pg_dump.argv")
+		app := newOpsApp(t, rb, opsConfig{
+			databases: `    - name: main
+      engine: postgres
+      urlSecret: DATABASE_URL
+    - name: other
+      engine: postgres
+      urlSecret: OTHER_DATABASE_URL`,
+			secrets: map[string]string{
+				"DATABASE_URL":       "postgresql://app:Xk9/pQ2z@db.internal:5432/appdb",
+				"OTHER_DATABASE_URL": "postgresql://app:Wq7?Lm3r@db.internal/otherdb",
+			},
+			bin: map[string]string{"pg_dump": strings.ReplaceAll(leakyDumper, "ARGV", argv)},
+		})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		r := app.cli(t, "backup", "--init", "--output", "json", "-v", "2")
+		d := decodeOp(t, r)
+		for _, name := range []string{"db:main", "db:other"} {
+			s := d.step(t, name)
+			if s["result"] != "failed" || s["error"] != "bad_url" {
+				t.Errorf("%s = %v, want failed with bad_url", name, s)
+			}
+		}
+		if _, err := os.Stat(argv); err == nil {
+			t.Errorf("pg_dump ran:\n%s", readFile(t, argv))
+		}
+		seen := r.stdout + r.stderr + string(readFile(t, app.sim.CallLog))
+		for _, fragment := range []string{"Xk9", "pQ2z", "Wq7", "Lm3r"} {
+			if strings.Contains(seen, fragment) {
+				t.Errorf("a fragment of a password (%s) reached the output", fragment)
+			}
+		}
+	})
+}

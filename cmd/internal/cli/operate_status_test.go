@@ -29,7 +29,7 @@ type opsStatusDoc struct {
 	}
 }
 
-func (a *opsApp) status(t *testing.T, want int, now time.Time) opsStatusDoc {
+func (a *opsApp) status(t testing.TB, want int, now time.Time) opsStatusDoc {
 	t.Helper()
 	r := a.cliAt(t, now, "status", "--output", "json")
 	if r.code != want {
@@ -153,6 +153,67 @@ func TestStatusAndPruneNeverCountOrForgetAnotherAppsSnapshots(t *testing.T) {
 		}
 		if got := app.snapshots(t, "--host", "shop-staging"); len(got) != 1 {
 			t.Errorf("another host's snapshot was forgotten")
+		}
+	})
+}
+
+// TestStatusCannotBeFooledByALookalikeOrAFutureDatedSnapshot: a second app
+// shares the repository under this app's very host and tags (with its own
+// identity, and with none, as plain restic writes), claims a fresh ok
+// backup, and a node with a clock a week ahead stored an "ok" backup. The
+// newer failed backup of this app must still show.
+func TestStatusCannotBeFooledByALookalikeOrAFutureDatedSnapshot(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{})
+		vol := app.sim.VolumeDir("shop_storage")
+		seedShop(t, vol, nil)
+		app.mustOp(t, 0, "backup", "--init")
+		must(t, os.Remove(filepath.Join(vol, "notes.sqlite3")))
+		app.mustOp(t, 1, "backup")
+
+		host, tags := "shop-production", "app:shop,env:production"
+		other := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(other, "data.txt"), []byte("lookalike"), 0o644))
+		future := time.Now().Add(7 * 24 * time.Hour).UTC().Format("2006-01-02 15:04:05")
+		soon := time.Now().Add(time.Minute).UTC().Format("2006-01-02 15:04:05")
+		// A lookalike with an identity of its own, and one with none.
+		app.restic(t, "backup", "--host", host, "--tag", tags+",kind:files,app-id:0123456789ab", "--time", soon, other)
+		ev := filepath.Join(t.TempDir(), "evidence-backup.json")
+		must(t, os.WriteFile(ev, []byte(`{"schema_version":1,"kind":"backup","result":"ok","steps":[]}`), 0o644))
+		f, err := os.Open(ev)
+		must(t, err)
+		app.resticStdin(t, f, "backup", "--host", host, "--tag", tags+",devopsellence-backup:evidence,evidence:backup,result:ok",
+			"--time", soon, "--stdin", "--stdin-filename", "devopsellence-backup/evidence-backup.json")
+		f.Close()
+		// This app's own identity, from a node whose clock is a week ahead.
+		id := app.snapshots(t, "--tag", "kind:files")[0].Tags
+		appID := ""
+		for _, tag := range id {
+			if strings.HasPrefix(tag, "app-id:") {
+				appID = tag
+			}
+		}
+		if appID == "" {
+			t.Fatalf("this app's snapshots carry no app-id: %v", id)
+		}
+		app.restic(t, "backup", "--host", host, "--tag", tags+",kind:files,"+appID, "--time", future, other)
+
+		d := app.status(t, 1, time.Now())
+		got := codes(d.Findings)
+		for _, want := range []string{"backup_failed", "foreign_snapshots", "future_snapshots"} {
+			if !slices.Contains(got, want) {
+				t.Errorf("findings %v lack %s", got, want)
+			}
+		}
+		for _, op := range d.Environments[0].Operations {
+			if op.Kind == "backup" && op.Result != "failed" {
+				t.Errorf("the newest backup evidence is %q, want this app's failed one", op.Result)
+			}
+		}
+		for _, g := range d.Environments[0].Backups {
+			if g.Name == "files" && g.Snapshots != 2 {
+				t.Errorf("files: %d snapshots counted, want this app's 2", g.Snapshots)
+			}
 		}
 	})
 }

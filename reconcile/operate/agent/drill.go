@@ -53,9 +53,8 @@ func (a *Agent) drill(ctx context.Context, rec *recorder, o RunOptions) {
 		s.fail(exitOf(err), class(err), message(err))
 		return
 	}
-	snaps = slices.DeleteFunc(snaps, func(sn operate.Snapshot) bool {
-		return a.identity().Owner(sn) == operate.Foreign || operate.InFuture(sn.Time, a.Now())
-	})
+	snaps, _ = a.identity().Trusted(snaps)
+	snaps = slices.DeleteFunc(snaps, func(sn operate.Snapshot) bool { return operate.InFuture(sn.Time, a.Now()) })
 	if len(c.Paths) > 0 {
 		a.drillFiles(ctx, rec, o, scr, snaps)
 	}

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +37,23 @@ func TestDueTimesFollowTheEvidenceSoARestartKeepsTheRhythm(t *testing.T) {
 		got, why := due(tc.sc, tc.kind, tc.good, tc.failed, t0)
 		if !got.Equal(tc.want) || why != tc.why {
 			t.Errorf("%s: due %s (%s), want %s (%s)", tc.name, got, why, tc.want, tc.why)
+		}
+	}
+}
+
+func TestTheSchedulerRefusesToStartWithoutTheToolsItNeeds(t *testing.T) {
+	a := &Agent{
+		Config:  spec.AgentConfig{Schedule: &spec.Schedule{Every: spec.DefaultBackupEvery}, Databases: []spec.Database{{Name: "main", Engine: spec.EnginePostgres}, {Name: "shop", Engine: spec.EngineMariaDB}}},
+		Environ: []string{"PATH=" + t.TempDir()},
+		Now:     time.Now,
+	}
+	err := a.Scheduler(context.Background(), Timeouts{}, time.After)
+	if err == nil {
+		t.Fatal("the scheduler started without restic")
+	}
+	for _, want := range []string{"restic", "pg_dump", "mariadb-dump|mysqldump", "devopsellence-backup image"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not name %s: %v", want, err)
 		}
 	}
 }

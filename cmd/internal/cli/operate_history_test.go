@@ -1,0 +1,140 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// historyRounds doubles the files snapshots this many times: 2^12 = 4096.
+const historyRounds = 12
+
+// historyPassword is the repository password of the shared history.
+const historyPassword = "history-pw"
+
+// history is one repository with years of history, built once per test
+// process and copied for each test that needs it.
+var history struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// historyRepo builds, once, the shop app's repository with a real backup,
+// then restic rewrite rounds that each give every files snapshot a twin
+// without one file (one process a round, however many snapshots), and
+// returns a fresh copy of it.
+func historyRepo(t testing.TB) string {
+	t.Helper()
+	history.once.Do(func() {
+		builder := newerRestic(t)
+		app := newOpsApp(t, builder, opsConfig{secrets: map[string]string{"RESTIC_PASSWORD": historyPassword}})
+		vol := app.sim.VolumeDir("shop_storage")
+		for i := 1; i <= historyRounds; i++ {
+			must(t, os.WriteFile(filepath.Join(vol, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", i)), 0o644))
+		}
+		// notes.sqlite3 is not there: the backup fails, the files are saved.
+		if r := app.cli(t, "backup", "--init"); r.code != 1 {
+			history.err = fmt.Errorf("backup: exit %d\n%s", r.code, r.stderr)
+			return
+		}
+		for i := 1; i <= historyRounds; i++ {
+			cmd := app.resticCmd(builder.path, "rewrite", "--tag", "kind:files", "--exclude", fmt.Sprintf("/data/shop_storage/f%02d.txt", i))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				history.err = fmt.Errorf("restic rewrite round %d: %v\n%s", i, err, out)
+				return
+			}
+		}
+		if n := len(app.snapshots(t, "--tag", "kind:files")); n != 1<<historyRounds {
+			history.err = fmt.Errorf("%d files snapshots, want %d", n, 1<<historyRounds)
+			return
+		}
+		history.dir, history.err = os.MkdirTemp("", "devopsellence-backup-history-")
+		if history.err == nil {
+			history.err = exec.Command("cp", "-a", app.repo+"/.", history.dir).Run()
+		}
+	})
+	if history.err != nil {
+		t.Fatalf("build a repository with years of history: %v", history.err)
+	}
+	dir := filepath.Join(t.TempDir(), "repo")
+	if out, err := exec.Command("cp", "-a", history.dir, dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy the history: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// newHistoryApp is the shop app on a copy of the history, with restic
+// wrapped so that every call is logged in argvLog.
+func newHistoryApp(t testing.TB, rb resticBin) (app *opsApp, argvLog string) {
+	t.Helper()
+	repo := historyRepo(t)
+	argvLog = filepath.Join(t.TempDir(), "restic.argv")
+	app = newOpsApp(t, rb, opsConfig{repo: repo, secrets: map[string]string{"RESTIC_PASSWORD": historyPassword}, bin: map[string]string{
+		"restic": strings.NewReplacer("ARGV", argvLog, "RESTIC", rb.path).Replace(argvRestic),
+	}})
+	return app, argvLog
+}
+
+// newerRestic is a restic that has rewrite (0.15+), to build histories.
+func newerRestic(t testing.TB) resticBin {
+	t.Helper()
+	for _, rb := range resticBins(t) {
+		if !strings.HasPrefix(rb.version, "0.14") {
+			return rb
+		}
+	}
+	t.Fatal("building a long history needs restic 0.15 or later (restic rewrite): run `bash .ci/run`, which installs 0.18.1")
+	return resticBin{}
+}
+
+// opens counts the restic calls in a log that open the repository (all
+// but `version`).
+func opens(t testing.TB, argvLog string) int {
+	t.Helper()
+	data, err := os.ReadFile(argvLog)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line != "" && line != "version" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestStatusOnYearsOfHistoryOpensTheRepositoryTwiceAtMostAndAnswersSmall(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app, argvLog := newHistoryApp(t, rb)
+		// What status sends back through exec, whatever the history.
+		cmd := app.sim.Command(context.Background(), "exec", "backup", "--env", "production", "--",
+			"devopsellence-backup", "agent", "status", "--json")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		_ = cmd.Run()
+		if !bytes.Contains(out.Bytes(), []byte(`\"type\":\"result\"`)) {
+			t.Fatalf("no status result:\n%.2000s", out.String())
+		}
+		if out.Len() > 100<<10 {
+			t.Errorf("one status sent %d bytes through exec, want under 100 KB", out.Len())
+		}
+		if n := opens(t, argvLog); n > 2 {
+			t.Errorf("status opened the repository %d times:\n%s", n, readFile(t, argvLog))
+		}
+		d := app.status(t, 1, time.Now())
+		for _, g := range d.Environments[0].Backups {
+			if g.Name == "files" && g.Snapshots != 1<<historyRounds {
+				t.Errorf("files: %d snapshots counted, want %d", g.Snapshots, 1<<historyRounds)
+			}
+		}
+	})
+}
