@@ -34,7 +34,7 @@ RUN apt-get update \
  && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
  && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" >/etc/apt/sources.list.d/pgdg.list \
  && apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-${POSTGRES_CLIENT} mariadb-client sqlite3 redis-tools tini \
+ && apt-get install -y --no-install-recommends postgresql-client-${POSTGRES_CLIENT} mariadb-client sqlite3 redis-tools redis-server tini \
  && apt-get purge -y curl gnupg && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=restic /usr/bin/restic /usr/local/bin/restic

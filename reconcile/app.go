@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -19,13 +20,15 @@ type App struct {
 	Overlays []AppOverlay
 }
 
-// AppService is one service of the base config. Only the volumes of every
-// service are read; the other fields are read for the service named by
-// ReadApp's detail argument (the backup service) or for all with "*".
+// AppService is one service of the base config. Only the image and volumes
+// of every service are read; the other fields are read for the service
+// named by ReadApp's detail argument (the backup service), for database
+// servers (recognised by their image), or for all with "*".
 type AppService struct {
 	Name        string
 	Image       string
 	Command     []string
+	Args        []string
 	Env         map[string]string
 	SecretRefs  []SecretRef
 	Volumes     []Volume
@@ -60,6 +63,7 @@ type Port struct {
 type rawService struct {
 	Image       string            `yaml:"image"`
 	Command     []string          `yaml:"command"`
+	Args        []string          `yaml:"args"`
 	Env         map[string]string `yaml:"env"`
 	SecretRefs  []SecretRef       `yaml:"secret_refs"`
 	Volumes     []Volume          `yaml:"volumes"`
@@ -68,6 +72,7 @@ type rawService struct {
 }
 
 type volumesOnly struct {
+	Image   string   `yaml:"image"`
 	Volumes []Volume `yaml:"volumes"`
 }
 
@@ -93,8 +98,16 @@ func ReadApp(root *yaml.Node, detail string) (*App, error) {
 		app.DefaultEnvironment = "production"
 	}
 	var err error
-	if app.Services, err = readServices(&raw.Services, "services", detail); err != nil {
+	if app.Services, err = readServices(&raw.Services, "services", detail, nil); err != nil {
 		return nil, err
+	}
+	// Overlays of a database server are read in full too: an environment
+	// may give it its own credentials or volume.
+	servers := map[string]bool{}
+	for _, s := range app.Services {
+		if _, ok := serverImage(s.Image); ok {
+			servers[s.Name] = true
+		}
 	}
 	for _, kv := range mapping(&raw.Environments) {
 		var env struct {
@@ -103,7 +116,7 @@ func ReadApp(root *yaml.Node, detail string) (*App, error) {
 		if err := kv.value.Decode(&env); err != nil {
 			return nil, fmt.Errorf("read devopsellence.yml: environments.%s: %w", kv.key, err)
 		}
-		svcs, err := readServices(&env.Services, "environments."+kv.key+".services", detail)
+		svcs, err := readServices(&env.Services, "environments."+kv.key+".services", detail, servers)
 		if err != nil {
 			return nil, err
 		}
@@ -112,23 +125,25 @@ func ReadApp(root *yaml.Node, detail string) (*App, error) {
 	return app, nil
 }
 
-func readServices(n *yaml.Node, path, detail string) ([]AppService, error) {
+func readServices(n *yaml.Node, path, detail string, servers map[string]bool) ([]AppService, error) {
 	var out []AppService
 	for _, kv := range mapping(n) {
-		if detail != "*" && kv.key != detail {
+		if detail != "*" && kv.key != detail && !servers[kv.key] {
 			var v volumesOnly
 			if err := kv.value.Decode(&v); err != nil {
 				return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
 			}
-			out = append(out, AppService{Name: kv.key, Volumes: v.Volumes})
-			continue
+			if _, ok := serverImage(v.Image); !ok {
+				out = append(out, AppService{Name: kv.key, Image: v.Image, Volumes: v.Volumes})
+				continue
+			}
 		}
 		var rs rawService
 		if err := kv.value.Decode(&rs); err != nil {
 			return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
 		}
 		out = append(out, AppService{
-			Name: kv.key, Image: rs.Image, Command: rs.Command, Env: rs.Env, SecretRefs: rs.SecretRefs,
+			Name: kv.key, Image: rs.Image, Command: rs.Command, Args: rs.Args, Env: rs.Env, SecretRefs: rs.SecretRefs,
 			Volumes: rs.Volumes, Ports: rs.Ports, Healthcheck: rs.Healthcheck != nil && rs.Healthcheck.Kind != 0 && rs.Healthcheck.Tag != "!!null",
 		})
 	}
@@ -163,6 +178,53 @@ func (a *App) Service(name string) (AppService, bool) {
 		}
 	}
 	return AppService{}, false
+}
+
+// ServiceIn is the service name as environment env resolves it, following
+// devopsellence's merge rules: the overlay's env merges key by key, its
+// image overrides, and its command, args, secret_refs and volumes replace
+// the base lists when present. ok is false when the base has no such
+// service (overlays cannot add one).
+func (a *App) ServiceIn(env, name string) (AppService, bool) {
+	s, ok := a.Service(name)
+	if !ok {
+		return AppService{}, false
+	}
+	if s.Env != nil {
+		s.Env = maps.Clone(s.Env)
+	}
+	for _, o := range a.Overlays {
+		if o.Environment != env {
+			continue
+		}
+		for _, ov := range o.Services {
+			if ov.Name != name {
+				continue
+			}
+			if ov.Image != "" {
+				s.Image = ov.Image
+			}
+			if len(ov.Env) > 0 {
+				if s.Env == nil {
+					s.Env = map[string]string{}
+				}
+				maps.Copy(s.Env, ov.Env)
+			}
+			if ov.Command != nil {
+				s.Command = ov.Command
+			}
+			if ov.Args != nil {
+				s.Args = ov.Args
+			}
+			if ov.SecretRefs != nil {
+				s.SecretRefs = ov.SecretRefs
+			}
+			if ov.Volumes != nil {
+				s.Volumes = ov.Volumes
+			}
+		}
+	}
+	return s, true
 }
 
 // Environments lists the app's environments: default_environment first, then

@@ -36,6 +36,9 @@ type Desired struct {
 	Envs map[string]spec.EnvSpec
 	// Refs are the secret refs each covered environment's service carries.
 	Refs map[string][]Ref
+	// ServerVolumes are the live data volumes of the app's database
+	// servers in the covered environments.
+	ServerVolumes []ServerVolume
 }
 
 // Ref is one secret the backup service needs in one environment.
@@ -45,6 +48,8 @@ type Ref struct {
 	Secret string
 	// OnePassword is the op:// reference when the secret lives in 1Password.
 	OnePassword string
+	// About says what the value is, when the name alone may not.
+	About string
 }
 
 // PlaintextRef is the canonical ref `devopsellence secret set --stdin` writes.
@@ -61,13 +66,12 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 		Envs:     map[string]spec.EnvSpec{},
 		Refs:     map[string][]Ref{},
 	}
-	if err := checkAgainstApp(b, app, svc); err != nil {
-		return nil, err
-	}
 	d.Covered = b.Spec.Environments
 	if len(d.Covered) == 0 {
 		d.Covered = []string{app.DefaultEnvironment}
 	}
+	d.ServerVolumes = serverVolumes(app, d.Covered, svc)
+	problems := append(checkAgainstApp(b, app, svc), checkServerVolumes(b, d.ServerVolumes)...)
 	d.BaseEnv = d.Covered[0]
 	for _, e := range d.Covered {
 		if e == app.DefaultEnvironment {
@@ -79,9 +83,13 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 	for _, e := range d.Covered {
 		covered[e] = true
 		es := b.ForEnvironment(e, app.Project)
+		problems = append(problems, resolveServers(b, app, svc, &es)...)
 		d.Envs[e] = es
 		d.Refs[e] = refs(es)
 		full[e] = serviceBlock(es, spec.AppID(app.Project, b.Metadata.Name), d.Refs[e])
+	}
+	if err := spec.Invalid(b.File(), uniqueProblems(problems)...); err != nil {
+		return nil, err
 	}
 	d.Base = full[d.BaseEnv]
 	// Every covered environment but the base one gets an overlay, even an
@@ -102,7 +110,7 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 }
 
 // checkAgainstApp reports what the spec alone cannot know is wrong.
-func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
+func checkAgainstApp(b *spec.Backup, app *App, svc string) []error {
 	var errs []error
 	if app.Project == "" {
 		errs = append(errs, b.Problem("metadata.name", "devopsellence.yml has no project; run `devopsellence config resolve` to see why"))
@@ -140,17 +148,28 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) error {
 			errs = append(errs, b.Problem("spec.overrides."+env, "environment %q is not covered (covered: %s); add it to spec.environments or remove the override", env, strings.Join(envs, ", ")))
 		}
 	}
-	if len(errs) == 0 {
-		return nil
+	return errs
+}
+
+// uniqueProblems drops repeats: a problem of a service database shows in
+// every covered environment that resolves it alike.
+func uniqueProblems(errs []error) []error {
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
 	}
-	return spec.Invalid(b.File(), errs...)
+	return out
 }
 
 func refs(es spec.EnvSpec) []Ref {
 	names := es.SecretNames()
 	out := make([]Ref, 0, len(names))
 	for _, n := range names {
-		r := Ref{Name: n, Secret: PlaintextRef(n)}
+		r := Ref{Name: n, Secret: PlaintextRef(n), About: aboutSecret(es, n)}
 		if src, ok := es.Secrets[n]; ok && src.OnePassword != "" {
 			r.Secret, r.OnePassword = src.OnePassword, src.OnePassword
 		}

@@ -94,6 +94,9 @@ type SecretPlan struct {
 	// 1password (apply records the reference; devopsellence reads it).
 	Source      string `json:"source"`
 	OnePassword string `json:"onepassword,omitempty"`
+	// About says what the value is, when the name alone may not (the
+	// password of a database service).
+	About string `json:"about,omitempty"`
 }
 
 // Secret statuses and sources.
@@ -244,6 +247,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 		})
 	}
 	p.Findings = append(p.Findings, imageFindings(d)...)
+	p.Findings = append(p.Findings, serverFindings(d)...)
 	envFindings, unknown := environmentFindings(d, o, eff)
 	p.Findings = append(p.Findings, envFindings...)
 	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
@@ -256,7 +260,7 @@ func planEnv(d *Desired, o *Observed, eff effective, env string, configChanged b
 	stored := storedFor(listed, d.Service)
 	missing := 0
 	for _, r := range d.Refs[env] {
-		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown}
+		sp := SecretPlan{Name: r.Name, Service: d.Service, Ref: r.Secret, Source: SourcePrompt, Status: StatusUnknown, About: r.About}
 		if r.OnePassword != "" {
 			sp.Source, sp.OnePassword = SourceOnePassword, r.OnePassword
 		}

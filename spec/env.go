@@ -148,8 +148,8 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 
 // SecretNames lists every secret the backup service needs, in a stable order:
 // RESTIC_PASSWORD, RESTIC_REPOSITORY when the URL is secret, the repository
-// credentials, then each database's urlSecret, then each database's
-// scratchUrlSecret; each name once.
+// credentials, then each database's urlSecret or passwordSecret, then each
+// database's scratchUrlSecret; each name once.
 func (e EnvSpec) SecretNames() []string {
 	names := []string{PasswordSecret}
 	if e.Repository.URLSecret != "" {
@@ -159,6 +159,9 @@ func (e EnvSpec) SecretNames() []string {
 	for _, d := range e.Databases {
 		if d.URLSecret != "" {
 			names = append(names, d.URLSecret)
+		}
+		if d.PasswordSecret != "" {
+			names = append(names, d.PasswordSecret)
 		}
 	}
 	for _, d := range e.Databases {

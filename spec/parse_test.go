@@ -40,11 +40,14 @@ func TestParseDecodesAFullSpec(t *testing.T) {
 				{Name: "app_storage"},
 				{Name: "uploads", Target: "/srv/uploads"},
 				{Name: "/var/lib/shop/media", Target: "/media"},
+				{Name: "reports_pg_data", LiveDatabaseFiles: "the reports server is stopped while backups run"},
 			},
 			Paths: []string{"/etc/shop"},
 			Databases: []Database{
 				{Name: "primary", Engine: EnginePostgres, URLSecret: "DATABASE_URL", Check: &DatabaseCheck{Query: "select count(*) from orders"}},
 				{Name: "analytics", Engine: EngineMariaDB, URLSecret: "ANALYTICS_DATABASE_URL"},
+				{Name: "orders", Engine: EnginePostgres, Service: "db", Port: 5433, User: "shop", Database: "orders", PasswordSecret: "DB_POSTGRES_PASSWORD", ScratchURLSecret: "DRILL_DATABASE_URL"},
+				{Name: "sessions", Engine: EngineRedis, Service: "redis", PasswordSecret: "REDIS_PASSWORD"},
 				{Name: "cache", Engine: EngineSQLite, Path: "/data/app_storage/cache.sqlite3", Check: &DatabaseCheck{Command: `sqlite3 "$BACKUP_RESTORED_PATH" 'pragma integrity_check'`}},
 			},
 			Repository: Repository{URL: "s3:https://s3.eu-central-1.amazonaws.com/acme-backups/shop"},
@@ -80,13 +83,14 @@ func TestParseDecodesAFullSpec(t *testing.T) {
 	}
 	lines := map[string]int{
 		"spec":                          6,
-		"spec.databases[1]":             26,
-		"spec.databases[1].engine":      27,
-		"spec.databases[2].check":       32,
-		"spec.secrets.RESTIC_PASSWORD":  37,
-		"spec.overrides.staging.image":  68,
-		"spec.databases[1].check":       26, // not written: its parent's line
-		"spec.overrides.staging.nosuch": 67,
+		"spec.databases[1]":             28,
+		"spec.databases[1].engine":      29,
+		"spec.databases[2].port":        34,
+		"spec.databases[4].check":       46,
+		"spec.secrets.RESTIC_PASSWORD":  51,
+		"spec.overrides.staging.image":  82,
+		"spec.databases[1].check":       28, // not written: its parent's line
+		"spec.overrides.staging.nosuch": 81,
 		"nosuch":                        2, // a missing top-level field: the document's start
 	}
 	for path, want := range lines {
@@ -141,8 +145,8 @@ func TestParseReportsEveryProblemWithFileLineAndPath(t *testing.T) {
 	want := []string{
 		file + `2: apiVersion: want "backup.devopsellence.io/v1alpha1", got "backup.devopsellence.io/v1"`,
 		file + `5: metadata.name: "Example_App" is not a lower-case DNS label (a-z, 0-9 and -, starting and ending with a letter or digit, at most 63 characters)`,
-		file + `10: spec.volumes[0].mountPath: unknown field (want one of name, target)`,
-		file + `13: spec.databases[0].engine: unsupported "mongo" (want postgres, mysql, mariadb, sqlite)`,
+		file + `10: spec.volumes[0].mountPath: unknown field (want one of liveDatabaseFiles, name, target)`,
+		file + `13: spec.databases[0].engine: unsupported "mongo" (want postgres, mysql, mariadb, redis, sqlite)`,
 		file + `15: spec.repository.url: "rest:https://rest.example.com/app/" embeds credentials, which would be written to devopsellence.yml in plain text: replace url with urlSecret: RESTIC_REPOSITORY and type: rest, and store the full URL as that secret`,
 		file + `17: spec.retention.keepDaily: want an integer, got a string`,
 	}

@@ -80,6 +80,12 @@ type Volume struct {
 	Name string `json:"name"`
 	// Target is where the volume is mounted in the backup service (default /data/<name>).
 	Target string `json:"target,omitempty"`
+	// LiveDatabaseFiles says why copying this volume file by file is safe
+	// although it is the data directory of a database server (for example
+	// "the server is stopped while backups run"). A database's live files
+	// copied while it writes them may not start, or may lose committed
+	// rows, so plan refuses such a volume without it.
+	LiveDatabaseFiles string `json:"liveDatabaseFiles,omitempty"`
 }
 
 // Database engines.
@@ -88,6 +94,7 @@ const (
 	EngineMySQL    = "mysql"
 	EngineMariaDB  = "mariadb"
 	EngineSQLite   = "sqlite"
+	EngineRedis    = "redis"
 )
 
 // Postgres dump formats.
@@ -100,6 +107,20 @@ const (
 type Database struct {
 	Name   string `json:"name"`
 	Engine string `json:"engine"`
+	// Service names the app service that runs the server (postgres, mysql,
+	// mariadb, redis): the backup service reaches it over the environment's
+	// network by that name, as the app's own services do.
+	Service string `json:"service,omitempty"`
+	// Port, User and Database (service databases only) default to what the
+	// service's image and env say: the image's port, POSTGRES_USER and
+	// POSTGRES_DB, MYSQL_*/MARIADB_*.
+	Port     int    `json:"port,omitempty"`
+	User     string `json:"user,omitempty"`
+	Database string `json:"database,omitempty"`
+	// PasswordSecret names the backup service's own secret holding the
+	// password of User (service databases only); devopsellence keeps
+	// secrets per service, so the database service's own is not visible.
+	PasswordSecret string `json:"passwordSecret,omitempty"`
 	// URLSecret names the secret holding the connection URL (postgres, mysql, mariadb).
 	URLSecret string `json:"urlSecret,omitempty"`
 	// Path is the sqlite file inside a backed-up volume, as the backup service sees it.

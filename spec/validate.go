@@ -142,6 +142,7 @@ func (c *checker) sources(vp string, volumes []Volume, paths []string) []string 
 			names[v.Name] = i
 			nameOK = true
 		}
+		c.liveDatabaseFiles(p, v)
 		switch {
 		case v.Target != "":
 			if c.absolute(p+".target", v.Target) {
@@ -196,17 +197,21 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 			names[d.Name] = i
 		}
 		switch d.Engine {
-		case EnginePostgres, EngineMySQL, EngineMariaDB:
-			if d.URLSecret == "" {
-				c.add(p+".urlSecret", "required for %s: the secret that holds the connection URL, such as DATABASE_URL", d.Engine)
+		case EnginePostgres, EngineMySQL, EngineMariaDB, EngineRedis:
+			if d.Service != "" {
+				c.serviceDatabase(p, d)
 			} else {
-				c.secretName(p+".urlSecret", d.URLSecret)
+				c.urlDatabase(p, d)
 			}
 			if d.Path != "" {
-				c.add(p+".path", "only for sqlite: %s is reached through urlSecret", d.Engine)
+				c.add(p+".path", "only for sqlite: %s is reached through urlSecret or service", d.Engine)
 			}
 			if d.ScratchURLSecret != "" {
-				c.secretName(p+".scratchUrlSecret", d.ScratchURLSecret)
+				if d.Engine == EngineRedis {
+					c.add(p+".scratchUrlSecret", "not for redis: a drill loads the dump into a throwaway redis-server in the backup service")
+				} else {
+					c.secretName(p+".scratchUrlSecret", d.ScratchURLSecret)
+				}
 			}
 		case EngineSQLite:
 			if d.URLSecret != "" {
@@ -215,6 +220,7 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 			if d.ScratchURLSecret != "" {
 				c.add(p+".scratchUrlSecret", "not for sqlite: a drill restores sqlite into a scratch file")
 			}
+			c.serviceFields(p, d, "not for sqlite: the file is read where a backed-up volume holds it")
 			if d.Path == "" {
 				c.add(p+".path", "required for sqlite: the database file as the backup service sees it")
 			} else if c.absolute(p+".path", d.Path) && !under(d.Path, dirs) {
@@ -235,10 +241,13 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 		if d.Check != nil && d.Check.Query != "" && d.Check.Command != "" {
 			c.add(p+".check", "set query or command, not both")
 		}
+		if d.Check != nil && d.Engine == EngineRedis {
+			c.add(p+".check", "not for redis: a drill compares the key counts of the restored dump with the live server")
+		}
 	}
 }
 
-const engines = "postgres, mysql, mariadb, sqlite"
+const engines = "postgres, mysql, mariadb, redis, sqlite"
 
 func under(file string, dirs []string) bool {
 	for _, d := range dirs {

@@ -134,13 +134,17 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "dumper_failed", "dump_incomplete":
 		f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", s.Name, s.Message)
 		f.NextActions = []Action{rerun}
-		if secret := dbSecret(es, strings.TrimPrefix(s.Name, "db:")); secret != "" && authFailure(s.Message) {
-			f.NextActions = []Action{{Label: "store the database's connection URL with the right password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
+		if secret, what := dbSecret(es, strings.TrimPrefix(s.Name, "db:")); secret != "" && authFailure(s.Message) {
+			f.NextActions = []Action{{Label: "store " + what + " with the right password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
 		}
 	case "auth_failed":
 		f.NextActions = []Action{rerun}
-		if secret := cmpSecret(s.Fact("secret"), dbSecret(es, strings.TrimPrefix(s.Name, "db:"))); secret != "" {
-			f.NextActions = []Action{{Label: "store the database's connection URL with the right user and password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
+		secret, what := dbSecret(es, strings.TrimPrefix(s.Name, "db:"))
+		if named := s.Fact("secret"); named != "" {
+			secret, what = named, "the database's connection URL"
+		}
+		if secret != "" {
+			f.NextActions = []Action{{Label: "store " + what + " with the right user and password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
 		}
 	case "connect_failed":
 		f.NextActions = []Action{
@@ -156,8 +160,13 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
 	case "no_retention":
 		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
+	case "databases_left_out":
+		f.Severity = SeverityWarning
+		f.NextActions = []Action{ApplyAction("dump them too: add each to spec.databases (service and database), then deploy", env)}
 	case "no_scratch":
 		f.NextActions = []Action{ApplyAction("set scratchUrlSecret for the database in the spec, then store it and deploy", env)}
+	case "scratch_failed":
+		f.NextActions = []Action{ApplyAction("let the drill create its scratch database where it may: set scratchUrlSecret for the database in the spec (a user that may create and drop databases), then store it and deploy", env), rerun}
 	case "verify_failed", "restore_failed":
 		f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", s.Name, s.Message)
 		f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, env, "--read-data-subset", "100%")}, rerun}
@@ -181,25 +190,23 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	return f
 }
 
-// dbSecret is the URL secret of the spec's database name ("" when none).
-func dbSecret(es spec.EnvSpec, name string) string {
+// dbSecret is the secret that logs in to the spec's database name (""
+// when none), and what it holds.
+func dbSecret(es spec.EnvSpec, name string) (secret, what string) {
 	for _, d := range es.Databases {
-		if d.Name == name {
-			return d.URLSecret
+		switch {
+		case d.Name != name:
+		case d.PasswordSecret != "":
+			return d.PasswordSecret, "the password of service " + d.Service
+		case d.URLSecret != "":
+			return d.URLSecret, "the database's connection URL"
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // authFailure recognises the database clients' password errors.
 func authFailure(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "password authentication failed") || strings.Contains(m, "access denied") || strings.Contains(m, "noauth") || strings.Contains(m, "wrongpass")
-}
-
-func cmpSecret(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -56,6 +56,12 @@ func ToolsFor(dbs []spec.Database) []Tool {
 			Tool{Commands: []string{"mariadb", "mysql"}, Package: "mariadb-client", Why: "mysql/mariadb backups and drills"},
 		)
 	}
+	if engines[spec.EngineRedis] {
+		tools = append(tools,
+			Tool{Commands: []string{"redis-cli"}, Package: "redis-tools", Why: "redis backups (redis-cli --rdb)"},
+			Tool{Commands: []string{"redis-server"}, Package: "redis-server", Why: "redis drills (a throwaway server loads the dump)"},
+		)
+	}
 	if engines[spec.EngineSQLite] {
 		tools = append(tools, Tool{Commands: []string{"sqlite3"}, Package: "sqlite3", Why: "sqlite backups and drills"})
 	}

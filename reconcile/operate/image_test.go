@@ -65,7 +65,7 @@ func TestTheOfficialImagePinsItsToolsAndRunsTheAgentTheServiceCommandNames(t *te
 	}
 	pkgs := strings.Fields(install[1])
 	var all []spec.Database
-	for _, e := range []string{spec.EnginePostgres, spec.EngineMariaDB, spec.EngineSQLite} {
+	for _, e := range []string{spec.EnginePostgres, spec.EngineMariaDB, spec.EngineSQLite, spec.EngineRedis} {
 		all = append(all, spec.Database{Name: e, Engine: e})
 	}
 	for _, tool := range ToolsFor(all) {

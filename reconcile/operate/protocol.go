@@ -173,6 +173,8 @@ func DumpFile(d spec.Database) string {
 		return "/" + d.Name + ".sqlite3"
 	case d.Engine == spec.EnginePostgres && DumpFormat(d) == spec.FormatCustom:
 		return "/" + d.Name + ".pgdump"
+	case d.Engine == spec.EngineRedis:
+		return "/" + d.Name + ".rdb"
 	}
 	return "/" + d.Name + ".sql"
 }

@@ -30,6 +30,9 @@ type StatusData struct {
 	Future []SnapRef `json:"future,omitempty"`
 	// Next says when the scheduler runs each operation next.
 	Next []Due `json:"next,omitempty"`
+	// Twins maps a URL database to the service database whose server and
+	// database its URL names: backups skip it, as the same database.
+	Twins map[string]string `json:"twins,omitempty"`
 }
 
 // SnapGroup is one backup group: the files, or one database's dumps.
@@ -190,6 +193,11 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		judge(fromGroups("files", "files", true, st.Groups, func(g SnapGroup) bool { return g.Kind == "files" && sameSet(g.Paths, paths) }), true)
 	}
 	for _, d := range es.Databases {
+		if twin := st.Twins[d.Name]; twin != "" {
+			add(Finding{Severity: SeverityInfo, Code: "same_database", Environment: es.Environment,
+				Message: fmt.Sprintf("db:%s: its URL (%s) names the server and database of db:%s, so backups dump it once, as db:%s; remove %s from spec.databases", d.Name, d.URLSecret, twin, twin, d.Name)})
+			continue
+		}
 		judge(fromGroups("db:"+d.Name, "db", true, st.Groups, func(g SnapGroup) bool {
 			return g.Kind == "db" && g.DB == d.Name && slices.Contains(g.Paths, DumpFile(d))
 		}), true)

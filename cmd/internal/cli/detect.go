@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -15,8 +17,9 @@ import (
 
 // detected is what init finds in an app.
 type detected struct {
-	Volumes   []string
 	Databases []spec.Database
+	// Notes say what was left out, or taken for something else, and why.
+	Notes []string
 }
 
 var (
@@ -24,10 +27,12 @@ var (
 	railsSQLite = regexp.MustCompile(`database:\s*["']?storage/([\w.-]+\.sqlite3)`)
 )
 
-// detect reads the app's services: the volumes they use, the database URLs
-// they take as secrets, and SQLite files that live under a volume.
+// detect reads the app's services for databases: the database servers
+// among them (by image), dumped over the network (their data volumes are
+// never copied: see mountsIn); the database URLs the services take as
+// secrets; and SQLite files that live under a volume.
 func detect(app *reconcile.App, dir string, skip string) detected {
-	d := detected{Volumes: app.VolumeSources(skip)}
+	var d detected
 	seen := map[string]bool{}
 	add := func(db spec.Database) {
 		if !seen[db.Name] {
@@ -35,13 +40,36 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 			d.Databases = append(d.Databases, db)
 		}
 	}
+	var servers []reconcile.Server
+	for _, base := range app.Services {
+		if base.Name == skip {
+			continue
+		}
+		srv, ok := reconcile.RecogniseServer(base)
+		if !ok {
+			continue
+		}
+		servers = append(servers, srv)
+		if db, ok := serverDatabase(srv, &d.Notes); ok {
+			add(db)
+		}
+	}
 	for _, s := range app.Services {
-		if s.Name == skip {
+		if s.Name == skip || slices.ContainsFunc(servers, func(srv reconcile.Server) bool { return srv.Service == s.Name }) {
 			continue
 		}
 		for _, r := range s.SecretRefs {
 			if engine, ok := urlEngine(r.Name); ok {
-				add(spec.Database{Name: dbName(r.Name), Engine: engine, URLSecret: r.Name})
+				if db, ok := urlDatabase(s.Name, r.Name, engine, "", servers, &d.Notes); ok {
+					add(db)
+				}
+			}
+		}
+		for _, k := range sortedKeys(s.Env) {
+			if engine, ok := urlEngine(k); ok {
+				// A URL in plain env is not a secret the backup could get;
+				// it only tells which server a service uses.
+				_, _ = urlDatabase(s.Name, k, engine, s.Env[k], servers, &d.Notes)
 			}
 		}
 		for _, v := range s.Env {
@@ -127,44 +155,119 @@ func volumesPerEnvironment(app *reconcile.App, envs []string, skip string) ([]sp
 type mount struct{ service, target, source string }
 
 // mountsIn lists the volumes the app's services (but skip) mount in env, in
-// file order: an overlay's volumes replace its service's whole list.
+// file order: an overlay's volumes replace its service's whole list. The
+// data directory of a database service is left out: a copy of a running
+// server's files may not start or may lose committed rows, so the server
+// is dumped instead (and the plan says so for each such volume).
 func mountsIn(app *reconcile.App, env, skip string) []mount {
 	var out []mount
-	for _, s := range app.Services {
-		if s.Name == skip {
+	for _, base := range app.Services {
+		if base.Name == skip {
 			continue
 		}
-		vols := s.Volumes
-		for _, o := range app.Overlays {
-			if o.Environment != env {
-				continue
+		s, _ := app.ServiceIn(env, base.Name)
+		srv, _ := reconcile.RecogniseServer(s)
+		for _, v := range s.Volumes {
+			if !slices.Contains(srv.DataVolumes, v) {
+				out = append(out, mount{service: s.Name, target: v.Target, source: v.Source})
 			}
-			for _, os := range o.Services {
-				if os.Name == s.Name && os.Volumes != nil {
-					vols = os.Volumes
-				}
-			}
-		}
-		for _, v := range vols {
-			out = append(out, mount{service: s.Name, target: v.Target, source: v.Source})
 		}
 	}
 	return out
 }
 
-// urlEngine guesses a database engine from a secret's name.
-func urlEngine(name string) (string, bool) {
-	n := strings.ToUpper(name)
-	if !strings.HasSuffix(n, "DATABASE_URL") && !strings.HasSuffix(n, "DB_URL") && !strings.HasPrefix(n, "POSTGRES") && !strings.HasPrefix(n, "MYSQL") && !strings.HasPrefix(n, "MARIADB") {
-		return "", false
+// serverDatabase is the spec database that dumps a database service, or a
+// note saying why there is none.
+func serverDatabase(srv reconcile.Server, notes *[]string) (spec.Database, bool) {
+	what := fmt.Sprintf("service %s (%s, image %s)", srv.Service, srv.Engine, srv.Image)
+	switch {
+	case srv.Engine == spec.EngineRedis && !srv.Persistent:
+		*notes = append(*notes, what+" keeps nothing on disk (no data volume, or saving turned off): a cache, not backed up")
+		return spec.Database{}, false
+	case srv.Engine != spec.EngineRedis && srv.Database == "":
+		*notes = append(*notes, fmt.Sprintf("%s does not say which database the app uses (%s): add {name: %s, engine: %s, service: %s, database: NAME} to spec.databases", what, srv.DatabaseVar, dbName(srv.Service), srv.Engine, srv.Service))
+		return spec.Database{}, false
+	case len(srv.NoLogin) > 0:
+		*notes = append(*notes, fmt.Sprintf("%s sets no password to log in with (%s): add {name: %s, engine: %s, service: %s, user: USER, passwordSecret: NAME} to spec.databases", what, strings.Join(srv.NoLogin, ", "), dbName(srv.Service), srv.Engine, srv.Service))
+		return spec.Database{}, false
+	}
+	db := spec.Database{Name: dbName(srv.Service), Engine: srv.Engine, Service: srv.Service}
+	if srv.PasswordVar != "" {
+		db.PasswordSecret = reconcile.PasswordSecretName(srv.Service, srv.PasswordVar)
+	}
+	return db, true
+}
+
+// urlDatabase is the spec database of a URL that service takes in
+// variable name, unless the URL is a database service's own: when value
+// (a plain env URL) names that service's host and database, or, for a
+// secret whose value init cannot read, when the app runs exactly one
+// server of the engine. A redis URL without a redis service of the app
+// is a cache or a queue elsewhere, and is left out.
+func urlDatabase(service, name, engine, value string, servers []reconcile.Server, notes *[]string) (spec.Database, bool) {
+	var same []reconcile.Server
+	for _, srv := range servers {
+		if sameEngine(srv.Engine, engine) {
+			same = append(same, srv)
+		}
+	}
+	if value != "" {
+		u, err := url.Parse(value)
+		if err != nil {
+			return spec.Database{}, false
+		}
+		for _, srv := range same {
+			if strings.EqualFold(u.Hostname(), spec.NetworkAlias(srv.Service)) && (engine == spec.EngineRedis || strings.TrimPrefix(u.Path, "/") == srv.Database) {
+				*notes = append(*notes, fmt.Sprintf("%s of service %s points at service %s's database: dumped once, as %s", name, service, srv.Service, dbName(srv.Service)))
+			}
+		}
+		return spec.Database{}, false
 	}
 	switch {
-	case strings.Contains(n, "MARIADB"):
-		return spec.EngineMariaDB, true
-	case strings.Contains(n, "MYSQL"):
-		return spec.EngineMySQL, true
+	case len(same) == 1:
+		srv := same[0]
+		*notes = append(*notes, fmt.Sprintf("%s of service %s is taken to be service %s's database (the app's only %s server), dumped once as %s; if it points elsewhere, add it: --database NAME=%s:%s",
+			name, service, srv.Service, srv.Engine, dbName(srv.Service), engine, name))
+		return spec.Database{}, false
+	case engine == spec.EngineRedis && len(same) == 0:
+		*notes = append(*notes, fmt.Sprintf("%s of service %s points at a redis outside the app: not backed up (caches and queues are usually rebuilt); to dump it, add --database NAME=redis:%s", name, service, name))
+		return spec.Database{}, false
 	}
-	return spec.EnginePostgres, true
+	return spec.Database{Name: dbName(name), Engine: engine, URLSecret: name}, true
+}
+
+func sameEngine(a, b string) bool {
+	mysql := func(e string) bool { return e == spec.EngineMySQL || e == spec.EngineMariaDB }
+	return a == b || mysql(a) && mysql(b)
+}
+
+// urlEngine tells from a variable's name whether it holds a connection URL
+// by convention (DATABASE_URL, *_DATABASE_URL, *_DB_URL, REDIS_URL,
+// POSTGRES_URL, ...) and of which engine (PostgreSQL unless the name says
+// MySQL, MariaDB or Redis). Passwords, users and hosts (POSTGRES_PASSWORD,
+// MYSQL_ROOT_PASSWORD, PGHOST, ...) are never URLs.
+func urlEngine(name string) (string, bool) {
+	n := strings.ToUpper(name)
+	if !strings.HasSuffix(n, "_URL") {
+		return "", false
+	}
+	words := strings.Split(strings.TrimSuffix(n, "_URL"), "_")
+	has := func(ws ...string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(ws, w) })
+	}
+	switch {
+	case has("PASSWORD", "PASS", "PASSWD", "USER", "USERNAME", "HOST", "PORT", "SCRATCH", "DRILL"):
+		return "", false
+	case has("MARIADB"):
+		return spec.EngineMariaDB, true
+	case has("MYSQL", "MYSQL2", "TRILOGY"):
+		return spec.EngineMySQL, true
+	case has("REDIS", "VALKEY"):
+		return spec.EngineRedis, true
+	case has("DATABASE", "DB", "POSTGRES", "POSTGRESQL", "PG"):
+		return spec.EnginePostgres, true
+	}
+	return "", false
 }
 
 // backupView maps a file path inside app service s to where the backup
@@ -188,4 +291,13 @@ func dbName(s string) string {
 		return "primary"
 	}
 	return n
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

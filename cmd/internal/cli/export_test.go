@@ -33,3 +33,6 @@ func CheckArgs(args []string) error {
 	}
 	return cmd.ValidateArgs(cmd.Flags().Args())
 }
+
+// URLEngine is init's rule for variables that hold a connection URL.
+func URLEngine(name string) (string, bool) { return urlEngine(name) }

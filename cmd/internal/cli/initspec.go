@@ -63,6 +63,13 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 // flags, else from detection; with nothing to back up it asks (on a
 // terminal) or refuses with the flags that fix it.
 func (o *initOptions) sources(ctx context.Context, w *workspace, app *reconcile.App, s *spec.Spec) error {
+	var det detected
+	if !o.NoDetect {
+		det = detect(app, w.dir, spec.DefaultService)
+		for _, n := range det.Notes {
+			fmt.Fprintf(o.apply.streams.Err, "note: %s\n", n)
+		}
+	}
 	if len(o.Volumes) > 0 {
 		for _, v := range o.Volumes {
 			s.Volumes = append(s.Volumes, spec.Volume{Name: v})
@@ -78,8 +85,8 @@ func (o *initOptions) sources(ctx context.Context, w *workspace, app *reconcile.
 			}
 			s.Databases = append(s.Databases, db)
 		}
-	} else if !o.NoDetect {
-		s.Databases = detect(app, w.dir, spec.DefaultService).Databases
+	} else {
+		s.Databases = det.Databases
 	}
 	if err := o.scratch(s.Databases); err != nil {
 		return err

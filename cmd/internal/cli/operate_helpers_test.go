@@ -111,13 +111,25 @@ type opsConfig struct {
 	// environments the app is set up for (default production); the spec
 	// covers them when extra says so.
 	environments []string
+	// app is the fixture under fixtures/ops whose devopsellence.yml the
+	// shop's spec backs up (default shop); appVars fill in its {{NAME}}
+	// placeholders.
+	app     string
+	appVars map[string]string
 }
 
 func newOpsApp(t testing.TB, rb resticBin, cfg opsConfig) *opsApp {
 	t.Helper()
 	sim := simtest.New(t)
 	sim.Extra = append(sim.Extra, cfg.simEnv...)
-	sim.CopyApp(t, filepath.Join(opsDir, "shop"))
+	sim.CopyApp(t, filepath.Join(opsDir, cmp.Or(cfg.app, "shop")))
+	if len(cfg.appVars) > 0 {
+		text := sim.ReadFile(t, "devopsellence.yml")
+		for k, v := range cfg.appVars {
+			text = strings.ReplaceAll(text, "{{"+k+"}}", v)
+		}
+		sim.WriteFile(t, "devopsellence.yml", text)
+	}
 	tmp := t.TempDir()
 	a := &opsApp{sim: sim, rb: rb, repo: filepath.Join(tmp, "repo"), binDir: filepath.Join(tmp, "bin"),
 		password: "pw-" + strconv.FormatInt(time.Now().UnixNano(), 36), secrets: map[string]string{}}
@@ -152,7 +164,7 @@ func newOpsApp(t testing.TB, rb resticBin, cfg opsConfig) *opsApp {
 			t.Fatal(err)
 		}
 	}
-	specText := sim.ReadFile(t, "devopsellence.backup.yml")
+	specText := string(readFile(t, filepath.Join(opsDir, "shop", "devopsellence.backup.yml")))
 	specText = strings.NewReplacer(
 		"{{REPO}}", a.repo,
 		"{{REPO_VOLUME}}", repoVolume(a.repo),

@@ -324,7 +324,7 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 			if s.Status != reconcile.StatusMissing || s.Source == reconcile.SourceOnePassword {
 				continue
 			}
-			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name}
+			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name, About: s.About}
 			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
 			case err != nil && ctx.Err() != nil:
@@ -339,7 +339,11 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 					return nil, err
 				}
 			default:
-				missing = append(missing, fmt.Sprintf("  %s for service %s in %s: %s", s.Name, s.Service, e.Name, prompt.Hint(req)))
+				name := s.Name
+				if s.About != "" {
+					name += " (" + s.About + ")"
+				}
+				missing = append(missing, fmt.Sprintf("  %s for service %s in %s: %s", name, s.Service, e.Name, prompt.Hint(req)))
 				continue
 			}
 			values[reconcile.SecretKey{Environment: e.Name, Name: s.Name}] = v

@@ -23,6 +23,8 @@ type Request struct {
 	Name        string
 	Service     string
 	Environment string
+	// About says what the value is, when the name alone may not.
+	About string
 }
 
 // Explicit holds the sources the user named.

@@ -27,7 +27,11 @@ var ErrEmpty = errors.New("no value given")
 // Secret asks for r's value, refusing empty or whitespace-only answers.
 func (t *Terminal) Secret(ctx context.Context, r Request) (secret.Value, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		b, err := t.readHidden(ctx, fmt.Sprintf("Value of %s for service %s in %s (input hidden): ", r.Name, r.Service, r.Environment))
+		what := r.Name
+		if r.About != "" {
+			what += " (" + r.About + ")"
+		}
+		b, err := t.readHidden(ctx, fmt.Sprintf("Value of %s for service %s in %s (input hidden): ", what, r.Service, r.Environment))
 		fmt.Fprintln(t.Out)
 		if err != nil {
 			return secret.Value{}, err

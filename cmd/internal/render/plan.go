@@ -149,6 +149,9 @@ func secretStatus(s reconcile.SecretPlan) string {
 	if s.Source == reconcile.SourceOnePassword {
 		return "missing: apply records the 1Password reference " + s.OnePassword
 	}
+	if s.About != "" {
+		return "missing: " + s.About + "; apply asks for it (or takes it from an explicit --secret-env/--secret-file source)"
+	}
 	return "missing: apply asks for it (or takes it from an explicit --secret-env/--secret-file source)"
 }
 

@@ -36,10 +36,15 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 		dbs = append(dbs, spec.Database{Name: autoName(f), Engine: spec.EngineSQLite, Path: f})
 	}
 	for _, d := range dbs {
+		if twin := a.twinOf(d); twin != "" {
+			skipTwin(rec, d, twin)
+			continue
+		}
 		if err := a.dumpDatabase(ctx, rec, o, d); fatal(err) || ctx.Err() != nil {
 			return
 		}
 	}
+	a.checkServers(ctx, rec)
 	if len(c.Paths) == 0 {
 		return
 	}

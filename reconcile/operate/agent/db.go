@@ -34,6 +34,9 @@ func (a *Agent) database(d spec.Database) (dbtool.Database, error) {
 		}
 		return dbtool.SQLiteFile(d.Path), nil
 	}
+	if d.Service != "" {
+		return a.serviceServer(d)
+	}
 	return a.server(d.Engine, d.URLSecret)
 }
 

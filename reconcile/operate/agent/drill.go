@@ -72,6 +72,10 @@ func (a *Agent) drill(ctx context.Context, rec *recorder, o RunOptions) {
 		if ctx.Err() != nil {
 			return
 		}
+		if twin := a.twinOf(d); twin != "" {
+			skipTwin(rec, d, twin)
+			continue
+		}
 		a.drillDatabase(ctx, rec, o, scr, snaps, d)
 	}
 }
@@ -215,6 +219,10 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 	}
 	s.fact("snapshot_id", snap.ID)
 	s.fact("snapshot_time", snap.Time.UTC().Format(time.RFC3339))
+	if d.Engine == spec.EngineRedis {
+		a.drillRedis(ctx, rec, o, scr, s, snap, d)
+		return
+	}
 	source, err := a.database(d)
 	if err != nil && d.Engine != spec.EngineSQLite {
 		failStep(s, err)
@@ -222,14 +230,11 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 	}
 	var server dbtool.Database
 	if d.Engine != spec.EngineSQLite {
-		if d.ScratchURLSecret == "" {
-			s.fail(nil, "no_scratch", fmt.Sprintf("a drill restores %s into a scratch database: set scratchUrlSecret for this database in the spec (a server where the drill may create and drop a database), then apply", d.Engine))
-			return
-		}
-		if server, err = a.server(d.Engine, d.ScratchURLSecret); err != nil {
+		if server, err = a.scratchServer(d); err != nil {
 			failStep(s, err)
 			return
 		}
+		s.fact("scratch_server", server.Conn.Redacted())
 	}
 	dump := filepath.Join(scr, strings.TrimPrefix(file, "/"))
 	err = a.call(ctx, rec, o, func() error {
@@ -351,7 +356,7 @@ func (a *Agent) readLedger() scratchLedger {
 
 func (a *Agent) noteScratch(d spec.Database, name string) {
 	l := a.readLedger()
-	l[name] = d.Engine + " " + d.ScratchURLSecret
+	l[name] = scratchKey(d)
 	_ = writeJSON(a.ledgerPath(), l)
 }
 
@@ -371,8 +376,7 @@ func (a *Agent) sweepDrills(ctx context.Context) {
 		}
 	}
 	for name, where := range a.readLedger() {
-		engine, secret, _ := strings.Cut(where, " ")
-		server, err := a.server(engine, secret)
+		server, err := a.ledgerServer(where)
 		if err != nil {
 			continue
 		}

@@ -44,6 +44,14 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 		data := operate.Summarize(snaps, a.identity(), now)
 		data.AgentNow, data.ResticVersion = agentNow, info.ResticVersion
 		data.Next = a.dues(snaps, agentNow)
+		for _, d := range a.Config.Databases {
+			if twin := a.twinOf(d); twin != "" {
+				if data.Twins == nil {
+					data.Twins = map[string]string{}
+				}
+				data.Twins[d.Name] = twin
+			}
+		}
 		a.readWorst(ctx, &data)
 		st = &data
 	}

@@ -57,6 +57,16 @@ func privateDir(t testing.TB, name, owner string) string {
 	return dir
 }
 
+// chownLike gives path the owner of ref.
+func chownLike(path, ref string) error {
+	st, err := os.Stat(ref)
+	if err != nil {
+		return err
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	return os.Chown(path, int(sys.Uid), int(sys.Gid))
+}
+
 // lookTool finds a server program on PATH or in the sbin folders.
 func lookTool(t testing.TB, name string) string {
 	t.Helper()

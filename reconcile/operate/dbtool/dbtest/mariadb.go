@@ -41,11 +41,21 @@ func StartMariaDB(t testing.TB, listen ...string) *MariaDB {
 		Password: "p@ss:w/rd%?#\"'\\ x\n" + suffix(),
 	}
 	data := filepath.Join(dir, "data")
-	install := exec.Command(installDB, "--no-defaults", "--user=mysql", "--datadir="+data,
+	// A private tmpdir: the bootstrap's temporary tables are named after
+	// its pid, which another server (in another pid namespace sharing
+	// /tmp) may have too.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := chownLike(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	install := exec.Command(installDB, "--no-defaults", "--user=mysql", "--datadir="+data, "--tmpdir="+tmp,
 		"--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve")
 	install.Dir = dir
 	runOut(t, install)
-	cmd := exec.Command(mariadbd, "--no-defaults", "--user=mysql", "--datadir="+data,
+	cmd := exec.Command(mariadbd, "--no-defaults", "--user=mysql", "--datadir="+data, "--tmpdir="+tmp,
 		"--port="+strconv.Itoa(m.Port), "--bind-address="+host, "--socket="+m.Socket,
 		"--pid-file="+filepath.Join(dir, "mysqld.pid"), "--log-error="+filepath.Join(dir, "error.log"),
 		"--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=32M",
