@@ -33,6 +33,8 @@ type Agent struct {
 
 	restic *restic.Runner
 	scrub  func(string) string
+	// copy names the copy the agent reads instead of the primary (UseCopy).
+	copy string
 }
 
 // New reads the agent's configuration from the service's environment.
@@ -61,6 +63,11 @@ func tempDir(env []string) string {
 type RunOptions struct {
 	operate.Options
 	Trigger string
+	// Tags are added to the data snapshots the run makes (the undo of a
+	// restore carries its plan).
+	Tags []string
+	// Restore is what a restore run restores, and the plan it must match.
+	Restore *RestoreRequest
 }
 
 // MissingTools lists the tools the configuration needs that the service's
@@ -155,6 +162,9 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 }
 
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
+	// A restore killed while it moved paths into place is finished first:
+	// nothing may see a volume half swapped.
+	a.finishSwaps()
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)
@@ -162,6 +172,11 @@ func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o Run
 		a.check(ctx, rec, o)
 	case operate.OpPrune:
 		a.prune(ctx, rec, o)
+		a.pruneCopies(ctx, rec, o)
+	case operate.OpCopy:
+		a.copyOut(ctx, rec, o)
+	case operate.OpRestore:
+		a.restore(ctx, rec, o)
 	case operate.OpDrill:
 		a.drill(ctx, rec, o)
 	}
@@ -180,7 +195,7 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 // sends the alerts, and prints the result line.
 func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool, extra func(*operate.Line)) int {
 	ev := rec.finish(interrupted)
-	line := operate.Line{Type: operate.LineResult, Evidence: ev,
+	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if extra != nil {
 		extra(&line)

@@ -73,6 +73,10 @@ func (a *Agent) drill(ctx context.Context, rec *recorder, o RunOptions) {
 		if ctx.Err() != nil {
 			return
 		}
+		if d.Engine == spec.EngineCommand {
+			a.drillCommand(ctx, rec, o, scr, snaps, d)
+			continue
+		}
 		a.drillDatabase(ctx, rec, o, scr, snaps, d)
 	}
 }

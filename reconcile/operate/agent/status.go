@@ -36,6 +36,7 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 		data := operate.Summarize(snaps, a.identity(), now)
 		data.AgentNow, data.ResticVersion = agentNow, info.ResticVersion
 		data.Next = a.dues(snaps, agentNow)
+		data.Copies = a.copiesStatus(ctx, now)
 		a.readWorst(ctx, &data)
 		st = &data
 	}
