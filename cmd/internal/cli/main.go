@@ -214,6 +214,7 @@ EXIT STATUS
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g))
 	root.AddCommand(operateCommands(g)...)
+	root.AddCommand(recoveryCommands(g)...)
 	root.AddCommand(newAgentCmd(g))
 	return root
 }

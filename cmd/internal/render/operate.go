@@ -26,6 +26,9 @@ type OperationEnv struct {
 	EvidenceStored     bool              `json:"evidence_stored"`
 	EvidenceSnapshotID string            `json:"evidence_snapshot_id,omitempty"`
 	Evidence           *operate.Evidence `json:"evidence"`
+	// Copy is the copy into the second repositories that followed a
+	// backup.
+	Copy *OperationEnv `json:"copy,omitempty"`
 }
 
 // StatusDoc is the JSON document of status.
@@ -54,6 +57,14 @@ func OperationText(w io.Writer, op string, doc OperationDoc) error {
 			fmt.Fprintf(&b, "  evidence stored in the repository as snapshot %.8s\n", e.EvidenceSnapshotID)
 		case e.Evidence != nil && e.Evidence.Kind != "status":
 			b.WriteString("  evidence not stored (the repository could not be written)\n")
+		}
+		if c := e.Copy; c != nil {
+			fmt.Fprintf(&b, "  then copy %s\n", c.Result)
+			if c.Evidence != nil {
+				for _, s := range c.Evidence.Steps {
+					fmt.Fprintf(&b, "    %-22s %-8s %s\n", s.Name, s.Result, s.Message)
+				}
+			}
 		}
 	}
 	writeFindings(&b, doc.Findings)
