@@ -30,6 +30,7 @@ import (
 const (
 	scratchPrefix = ".devopsellence-restore-"
 	journalName   = "journal.json"
+	progressName  = "progress.json"
 )
 
 // journal lists a restore's moves and every scratch folder it used.
@@ -123,7 +124,7 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 	// says: the moves are quick, and a half-moved volume is what this
 	// design avoids. A kill is finished by the next run.
 	swapping = true
-	problems := runMoves(j)
+	problems := runMoves(j, 0, filepath.Join(scratch[roots[0]], progressName))
 	finishJournal(j, filepath.Join(scratch[roots[0]], journalName))
 	s.fact("files_restored", got.Files)
 	s.fact("bytes_restored", got.Bytes)
@@ -230,27 +231,39 @@ func (a *Agent) moves(p *planned, paths []string, scratch map[string]string) (*j
 	return j, nil
 }
 
-// runMoves makes the journal's moves that are not done yet: a move whose
-// source is gone was made. It goes on past a failed move, and returns
-// what failed.
-func runMoves(j *journal) []string {
+// runMoves makes the journal's moves from start on, noting in progress
+// (when set) how many are done after each. A move whose source is gone was
+// made (the run that made it died before noting it). It goes on past a
+// failed move, and returns what failed.
+func runMoves(j *journal, start int, progress string) []string {
 	var problems []string
-	for _, m := range j.Moves {
-		if !exists(m.From) {
-			continue
-		}
-		if exists(m.To) {
-			_ = os.RemoveAll(m.Aside)
-			if err := os.Rename(m.To, m.Aside); err != nil {
+	for i := start; i < len(j.Moves); i++ {
+		m := j.Moves[i]
+		if exists(m.From) {
+			if exists(m.To) {
+				_ = os.RemoveAll(m.Aside)
+				if err := os.Rename(m.To, m.Aside); err != nil {
+					problems = append(problems, err.Error())
+				}
+			}
+			if err := os.Rename(m.From, m.To); err != nil {
 				problems = append(problems, err.Error())
-				continue
 			}
 		}
-		if err := os.Rename(m.From, m.To); err != nil {
-			problems = append(problems, err.Error())
+		if progress != "" {
+			_ = writeJSON(progress, i+1)
 		}
 	}
 	return problems
+}
+
+// doneMoves reads how many moves a restore noted as done.
+func doneMoves(progress string) int {
+	var n int
+	if data, err := os.ReadFile(progress); err == nil && json.Unmarshal(data, &n) == nil && n > 0 {
+		return n
+	}
+	return 0
 }
 
 // finishJournal removes the journal, then the scratch folders (with the
@@ -280,7 +293,7 @@ func (a *Agent) finishSwaps() {
 		if json.Unmarshal(data, &j) != nil {
 			continue
 		}
-		problems := runMoves(&j)
+		problems := runMoves(&j, doneMoves(filepath.Join(d, progressName)), filepath.Join(d, progressName))
 		finishJournal(&j, filepath.Join(d, journalName))
 		a.Out.Say("restore: finished restore %s, which was interrupted while it moved paths into place%s", j.Plan, problemText(problems))
 	}
