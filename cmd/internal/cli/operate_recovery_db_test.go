@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -239,5 +240,63 @@ func TestExcludesAndACustomDumpShapeTheBackupAndARestoreKeepsWhatIsExcluded(t *t
 		if b, err := os.ReadFile(filepath.Join(target, "custom.dump")); err != nil || string(b) != "custom-dump-ok" || out.Approval != "not needed (--target)" {
 			t.Errorf("a scratch restore of the custom dump: %q, %v, %+v", b, err, out)
 		}
+	})
+}
+
+func TestTheSchedulerCopiesEachBackupAndPrunesTheCopyByItsOwnRetention(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		copyRepo := filepath.Join(t.TempDir(), "offsite")
+		pw := "offsite-pw-" + rb.version
+		app := newOpsApp(t, rb, opsConfig{
+			extra:   "  schedule:\n    every: 1h\n  copies:\n    - name: offsite\n      repository:\n        url: " + copyRepo + "\n      passwordSecret: OFFSITE_RESTIC_PASSWORD\n      retention:\n        keepLast: 1",
+			secrets: map[string]string{"OFFSITE_RESTIC_PASSWORD": pw},
+			simEnv:  []string{"DEVOPSELLENCE_SIM_RUN_SERVICES=1"},
+			noApply: true,
+		})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.restic(t, "init")
+		inCopy := func(args ...string) []byte {
+			t.Helper()
+			cmd := exec.Command(rb.path, args...)
+			cmd.Env = []string{"RESTIC_REPOSITORY=" + copyRepo, "RESTIC_PASSWORD=" + pw, "RESTIC_CACHE_DIR=" + filepath.Join(t.TempDir(), "cache"), "PATH=" + servicePath, "HOME=" + app.sim.Home}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("restic %v on the copy: %v\n%s", args, err, out)
+			}
+			return out
+		}
+		inCopy("init")
+		if r := app.cli(t, "apply", "--non-interactive", "--yes"); r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for _, kind := range []string{"backup", "copy", "prune"} {
+			for len(app.snapshots(t, "--tag", "evidence:"+kind)) == 0 {
+				if time.Now().After(deadline) {
+					logs := app.sim.Run(t, "logs", "backup", "--lines", "200")
+					t.Fatalf("no %s evidence from the scheduled service\nlogs:\n%s", kind, logs.Stdout)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if doc := app.evidence(t, "copy"); doc["trigger"] != "schedule" || doc["result"] != "ok" {
+			t.Errorf("copy evidence: %v", doc)
+		}
+		var list []snapshot
+		must(t, json.Unmarshal(inCopy("snapshots", "--json", "--tag", "kind:files"), &list))
+		if len(list) != 1 || list[0].Hostname != "shop-production" {
+			t.Errorf("the copy holds %d files snapshot(s): %+v", len(list), list)
+		}
+		prune := app.evidence(t, "prune")
+		var forget map[string]any
+		for _, s := range prune["steps"].([]any) {
+			if m := s.(map[string]any); m["name"] == "forget:offsite" {
+				forget = m
+			}
+		}
+		if forget == nil || forget["result"] != "ok" || forget["policy"] != "--keep-last 1" {
+			t.Errorf("the scheduled prune did not forget in the copy by its retention: %v", prune["steps"])
+		}
+		_ = app.sim.Run(t, "sim", "stop-services")
 	})
 }
