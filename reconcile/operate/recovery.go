@@ -80,7 +80,8 @@ type Listed struct {
 	DB    string    `json:"db,omitempty"`
 	Paths []string  `json:"paths"`
 	Host  string    `json:"host"`
-	// Tags are the snapshot's tags besides the app's own.
+	// Tags are the snapshot's other tags: not the app's, nor those shown
+	// in the fields above and below (kind, db, engine, run, pre-restore).
 	Tags []string `json:"tags,omitempty"`
 	// Bytes and Files are the size of what was backed up (restic 0.17+
 	// stores them in the snapshot; 0 when unknown).

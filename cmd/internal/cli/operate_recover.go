@@ -218,11 +218,11 @@ func browseSummary(op operate.Op, positional []string, runs []envRun, failed []s
 		}
 		switch op {
 		case operate.OpSnapshots:
-			parts = append(parts, fmt.Sprintf("%d snapshot(s) in %s", b.Total, r.env))
+			parts = append(parts, fmt.Sprintf("%s in %s", plural(b.Total, "snapshot", "snapshots"), r.env))
 		case operate.OpLs:
-			parts = append(parts, fmt.Sprintf("%d entr(ies) in %s of snapshot %s in %s", b.Total, b.Dir, shortID(positional[0]), r.env))
+			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, shortID(positional[0]), r.env))
 		case operate.OpFind:
-			parts = append(parts, fmt.Sprintf("%d match(es) for %q in %s", b.Total, positional[0], r.env))
+			parts = append(parts, fmt.Sprintf("%s for %q in %s", plural(b.Total, "match", "matches"), positional[0], r.env))
 		}
 	}
 	if len(failed) > 0 {
@@ -338,4 +338,11 @@ func operationEnv(r envRun) *render.OperationEnv {
 		e.Result = operate.ResultFailed
 	}
 	return e
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -108,6 +108,21 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 			}
 			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale), nextText(op))
 		}
+		for _, c := range r.Copies {
+			fmt.Fprintf(&b, "  copy %s (%s):", c.Name, c.Repository)
+			if c.Error != "" {
+				fmt.Fprintf(&b, " %s\n", c.Error)
+				continue
+			}
+			b.WriteString("\n")
+			for _, g := range c.Backups {
+				if g.Time == nil {
+					fmt.Fprintf(&b, "    %-28s none\n", g.Name)
+					continue
+				}
+				fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, staleMark(g.Stale))
+			}
+		}
 		if len(r.MissingTools) > 0 {
 			fmt.Fprintf(&b, "  missing tools: %s\n", strings.Join(r.MissingTools, ", "))
 		}

@@ -100,7 +100,11 @@ func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (oper
 		return l, false
 	}
 	for _, t := range s.Tags {
-		if !slices.Contains(a.Config.Tags, t) && !strings.HasPrefix(t, operate.TagAppID) && !strings.HasPrefix(t, operate.TagRun) {
+		shown := !slices.Contains(a.Config.Tags, t) && t != operate.TagFiles && t != operate.TagDB
+		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore} {
+			shown = shown && !strings.HasPrefix(t, p)
+		}
+		if shown {
 			l.Tags = append(l.Tags, t)
 		}
 	}
