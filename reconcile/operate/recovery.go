@@ -160,8 +160,10 @@ type FilesPlan struct {
 	OverwrittenSample []string `json:"overwritten_sample,omitempty"`
 	DeletedSample     []string `json:"deleted_sample,omitempty"`
 	// Kept are live paths the restore leaves as they are: database files
-	// (restored as databases) and what the spec excludes from backups.
-	Kept []string `json:"kept,omitempty"`
+	// (restored as databases) and what the spec excludes from backups
+	// (the first few; KeptCount counts them all).
+	Kept      []string `json:"kept,omitempty"`
+	KeptCount int      `json:"kept_count,omitempty"`
 }
 
 // Counts counts files and their bytes.

@@ -157,7 +157,7 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 			fmt.Fprintf(&b, "  deleted:     %s%s\n", counts(f.Deleted), names(f.DeletedSample, f.Deleted.Files))
 			fmt.Fprintf(&b, "  added:       %s\n", counts(f.Added))
 			if len(f.Kept) > 0 {
-				fmt.Fprintf(&b, "  kept:        %s\n", strings.Join(f.Kept, " "))
+				fmt.Fprintf(&b, "  kept:        %s%s\n", strings.Join(f.Kept, " "), more(len(f.Kept), f.KeptCount))
 			}
 		}
 	}
@@ -257,6 +257,13 @@ func or(s, fallback string) string {
 		return s
 	}
 	return fallback
+}
+
+func more(shown, total int) string {
+	if total > shown {
+		return fmt.Sprintf(" and %d more", total-shown)
+	}
+	return ""
 }
 
 func countOf(n int, one, many string) string {

@@ -289,7 +289,11 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 			}
 		}
 	}
-	fp.OverwrittenSample, fp.DeletedSample, fp.Kept = sample(overwritten), sample(deleted), p.kept
+	fp.OverwrittenSample, fp.DeletedSample = sample(overwritten), sample(deleted)
+	fp.Kept, fp.KeptCount = slices.Clone(p.kept), len(p.kept)
+	if len(fp.Kept) > 5*maxSample {
+		fp.Kept = fp.Kept[:5*maxSample]
+	}
 	p.plan.Files = fp
 	if live {
 		p.plan.Notes = append(p.plan.Notes, "each path is restored into a scratch folder on its own volume first, then moved into place: an interrupted restore leaves it as it was or restored, never half")
