@@ -185,6 +185,9 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 	}
 }
 
+// CopyStatusTimeout bounds status's look into each copy.
+const CopyStatusTimeout = time.Minute
+
 // copiesStatus reads what each copy holds of this app, for status.
 func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyData {
 	var out []operate.CopyData
@@ -192,8 +195,15 @@ func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyD
 		d := operate.CopyData{Name: c.Name, Repository: c.Repository, Groups: []operate.SnapGroup{}}
 		r, err := a.copyRunner(c)
 		if err == nil {
+			// restic 0.17+ retries a backend that does not answer for 15
+			// minutes: a dead copy must not take status down with it.
+			cctx, cancel := context.WithTimeout(ctx, CopyStatusTimeout)
 			var list []restic.Snapshot
-			list, err = r.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
+			list, err = r.Snapshots(cctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
+			if cctx.Err() != nil && ctx.Err() == nil {
+				err = &stepError{class: "timeout", msg: fmt.Sprintf("the copy did not answer within %s", CopyStatusTimeout)}
+			}
+			cancel()
 			if err == nil {
 				st := operate.Summarize(toShared(list), a.identity(), now)
 				d.Snapshots, d.Groups = st.Snapshots, st.Groups
