@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool/dbtest"
 )
 
 func TestPostgresAndSQLiteRestoresIntoTheLiveDatabasesGiveTheSnapshotsContents(t *testing.T) {
@@ -41,7 +43,7 @@ func TestPostgresAndSQLiteRestoresIntoTheLiveDatabasesGiveTheSnapshotsContents(t
 		if !slices.ContainsFunc(d.Tables, func(r operate.TableRow) bool { return r.Name == "public.audit" && r.InSnapshot == nil && *r.Now == 1 }) {
 			t.Errorf("the plan does not show the table the snapshot lacks: %+v", d.Tables)
 		}
-		if left := pg.databases(t, "drill_"); len(left) > 0 {
+		if left := pg.databases(t, dbtool.ScratchBase); len(left) > 0 {
 			t.Errorf("the plan left scratch databases behind: %v", left)
 		}
 		id := dry.Plan.Snapshot.ID
@@ -298,5 +300,40 @@ func TestTheSchedulerCopiesEachBackupAndPrunesTheCopyByItsOwnRetention(t *testin
 			t.Errorf("the scheduled prune did not forget in the copy by its retention: %v", prune["steps"])
 		}
 		_ = app.sim.Run(t, "sim", "stop-services")
+	})
+}
+
+func TestAMariaDBRestoreSwapsTheSnapshotsTablesIntoTheLiveDatabase(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		my := dbtest.StartMariaDB(t)
+		app := newOpsApp(t, rb, opsConfig{
+			databases: "    - name: shopdb\n      engine: mariadb\n      urlSecret: MYSQL_URL\n      scratchUrlSecret: MYSQL_SCRATCH_URL",
+			secrets:   map[string]string{"MYSQL_URL": my.URL("appdb"), "MYSQL_SCRATCH_URL": my.URL("")},
+		})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		my.SQL(t, "appdb", "CREATE TABLE items(id INT PRIMARY KEY, name VARCHAR(40)); INSERT INTO items VALUES (1,'one'),(2,'two'),(3,'three')")
+		digest := "SELECT COUNT(*), GROUP_CONCAT(name ORDER BY id) FROM items"
+		backedUp := my.SQL(t, "appdb", digest)
+		app.mustOp(t, 0, "backup", "--init")
+		my.SQL(t, "appdb", "DELETE FROM items WHERE id > 1; UPDATE items SET name = 'changed'; CREATE TABLE later(x INT)")
+
+		dry := app.restore(t, 0, "--latest", "db:shopdb", "--dry-run")
+		d := dry.Plan.Database
+		if d == nil || d.Now == nil || d.Now.Tables != 2 || d.Now.Rows != 1 || d.InSnapshot == nil || d.InSnapshot.Tables != 1 || d.InSnapshot.Rows != 3 {
+			t.Fatalf("mariadb plan: %+v", d)
+		}
+		res := app.restore(t, 0, "--latest", "db:shopdb", "--approve", dry.Plan.Snapshot.ID)
+		if got := my.SQL(t, "appdb", digest); got != backedUp {
+			t.Errorf("items after the restore = %q, the snapshot's %q", got, backedUp)
+		}
+		if s := res.step(t, "restore"); s.Result != "ok" || s.Fact("matches_snapshot") != "true" {
+			t.Errorf("restore step %+v", s)
+		}
+		if tables := my.SQL(t, "appdb", "SHOW TABLES"); tables != "items" {
+			t.Errorf("tables after the restore: %q (the swap replaces the live tables whole, as the plan said)", tables)
+		}
+		if left := append(my.Databases(t, dbtool.ScratchBase), my.Databases(t, dbtool.RestoreBase)...); len(left) > 0 {
+			t.Errorf("helper databases left behind: %v", left)
+		}
 	})
 }
