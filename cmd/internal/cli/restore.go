@@ -64,7 +64,9 @@ that copy.
 EXIT STATUS
   0    restored (or, with --dry-run, the plan was shown)
   1    the restore failed or did not verify (the findings say why and where
-       the undo is), or error
+       the undo is); or it was refused because the plan changed since it was
+       shown, or the backup of what it would overwrite failed (nothing was
+       changed); or error
   2    usage error, a snapshot or path that does not exist, or no approval:
        nothing was changed
   130  interrupted`,
