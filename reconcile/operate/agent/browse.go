@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -43,6 +44,10 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
+	done, ok := a.readOnly(o, req.Op)
+	if !ok {
+		return 130
+	}
 	rec := a.newRecorder(req.Op, o)
 	b := &operate.Browse{Repository: a.Config.Repository, Copy: a.copy}
 	v, err := a.restic.Version(ctx)
@@ -64,8 +69,8 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 	}
 	ev := rec.finish(ctx.Err() != nil)
 	shorten(b)
-	a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Browse: b,
-		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}})
+	done(a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Browse: b,
+		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}))
 	if !a.Out.JSON && b != nil {
 		a.Out.Say("%s: %d found", req.Op, b.Total)
 	}
@@ -333,4 +338,19 @@ func or0(n, fallback int) int {
 		return n
 	}
 	return fallback
+}
+
+// readOnly registers a run that only reads (browse, a restore's plan), so
+// that the operator's interrupt (agent cancel) reaches it; it takes no
+// lock. ok is false when it was cancelled before it started. done stores
+// its result line and unregisters it.
+func (a *Agent) readOnly(o RunOptions, op operate.Op) (done func([]byte), ok bool) {
+	if o.RunID == "" {
+		return func([]byte) {}, true
+	}
+	err := a.Runs.Register(RunInfo{ID: o.RunID, PID: pid(), Op: string(op), Trigger: operate.TriggerManual, Started: a.Now().UTC()})
+	if errors.Is(err, ErrCancelled) {
+		return nil, false
+	}
+	return func(line []byte) { a.Runs.Finish(o.RunID, line) }, true
 }

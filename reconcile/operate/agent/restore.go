@@ -63,6 +63,10 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
+	done, ok := a.readOnly(o, operate.OpRestore)
+	if !ok {
+		return 130
+	}
 	rec := a.newRecorder(operate.OpRestore, o)
 	s := rec.begin("plan", "restore")
 	var plan *operate.RestorePlan
@@ -81,8 +85,8 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 		s.ok(0, "plan "+plan.ID+" for snapshot "+short(plan.Snapshot.ID))
 	}
 	ev := rec.finish(ctx.Err() != nil)
-	a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Plan: plan,
-		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}})
+	done(a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Plan: plan,
+		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}))
 	return ev.ExitCode
 }
 
