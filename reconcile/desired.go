@@ -134,6 +134,9 @@ func checkAgainstApp(b *spec.Backup, app *App, svc string) []error {
 		}
 	}
 	checkRepo("spec.repository", &b.Spec.Repository)
+	for i := range b.Spec.Copies {
+		checkRepo(fmt.Sprintf("spec.copies[%d].repository", i), &b.Spec.Copies[i].Repository)
+	}
 	for _, env := range slices.Sorted(maps.Keys(b.Spec.Overrides)) {
 		p := "spec.overrides." + env
 		checkVolumes(p+".volumes", b.Spec.Overrides[env].Volumes)
@@ -198,10 +201,13 @@ func serviceBlock(es spec.EnvSpec, appID string, rs []Ref) yamlpatch.Map {
 		}
 		m = append(m, yamlpatch.Field{Key: "secret_refs", Value: l})
 	}
-	volumes := es.Volumes
-	if es.Repository.Volume != "" {
-		// A local repository lives on a volume of its own, mounted at its path.
-		volumes = append(slices.Clone(volumes), spec.Volume{Name: es.Repository.Volume, Target: es.Repository.LocalPath()})
+	volumes := slices.Clone(es.Volumes)
+	// A local repository (the primary, or a copy) lives on a volume of its
+	// own, mounted at its path.
+	for _, r := range append([]spec.Repository{es.Repository}, copyRepositories(es)...) {
+		if r.Volume != "" {
+			volumes = append(volumes, spec.Volume{Name: r.Volume, Target: r.LocalPath()})
+		}
 	}
 	if len(volumes) > 0 {
 		l := make(yamlpatch.List, 0, len(volumes))
@@ -310,6 +316,14 @@ func sortedMap(m map[string]string) yamlpatch.Map {
 	out := make(yamlpatch.Map, len(keys))
 	for i, k := range keys {
 		out[i] = yamlpatch.Field{Key: k, Value: yamlpatch.Scalar(m[k])}
+	}
+	return out
+}
+
+func copyRepositories(es spec.EnvSpec) []spec.Repository {
+	out := make([]spec.Repository, 0, len(es.Copies))
+	for _, c := range es.Copies {
+		out = append(out, c.Repository)
 	}
 	return out
 }

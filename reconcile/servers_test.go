@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -250,7 +251,7 @@ func TestEachEnvironmentReachesItsOwnServerAsItsOverlaySaysAndLeftOutVolumesAreE
 	for env, user := range map[string]string{"production": "shop", "staging": "shop_staging"} {
 		got := d.Envs[env].Databases[0]
 		want := spec.Database{Name: "main", Engine: spec.EnginePostgres, Service: "db", Port: 6000, User: user, Database: user, PasswordSecret: "DB_POSTGRES_PASSWORD"}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %+v, want %+v", env, got, want)
 		}
 	}

@@ -30,6 +30,9 @@ const (
 	AgentSecrets     = "BACKUP_SECRETS"
 	AgentRepoType    = "BACKUP_REPOSITORY_TYPE"
 	AgentAlerts      = "BACKUP_ALERTS"
+	AgentExcludes    = "BACKUP_EXCLUDES"
+	AgentCaches      = "BACKUP_EXCLUDE_CACHES"
+	AgentCopies      = "BACKUP_COPIES"
 	ResticRepository = "RESTIC_REPOSITORY"
 	ResticCacheDir   = "RESTIC_CACHE_DIR"
 )
@@ -64,6 +67,28 @@ type AgentConfig struct {
 	RepositoryURL string
 	CacheDir      string
 	Alerts        *Alerts
+
+	// Excludes are the restic --exclude patterns of the file backup, the
+	// volumes' already anchored at their targets.
+	Excludes      []string
+	ExcludeCaches bool
+	// Copies are the second repositories.
+	Copies []CopyConfig
+}
+
+// CopyConfig is a second repository as the agent sees it: where its URL,
+// password and credentials are in the service's environment.
+type CopyConfig struct {
+	Name string `json:"name"`
+	// Repository is the copy's location as shown to people.
+	Repository string `json:"repository"`
+	// URL is the plain URL, or URLSecret the variable that holds it.
+	URL            string   `json:"url,omitempty"`
+	URLSecret      string   `json:"urlSecret,omitempty"`
+	PasswordSecret string   `json:"passwordSecret"`
+	Credentials    []string `json:"credentials,omitempty"`
+	// Retention is the copy's forget policy as restic flags.
+	Retention []string `json:"retention,omitempty"`
 }
 
 // AppID identifies one app's backups in a repository: a short hash of the
@@ -96,6 +121,15 @@ func (e EnvSpec) Agent(appID string) AgentConfig {
 	}
 	if e.Retention != nil {
 		a.Retention = e.Retention.Flags()
+	}
+	a.Excludes, a.ExcludeCaches = e.ExcludePatterns(), e.ExcludeCaches
+	for _, c := range e.Copies {
+		cc := CopyConfig{Name: c.Name, Repository: c.Repository.Display(), URL: c.Repository.URL,
+			URLSecret: c.Repository.URLSecret, PasswordSecret: c.PasswordSecret, Credentials: c.Repository.CredentialSecrets()}
+		if c.Retention != nil {
+			cc.Retention = c.Retention.Flags()
+		}
+		a.Copies = append(a.Copies, cc)
 	}
 	return a
 }
@@ -133,6 +167,17 @@ func (a AgentConfig) Env() map[string]string {
 	}
 	if a.Alerts != nil {
 		env[AgentAlerts] = a.Alerts.text()
+	}
+	if len(a.Excludes) > 0 {
+		b, _ := json.Marshal(a.Excludes)
+		env[AgentExcludes] = string(b)
+	}
+	if a.ExcludeCaches {
+		env[AgentCaches] = "true"
+	}
+	if len(a.Copies) > 0 {
+		b, _ := json.Marshal(a.Copies)
+		env[AgentCopies] = string(b)
 	}
 	return env
 }
@@ -200,6 +245,28 @@ func ParseAgentEnv(get func(string) string) (AgentConfig, error) {
 		}
 	}
 	a.Retention = fields(get(AgentRetention))
+	if v := get(AgentExcludes); v != "" {
+		if err := json.Unmarshal([]byte(v), &a.Excludes); err != nil {
+			bad(AgentExcludes, "not a JSON list of patterns: %v", err)
+		}
+	}
+	switch v := get(AgentCaches); v {
+	case "", "false":
+	case "true":
+		a.ExcludeCaches = true
+	default:
+		bad(AgentCaches, "%q: want true or false", v)
+	}
+	if v := get(AgentCopies); v != "" {
+		if err := json.Unmarshal([]byte(v), &a.Copies); err != nil {
+			bad(AgentCopies, "not a JSON list of copies: %v", err)
+		}
+		for _, c := range a.Copies {
+			if c.Name == "" || c.PasswordSecret == "" || (c.URL == "") == (c.URLSecret == "") {
+				bad(AgentCopies, "copy %q needs a name, a passwordSecret and one of url and urlSecret", c.Name)
+			}
+		}
+	}
 	sc, err := ParseScheduleText(need(AgentSchedule))
 	if err != nil {
 		bad(AgentSchedule, "%v", err)

@@ -43,6 +43,12 @@ type EnvSpec struct {
 	Check       Check
 	Drill       Drill
 	Freshness   Freshness
+
+	Copies []Copy
+	// Exclude are the spec's exclude patterns; ExcludePatterns resolves
+	// them together with the volumes' own.
+	Exclude       []string
+	ExcludeCaches bool
 }
 
 func defaultTarget(volume string) string { return DefaultTargetDir + "/" + volume }
@@ -65,6 +71,9 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 		Env:         maps.Clone(s.Env),
 		Tags:        slices.Clone(s.Tags),
 		Retention:   s.Retention,
+
+		Exclude:       slices.Clone(s.Exclude),
+		ExcludeCaches: s.ExcludeCaches,
 	}
 	volumes := s.Volumes
 	if len(o.Volumes) > 0 {
@@ -74,7 +83,19 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 		if v.Target == "" {
 			v.Target = defaultTarget(v.Name)
 		}
+		v.Exclude = slices.Clone(v.Exclude)
 		e.Volumes = append(e.Volumes, v)
+	}
+	for _, c := range s.Copies {
+		c.Repository.Credentials = slices.Clone(c.Repository.Credentials)
+		if c.Retention == nil {
+			c.Retention = s.Retention
+		}
+		if c.Retention != nil {
+			r := *c.Retention
+			c.Retention = &r
+		}
+		e.Copies = append(e.Copies, c)
 	}
 	for _, d := range s.Databases {
 		if d.Check != nil {
@@ -176,6 +197,15 @@ func (e EnvSpec) SecretNames() []string {
 			}
 		}
 	}
+	for _, c := range e.Copies {
+		if c.Repository.URLSecret != "" {
+			names = append(names, c.Repository.URLSecret)
+		}
+		if c.PasswordSecret != "" {
+			names = append(names, c.PasswordSecret)
+		}
+		names = append(names, c.Repository.CredentialSecrets()...)
+	}
 	var out []string
 	for _, n := range names {
 		if !slices.Contains(out, n) {
@@ -193,6 +223,18 @@ func (e EnvSpec) BackupPaths() []string {
 		out = append(out, v.Target)
 	}
 	return append(out, e.Paths...)
+}
+
+// ExcludePatterns are the restic --exclude patterns of a file backup: the
+// spec's own, then each volume's, anchored at its target.
+func (e EnvSpec) ExcludePatterns() []string {
+	out := slices.Clone(e.Exclude)
+	for _, v := range e.Volumes {
+		for _, p := range v.Exclude {
+			out = append(out, v.Target+"/"+p)
+		}
+	}
+	return out
 }
 
 // Flags renders the policy as restic forget flags, always in the same order;

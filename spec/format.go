@@ -52,6 +52,12 @@ func specComment(field string) string {
 		return "App volumes to back up, by source name; mounted at target (default /data/<name>)."
 	case "paths":
 		return "Extra absolute paths inside the backup service to back up."
+	case "exclude":
+		return "restic --exclude patterns for every file backup: /abs/path is anchored, *.log matches at any depth."
+	case "excludeCaches":
+		return "Leave out the contents of folders holding a CACHEDIR.TAG (restic --exclude-caches)."
+	case "copies":
+		return "Second repositories (3-2-1): each gets a restic copy after every backup, and its own retention."
 	case "databases":
 		return "Databases dumped consistently, each into its own snapshots."
 	case "repository":
@@ -101,6 +107,8 @@ func encode(v reflect.Value, plain bool) *yaml.Node {
 		return scalar(v.String(), plain)
 	case v.Kind() == reflect.Int:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v.Int(), 10)}
+	case v.Kind() == reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}
 	case v.Kind() == reflect.Slice:
 		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for i := 0; i < v.Len(); i++ {

@@ -145,8 +145,8 @@ func TestParseReportsEveryProblemWithFileLineAndPath(t *testing.T) {
 	want := []string{
 		file + `2: apiVersion: want "backup.devopsellence.io/v1alpha1", got "backup.devopsellence.io/v1"`,
 		file + `5: metadata.name: "Example_App" is not a lower-case DNS label (a-z, 0-9 and -, starting and ending with a letter or digit, at most 63 characters)`,
-		file + `10: spec.volumes[0].mountPath: unknown field (want one of liveDatabaseFiles, name, target)`,
-		file + `13: spec.databases[0].engine: unsupported "mongo" (want postgres, mysql, mariadb, redis, sqlite)`,
+		file + `10: spec.volumes[0].mountPath: unknown field (want one of exclude, liveDatabaseFiles, name, target)`,
+		file + `13: spec.databases[0].engine: unsupported "mongo" (want postgres, mysql, mariadb, redis, sqlite, command)`,
 		file + `15: spec.repository.url: "rest:https://rest.example.com/app/" embeds credentials, which would be written to devopsellence.yml in plain text: replace url with urlSecret: RESTIC_REPOSITORY and type: rest, and store the full URL as that secret`,
 		file + `17: spec.retention.keepDaily: want an integer, got a string`,
 	}

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestAVolumeMayGiveAReasonToCopyLiveDatabaseFilesButNotABlankOne(t *testing.
 	if got := b.Spec.Volumes[0].LiveDatabaseFiles; got != "the server is stopped while backups run" {
 		t.Errorf("reason = %q", got)
 	}
-	if again, err := Parse("spec.yml", Format(b)); err != nil || again.Spec.Volumes[0] != b.Spec.Volumes[0] {
+	if again, err := Parse("spec.yml", Format(b)); err != nil || !reflect.DeepEqual(again.Spec.Volumes[0], b.Spec.Volumes[0]) {
 		t.Errorf("Format does not keep the reason: %v %+v", err, again)
 	}
 	blank := base + "  volumes:\n    - name: pg_data\n      liveDatabaseFiles: \"  \"\n"
@@ -100,7 +101,7 @@ func TestServiceDatabasesSurviveTheAgentsEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.EqualFunc(got.Databases, dbs, func(a, b Database) bool { return a == b }) {
+	if !slices.EqualFunc(got.Databases, dbs, func(a, b Database) bool { return reflect.DeepEqual(a, b) }) {
 		t.Errorf("databases = %+v, want %+v", got.Databases, dbs)
 	}
 }

@@ -46,9 +46,18 @@ type Spec struct {
 	Volumes []Volume `json:"volumes,omitempty"`
 	// Paths are extra absolute paths inside the backup service to back up.
 	Paths []string `json:"paths,omitempty"`
+	// Exclude are restic --exclude patterns for every file backup: an
+	// absolute pattern is anchored, any other matches at any depth.
+	Exclude []string `json:"exclude,omitempty"`
+	// ExcludeCaches leaves out the contents of folders that hold a
+	// CACHEDIR.TAG (restic --exclude-caches).
+	ExcludeCaches bool `json:"excludeCaches,omitempty"`
 	// Databases are dumped consistently and backed up as their own snapshots.
 	Databases  []Database `json:"databases,omitempty"`
 	Repository Repository `json:"repository"`
+	// Copies are second repositories (3-2-1), filled with restic copy after
+	// each backup and pruned by their own retention.
+	Copies []Copy `json:"copies,omitempty"`
 	// Secrets says where each secret comes from; a secret not listed is asked for.
 	Secrets   map[string]SecretSource `json:"secrets,omitempty"`
 	Retention *Retention              `json:"retention,omitempty"`
@@ -86,6 +95,8 @@ type Volume struct {
 	// copied while it writes them may not start, or may lose committed
 	// rows, so plan refuses such a volume without it.
 	LiveDatabaseFiles string `json:"liveDatabaseFiles,omitempty"`
+	// Exclude are restic --exclude patterns relative to Target.
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Database engines.
@@ -95,6 +106,8 @@ const (
 	EngineMariaDB  = "mariadb"
 	EngineSQLite   = "sqlite"
 	EngineRedis    = "redis"
+	// EngineCommand is a custom dump: Command writes the dump on stdout.
+	EngineCommand = "command"
 )
 
 // Postgres dump formats.
@@ -134,6 +147,12 @@ type Database struct {
 	ScratchURLSecret string `json:"scratchUrlSecret,omitempty"`
 	// Check is what a restore drill runs against the restored copy.
 	Check *DatabaseCheck `json:"check,omitempty"`
+	// Command is the dumper of a custom dump (engine command): its standard
+	// output is the dump, and it must exit 0 for a snapshot to be saved.
+	Command []string `json:"command,omitempty"`
+	// RestoreCommand verifies a custom dump in a drill: it reads the dump
+	// on stdin (and BACKUP_DUMP_FILE names it) and must exit 0.
+	RestoreCommand []string `json:"restoreCommand,omitempty"`
 }
 
 // DatabaseCheck verifies a restored database in a drill.
@@ -161,6 +180,19 @@ type Repository struct {
 	// local path without one is inside the container and lost at the next
 	// deploy.
 	Volume string `json:"volume,omitempty"`
+}
+
+// Copy is a second repository that holds a copy of every snapshot of this
+// app (restic copy), with its own password, credentials and retention.
+type Copy struct {
+	// Name names the copy in commands (--from-copy NAME) and status.
+	Name       string     `json:"name"`
+	Repository Repository `json:"repository"`
+	// PasswordSecret names the secret holding the copy's repository
+	// password (RESTIC_PASSWORD: the same as the primary's).
+	PasswordSecret string `json:"passwordSecret"`
+	// Retention is the copy's forget policy (default: the primary's).
+	Retention *Retention `json:"retention,omitempty"`
 }
 
 // SecretSource says where a secret's value comes from.

@@ -36,6 +36,8 @@ func validate(b *Backup) []error {
 	dirs := c.sources("spec.volumes", s.Volumes, s.Paths)
 	c.databases(s.Databases, dirs)
 	c.repository("spec.repository", s.Repository)
+	c.copies(s)
+	c.excludes(s)
 	c.secrets("spec.secrets", s.Secrets)
 	c.retention("spec.retention", s.Retention)
 	c.tags("spec.tags", s.Tags)
@@ -226,6 +228,8 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 			} else if c.absolute(p+".path", d.Path) && !under(d.Path, dirs) {
 				c.add(p+".path", "%q is not inside a backed-up volume target or path (%s)", d.Path, listOr(dirs, "none is backed up"))
 			}
+		case EngineCommand:
+			c.commandDatabase(p, d)
 		case "":
 			c.add(p+".engine", "required (want %s)", engines)
 		default:
@@ -244,10 +248,13 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 		if d.Check != nil && d.Engine == EngineRedis {
 			c.add(p+".check", "not for redis: a drill compares the key counts of the restored dump with the live server")
 		}
+		if d.Engine != EngineCommand {
+			c.noCommand(p, d)
+		}
 	}
 }
 
-const engines = "postgres, mysql, mariadb, redis, sqlite"
+const engines = "postgres, mysql, mariadb, redis, sqlite, command"
 
 func under(file string, dirs []string) bool {
 	for _, d := range dirs {
@@ -259,14 +266,26 @@ func under(file string, dirs []string) bool {
 }
 
 func (c *checker) repository(p string, r Repository) {
+	c.repositoryFor(p, r, RepositorySecret)
+}
+
+// repositoryFor checks a repository whose secret URL must be in the secret
+// named secret (the primary's: RESTIC_REPOSITORY), or, when secret is "",
+// in any secret of the app's choosing (a copy's).
+func (c *checker) repositoryFor(p string, r Repository, secret string) {
+	example := or(secret, "COPY_REPOSITORY")
 	switch {
 	case r.URL == "" && r.URLSecret == "":
-		c.add(p, "set url, or urlSecret: %s when the URL holds credentials", RepositorySecret)
+		c.add(p, "set url, or urlSecret: %s when the URL holds credentials", example)
 	case r.URL != "" && r.URLSecret != "":
 		c.add(p, "set only one of url and urlSecret")
 	}
-	if r.URLSecret != "" && r.URLSecret != RepositorySecret {
-		c.add(p+".urlSecret", "must be %s: restic reads the repository from that variable, and devopsellence injects each secret as the env var its ref is named after", RepositorySecret)
+	switch {
+	case r.URLSecret == "":
+	case secret == "":
+		c.secretName(p+".urlSecret", r.URLSecret)
+	case r.URLSecret != secret:
+		c.add(p+".urlSecret", "must be %s: restic reads the repository from that variable, and devopsellence injects each secret as the env var its ref is named after", secret)
 	}
 	typeOK := r.Type == "" || knownBackend(r.Type)
 	if !typeOK {
@@ -282,7 +301,7 @@ func (c *checker) repository(p string, r Repository) {
 		case backend == "":
 			c.add(p+".url", "%q has no known backend (want a %s prefix or an absolute path)", shown, backendPrefixes)
 		case EmbedsCredentials(r.URL):
-			c.add(p+".url", "%q embeds credentials, which would be written to devopsellence.yml in plain text: replace url with urlSecret: %s and type: %s, and store the full URL as that secret", shown, RepositorySecret, backend)
+			c.add(p+".url", "%q embeds credentials, which would be written to devopsellence.yml in plain text: replace url with urlSecret: %s and type: %s, and store the full URL as that secret", shown, example, backend)
 		case backend == "local" && !strings.HasPrefix(r.LocalPath(), "/"):
 			c.add(p+".url", "local repository %q must be an absolute path inside the backup service", shown)
 		case backend == "local" && r.Volume == "" && c.absolute(p+".url", r.LocalPath()):

@@ -27,7 +27,7 @@ func TestParseRejects(t *testing.T) {
 			file + `1: apiVersion: required: want "backup.devopsellence.io/v1alpha1"`,
 		}},
 		{"an unknown nested field", base + "  volumes:\n    - name: app_storage\n      mountPath: /data\n", []string{
-			file + "11: spec.volumes[0].mountPath: unknown field (want one of liveDatabaseFiles, name, target)",
+			file + "11: spec.volumes[0].mountPath: unknown field (want one of exclude, liveDatabaseFiles, name, target)",
 		}},
 		{"an unknown field in an override", base + "  overrides:\n    production:\n      paths: []\n", []string{
 			file + "11: spec.overrides.production.paths: unknown field (want one of image, repository, retention, secrets, tags, volumes)",
@@ -109,8 +109,8 @@ func TestParseRejects(t *testing.T) {
 			file + "18: spec.databases[3].name: duplicate of spec.databases[2]",
 		}},
 		{"database engines", base + "  databases:\n    - name: a\n    - name: b\n      engine: mongo\n", []string{
-			file + "10: spec.databases[0].engine: required (want postgres, mysql, mariadb, redis, sqlite)",
-			file + `12: spec.databases[1].engine: unsupported "mongo" (want postgres, mysql, mariadb, redis, sqlite)`,
+			file + "10: spec.databases[0].engine: required (want postgres, mysql, mariadb, redis, sqlite, command)",
+			file + `12: spec.databases[1].engine: unsupported "mongo" (want postgres, mysql, mariadb, redis, sqlite, command)`,
 		}},
 		{"server databases without a usable urlSecret", base + "  databases:\n    - name: a\n      engine: postgres\n    - name: b\n      engine: mysql\n      urlSecret: database_url\n      path: /srv/b\n    - name: c\n      engine: mariadb\n      urlSecret: RESTIC_PASSWORD\n    - name: d\n      engine: postgres\n      urlSecret: BACKUP_DB\n", []string{
 			file + "10: spec.databases[0].urlSecret: required for postgres: the secret that holds the connection URL, such as DATABASE_URL; or set service to the app service that runs the server",

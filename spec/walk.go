@@ -62,6 +62,8 @@ func (w *walker) node(n *yaml.Node, t reflect.Type, path string) bool {
 		return true
 	case t.Kind() == reflect.String:
 		return w.scalar(n, "!!str", "a string", path)
+	case t.Kind() == reflect.Bool:
+		return w.scalar(n, "!!bool", "true or false", path)
 	case t.Kind() == reflect.Int:
 		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && decimal(n.Value) {
 			// yaml.v3 reads integers beyond int64 as floats.
@@ -303,6 +305,10 @@ func (w *walker) agree(n *yaml.Node, v reflect.Value, path string) bool {
 	case v.Kind() == reflect.String:
 		if v.String() != n.Value {
 			return w.disagree(n.Line, path, "ambiguous unquoted value: put it in quotes")
+		}
+	case v.Kind() == reflect.Bool:
+		if strconv.FormatBool(v.Bool()) != n.Value {
+			return w.disagree(n.Line, path, "ambiguous boolean: write true or false")
 		}
 	case v.Kind() == reflect.Int:
 		if strconv.FormatInt(v.Int(), 10) != n.Value {

@@ -92,6 +92,9 @@ func setSecret(name, service, env string) string {
 // explainStep says what failed in one step and gives the actions that fix
 // that cause (not "run it again" when a rerun cannot help).
 func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
+	if f, ok := explainRecovery(op, es, service, s); ok {
+		return f
+	}
 	env := es.Environment
 	repo := es.Repository.Display()
 	rerun := Action{Label: "run it again", Command: Command(op, env)}

@@ -65,7 +65,7 @@ func ToolsFor(dbs []spec.Database) []Tool {
 	if engines[spec.EngineSQLite] {
 		tools = append(tools, Tool{Commands: []string{"sqlite3"}, Package: "sqlite3", Why: "sqlite backups and drills"})
 	}
-	return tools
+	return append(tools, commandTools(dbs)...)
 }
 
 // Dockerfile is a Dockerfile for a custom backup image serving every given
@@ -78,7 +78,7 @@ func Dockerfile(name, agentImage string, envs []spec.EnvSpec) string {
 	var pkgs, why []string
 	for _, es := range envs {
 		for _, t := range Tools(es) {
-			if t.Package == "restic" || slices.Contains(pkgs, t.Package) {
+			if t.Package == "restic" || t.Package == "" || slices.Contains(pkgs, t.Package) {
 				continue
 			}
 			pkgs = append(pkgs, t.Package)

@@ -28,15 +28,15 @@ const (
 )
 
 // EvidenceKinds are the operations that store evidence, in report order.
-func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill} }
+func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpCopy, OpRestore} }
 
 // DefaultTimeout is the default deadline of op. restic retries a dead
 // backend for up to 15 minutes, so every run needs one of its own.
 func DefaultTimeout(op Op) time.Duration {
 	switch op {
-	case OpBackup:
+	case OpBackup, OpCopy, OpRestore:
 		return 6 * time.Hour
-	case OpStatus:
+	case OpStatus, OpSnapshots, OpLs, OpFind:
 		return 5 * time.Minute
 	}
 	return 2 * time.Hour
@@ -71,6 +71,9 @@ type Options struct {
 	// answer before it interrupts the run (0: the default Grace). Not
 	// passed to the agent.
 	Grace time.Duration
+	// Args are the operation's own flags and arguments (browse and
+	// restore), passed after the common ones.
+	Args []string
 }
 
 // Argv is the exec argv that asks the agent to run op: short, whatever the
@@ -96,7 +99,7 @@ func Argv(op Op, o Options) []string {
 	if !o.Now.IsZero() {
 		argv = append(argv, "--now", o.Now.UTC().Format(time.RFC3339))
 	}
-	return argv
+	return append(argv, o.Args...)
 }
 
 // CancelArgv asks the agent to interrupt run id and to wait up to wait for
@@ -122,6 +125,9 @@ type Line struct {
 	Stored   *Stored      `json:"stored,omitempty"`
 	Status   *StatusData  `json:"status,omitempty"`
 	Cancel   *CancelState `json:"cancel,omitempty"`
+	// Browse is what snapshots, ls and find read; Plan a restore's plan.
+	Browse *Browse      `json:"browse,omitempty"`
+	Plan   *RestorePlan `json:"plan,omitempty"`
 }
 
 // Line types.
@@ -171,6 +177,8 @@ func DumpFile(d spec.Database) string {
 	switch {
 	case d.Engine == spec.EngineSQLite:
 		return "/" + d.Name + ".sqlite3"
+	case d.Engine == spec.EngineCommand:
+		return "/" + d.Name + ".dump"
 	case d.Engine == spec.EnginePostgres && DumpFormat(d) == spec.FormatCustom:
 		return "/" + d.Name + ".pgdump"
 	case d.Engine == spec.EngineRedis:

@@ -182,6 +182,9 @@ type Outcome struct {
 	Stored *Stored
 	// Status is what a status run read back.
 	Status *StatusData
+	// Browse is what snapshots, ls and find read; Plan a restore's plan.
+	Browse *Browse
+	Plan   *RestorePlan
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
@@ -232,6 +235,7 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 		}
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
+		o.Browse, o.Plan = l.Browse, l.Plan
 	case LineCancel:
 		o.Cancel = l.Cancel
 		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {

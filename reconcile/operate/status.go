@@ -33,6 +33,8 @@ type StatusData struct {
 	// Twins maps a URL database to the service database whose server and
 	// database its URL names: backups skip it, as the same database.
 	Twins map[string]string `json:"twins,omitempty"`
+	// Copies is what each second repository holds of this app.
+	Copies []CopyData `json:"copies,omitempty"`
 }
 
 // SnapGroup is one backup group: the files, or one database's dumps.
@@ -105,6 +107,8 @@ type Report struct {
 	Backups        []Group           `json:"backups"`
 	Operations     []Operation       `json:"operations"`
 	MissingTools   []string          `json:"missing_tools"`
+	// Copies are the second repositories' newest snapshots.
+	Copies []CopyReport `json:"copies,omitempty"`
 	// Findings go to the top of the status document, each with its environment.
 	Findings []Finding `json:"-"`
 }
@@ -208,8 +212,12 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		}
 	}
 	for _, kind := range EvidenceKinds() {
+		if !reported(kind, es, st) {
+			continue
+		}
 		r.operation(es, service, kind, st, now, add)
 	}
+	r.assessCopies(es, st, now, add)
 	return r
 }
 
@@ -306,8 +314,13 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 		f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
 			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), or(ref.Trigger, TriggerManual)),
 			NextActions: fix}
-		if kind == OpPrune {
+		switch kind {
+		case OpPrune:
 			f.Severity = SeverityWarning
+		case OpRestore:
+			// The restore command said so when it ran; what it left is
+			// in the evidence.
+			f.Severity = SeverityInfo
 		}
 		if ref.Error != "" {
 			f.Evidence = append(f.Evidence, "error: "+ref.Error)

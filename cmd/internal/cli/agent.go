@@ -77,6 +77,7 @@ EXIT STATUS
 		cmd.AddCommand(newAgentOpCmd(g, op))
 	}
 	cmd.AddCommand(newAgentStatusCmd(g), newAgentRunCmd(g), newAgentCancelCmd(g), newAgentVersionCmd(g))
+	cmd.AddCommand(agentRecoveryCommands(g)...)
 	return cmd
 }
 

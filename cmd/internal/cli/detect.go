@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -140,7 +141,7 @@ func volumesPerEnvironment(app *reconcile.App, envs []string, skip string) ([]sp
 			own = append(own, v)
 		}
 		slices.SortFunc(own, byName)
-		if slices.Equal(own, volumes) || len(own) == 0 {
+		if slices.EqualFunc(own, volumes, func(a, b spec.Volume) bool { return reflect.DeepEqual(a, b) }) || len(own) == 0 {
 			continue
 		}
 		if overrides == nil {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -55,7 +56,7 @@ func TestInitDumpsTheAppsDatabaseServicesAndLeavesTheirDataVolumesOutWithAFindin
 		t.Fatalf("databases = %+v, want %+v", s.Databases, want)
 	}
 	for i := range want {
-		if s.Databases[i] != want[i] {
+		if !reflect.DeepEqual(s.Databases[i], want[i]) {
 			t.Errorf("databases[%d] = %+v, want %+v", i, s.Databases[i], want[i])
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestInitDetectsWhatToBackUpWritesACommentedSpecAndApplies(t *testing.T) {
 	if len(s.Volumes) != 1 || s.Volumes[0].Name != "app_storage" {
 		t.Errorf("volumes = %+v", s.Volumes)
 	}
-	if len(s.Databases) != 1 || s.Databases[0] != (spec.Database{Name: "primary", Engine: spec.EnginePostgres, URLSecret: "DATABASE_URL"}) {
+	if len(s.Databases) != 1 || !reflect.DeepEqual(s.Databases[0], spec.Database{Name: "primary", Engine: spec.EnginePostgres, URLSecret: "DATABASE_URL"}) {
 		t.Errorf("databases = %+v", s.Databases)
 	}
 	if s.Retention == nil || s.Retention.KeepDaily != 7 || s.Retention.KeepWeekly != 4 || s.Retention.KeepMonthly != 6 {
@@ -87,7 +88,7 @@ func TestInitFindsSQLiteUnderAVolumeAndKeepsASecretRepositoryURL(t *testing.T) {
 	}
 	s := loadSpec(t, sim).Spec
 	want := spec.Database{Name: "production", Engine: spec.EngineSQLite, Path: "/data/notes_storage/production.sqlite3"}
-	if len(s.Databases) != 1 || s.Databases[0] != want {
+	if len(s.Databases) != 1 || !reflect.DeepEqual(s.Databases[0], want) {
 		t.Errorf("databases = %+v, want %+v", s.Databases, want)
 	}
 	if s.Repository.URLSecret != "RESTIC_REPOSITORY" || s.Repository.Type != "rest" || s.Repository.URL != "" {

@@ -318,6 +318,7 @@ EXIT STATUS
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newInitCmd(g), newRunCmd(g), newVersionCmd(g), newSkillCmd(g))
 	root.AddCommand(operateCommands(g)...)
+	root.AddCommand(recoveryCommands(g)...)
 	root.AddCommand(newAgentCmd(g))
 	return root
 }

@@ -99,6 +99,8 @@ type envRun struct {
 	findings []reconcile.Finding
 	// stopped: the run was interrupted from this side.
 	stopped bool
+	// copy is the copy that followed a backup, if one did.
+	copy *envRun
 }
 
 // run asks the agent in every environment, one after the other, to run op
@@ -395,6 +397,9 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		}
 		if s := r.outcome.Stored; s != nil {
 			e.EvidenceStored, e.EvidenceSnapshotID = s.Stored, s.SnapshotID
+		}
+		if c := r.copy; c != nil {
+			e.Copy = operationEnv(*c)
 		}
 		if len(r.findings) > 0 && e.Result == operate.ResultOK {
 			e.Result = operate.ResultFailed

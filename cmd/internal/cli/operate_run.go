@@ -22,7 +22,8 @@ EXIT STATUS
 
 type backupOptions struct {
 	operateOptions
-	Init bool
+	Init   bool
+	NoCopy bool
 }
 
 func newBackupCmd(g *globalOptions) *cobra.Command {
@@ -44,7 +45,8 @@ source data (restic exit 3) is reported as partial, not as a success.
 
 The result is stored in the repository as evidence (see docs/evidence.md), so
 status can read it from any machine. A missing repository is not created
-unless --init is given.` + operateExitStatus,
+unless --init is given. Afterwards the new snapshots are copied into each
+copy of spec.copies (restic copy; --no-copy skips it), with evidence of its own.` + operateExitStatus,
 		Example: `  devopsellence-backup backup
   devopsellence-backup backup --env production --init
   devopsellence-backup backup --output json --timeout 2h`,
@@ -54,12 +56,24 @@ unless --init is given.` + operateExitStatus,
 		},
 	}
 	o.addFlags(cmd, operate.OpBackup)
-	cmd.Flags().BoolVar(&o.Init, "init", false, "create the repository when it does not exist yet")
+	cmd.Flags().BoolVar(&o.Init, "init", false, "create the repository (and each copy's) when it does not exist yet")
+	cmd.Flags().BoolVar(&o.NoCopy, "no-copy", false, "do not copy the new snapshots into the spec's copies afterwards")
 	return cmd
 }
 
 func runBackup(ctx context.Context, o *backupOptions) error {
-	return o.operate(ctx, operate.OpBackup, operate.Options{Init: o.Init, UnlockStale: o.UnlockStale})
+	w, in, envs, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	runs, err := o.run(ctx, w, in, envs, operate.OpBackup, sameOptions(operate.Options{Init: o.Init, UnlockStale: o.UnlockStale}))
+	if err == nil && !o.NoCopy {
+		runs, err = o.copyAfterBackup(ctx, w, in, runs)
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		return err
+	}
+	return o.finishOperation(operate.OpBackup, runs)
 }
 
 // operate runs op everywhere and prints the result.

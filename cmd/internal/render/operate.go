@@ -26,6 +26,9 @@ type OperationEnv struct {
 	EvidenceStored     bool              `json:"evidence_stored"`
 	EvidenceSnapshotID string            `json:"evidence_snapshot_id,omitempty"`
 	Evidence           *operate.Evidence `json:"evidence"`
+	// Copy is the copy into the second repositories that followed a
+	// backup.
+	Copy *OperationEnv `json:"copy,omitempty"`
 }
 
 // StatusDoc is the JSON document of status.
@@ -54,6 +57,14 @@ func OperationText(w io.Writer, op string, doc OperationDoc) error {
 			fmt.Fprintf(&b, "  evidence stored in the repository as snapshot %.8s\n", e.EvidenceSnapshotID)
 		case e.Evidence != nil && e.Evidence.Kind != "status":
 			b.WriteString("  evidence not stored (the repository could not be written)\n")
+		}
+		if c := e.Copy; c != nil {
+			fmt.Fprintf(&b, "  then copy %s\n", c.Result)
+			if c.Evidence != nil {
+				for _, s := range c.Evidence.Steps {
+					fmt.Fprintf(&b, "    %-22s %-8s %s\n", s.Name, s.Result, s.Message)
+				}
+			}
 		}
 	}
 	writeFindings(&b, doc.Findings)
@@ -96,6 +107,21 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 				continue
 			}
 			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale), nextText(op))
+		}
+		for _, c := range r.Copies {
+			fmt.Fprintf(&b, "  copy %s (%s):", c.Name, c.Repository)
+			if c.Error != "" {
+				fmt.Fprintf(&b, " %s\n", c.Error)
+				continue
+			}
+			b.WriteString("\n")
+			for _, g := range c.Backups {
+				if g.Time == nil {
+					fmt.Fprintf(&b, "    %-28s none\n", g.Name)
+					continue
+				}
+				fmt.Fprintf(&b, "    %-28s %-10s %s  %.8s%s\n", g.Name, operate.Age(*g.AgeSeconds)+" old", g.Time.Format("2006-01-02 15:04Z"), g.SnapshotID, staleMark(g.Stale))
+			}
 		}
 		if len(r.MissingTools) > 0 {
 			fmt.Fprintf(&b, "  missing tools: %s\n", strings.Join(r.MissingTools, ", "))

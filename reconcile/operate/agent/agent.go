@@ -33,6 +33,8 @@ type Agent struct {
 
 	restic *restic.Runner
 	scrub  func(string) string
+	// copy names the copy the agent reads instead of the primary (UseCopy).
+	copy string
 }
 
 // New reads the agent's configuration from the service's environment.
@@ -61,6 +63,11 @@ func tempDir(env []string) string {
 type RunOptions struct {
 	operate.Options
 	Trigger string
+	// Tags are added to the data snapshots the run makes (the undo of a
+	// restore carries its plan).
+	Tags []string
+	// Restore is what a restore run restores, and the plan it must match.
+	Restore *RestoreRequest
 }
 
 // MissingTools lists the tools the configuration needs that the service's
@@ -166,6 +173,9 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 }
 
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
+	// A restore killed while it moved paths into place is finished first:
+	// nothing may see a volume half swapped.
+	a.finishSwaps()
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)
@@ -173,6 +183,11 @@ func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o Run
 		a.check(ctx, rec, o)
 	case operate.OpPrune:
 		a.prune(ctx, rec, o)
+		a.pruneCopies(ctx, rec, o)
+	case operate.OpCopy:
+		a.copyOut(ctx, rec, o)
+	case operate.OpRestore:
+		a.restore(ctx, rec, o)
 	case operate.OpDrill:
 		a.drill(ctx, rec, o)
 	}
@@ -201,7 +216,7 @@ const (
 // the result line. A run that never started (cancelled first) only says so.
 func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	ev := rec.finish(interrupted)
-	line := operate.Line{Type: operate.LineResult, Evidence: ev,
+	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if rec.started && ev.Kind != string(operate.OpStatus) {
 		actx, cancel := context.WithTimeout(context.Background(), alertBudget)
@@ -225,7 +240,9 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 
 // storeEvidence saves the document as its own snapshot: a fixed path per
 // kind, this app's host and tags, and a summary in tags (result, trigger,
-// run, error) that status and the scheduler read without opening it.
+// run, error) that status and the scheduler read without opening it. Its
+// time is restic's own (to the nanosecond; --time would round to the
+// second and let two quick runs tie).
 func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Stored {
 	ev := rec.ev
 	st := &operate.Stored{Kind: ev.Kind}
@@ -242,7 +259,7 @@ func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Store
 	tags := append(slices.Clone(c.Tags), operate.EvidenceTags(ev, c.AppID, ev.RunID, rec.checkPart)...)
 	sum, err := a.restic.Backup(ctx, restic.BackupOptions{
 		Host: c.Host, Tags: tags, StdinFilename: strings.TrimPrefix(operate.EvidencePath(operate.Op(ev.Kind)), "/"),
-		Stdin: strings.NewReader(string(doc)), Time: ev.FinishedAt, Quiet: true,
+		Stdin: strings.NewReader(string(doc)), Quiet: true,
 	}, nil)
 	if err != nil {
 		var re *restic.Error

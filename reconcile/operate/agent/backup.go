@@ -48,7 +48,7 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 	if len(c.Paths) == 0 {
 		return
 	}
-	var excludes []string
+	excludes := slices.Clone(c.Excludes)
 	for _, p := range append(declared, found...) {
 		excludes = append(excludes, p, p+"-wal", p+"-shm", p+"-journal")
 	}
@@ -73,7 +73,7 @@ func (a *Agent) backupFiles(ctx context.Context, rec *recorder, o RunOptions, ex
 	err := a.call(ctx, rec, o, func() error {
 		var err error
 		sum, err = a.restic.Backup(ctx, restic.BackupOptions{
-			Host: c.Host, Tags: a.dataTags(operate.TagFiles), Paths: c.Paths, Excludes: excludes,
+			Host: c.Host, Tags: a.snapTags(o, operate.TagFiles), Paths: c.Paths, Excludes: excludes, ExcludeCaches: c.ExcludeCaches,
 		}, func(p restic.Progress) {
 			a.Out.Progress(operate.Progress{Step: "files", Percent: p.PercentDone * 100, BytesDone: p.BytesDone, BytesTotal: p.TotalBytes,
 				FilesDone: p.FilesDone, FilesTotal: p.TotalFiles, ETASeconds: p.SecondsRemaining})

@@ -94,6 +94,9 @@ func dumpFormat(d spec.Database) dbtool.Format {
 // up its output file only after the dump was checked complete. It returns
 // the restic error, so that a repository-level failure ends the run.
 func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d spec.Database) error {
+	if d.Engine == spec.EngineCommand {
+		return a.dumpCommand(ctx, rec, o, d)
+	}
 	s := rec.begin("db:"+d.Name, "db")
 	s.fact("engine", d.Engine)
 	file := strings.TrimPrefix(operate.DumpFile(d), "/")
@@ -108,7 +111,7 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
-	backup := restic.BackupOptions{Host: c.Host, Tags: a.dataTags(operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
+	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		dump, err := dbtool.PrepareDump(ctx, db, opts)
 		if err != nil {

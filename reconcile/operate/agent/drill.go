@@ -76,6 +76,10 @@ func (a *Agent) drill(ctx context.Context, rec *recorder, o RunOptions) {
 			skipTwin(rec, d, twin)
 			continue
 		}
+		if d.Engine == spec.EngineCommand {
+			a.drillCommand(ctx, rec, o, scr, snaps, d)
+			continue
+		}
 		a.drillDatabase(ctx, rec, o, scr, snaps, d)
 	}
 }

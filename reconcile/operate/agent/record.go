@@ -24,6 +24,8 @@ type recorder struct {
 	repoUnusable bool
 	// checkPart is the part of the data a passing check read (n/N).
 	checkPart string
+	// plan is the plan a restore carried out, for its result line.
+	plan *operate.RestorePlan
 }
 
 // stepRun is one step being recorded.

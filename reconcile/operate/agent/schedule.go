@@ -124,6 +124,9 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			started := a.Now()
 			rc := a.Run(ctx, kind, o)
 			a.Out.Say("schedule: %s finished with exit status %d", kind, rc)
+			if kind == operate.OpBackup && (rc == 0 || rc == 3) {
+				a.copyAfterBackup(ctx, timeouts[operate.OpBackup])
+			}
 			switch {
 			case rc == 0 || (kind == operate.OpBackup && rc == 3):
 				good := started

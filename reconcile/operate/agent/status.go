@@ -52,6 +52,7 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 				data.Twins[d.Name] = twin
 			}
 		}
+		data.Copies = a.copiesStatus(ctx, now)
 		a.readWorst(ctx, &data)
 		st = &data
 	}

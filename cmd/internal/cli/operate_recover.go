@@ -1,0 +1,348 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+)
+
+// recoveryCommands browse the repository, restore from it and copy it.
+func recoveryCommands(g *globalOptions) []*cobra.Command {
+	return []*cobra.Command{newSnapshotsCmd(g), newLsCmd(g), newFindCmd(g), newRestoreCmd(g), newCopyCmd(g)}
+}
+
+const browseExitStatus = `
+EXIT STATUS
+  0  answered in every environment
+  1  the repository could not be read somewhere (the findings say why), or error
+  2  usage error or invalid input`
+
+// browseOptions are the flags of snapshots, ls and find.
+type browseOptions struct {
+	operateOptions
+	FromCopy  string
+	Limit     int
+	Offset    int
+	Recursive bool
+}
+
+func (o *browseOptions) addBrowseFlags(cmd *cobra.Command, op operate.Op) {
+	o.addFlags(cmd, op)
+	f := cmd.Flags()
+	f.StringVar(&o.FromCopy, "from-copy", "", "read the copy of this name (spec.copies) instead of the primary repository, e.g. when the primary is lost")
+	switch op {
+	case operate.OpSnapshots:
+		f.IntVar(&o.Limit, "limit", 0, "at most this many snapshots per group, newest first (default 10)")
+	case operate.OpLs:
+		f.IntVar(&o.Limit, "limit", 0, "at most this many entries (default 200)")
+		f.IntVar(&o.Offset, "offset", 0, "skip this many entries: the next page")
+		f.BoolVar(&o.Recursive, "recursive", false, "list everything under DIR, not only its entries")
+	case operate.OpFind:
+		f.IntVar(&o.Limit, "limit", 0, "at most this many matches, newest snapshot first (default 100)")
+	}
+}
+
+// args are the agent's flags for this question; positional ones follow --.
+func (o *browseOptions) args(positional ...string) []string {
+	var a []string
+	if o.FromCopy != "" {
+		a = append(a, "--from-copy", o.FromCopy)
+	}
+	if o.Limit > 0 {
+		a = append(a, "--limit", strconv.Itoa(o.Limit))
+	}
+	if o.Offset > 0 {
+		a = append(a, "--offset", strconv.Itoa(o.Offset))
+	}
+	if o.Recursive {
+		a = append(a, "--recursive")
+	}
+	if len(positional) > 0 {
+		a = append(append(a, "--"), positional...)
+	}
+	return a
+}
+
+func (o *browseOptions) check() error {
+	if o.Limit < 0 || o.Offset < 0 {
+		return usagef("--limit and --offset must not be negative")
+	}
+	return nil
+}
+
+func newSnapshotsCmd(g *globalOptions) *cobra.Command {
+	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "snapshots",
+		Short: "List this app's backups per environment: the files and each database, newest first",
+		Long: `snapshots lists, inside the backup service and without a lock, this app's
+snapshots (its host, tags and identity; another app's snapshots in a shared
+repository are never shown), grouped: the files, then each database, newest
+first, with time, size, host, their own tags and the evidence of the run that
+made them (backup ok, from the schedule...). Evidence snapshots are not
+backups and are not listed. A snapshot a restore took of what it overwrote
+says so: it is that restore's undo.
+
+--from-copy NAME reads the second repository of that name instead (spec.copies),
+for when the primary is lost; its snapshot IDs are its own.` + browseExitStatus,
+		Example: `  devopsellence-backup snapshots
+  devopsellence-backup snapshots --env production --limit 30 --output json
+  devopsellence-backup snapshots --from-copy offsite`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.browse(cmd.Context(), operate.OpSnapshots, nil, o.args())
+		},
+	}
+	o.addBrowseFlags(cmd, operate.OpSnapshots)
+	return cmd
+}
+
+func newLsCmd(g *globalOptions) *cobra.Command {
+	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "ls SNAPSHOT [DIR]",
+		Short: "List what a snapshot holds in a folder, as the service sees it",
+		Long: `ls lists the entries of DIR in one of this app's snapshots (an ID, or at least its
+first 8 characters, as snapshots shows it), with their mode, size and time.
+Paths are the service's: /data/<volume>/... for a volume. Without DIR it lists
+the snapshot's folder. --recursive lists everything under DIR; long listings
+come a page at a time (--limit, --offset).` + browseExitStatus,
+		Example: `  devopsellence-backup ls 1a2b3c4d
+  devopsellence-backup ls 1a2b3c4d /data/app_storage/uploads --env production
+  devopsellence-backup ls 1a2b3c4d /data/app_storage --recursive --offset 200`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.browse(cmd.Context(), operate.OpLs, args, o.args(args...))
+		},
+	}
+	o.addBrowseFlags(cmd, operate.OpLs)
+	return cmd
+}
+
+func newFindCmd(g *globalOptions) *cobra.Command {
+	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "find PATTERN",
+		Short: "Find files by name in every backup of this app",
+		Long: `find looks for PATTERN (restic find: a file name with * and ? wildcards, or a
+path) in every files snapshot and dump of this app, and lists the matches,
+newest snapshot first, with the snapshot to restore them from.` + browseExitStatus,
+		Example: `  devopsellence-backup find invoice-2026-*.pdf
+  devopsellence-backup find '*.sqlite3' --env production --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return usagef("find: PATTERN must not be empty")
+			}
+			return o.browse(cmd.Context(), operate.OpFind, args, o.args(args...))
+		},
+	}
+	o.addBrowseFlags(cmd, operate.OpFind)
+	return cmd
+}
+
+// browse asks the agent of every environment asked for (ls and find: one)
+// and prints the answers.
+func (o *browseOptions) browse(ctx context.Context, op operate.Op, positional, args []string) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	w, in, envs, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	if op != operate.OpSnapshots {
+		env, err := oneEnv(w, in, o.Envs)
+		if err != nil {
+			return err
+		}
+		envs = []string{env}
+	}
+	if err := checkCopy(in, envs, o.FromCopy); err != nil {
+		return err
+	}
+	runs, err := o.run(ctx, w, in, envs, op, sameOptions(operate.Options{Args: args}))
+	if err != nil && !errors.Is(err, errStopped) {
+		return err
+	}
+	doc := render.BrowseDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
+		Findings: []reconcile.Finding{}, Environments: []render.BrowseEnv{}}
+	var answered, failed []string
+	for _, r := range runs {
+		doc.Environments = append(doc.Environments, render.BrowseEnv{Environment: r.env, Browse: r.outcome.Browse})
+		doc.Findings = append(doc.Findings, r.findings...)
+		if r.outcome.Browse == nil || hasSeverity(r.findings, reconcile.SeverityError) {
+			failed = append(failed, r.env)
+		} else {
+			answered = append(answered, r.env)
+		}
+	}
+	doc.OK = len(failed) == 0 && err == nil
+	doc.Summary = browseSummary(op, positional, runs, failed)
+	switch {
+	case o.Output == render.JSON:
+		err = render.WriteJSON(o.streams.Out, doc)
+	case op == operate.OpLs:
+		err = render.LsText(o.streams.Out, doc)
+	case op == operate.OpFind:
+		err = render.FindText(o.streams.Out, doc)
+	default:
+		err = render.SnapshotsText(o.streams.Out, doc)
+	}
+	switch {
+	case err != nil:
+		return err
+	case slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped }):
+		return errStopped
+	case len(failed) > 0:
+		return errReported
+	}
+	return nil
+}
+
+func browseSummary(op operate.Op, positional []string, runs []envRun, failed []string) string {
+	var parts []string
+	for _, r := range runs {
+		b := r.outcome.Browse
+		if b == nil {
+			continue
+		}
+		switch op {
+		case operate.OpSnapshots:
+			parts = append(parts, fmt.Sprintf("%s in %s", plural(b.Total, "snapshot", "snapshots"), r.env))
+		case operate.OpLs:
+			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, shortID(positional[0]), r.env))
+		case operate.OpFind:
+			parts = append(parts, fmt.Sprintf("%s for %q in %s", plural(b.Total, "match", "matches"), positional[0], r.env))
+		}
+	}
+	if len(failed) > 0 {
+		parts = append(parts, "no answer from "+strings.Join(failed, ", ")+" (see findings)")
+	}
+	return capitalize(strings.Join(parts, "; ")) + "."
+}
+
+// oneEnv is the one environment a command acts on: --env, or the only
+// environment the spec covers.
+func oneEnv(w *workspace, in *inputs, asked []string) (string, error) {
+	switch {
+	case len(asked) > 1:
+		return "", usagef("--env: name one environment (got %s)", strings.Join(asked, ", "))
+	case len(asked) == 1:
+		envs, err := coveredEnvs(w, in, asked)
+		if err != nil {
+			return "", err
+		}
+		return envs[0], nil
+	case len(in.desired.Covered) == 1:
+		return in.desired.Covered[0], nil
+	}
+	return "", usagef("--env is required: %s covers %s", w.specFile, strings.Join(in.desired.Covered, ", "))
+}
+
+// checkCopy refuses a --from-copy that the spec does not define.
+func checkCopy(in *inputs, envs []string, name string) error {
+	if name == "" {
+		return nil
+	}
+	for _, env := range envs {
+		var names []string
+		for _, c := range in.desired.Envs[env].Copies {
+			names = append(names, c.Name)
+		}
+		if !slices.Contains(names, name) {
+			return usagef("--from-copy %s: no copy of that name in spec.copies (copies: %s)", name, or(strings.Join(names, ", "), "none"))
+		}
+	}
+	return nil
+}
+
+type copyOptions struct {
+	operateOptions
+	Init bool
+}
+
+func newCopyCmd(g *globalOptions) *cobra.Command {
+	o := &copyOptions{operateOptions: operateOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "copy",
+		Short: "Copy this app's snapshots into each second repository (spec.copies)",
+		Long: `copy runs restic copy inside the backup service, from the primary repository
+into each copy of spec.copies, for this app's snapshots only; a snapshot a copy
+already holds is skipped. backup and the scheduler run it after every backup;
+run it by hand after a copy failed, or with --init to create a new copy's
+repository. The result is stored as evidence, and status reports how fresh
+each copy is.` + operateExitStatus,
+		Example: `  devopsellence-backup copy --init
+  devopsellence-backup copy --env production`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.operate(cmd.Context(), operate.OpCopy, operate.Options{Init: o.Init, UnlockStale: o.UnlockStale})
+		},
+	}
+	o.addFlags(cmd, operate.OpCopy)
+	cmd.Flags().BoolVar(&o.Init, "init", false, "create a copy's repository when it does not exist yet")
+	return cmd
+}
+
+// copyAfterBackup copies each environment's new snapshots into its
+// copies, where the backup saved them, and attaches the result to the
+// backup's.
+func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *inputs, runs []envRun) ([]envRun, error) {
+	for i := range runs {
+		r := &runs[i]
+		ev := r.outcome.Result
+		if r.stopped || ev == nil || ev.Result == operate.ResultFailed || len(in.desired.Envs[r.env].Copies) == 0 {
+			continue
+		}
+		copies, err := o.run(ctx, w, in, []string{r.env}, operate.OpCopy, sameOptions(operate.Options{Init: o.Init}))
+		if len(copies) == 1 {
+			c := copies[0]
+			r.copy = &c
+			r.findings = append(r.findings, c.findings...)
+			r.stopped = r.stopped || c.stopped
+		}
+		if err != nil {
+			return runs, err
+		}
+	}
+	return runs, nil
+}
+
+func or(s, fallback string) string {
+	if s != "" {
+		return s
+	}
+	return fallback
+}
+
+// operationEnv is a run as the operation document shows it.
+func operationEnv(r envRun) *render.OperationEnv {
+	e := &render.OperationEnv{Environment: r.env, Result: operate.ResultFailed, ExitCode: r.outcome.ExitCode}
+	if ev := r.outcome.Result; ev != nil {
+		e.Result, e.Evidence = ev.Result, ev
+	}
+	if s := r.outcome.Stored; s != nil {
+		e.EvidenceStored, e.EvidenceSnapshotID = s.Stored, s.SnapshotID
+	}
+	if hasSeverity(r.findings, reconcile.SeverityError) {
+		e.Result = operate.ResultFailed
+	}
+	return e
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

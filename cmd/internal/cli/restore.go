@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+)
+
+type restoreOptions struct {
+	operateOptions
+	Latest   string
+	Target   string
+	Approve  string
+	FromCopy string
+	DryRun   bool
+	Yes      bool
+}
+
+func newRestoreCmd(g *globalOptions) *cobra.Command {
+	o := &restoreOptions{operateOptions: operateOptions{globalOptions: g}}
+	cmd := &cobra.Command{
+		Use:   "restore [SNAPSHOT] [PATH...]",
+		Short: "Restore a snapshot into the live app, after a plan, a fresh backup and a person's approval",
+		Long: `restore follows devopsellence's rule: never restore over production data without
+a fresh backup, a clear target and explicit human approval.
+
+A clear target: SNAPSHOT is a snapshot ID (at least its first 8 characters, as
+snapshots shows it), never a bare "latest"; --latest files or --latest db:NAME
+picks the newest snapshot of that backup, and the plan shows its ID. A files
+snapshot restores its paths, or only the PATHs given, back into the live
+volumes; a database dump restores into the live database.
+
+First it prints the plan: what will be overwritten, deleted and added (file
+counts and sizes), or, for a database, its tables and row counts now and in the
+snapshot (read from a scratch copy when the spec gives a scratchUrlSecret).
+
+Then a person approves: on a terminal, by typing the environment and the
+snapshot the plan names; off a terminal, with --approve SNAPSHOT_ID matching
+the plan. --yes is not enough. The restore runs only if the plan is still the
+same (same snapshot, target, files or tables: the plan's ID).
+
+Before anything is overwritten, exactly what will be overwritten is backed up
+and found in the repository: the plan's undo. Files are restored into a scratch
+folder on the same volume and moved into place, so an interrupted restore
+leaves each path as it was or restored, never half; PostgreSQL restores in one
+transaction, SQLite through its backup API, MySQL by an atomic table swap. The
+result is stored as evidence; status shows the last restore.
+
+--target DIR restores into a scratch folder in the service instead, like a
+drill: no approval or backup is needed. --from-copy NAME restores from a copy
+(spec.copies) when the primary repository is lost; the undo is then saved in
+that copy.
+
+EXIT STATUS
+  0    restored (or, with --dry-run, the plan was shown)
+  1    the restore failed or did not verify (the findings say why and where
+       the undo is); or it was refused because the plan changed since it was
+       shown, or the backup of what it would overwrite failed (nothing was
+       changed); or error
+  2    usage error, a snapshot or path that does not exist, or no approval:
+       nothing was changed
+  130  interrupted`,
+		Example: `  devopsellence-backup snapshots --env production
+  devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --dry-run
+  devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --approve 1a2b3c4d
+  devopsellence-backup restore --latest db:primary --env production
+  devopsellence-backup restore 1a2b3c4d --target /tmp/restored --env production`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRestore(cmd.Context(), o, args)
+		},
+	}
+	o.addFlags(cmd, operate.OpRestore)
+	f := cmd.Flags()
+	f.StringVar(&o.Latest, "latest", "", "restore the newest snapshot of files or db:NAME (the plan shows its ID)")
+	f.StringVar(&o.Target, "target", "", "restore into this scratch folder in the service, not the live data (no approval needed)")
+	f.StringVar(&o.Approve, "approve", "", "off a terminal: the snapshot ID of the plan, which approves restoring it into live data")
+	f.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
+	f.BoolVar(&o.DryRun, "dry-run", false, "show the plan only")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "not enough to restore into live data: use --approve")
+	_ = f.MarkHidden("yes")
+	return cmd
+}
+
+// restoreInputs checks the arguments before any I/O: the snapshot (or
+// --latest) and absolute paths.
+func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []string, err error) {
+	switch {
+	case o.Latest != "":
+		if db, ok := strings.CutPrefix(o.Latest, "db:"); o.Latest != "files" && (!ok || db == "") {
+			return "", nil, usagef("--latest %q: want files or db:NAME", o.Latest)
+		}
+		paths = args
+	case len(args) == 0:
+		return "", nil, usagef("restore: name the snapshot (devopsellence-backup snapshots lists them), or --latest files|db:NAME")
+	case strings.EqualFold(args[0], "latest"):
+		return "", nil, usagef("restore: a bare \"latest\" is not a clear target: use --latest files or --latest db:NAME, which resolves to an ID the plan shows")
+	default:
+		snapshot, paths = args[0], args[1:]
+		if len(snapshot) < 8 || strings.HasPrefix(snapshot, "-") {
+			return "", nil, usagef("restore: %q: give at least the first 8 characters of a snapshot ID", snapshot)
+		}
+	}
+	for _, p := range append(slices.Clone(paths), o.Target) {
+		if p != "" && (!strings.HasPrefix(p, "/") || path.Clean(p) != p) {
+			return "", nil, usagef("restore: %q is not a clean absolute path inside the service (such as /data/app_storage/uploads)", p)
+		}
+	}
+	if o.Target != "" && o.Approve != "" {
+		return "", nil, usagef("--approve is for restores into live data: a --target restore needs no approval")
+	}
+	return snapshot, paths, nil
+}
+
+// agentArgs are the agent's flags; the snapshot and paths follow --.
+func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...string) []string {
+	var a []string
+	if o.FromCopy != "" {
+		a = append(a, "--from-copy", o.FromCopy)
+	}
+	if o.Target != "" {
+		a = append(a, "--target", o.Target)
+	}
+	if snapshot == "" {
+		a = append(a, "--latest", o.Latest)
+	}
+	a = append(append(a, extra...), "--")
+	if snapshot != "" {
+		a = append(a, snapshot)
+	}
+	return append(a, paths...)
+}
+
+// inputClasses are plan failures caused by what was asked: usage errors.
+var inputClasses = []string{"bad_path", "bad_target", "bad_latest", "no_snapshot", "not_in_spec", "not_restorable", "no_copy"}
+
+func runRestore(ctx context.Context, o *restoreOptions, args []string) error {
+	snapshot, paths, err := o.restoreInputs(args)
+	if err != nil {
+		return err
+	}
+	w, in, _, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	env, err := oneEnv(w, in, o.Envs)
+	if err != nil {
+		return err
+	}
+	if err := checkCopy(in, []string{env}, o.FromCopy); err != nil {
+		return err
+	}
+	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation}, Findings: []reconcile.Finding{}, Environment: env}
+	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, paths)}))
+	if err != nil && !errors.Is(err, errStopped) {
+		return err
+	}
+	r := runs[0]
+	plan := r.outcome.Plan
+	doc.Plan, doc.Findings = plan, append(doc.Findings, r.findings...)
+	if plan == nil || r.stopped {
+		if ev := r.outcome.Result; ev != nil && !r.stopped {
+			if f := ev.Failure(); f != nil && slices.Contains(inputClasses, f.Error) {
+				return usagef("restore: %s; nothing was changed", f.Message)
+			}
+		}
+		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
+		return o.finishRestore(doc, r.stopped)
+	}
+	if o.Output != render.JSON {
+		if err := render.RestorePlanText(o.streams.Out, plan); err != nil {
+			return err
+		}
+	}
+	if o.DryRun {
+		doc.OK, doc.Summary = true, fmt.Sprintf("Plan %s shown; nothing was changed (--dry-run).", plan.ID)
+		return o.finishRestore(doc, false)
+	}
+	if doc.Approval, err = o.approve(ctx, env, plan); err != nil {
+		return err
+	}
+	var extra []string
+	extra = append(extra, "--plan-id", plan.ID)
+	if plan.Live() {
+		extra = append(extra, "--approve", plan.Snapshot.ID)
+	}
+	saved := o.Latest
+	o.Latest = "" // the plan resolved it: the restore names the ID
+	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, paths, extra...), UnlockStale: o.UnlockStale}))
+	o.Latest = saved
+	if err != nil && !errors.Is(err, errStopped) {
+		return err
+	}
+	r = runs[0]
+	doc.Result = operationEnv(r)
+	doc.Findings = append(doc.Findings, r.findings...)
+	if r.outcome.Plan != nil {
+		doc.Plan = r.outcome.Plan
+	}
+	doc.OK = doc.Result.Result == operate.ResultOK && !hasSeverity(doc.Findings, reconcile.SeverityError) && !r.stopped
+	into := "the live data"
+	if !plan.Live() {
+		into = plan.Target
+	}
+	if doc.OK {
+		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", shortID(plan.Snapshot.ID), into, env)
+	} else {
+		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", shortID(plan.Snapshot.ID), into, env)
+	}
+	return o.finishRestore(doc, r.stopped)
+}
+
+// approve asks for, or checks, a person's approval of a restore into live
+// data. A scratch restore needs none.
+func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.RestorePlan) (string, error) {
+	id := shortID(plan.Snapshot.ID)
+	switch {
+	case !plan.Live():
+		return "not needed (--target)", nil
+	case o.Approve != "":
+		if !operate.SameSnapshot(o.Approve, plan.Snapshot.ID) {
+			return "", usagef("restore: --approve %s does not match snapshot %s of plan %s; nothing was changed: review the plan and approve its snapshot", o.Approve, id, plan.ID)
+		}
+		return "--approve", nil
+	case o.streams.CanPrompt():
+		want := env + " " + id
+		t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+		line, err := t.Line(ctx, fmt.Sprintf("This overwrites live data in %s. To restore snapshot %s as planned, type %q", env, id, want))
+		if err != nil {
+			return "", err
+		}
+		if strings.Join(strings.Fields(line), " ") != want {
+			return "", usagef("restore: not approved: the answer did not match %q; nothing was changed", want)
+		}
+		return "terminal", nil
+	case o.Yes:
+		return "", usagef("restore: --yes is not enough to restore over live data: a person reviews the plan and approves its snapshot with --approve %s; nothing was changed", id)
+	}
+	return "", usagef("restore into live data needs a person's approval: review the plan (--dry-run), then run it again with --approve %s (or on a terminal); nothing was changed", id)
+}
+
+func (o *restoreOptions) finishRestore(doc render.RestoreDoc, stopped bool) error {
+	var err error
+	if o.Output == render.JSON {
+		err = render.WriteJSON(o.streams.Out, doc)
+	} else {
+		err = render.RestoreText(o.streams.Out, doc)
+	}
+	switch {
+	case err != nil:
+		return err
+	case stopped:
+		return errStopped
+	case !doc.OK:
+		return errReported
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// repoVars are the variables that name a repository and open it: a copy's
+// runner gets its own, and the primary's move to RESTIC_FROM_* for restic
+// copy.
+var repoVars = []string{"RESTIC_REPOSITORY", "RESTIC_REPOSITORY_FILE", "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_KEY_HINT"}
+
+// copyConfig is the spec's copy of that name.
+func (a *Agent) copyConfig(name string) (spec.CopyConfig, error) {
+	for _, c := range a.Config.Copies {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	var names []string
+	for _, c := range a.Config.Copies {
+		names = append(names, c.Name)
+	}
+	return spec.CopyConfig{}, &stepError{class: "no_copy", msg: fmt.Sprintf("no copy named %q in the spec (copies: %s)", name, or(strings.Join(names, ", "), "none"))}
+}
+
+// copyEnv is the service's environment with the copy as the repository.
+func (a *Agent) copyEnv(c spec.CopyConfig) ([]string, error) {
+	url := c.URL
+	if c.URLSecret != "" {
+		if url = environ.Get(a.Environ, c.URLSecret); url == "" {
+			return nil, &stepError{class: "service_env", msg: "secret " + c.URLSecret + " (the repository of copy " + c.Name + ") is not set in the service: store it, then deploy with devopsellence-backup apply"}
+		}
+	}
+	password := environ.Get(a.Environ, c.PasswordSecret)
+	if password == "" {
+		return nil, &stepError{class: "service_env", msg: "secret " + c.PasswordSecret + " (the password of copy " + c.Name + ") is not set in the service: store it, then deploy with devopsellence-backup apply"}
+	}
+	env := slices.DeleteFunc(slices.Clone(a.Environ), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(repoVars, name) || strings.HasPrefix(name, "RESTIC_FROM_")
+	})
+	return append(env, "RESTIC_REPOSITORY="+url, "RESTIC_PASSWORD="+password), nil
+}
+
+// fromEnv names the primary repository as restic copy's source.
+func (a *Agent) fromEnv() []string {
+	var out []string
+	for _, name := range repoVars {
+		if v := environ.Get(a.Environ, name); v != "" {
+			out = append(out, "RESTIC_FROM_"+strings.TrimPrefix(name, "RESTIC_")+"="+v)
+		}
+	}
+	return out
+}
+
+// copyRunner is a restic runner whose repository is the copy.
+func (a *Agent) copyRunner(c spec.CopyConfig) (*restic.Runner, error) {
+	env, err := a.copyEnv(c)
+	if err != nil {
+		return nil, err
+	}
+	return &restic.Runner{Bin: a.restic.Bin, Env: env, Dir: a.restic.Dir, Scrub: a.scrub, OnStderr: a.restic.OnStderr}, nil
+}
+
+// UseCopy makes the agent read (and write its evidence and pre-restore
+// snapshots) in the copy named name instead of the primary repository:
+// for when the primary is lost.
+func (a *Agent) UseCopy(name string) error {
+	c, err := a.copyConfig(name)
+	if err != nil {
+		return err
+	}
+	r, err := a.copyRunner(c)
+	if err != nil {
+		return err
+	}
+	a.restic, a.copy = r, c.Name
+	a.Config.Repository = "copy " + c.Name + ": " + c.Repository
+	return nil
+}
+
+// copyOut fills every copy with this app's snapshots (restic copy, which
+// skips the ones a copy already holds). A missing copy is created with
+// --init. Each copy is a step; one failing does not stop the others.
+func (a *Agent) copyOut(ctx context.Context, rec *recorder, o RunOptions) {
+	if len(a.Config.Copies) == 0 {
+		s := rec.begin("copy", "copy")
+		s.fail(nil, "no_copy", "the spec sets no copies: add spec.copies and run devopsellence-backup apply")
+		return
+	}
+	// The source must open, or every copy fails for the same reason.
+	s := rec.begin("repository", "repository")
+	if err := a.call(ctx, rec, o, func() error { _, err := a.restic.Config(ctx); return err }); err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	s.ok(0, "the primary repository opens")
+	for _, c := range a.Config.Copies {
+		if ctx.Err() != nil {
+			return
+		}
+		a.copyOne(ctx, rec, o, c)
+	}
+}
+
+func (a *Agent) copyOne(ctx context.Context, rec *recorder, o RunOptions, c spec.CopyConfig) {
+	s := rec.begin("copy:"+c.Name, "copy")
+	s.fact("repository", c.Repository)
+	r, err := a.copyRunner(c)
+	if err != nil {
+		failStep(s, err)
+		return
+	}
+	filter := restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}, NoLock: true}
+	before, err := r.Snapshots(ctx, filter)
+	if restic.ClassOf(err) == restic.ClassRepositoryMissing && o.Init {
+		if err = r.Init(ctx); err == nil {
+			s.fact("initialised", true)
+			before, err = nil, nil
+		}
+	}
+	if err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	filter.NoLock = false
+	if err := r.Copy(ctx, restic.CopyOptions{FromEnv: a.fromEnv(), Filter: filter}); err != nil {
+		s.fail(exitOf(err), class(err), message(err))
+		return
+	}
+	filter.NoLock = true
+	after, err := r.Snapshots(ctx, filter)
+	if err != nil {
+		s.fail(exitOf(err), class(err), "copied, but the copy could not be listed: "+message(err))
+		return
+	}
+	s.fact("snapshots", len(after))
+	s.fact("copied", len(after)-len(before))
+	s.ok(0, fmt.Sprintf("%s copied; the copy holds %d of this app's", plural(len(after)-len(before), "snapshot"), len(after)))
+}
+
+// pruneCopies forgets each copy's snapshots beyond its own retention,
+// then prunes it, after the primary's prune.
+func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
+	for _, c := range a.Config.Copies {
+		if ctx.Err() != nil {
+			return
+		}
+		s := rec.begin("forget:"+c.Name, "forget")
+		if len(c.Retention) == 0 {
+			s.done(resultSkipped, nil, "no_retention", "no retention for this copy, so nothing is forgotten")
+			continue
+		}
+		r, err := a.copyRunner(c)
+		if err != nil {
+			failStep(s, err)
+			continue
+		}
+		policy := strings.Join(c.Retention, " ")
+		s.fact("policy", policy)
+		fr, err := r.Forget(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}}, c.Retention)
+		if err != nil {
+			s.fail(exitOf(err), class(err), message(err))
+			continue
+		}
+		s.fact("snapshots_before", fr.Kept+fr.Removed)
+		s.fact("snapshots_after", fr.Kept)
+		s.ok(0, fmt.Sprintf("%s forgotten, %d kept (%s)", plural(fr.Removed, "snapshot"), fr.Kept, policy))
+		p := rec.begin("prune:"+c.Name, "prune")
+		pr, err := r.Prune(ctx)
+		if err != nil {
+			p.fail(exitOf(err), class(err), message(err))
+			continue
+		}
+		p.ok(0, pr.Summary)
+	}
+}
+
+// CopyStatusTimeout bounds status's look into each copy.
+const CopyStatusTimeout = time.Minute
+
+// copiesStatus reads what each copy holds of this app, for status.
+func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyData {
+	var out []operate.CopyData
+	for _, c := range a.Config.Copies {
+		d := operate.CopyData{Name: c.Name, Repository: c.Repository, Groups: []operate.SnapGroup{}}
+		r, err := a.copyRunner(c)
+		if err == nil {
+			// restic 0.17+ retries a backend that does not answer for 15
+			// minutes: a dead copy must not take status down with it.
+			cctx, cancel := context.WithTimeout(ctx, CopyStatusTimeout)
+			var list []restic.Snapshot
+			list, err = r.Snapshots(cctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
+			if cctx.Err() != nil && ctx.Err() == nil {
+				err = &stepError{class: "timeout", msg: fmt.Sprintf("the copy did not answer within %s", CopyStatusTimeout)}
+			}
+			cancel()
+			if err == nil {
+				st := operate.Summarize(toShared(list), a.identity(), now)
+				d.Snapshots, d.Groups = st.Snapshots, st.Groups
+			}
+		}
+		if err != nil {
+			d.Error, d.Message = class(err), message(err)
+			if se, ok := err.(*stepError); ok {
+				d.Error = se.class
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func toShared(list []restic.Snapshot) []operate.Snapshot {
+	out := make([]operate.Snapshot, len(list))
+	for i, s := range list {
+		out[i] = operate.Snapshot{ID: s.ID, Time: s.Time, Paths: s.Paths, Hostname: s.Hostname, Tags: s.Tags}
+	}
+	return out
+}
+
+func or(s, fallback string) string {
+	if s != "" {
+		return s
+	}
+	return fallback
+}
+
+// copyAfterBackup runs a scheduled copy right after a scheduled backup
+// saved its snapshots. Its result does not move the backup's rhythm.
+func (a *Agent) copyAfterBackup(ctx context.Context, timeout time.Duration) {
+	if len(a.Config.Copies) == 0 || ctx.Err() != nil {
+		return
+	}
+	o := RunOptions{Trigger: operate.TriggerSchedule}
+	o.Timeout = timeout
+	a.Out.Say("schedule: running copy")
+	a.Out.Say("schedule: copy finished with exit status %d", a.Run(ctx, operate.OpCopy, o))
+}

@@ -1,0 +1,535 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+// RestoreRequest is what a person asked to restore.
+type RestoreRequest struct {
+	// Snapshot is an ID (a unique prefix of 8 or more characters), or
+	// Latest a group (files, db:NAME) whose newest snapshot is taken.
+	Snapshot string
+	Latest   string
+	// Paths limit a files restore to some of the snapshot's paths.
+	Paths []string
+	// Target is a scratch folder; empty restores into the live data.
+	Target string
+	// Plan is the ID of the plan the person saw: a restore runs only when
+	// the recomputed plan has the same. Approve is the snapshot ID the
+	// person approved, which a restore into live data must name.
+	Plan    string
+	Approve string
+}
+
+// planned is a plan and what carrying it out needs.
+type planned struct {
+	plan *operate.RestorePlan
+	snap restic.Snapshot
+	// files: each path's root (the backed-up folder it lies in, on the
+	// same volume), what the snapshot holds of it, and the live paths the
+	// restore keeps.
+	roots    map[string]string
+	expected map[string]operate.Counts
+	kept     []string
+	// db: the spec's database, the live one, and the snapshot's rows per
+	// table (nil when unknown).
+	db     spec.Database
+	live   dbtool.Database
+	inSnap map[string]int64
+}
+
+// maxSample is how many names of each kind a plan shows.
+const maxSample = 10
+
+// PlanRestore prints the plan of a restore without doing it. It stores no
+// evidence; a refused plan says why.
+func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreRequest) int {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	done, ok := a.readOnly(o, operate.OpRestore)
+	if !ok {
+		return 130
+	}
+	rec := a.newRecorder(operate.OpRestore, o)
+	s := rec.begin("plan", "restore")
+	var plan *operate.RestorePlan
+	v, err := a.restic.Version(ctx)
+	if err == nil {
+		rec.ev.ResticVersion = v.String()
+		var p *planned
+		if p, err = a.plan(ctx, req); err == nil {
+			plan = p.plan
+		}
+	}
+	if err != nil {
+		failStep(s, err)
+	} else {
+		s.fact("plan_id", plan.ID)
+		s.ok(0, "plan "+plan.ID+" for snapshot "+short(plan.Snapshot.ID))
+	}
+	ev := rec.finish(ctx.Err() != nil)
+	done(a.Out.Line(operate.Line{Type: operate.LineResult, Evidence: ev, Plan: plan,
+		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}))
+	return ev.ExitCode
+}
+
+// plan works out what a restore would do, reading the repository and the
+// live data, changing nothing.
+func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) {
+	cfg, err := a.restic.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap, list, err := a.pick(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := a.listed(snap, runsOf(list))
+	if !ok {
+		return nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("snapshot %s holds evidence, not a backup: devopsellence-backup snapshots lists the backups", short(snap.ID))}
+	}
+	p := &planned{snap: snap, plan: &operate.RestorePlan{Environment: a.Config.Environment, Repository: a.Config.Repository,
+		RepositoryID: cfg.ID, Copy: a.copy, Snapshot: l, Target: req.Target}}
+	if req.Target != "" {
+		if err := a.checkTarget(req.Target); err != nil {
+			return nil, err
+		}
+	}
+	var shape []string
+	if l.Kind == "files" {
+		shape, err = a.planFiles(ctx, p, req.Paths)
+	} else {
+		if len(req.Paths) > 0 {
+			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("snapshot %s is a dump of database %s: it is restored whole, without paths", short(snap.ID), l.DB)}
+		}
+		shape, err = a.planDatabase(ctx, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	for _, line := range append([]string{a.Config.Environment, cfg.ID, snap.ID, req.Target, a.copy}, shape...) {
+		h.Write([]byte(line + "\n"))
+	}
+	p.plan.ID = hex.EncodeToString(h.Sum(nil))[:12]
+	return p, nil
+}
+
+// pick finds the snapshot the request names, or the newest of the group
+// --latest names (a restore's own undo snapshots left out).
+func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, []restic.Snapshot, error) {
+	if req.Latest == "" {
+		return a.resolve(ctx, req.Snapshot)
+	}
+	db, isDB := strings.CutPrefix(req.Latest, "db:")
+	if req.Latest != "files" && (!isDB || db == "") {
+		return restic.Snapshot{}, nil, &stepError{class: "bad_latest", msg: fmt.Sprintf("--latest %q: want files or db:NAME", req.Latest)}
+	}
+	list, err := a.ours(ctx)
+	if err != nil {
+		return restic.Snapshot{}, nil, err
+	}
+	best := -1
+	for i, s := range list {
+		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
+		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.InFuture(s.Time, a.Now()) {
+			continue
+		}
+		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, a.Config.Paths)
+		if isDB {
+			match = sh.HasTag(operate.TagDB) && sh.TagValue(operate.TagDBName) == db
+		}
+		if match && (best < 0 || s.Time.After(list[best].Time)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository)}
+	}
+	return list[best], list, nil
+}
+
+// checkTarget refuses a scratch folder that is live data or is not empty.
+func (a *Agent) checkTarget(t string) error {
+	bad := func(format string, args ...any) error {
+		return &stepError{class: "bad_target", msg: fmt.Sprintf("--target %s: ", t) + fmt.Sprintf(format, args...)}
+	}
+	if !strings.HasPrefix(t, "/") || path.Clean(t) != t || t == "/" {
+		return bad("want a clean absolute folder inside the service, not /")
+	}
+	for _, p := range a.Config.Paths {
+		if under(t, p) || under(p, t) {
+			return bad("it overlaps %s, which the service backs up: a scratch restore never writes into live data (restore into it without --target)", p)
+		}
+	}
+	fi, err := os.Stat(t)
+	switch {
+	case os.IsNotExist(err):
+		return nil
+	case err != nil:
+		return bad("%v", err)
+	case !fi.IsDir():
+		return bad("it exists and is not a folder")
+	}
+	if entries, err := os.ReadDir(t); err != nil || len(entries) > 0 {
+		return bad("it is not empty: pick a new folder")
+	}
+	return nil
+}
+
+// planFiles compares what the snapshot holds of each path with the live
+// path it replaces. It returns the shape of the live data (names, not
+// sizes or times) for the plan's ID.
+func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]string, error) {
+	snap := p.snap
+	paths := slices.Clone(asked)
+	if len(paths) == 0 {
+		paths = slices.Clone(snap.Paths)
+	}
+	slices.Sort(paths)
+	p.roots, p.expected = map[string]string{}, map[string]operate.Counts{}
+	live := p.plan.Live()
+	for i, pth := range paths {
+		if !strings.HasPrefix(pth, "/") || path.Clean(pth) != pth || pth == "/" {
+			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%q is not a clean absolute path of the snapshot (such as %s)", pth, snap.Paths[0])}
+		}
+		if !slices.ContainsFunc(snap.Paths, func(sp string) bool { return under(pth, sp) }) {
+			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside the paths of snapshot %s (%s)", pth, short(snap.ID), strings.Join(snap.Paths, " "))}
+		}
+		if i > 0 && under(pth, paths[i-1]) {
+			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s lies inside %s: name each path once", pth, paths[i-1])}
+		}
+		if live {
+			root := ""
+			for _, r := range a.Config.Paths {
+				if under(pth, r) && len(r) > len(root) {
+					root = r
+				}
+			}
+			if root == "" {
+				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside a folder this service backs up (%s): restore it into a scratch folder with --target", pth, strings.Join(a.Config.Paths, " "))}
+			}
+			p.roots[pth] = root
+		}
+	}
+	var roots []string
+	for _, r := range p.roots {
+		if !slices.Contains(roots, r) {
+			roots = append(roots, r)
+		}
+	}
+	keep := a.keeper(roots)
+	fp := &operate.FilesPlan{Paths: paths}
+	var shape, overwritten, deleted []string
+	for _, pth := range paths {
+		nodes := map[string]restic.Node{}
+		err := a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: pth, Recursive: true, NoLock: true}, func(n restic.Node) error {
+			if under(n.Path, pth) {
+				nodes[n.Path] = n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(nodes) == 0 {
+			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (devopsellence-backup ls %s lists what it holds)", pth, short(snap.ID), short(snap.ID))}
+		}
+		liveFiles := map[string]int64{}
+		if live {
+			if keep.keeps(pth, isDir(pth)) {
+				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a live database file or excluded from backups, which a files restore leaves as it is: restore a database from its db: snapshot, or restore into a scratch folder with --target", pth)}
+			}
+			kept, err := walkLive(pth, keep, func(q string, d fs.DirEntry, size int64) {
+				shape = append(shape, q)
+				if d.Type().IsRegular() {
+					liveFiles[q] = size
+					fp.Live.Add(size)
+				}
+			})
+			if err != nil {
+				return nil, &stepError{class: "failed", msg: "cannot read the live " + pth + ": " + err.Error()}
+			}
+			p.kept = append(p.kept, kept...)
+			shape = append(shape, prefixAll("kept ", kept)...)
+		}
+		var want operate.Counts
+		for q, n := range nodes {
+			if n.Type != "file" || slices.ContainsFunc(p.kept, func(k string) bool { return under(q, k) }) {
+				continue
+			}
+			want.Add(n.Size)
+			if size, ok := liveFiles[q]; ok {
+				fp.Overwritten.Add(size)
+				overwritten = append(overwritten, q)
+			} else if live {
+				fp.Added.Add(n.Size)
+			}
+		}
+		p.expected[pth] = want
+		fp.Snapshot.Files += want.Files
+		fp.Snapshot.Bytes += want.Bytes
+		for q, size := range liveFiles {
+			if n, ok := nodes[q]; !ok || n.Type != "file" {
+				fp.Deleted.Add(size)
+				deleted = append(deleted, q)
+			}
+		}
+	}
+	fp.OverwrittenSample, fp.DeletedSample = sample(overwritten), sample(deleted)
+	fp.Kept, fp.KeptCount = slices.Clone(p.kept), len(p.kept)
+	if len(fp.Kept) > 5*maxSample {
+		fp.Kept = fp.Kept[:5*maxSample]
+	}
+	p.plan.Files = fp
+	if live {
+		p.plan.Notes = append(p.plan.Notes, "each path is restored into a scratch folder on its own volume first, then moved into place: an interrupted restore leaves it as it was or restored, never half")
+		if len(p.kept) > 0 {
+			p.plan.Notes = append(p.plan.Notes, "kept as they are: live database files (restore them from their db: snapshots) and what the spec excludes from backups")
+		}
+	}
+	slices.Sort(shape)
+	return append(prefixAll("path ", paths), shape...), nil
+}
+
+// walkLive walks a live path, calling each for what a restore replaces
+// and returning what it keeps. The scratch folders of restores are
+// neither.
+func walkLive(root string, keep keeper, each func(p string, d fs.DirEntry, size int64)) ([]string, error) {
+	var kept []string
+	err := filepath.WalkDir(root, func(q string, d fs.DirEntry, err error) error {
+		switch {
+		case os.IsNotExist(err) && q == root:
+			return filepath.SkipAll
+		case err != nil:
+			return err
+		case d.IsDir() && strings.HasPrefix(d.Name(), scratchPrefix):
+			return filepath.SkipDir
+		case q != root && keep.keeps(q, d.IsDir()):
+			kept = append(kept, q)
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		var size int64
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				size = fi.Size()
+			}
+		}
+		each(q, d, size)
+		return nil
+	})
+	return kept, err
+}
+
+// planDatabase compares the live database with the snapshot's dump: its
+// tables and rows now and in the snapshot (read from a scratch copy when
+// the spec gives a scratch server). It returns the live database's shape
+// (its tables) for the plan's ID.
+func (a *Agent) planDatabase(ctx context.Context, p *planned) ([]string, error) {
+	l := p.plan.Snapshot
+	file := p.snap.Paths[0]
+	dp := &operate.DatabasePlan{Name: l.DB, Engine: operate.Snapshot{Tags: p.snap.Tags}.TagValue(operate.TagEngine)}
+	p.plan.Database = dp
+	if !p.plan.Live() {
+		dp.Target = filepath.Join(p.plan.Target, file)
+		return []string{"file " + file}, nil
+	}
+	d, ok := a.specDatabase(l.DB)
+	switch {
+	case !ok:
+		return nil, &stepError{class: "not_in_spec", msg: fmt.Sprintf("database %s is not in the spec, so there is no live database to restore it into: restore its dump into a scratch folder with --target", l.DB)}
+	case d.Engine == spec.EngineCommand:
+		return nil, &stepError{class: "not_restorable", msg: fmt.Sprintf("%s is a custom dump, which only the app's own tools can load: restore the dump into a scratch folder with --target, then load it", l.DB)}
+	case operate.DumpFile(d) != file:
+		return nil, &stepError{class: "not_restorable", msg: fmt.Sprintf("snapshot %s holds %s, but the spec dumps %s as %s now (another engine or format): restore it with --target", short(p.snap.ID), file, l.DB, operate.DumpFile(d))}
+	}
+	p.db, dp.Engine = d, d.Engine
+	live, err := a.liveDatabase(d)
+	if err != nil {
+		return nil, err
+	}
+	p.live, dp.Target = live, live.String()
+	var now, inSnap map[string]int64
+	if d.Engine == spec.EngineSQLite && !exists(d.Path) {
+		p.plan.Notes = append(p.plan.Notes, "the live database file does not exist: the restore creates it")
+	} else {
+		sum, err := dbtool.Summarize(ctx, live)
+		if err != nil {
+			return nil, err
+		}
+		now, dp.Now = sum.PerTable, &operate.TableCounts{Tables: sum.Tables, Rows: sum.Rows}
+	}
+	if sum, why := a.snapshotSummary(ctx, p); why != "" {
+		dp.Unknown = why
+	} else {
+		inSnap, dp.InSnapshot = sum.PerTable, &operate.TableCounts{Tables: sum.Tables, Rows: sum.Rows}
+		p.inSnap = inSnap
+	}
+	dp.Tables, dp.MoreTables = operate.CompareTables(now, inSnap, 50)
+	switch d.Engine {
+	case spec.EnginePostgres:
+		p.plan.Notes = append(p.plan.Notes, "pg_restore --clean --single-transaction: the snapshot's tables replace the live ones in one transaction (any error or interruption leaves the database as it was); tables the snapshot does not hold stay as they are")
+	case spec.EngineSQLite:
+		p.plan.Notes = append(p.plan.Notes, "SQLite's backup API replaces the whole database in one transaction: tables the snapshot does not hold are gone")
+	default:
+		p.plan.Notes = append(p.plan.Notes, "the dump is loaded into a new database on the same server, then swapped in with one RENAME TABLE: tables the snapshot does not hold are gone")
+	}
+	shape := []string{"database " + dp.Target}
+	for t := range now {
+		shape = append(shape, "table "+t)
+	}
+	slices.Sort(shape)
+	return shape, nil
+}
+
+// specDatabase is the spec's database of that name, or a SQLite file the
+// backup found in the folders (auto-...).
+func (a *Agent) specDatabase(name string) (spec.Database, bool) {
+	for _, d := range a.Config.Databases {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	if strings.HasPrefix(name, "auto-") {
+		for _, f := range findSQLite(a.Config.Paths, nil) {
+			if autoName(f) == name {
+				return spec.Database{Name: name, Engine: spec.EngineSQLite, Path: f}, true
+			}
+		}
+	}
+	return spec.Database{}, false
+}
+
+// liveDatabase is the database a restore writes into; a SQLite file may
+// not exist yet.
+func (a *Agent) liveDatabase(d spec.Database) (dbtool.Database, error) {
+	if d.Engine == spec.EngineSQLite {
+		return dbtool.SQLiteFile(d.Path), nil
+	}
+	return a.database(d)
+}
+
+// snapshotSummary counts the snapshot's tables and rows: a SQLite dump
+// read in a private file, a server's dump loaded into a scratch database
+// (dropped again). why says why it could not.
+func (a *Agent) snapshotSummary(ctx context.Context, p *planned) (dbtool.Summary, string) {
+	d := p.db
+	if d.Engine != spec.EngineSQLite && d.ScratchURLSecret == "" {
+		return dbtool.Summary{}, "the spec gives this database no scratchUrlSecret to load the snapshot into and count it"
+	}
+	dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-restore-plan-")
+	if err != nil {
+		return dbtool.Summary{}, "no scratch folder: " + err.Error()
+	}
+	defer os.RemoveAll(dir)
+	dump := filepath.Join(dir, path.Base(p.snap.Paths[0]))
+	if err := a.dumpTo(ctx, p.snap.ID, p.snap.Paths[0], dump); err != nil {
+		return dbtool.Summary{}, "restic dump failed: " + message(err)
+	}
+	if d.Engine == spec.EngineSQLite {
+		sum, err := dbtool.Summarize(ctx, dbtool.SQLiteFile(dump))
+		if err != nil {
+			return sum, message(err)
+		}
+		return sum, ""
+	}
+	server, err := a.server(d.Engine, d.ScratchURLSecret)
+	if err != nil {
+		return dbtool.Summary{}, message(err)
+	}
+	scratch, err := dbtool.NewScratch(server.Conn, d.Name, a.Now())
+	if err != nil {
+		return dbtool.Summary{}, message(err)
+	}
+	a.noteScratch(d, scratch.Name)
+	defer func() {
+		cctx, cancel := dbtool.CleanupContext(ctx)
+		defer cancel()
+		if scratch.Drop(cctx) == nil {
+			a.forgetScratch(scratch.Name)
+		}
+	}()
+	if err := scratch.Create(ctx); err != nil {
+		return dbtool.Summary{}, message(err)
+	}
+	f, err := os.Open(dump)
+	if err != nil {
+		return dbtool.Summary{}, err.Error()
+	}
+	err = scratch.Load(ctx, dumpFormat(d), f)
+	f.Close()
+	if err != nil {
+		return dbtool.Summary{}, "the dump does not load into a scratch database: " + message(err)
+	}
+	sum, err := dbtool.Summarize(ctx, scratch.DB)
+	if err != nil {
+		return sum, message(err)
+	}
+	return sum, ""
+}
+
+// dumpTo writes one file of a snapshot into path (0600).
+func (a *Agent) dumpTo(ctx context.Context, id, file, dest string) error {
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = a.restic.Dump(ctx, id, file, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func sample(names []string) []string {
+	slices.Sort(names)
+	if len(names) > maxSample {
+		return names[:maxSample]
+	}
+	return names
+}
+
+func prefixAll(prefix string, list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = prefix + s
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

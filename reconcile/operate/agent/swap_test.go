@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/spec"
+)
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func filesUnder(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		out[rel] = string(b)
+		return nil
+	})
+	return out
+}
+
+func equalFiles(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %v, want %v", what, got, want)
+		return
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s = %q, want %q (all: %v)", what, k, got[k], v, got)
+		}
+	}
+}
+
+// halfRestored sets up a restore of a whole volume and of a folder in
+// another volume, ready to move: the live data, the restored copies in
+// the scratch folders, and the journal.
+func halfRestored(t *testing.T) (*Agent, *journal, string, string) {
+	t.Helper()
+	base := t.TempDir()
+	vol, other := filepath.Join(base, "vol"), filepath.Join(base, "other")
+	writeFiles(t, vol, map[string]string{"a.txt": "old a", "sub/b.txt": "old b", "sub/db.sqlite3": "live db", "db.sqlite3": "live top db", "gone.txt": "made after the backup"})
+	writeFiles(t, other, map[string]string{"keep.txt": "not restored", "docs/x.txt": "old x"})
+	a := &Agent{Config: spec.AgentConfig{Paths: []string{vol, other}}, Out: &Output{Stderr: io.Discard, Now: time.Now}}
+	id := "p1"
+	scratch := map[string]string{vol: filepath.Join(vol, scratchPrefix+id), other: filepath.Join(other, scratchPrefix+id)}
+	writeFiles(t, filepath.Join(scratch[vol], "new", vol), map[string]string{"a.txt": "new a", "sub/b.txt": "new b", "c.txt": "new c"})
+	writeFiles(t, filepath.Join(scratch[other], "new", other), map[string]string{"docs/x.txt": "new x", "docs/y.txt": "new y"})
+	p := &planned{plan: &operate.RestorePlan{ID: id}, roots: map[string]string{vol: vol, filepath.Join(other, "docs"): other},
+		kept: []string{filepath.Join(vol, "db.sqlite3"), filepath.Join(vol, "sub", "db.sqlite3")}}
+	j, err := a.moves(p, []string{vol, filepath.Join(other, "docs")}, scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(filepath.Join(scratch[vol], journalName), j); err != nil {
+		t.Fatal(err)
+	}
+	return a, j, vol, other
+}
+
+func TestARestoreKilledBetweenAnyTwoMovesIsFinishedByTheNextRun(t *testing.T) {
+	_, j, _, _ := halfRestored(t)
+	for cut := 0; cut <= len(j.Moves); cut++ {
+		a, j, vol, other := halfRestored(t)
+		progress := filepath.Join(vol, scratchPrefix+"p1", progressName)
+		if problems := runMoves(&journal{Moves: j.Moves[:cut]}, 0, progress); len(problems) > 0 {
+			t.Fatalf("cut %d: %v", cut, problems)
+		}
+		// Killed after the move, before noting it: the next run redoes it.
+		if cut > 0 {
+			if err := writeJSON(progress, cut-1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.finishSwaps()
+		equalFiles(t, "the whole volume", filesUnder(t, vol), map[string]string{"a.txt": "new a", "sub/b.txt": "new b", "c.txt": "new c", "db.sqlite3": "live top db", "sub/db.sqlite3": "live db"})
+		equalFiles(t, "the other volume", filesUnder(t, other), map[string]string{"keep.txt": "not restored", "docs/x.txt": "new x", "docs/y.txt": "new y"})
+	}
+}
+
+func TestAScratchFolderWithoutAJournalIsRemovedAndTheLiveDataKept(t *testing.T) {
+	a, _, vol, other := halfRestored(t)
+	if err := os.Remove(filepath.Join(vol, scratchPrefix+"p1", journalName)); err != nil {
+		t.Fatal(err)
+	}
+	a.finishSwaps()
+	equalFiles(t, "the whole volume", filesUnder(t, vol), map[string]string{"a.txt": "old a", "sub/b.txt": "old b", "sub/db.sqlite3": "live db", "db.sqlite3": "live top db", "gone.txt": "made after the backup"})
+	equalFiles(t, "the other volume", filesUnder(t, other), map[string]string{"keep.txt": "not restored", "docs/x.txt": "old x"})
+}
+
+func TestSomethingThatAppearsWhereARestoredPathGoesIsMovedAside(t *testing.T) {
+	a, j, vol, _ := halfRestored(t)
+	// The app writes c.txt between the moves out and in.
+	var in int
+	for i, m := range j.Moves {
+		if m.To == filepath.Join(vol, "c.txt") {
+			in = i
+		}
+	}
+	runMoves(&journal{Moves: j.Moves[:in]}, 0, filepath.Join(vol, scratchPrefix+"p1", progressName))
+	writeFiles(t, vol, map[string]string{"c.txt": "written by the app meanwhile"})
+	a.finishSwaps()
+	if b, _ := os.ReadFile(filepath.Join(vol, "c.txt")); string(b) != "new c" {
+		t.Errorf("c.txt = %q, want the restored one", b)
+	}
+}
+
+func TestExcludePatternsMatchLikeResticsAnchoredOrAtAnyDepth(t *testing.T) {
+	tests := []struct {
+		path     string
+		patterns []string
+		want     bool
+	}{
+		{"/data/app/tmp", []string{"/data/app/tmp"}, true},
+		{"/data/app/tmp2", []string{"/data/app/tmp"}, false},
+		{"/data/app/x/app.log", []string{"*.log"}, true},
+		{"/data/app/x/app.log.1", []string{"*.log"}, false},
+		{"/data/app/a/b/cache", []string{"/data/app/**/cache"}, true},
+		{"/data/app/cache", []string{"/data/app/**/cache"}, true},
+		{"/data/other/cache", []string{"/data/app/**/cache"}, false},
+		{"/data/app/node_modules", []string{"node_modules"}, true},
+		{"/data/app/x/y", []string{"x/y"}, true},
+		{"/data/app/x", []string{"x/y"}, false},
+	}
+	for _, tt := range tests {
+		if got := excluded(tt.path, tt.patterns); got != tt.want {
+			t.Errorf("excluded(%s, %v) = %v, want %v", tt.path, tt.patterns, got, tt.want)
+		}
+	}
+}
