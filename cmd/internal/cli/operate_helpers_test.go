@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -108,6 +109,9 @@ type opsConfig struct {
 	simEnv []string
 	// noApply leaves the app undeployed.
 	noApply bool
+	// filesOnly leaves the shop's SQLite database out of the spec: a
+	// backup of its volume and nothing else.
+	filesOnly bool
 	// environments the app is set up for (default production); the spec
 	// covers them when extra says so.
 	environments []string
@@ -165,6 +169,9 @@ func newOpsApp(t testing.TB, rb resticBin, cfg opsConfig) *opsApp {
 		}
 	}
 	specText := string(readFile(t, filepath.Join(opsDir, "shop", "devopsellence.backup.yml")))
+	if cfg.filesOnly {
+		specText = regexp.MustCompile(`(?s)  databases:\n.*?\{\{DATABASES\}\}\n`).ReplaceAllString(specText, "")
+	}
 	specText = strings.NewReplacer(
 		"{{REPO}}", a.repo,
 		"{{REPO_VOLUME}}", repoVolume(a.repo),

@@ -19,63 +19,73 @@ const historyRounds = 12
 // historyPassword is the repository password of the shared history.
 const historyPassword = "history-pw"
 
-// history is one repository with years of history, built once per test
-// process and copied for each test that needs it.
-var history struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+// histories are repositories with long histories, built once per test
+// process per number of rounds and copied for each test that needs one.
+var histories = struct {
+	sync.Mutex
+	dirs map[int]string
+}{dirs: map[int]string{}}
 
-// historyRepo builds, once, the shop app's repository with a real backup,
-// then restic rewrite rounds that each give every files snapshot a twin
-// without one file (one process a round, however many snapshots), and
-// returns a fresh copy of it.
-func historyRepo(t testing.TB) string {
+// historyRepo builds, once per rounds, the shop app's repository with a
+// real backup, then restic rewrite rounds that each give every files
+// snapshot a twin without one file (one process a round, however many
+// snapshots: 2^rounds in the end), and returns a fresh copy of it.
+func historyRepo(t testing.TB, rounds int) string {
 	t.Helper()
-	history.once.Do(func() {
-		builder := newerRestic(t)
-		app := newOpsApp(t, builder, opsConfig{secrets: map[string]string{"RESTIC_PASSWORD": historyPassword}})
-		vol := app.sim.VolumeDir("shop_storage")
-		for i := 1; i <= historyRounds; i++ {
-			must(t, os.WriteFile(filepath.Join(vol, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", i)), 0o644))
+	histories.Lock()
+	defer histories.Unlock()
+	dir, ok := histories.dirs[rounds]
+	if !ok {
+		var err error
+		if dir, err = buildHistory(t, rounds); err != nil {
+			t.Fatalf("build a repository with years of history: %v", err)
 		}
-		// notes.sqlite3 is not there: the backup fails, the files are saved.
-		if r := app.cli(t, "backup", "--init"); r.code != 1 {
-			history.err = fmt.Errorf("backup: exit %d\n%s", r.code, r.stderr)
-			return
-		}
-		for i := 1; i <= historyRounds; i++ {
-			cmd := app.resticCmd(builder.path, "rewrite", "--tag", "kind:files", "--exclude", fmt.Sprintf("/data/shop_storage/f%02d.txt", i))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				history.err = fmt.Errorf("restic rewrite round %d: %v\n%s", i, err, out)
-				return
-			}
-		}
-		if n := len(app.snapshots(t, "--tag", "kind:files")); n != 1<<historyRounds {
-			history.err = fmt.Errorf("%d files snapshots, want %d", n, 1<<historyRounds)
-			return
-		}
-		history.dir, history.err = os.MkdirTemp("", "devopsellence-backup-history-")
-		if history.err == nil {
-			history.err = exec.Command("cp", "-a", app.repo+"/.", history.dir).Run()
-		}
-	})
-	if history.err != nil {
-		t.Fatalf("build a repository with years of history: %v", history.err)
+		histories.dirs[rounds] = dir
 	}
-	dir := filepath.Join(t.TempDir(), "repo")
-	if out, err := exec.Command("cp", "-a", history.dir, dir).CombinedOutput(); err != nil {
-		t.Fatalf("copy the history: %v\n%s", err, out)
+	out := filepath.Join(t.TempDir(), "repo")
+	if b, err := exec.Command("cp", "-a", dir, out).CombinedOutput(); err != nil {
+		t.Fatalf("copy the history: %v\n%s", err, b)
 	}
-	return dir
+	return out
 }
 
-// newHistoryApp is the shop app on a copy of the history, with restic
-// wrapped so that every call is logged in argvLog.
+func buildHistory(t testing.TB, rounds int) (string, error) {
+	builder := newerRestic(t)
+	app := newOpsApp(t, builder, opsConfig{secrets: map[string]string{"RESTIC_PASSWORD": historyPassword}})
+	vol := app.sim.VolumeDir("shop_storage")
+	for i := 1; i <= rounds; i++ {
+		must(t, os.WriteFile(filepath.Join(vol, fmt.Sprintf("f%02d.txt", i)), []byte(strings.Repeat("x", i)), 0o644))
+	}
+	// notes.sqlite3 is not there: the backup fails, the files are saved.
+	if r := app.cli(t, "backup", "--init"); r.code != 1 {
+		return "", fmt.Errorf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	for i := 1; i <= rounds; i++ {
+		cmd := app.resticCmd(builder.path, "rewrite", "--tag", "kind:files", "--exclude", fmt.Sprintf("/data/shop_storage/f%02d.txt", i))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("restic rewrite round %d: %v\n%s", i, err, out)
+		}
+	}
+	if n := len(app.snapshots(t, "--tag", "kind:files")); n != 1<<rounds {
+		return "", fmt.Errorf("%d files snapshots, want %d", n, 1<<rounds)
+	}
+	dir, err := os.MkdirTemp("", "devopsellence-backup-history-")
+	if err != nil {
+		return "", err
+	}
+	return dir, exec.Command("cp", "-a", app.repo+"/.", dir).Run()
+}
+
+// newHistoryApp is the shop app on a copy of the long history, with
+// restic wrapped so that every call is logged in argvLog.
 func newHistoryApp(t testing.TB, rb resticBin) (app *opsApp, argvLog string) {
 	t.Helper()
-	repo := historyRepo(t)
+	return newHistoryAppRounds(t, rb, historyRounds)
+}
+
+func newHistoryAppRounds(t testing.TB, rb resticBin, rounds int) (app *opsApp, argvLog string) {
+	t.Helper()
+	repo := historyRepo(t, rounds)
 	argvLog = filepath.Join(t.TempDir(), "restic.argv")
 	app = newOpsApp(t, rb, opsConfig{repo: repo, secrets: map[string]string{"RESTIC_PASSWORD": historyPassword}, bin: map[string]string{
 		"restic": strings.NewReplacer("ARGV", argvLog, "RESTIC", rb.path).Replace(argvRestic),

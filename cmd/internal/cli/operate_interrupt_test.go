@@ -17,7 +17,7 @@ import (
 
 // writeRandom fills dir with files of random (so incompressible and not
 // deduplicated) data, n bytes in all, for a backup that takes a while.
-func writeRandom(t *testing.T, dir string, n int) {
+func writeRandom(t testing.TB, dir string, n int) {
 	t.Helper()
 	must(t, os.MkdirAll(dir, 0o755))
 	buf := make([]byte, 8<<20)
