@@ -304,3 +304,23 @@ func TestOperatingAnUndeployedServiceSaysToApplyAndBadFlagsAreUsageErrors(t *tes
 		}
 	}
 }
+
+func TestASuccessfulBackupInitShowsNoFatalLineFromRestic(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		r := app.cli(t, "backup", "--init")
+		if r.code != 0 {
+			t.Fatalf("backup --init: exit %d\n%s", r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "Fatal:") || strings.Contains(r.stderr, "unable to open config file") || strings.Contains(r.stderr, "Is there a repository") {
+			t.Errorf("a backup that created its repository shows restic's alarm about it:\n%s", r.stderr)
+		}
+		if strings.Contains(r.stderr, "restic: "+app.repo) {
+			t.Errorf("restic's line naming the missing repository is shown:\n%s", r.stderr)
+		}
+		if !strings.Contains(r.stdout, "initialised a new repository") {
+			t.Errorf("the result does not say the repository was created:\n%s", r.stdout)
+		}
+	})
+}

@@ -214,7 +214,7 @@ func TestBackupDrillCheckPruneStatusOnRealFilesSQLiteAndPostgres(t *testing.T) {
 		if got := drill.step(t, "db:auto-data-shop_storage-cache.db"); got["result"] != "ok" || got["restored"] != "1 tables, 2 rows" {
 			t.Errorf("drill of the found database: %v", got)
 		}
-		if left := pg.databases(t, "drill_"); len(left) > 0 {
+		if left := pg.databases(t, "devopsellence_drill_"); len(left) > 0 {
 			t.Errorf("the drill left scratch databases behind: %v", left)
 		}
 

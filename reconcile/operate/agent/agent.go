@@ -33,6 +33,9 @@ type Agent struct {
 
 	restic *restic.Runner
 	scrub  func(string) string
+	// creating is set for a run with --init, which creates a missing
+	// repository instead of failing on it.
+	creating bool
 	// copy names the copy the agent reads instead of the primary (UseCopy).
 	copy string
 }
@@ -48,7 +51,12 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a.scrub = newScrubber(cfg, env)
 	out.Scrub = a.scrub
 	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
-		OnStderr: func(line string) { out.Say("restic: %s", line) }}
+		OnStderr: func(line string) {
+			if a.creating && (missingRepository(line) || strings.TrimSpace(line) == a.Config.RepositoryURL) {
+				return // backup --init creates it next; restic's own alarm would mislead
+			}
+			out.Say("restic: %s", line)
+		}}
 	return a, nil
 }
 
@@ -123,6 +131,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	}
 	me := RunInfo{ID: o.RunID, PID: pid(), Op: string(op), Trigger: o.Trigger, Started: a.Now().UTC()}
 	rec := a.newRecorder(op, o)
+	a.creating = o.Init
 	if err := a.Runs.Register(me); err != nil {
 		if errors.Is(err, ErrCancelled) {
 			// Cancelled before it started: nothing ran, nothing to tell.
@@ -271,4 +280,11 @@ func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Store
 	}
 	st.Stored, st.SnapshotID = true, sum.SnapshotID
 	return st
+}
+
+// missingRepository recognises restic's lines about a repository that
+// does not exist yet.
+func missingRepository(line string) bool {
+	return strings.Contains(line, "unable to open config file") || strings.Contains(line, "Is there a repository at the following location?") ||
+		strings.Contains(line, "repository does not exist")
 }
