@@ -69,7 +69,7 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 func TestAnInterruptedBackupStopsResticInTheServiceAndSaysSo(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		app := newOpsApp(t, rb, opsConfig{})
-		writeRandom(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "media"), 700<<20)
+		writeRandom(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "media"), 400<<20)
 		app.restic(t, "init")
 		for _, how := range []string{"SIGINT", "deadline"} {
 			args := []string{"backup", "--output", "json"}
@@ -135,7 +135,7 @@ func TestAnInterruptedBackupStopsResticInTheServiceAndSaysSo(t *testing.T) {
 func TestTheSchedulerStopsARunAtItsOwnDeadline(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		app := newOpsApp(t, rb, opsConfig{extra: "  schedule:\n    every: 1h"})
-		writeRandom(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "media"), 700<<20)
+		writeRandom(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "media"), 400<<20)
 		app.restic(t, "init")
 		sched := app.sim.Command(context.Background(), "exec", "backup", "--env", "production", "--",
 			"devopsellence-backup", "agent", "run", "--backup-timeout", "3s")
