@@ -5,13 +5,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"github.com/devopsellence/devopsellence-backup/fixtures/restictest"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,32 +39,9 @@ type resticBin struct {
 // (colon-separated, set by .ci/run), else Debian's and the one .ci/run installs.
 func resticBins(t testing.TB) []resticBin {
 	t.Helper()
-	list := os.Getenv("DEVOPSELLENCE_BACKUP_TEST_RESTIC")
-	explicit := list != ""
-	if !explicit {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-		list = "/usr/bin/restic:" + filepath.Join(root, ".ci", "bin", "restic")
-	}
 	var out []resticBin
-	var missing []string
-	for _, p := range filepath.SplitList(list) {
-		v, err := exec.Command(p, "version").Output()
-		if err != nil {
-			missing = append(missing, p)
-			continue
-		}
-		fields := strings.Fields(string(v))
-		if len(fields) < 2 {
-			t.Fatalf("%s version: unexpected output %q", p, v)
-		}
-		out = append(out, resticBin{version: fields[1], path: p})
-	}
-	if (explicit && len(missing) > 0) || len(out) == 0 {
-		t.Fatalf("restic not found at %s: run `bash .ci/run` (it installs Debian's restic 0.14 and restic 0.18.1 into .ci/bin) or set DEVOPSELLENCE_BACKUP_TEST_RESTIC", strings.Join(missing, ", "))
-	}
-	if len(missing) > 0 {
-		t.Logf("restic not found at %s; testing %d version(s) only", strings.Join(missing, ", "), len(out))
+	for _, b := range restictest.Bins(t) {
+		out = append(out, resticBin{version: b.Version, path: b.Path})
 	}
 	return out
 }

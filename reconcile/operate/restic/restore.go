@@ -165,37 +165,7 @@ type Node struct {
 // prints; 0.17+ adds "message_type":"node" and 0.16.1+ "inode". If each
 // returns an error, restic is stopped and that error returned.
 func (r *Runner) Ls(ctx context.Context, snapshotID, path string, each func(Node) error) error {
-	if err := checkID("ls", snapshotID); err != nil {
-		return err
-	}
-	if _, err := r.Version(ctx); err != nil {
-		return err
-	}
-	args := []string{"ls", "--json"}
-	if path != "" {
-		args = append(args, "--recursive", "--", snapshotID, path)
-	} else {
-		args = append(args, "--", snapshotID)
-	}
-	return r.run(ctx, job{op: "ls", args: args, stdout: func(rd io.Reader) error {
-		return readLines(rd, func(line []byte) error {
-			var n struct {
-				Node
-				StructType  string `json:"struct_type"`
-				MessageType string `json:"message_type"`
-			}
-			if err := json.Unmarshal(line, &n); err != nil {
-				return fmt.Errorf("decode ls line: %w", err)
-			}
-			if n.StructType != "node" && n.MessageType != "node" {
-				return nil
-			}
-			if err := each(n.Node); err != nil {
-				return callerError{err}
-			}
-			return nil
-		})
-	}})
+	return r.List(ctx, ListOptions{SnapshotID: snapshotID, Dir: path, Recursive: true}, each)
 }
 
 // Match is one file that Find found.
