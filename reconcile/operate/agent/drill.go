@@ -241,14 +241,7 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 		s.fact("scratch_server", server.Conn.Redacted())
 	}
 	dump := filepath.Join(scr, strings.TrimPrefix(file, "/"))
-	err = a.call(ctx, rec, o, func() error {
-		f, err := os.OpenFile(dump, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return a.restic.Dump(ctx, snap.ID, file, f)
-	})
+	err = a.call(ctx, rec, o, func() error { return a.dumpTo(ctx, snap.ID, file, dump) })
 	if err != nil {
 		s.fail(exitOf(err), class(err), "restic dump failed: "+message(err))
 		return
