@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
@@ -19,9 +20,15 @@ type agentExit struct{ code int }
 
 func (e agentExit) Error() string { return fmt.Sprintf("agent exit status %d", e.code) }
 
-// agentOptions are the flags every agent command shares.
+// agentOptions are what every agent command shares: the service's
+// streams, environment and clock, and the flags of the protocol.
 type agentOptions struct {
-	*globalOptions
+	IO *iostreams.Streams
+	// Environ is the service's environment, where the agent's
+	// configuration is.
+	Environ []string
+	Now     func() time.Time
+
 	JSON     bool
 	Protocol int
 	RunID    string
@@ -45,15 +52,19 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	if o.Protocol > operate.Protocol {
 		return nil, usagef("this agent (%s) speaks protocol %d, but was asked for %d: deploy the image that matches devopsellence-backup with devopsellence-backup apply", buildinfo.Version(), operate.Protocol, o.Protocol)
 	}
-	out := &agent.Output{JSON: o.JSON, Stdout: o.streams.Out, Stderr: o.streams.Err, Now: o.now}
-	a, err := agent.New(o.environ, buildinfo.Version(), out, o.now)
+	out := &agent.Output{JSON: o.JSON, Stdout: o.IO.Out, Stderr: o.IO.Err, Now: o.Now}
+	a, err := agent.New(o.Environ, buildinfo.Version(), out, o.Now)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return a, nil
 }
 
-func newAgentCmd(g *globalOptions) *cobra.Command {
+func newAgentOptions(f *Factory) *agentOptions {
+	return &agentOptions{Environ: f.Environ, Now: f.Clock.Now}
+}
+
+func newAgentCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "The part of devopsellence-backup that runs inside the backup service",
@@ -74,21 +85,21 @@ EXIT STATUS
 		Hidden: true,
 	}
 	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
-		cmd.AddCommand(newAgentOpCmd(g, op))
+		cmd.AddCommand(newAgentOpCmd(f, op))
 	}
-	cmd.AddCommand(newAgentStatusCmd(g), newAgentRunCmd(g), newAgentCancelCmd(g), newAgentVersionCmd(g))
-	cmd.AddCommand(agentRecoveryCommands(g)...)
+	cmd.AddCommand(newAgentStatusCmd(f), newAgentRunCmd(f), newAgentCancelCmd(f), newAgentVersionCmd(f))
+	cmd.AddCommand(agentRecoveryCommands(f)...)
 	return cmd
 }
 
-func newAgentOpCmd(g *globalOptions, op operate.Op) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentOpCmd(f *Factory, op operate.Op) *cobra.Command {
+	o := newAgentOptions(f)
 	var ro agent.RunOptions
 	cmd := &cobra.Command{
 		Use:   string(op),
 		Short: fmt.Sprintf("Run %s in this service now", op),
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, _ []string) error {
 			if ro.Subset != "" && !validSubset(ro.Subset) {
 				return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", ro.Subset)
 			}
@@ -98,28 +109,28 @@ func newAgentOpCmd(g *globalOptions, op operate.Op) *cobra.Command {
 			}
 			ro.RunID, ro.Timeout = o.RunID, o.Timeout
 			return exitWith(a.Run(cmd.Context(), op, ro))
-		},
+		}),
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(op), "restic is then interrupted so it releases its lock")
-	f := cmd.Flags()
-	f.BoolVar(&ro.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
+	fl := cmd.Flags()
+	fl.BoolVar(&ro.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
 	switch op {
 	case operate.OpBackup:
-		f.BoolVar(&ro.Init, "init", false, "create the repository when it does not exist yet")
+		fl.BoolVar(&ro.Init, "init", false, "create the repository when it does not exist yet")
 	case operate.OpCheck:
-		f.StringVar(&ro.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
+		fl.StringVar(&ro.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
 	}
 	return cmd
 }
 
-func newAgentStatusCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentStatusCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	var now string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Read this app's snapshots and evidence from the repository",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, _ []string) error {
 			var at time.Time
 			if now != "" {
 				t, err := time.Parse(time.RFC3339, now)
@@ -133,23 +144,23 @@ func newAgentStatusCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			return exitWith(a.Status(cmd.Context(), agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}, at))
-		},
+		}),
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpStatus), "the listing is then stopped")
 	cmd.Flags().StringVar(&now, "now", "", "the operator's clock (RFC 3339): snapshots dated after it are not trusted")
 	return cmd
 }
 
-func newAgentRunCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentRunCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	timeouts := agent.Timeouts{}
 	var backupT, pruneT, checkT time.Duration
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "The backup service's command: run the scheduled backups, prunes and checks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if code, ok := asInit(o.environ); ok {
+		RunE: o.runE(f, func(cmd *cobra.Command, args []string) error {
+			if code, ok := asInit(o.Environ); ok {
 				return exitWith(code)
 			}
 			a, err := o.agent()
@@ -158,24 +169,24 @@ func newAgentRunCmd(g *globalOptions) *cobra.Command {
 			}
 			timeouts[operate.OpBackup], timeouts[operate.OpPrune], timeouts[operate.OpCheck] = backupT, pruneT, checkT
 			return a.Scheduler(cmd.Context(), timeouts, time.After)
-		},
+		}),
 	}
 	o.addFlags(cmd, 0, "")
-	f := cmd.Flags()
-	f.DurationVar(&backupT, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
-	f.DurationVar(&pruneT, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
-	f.DurationVar(&checkT, "check-timeout", operate.DefaultTimeout(operate.OpCheck), "deadline of each scheduled check")
+	fl := cmd.Flags()
+	fl.DurationVar(&backupT, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
+	fl.DurationVar(&pruneT, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
+	fl.DurationVar(&checkT, "check-timeout", operate.DefaultTimeout(operate.OpCheck), "deadline of each scheduled check")
 	return cmd
 }
 
-func newAgentCancelCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentCancelCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "cancel",
 		Short: "Interrupt a run of this service and wait for it to stop",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, _ []string) error {
 			if o.RunID == "" {
 				return usagef("--run-id is required")
 			}
@@ -192,7 +203,7 @@ func newAgentCancelCmd(g *globalOptions) *cobra.Command {
 				return exitWith(1)
 			}
 			return nil
-		},
+		}),
 	}
 	o.addFlags(cmd, 0, "")
 	cmd.Flags().StringVar(&o.RunID, "run-id", "", "the run to stop")
@@ -200,13 +211,13 @@ func newAgentCancelCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newAgentVersionCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentVersionCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the agent's version, protocol, restic version and the tools the image lacks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, _ []string) error {
 			a, err := o.agent()
 			if err != nil {
 				return err
@@ -214,13 +225,22 @@ func newAgentVersionCmd(g *globalOptions) *cobra.Command {
 			info := a.Info(cmd.Context())
 			a.Out.Line(operate.Line{Type: operate.LineVersion, Agent: info})
 			if !o.JSON {
-				_, err = fmt.Fprintf(o.streams.Out, "devopsellence-backup agent %s (protocol %d), restic %s, missing tools: %v\n", info.Version, info.Protocol, info.ResticVersion, info.MissingTools)
+				_, err = fmt.Fprintf(o.IO.Out, "devopsellence-backup agent %s (protocol %d), restic %s, missing tools: %v\n", info.Version, info.Protocol, info.ResticVersion, info.MissingTools)
 			}
 			return err
-		},
+		}),
 	}
 	o.addFlags(cmd, 0, "")
 	return cmd
+}
+
+// runE runs an agent command's code, once the root has parsed the global
+// flags; what it returns is the command's own error.
+func (o *agentOptions) runE(f *Factory, run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		o.IO = f.IO()
+		return own(run(cmd, args), "")
+	}
 }
 
 func exitWith(code int) error {

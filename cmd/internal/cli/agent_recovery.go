@@ -9,10 +9,10 @@ import (
 
 // agentRecoveryCommands are the agent's side of snapshots, ls, find,
 // restore and copy.
-func agentRecoveryCommands(g *globalOptions) []*cobra.Command {
+func agentRecoveryCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newAgentBrowseCmd(g, operate.OpSnapshots), newAgentBrowseCmd(g, operate.OpLs), newAgentBrowseCmd(g, operate.OpFind),
-		newAgentRestoreCmd(g), newAgentCopyCmd(g),
+		newAgentBrowseCmd(f, operate.OpSnapshots), newAgentBrowseCmd(f, operate.OpLs), newAgentBrowseCmd(f, operate.OpFind),
+		newAgentRestoreCmd(f), newAgentCopyCmd(f),
 	}
 }
 
@@ -27,13 +27,13 @@ func fromCopy(a *agent.Agent, name string) error {
 	return nil
 }
 
-func newAgentBrowseCmd(g *globalOptions, op operate.Op) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentBrowseCmd(f *Factory, op operate.Op) *cobra.Command {
+	o := newAgentOptions(f)
 	req := agent.BrowseRequest{Op: op}
 	var copyName string
 	cmd := &cobra.Command{
 		Short: "Read this app's snapshots from the repository, without a lock",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, args []string) error {
 			switch op {
 			case operate.OpLs:
 				req.Snapshot = args[0]
@@ -54,7 +54,7 @@ func newAgentBrowseCmd(g *globalOptions, op operate.Op) *cobra.Command {
 				return err
 			}
 			return exitWith(a.Browse(cmd.Context(), agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}, req))
-		},
+		}),
 	}
 	switch op {
 	case operate.OpSnapshots:
@@ -65,24 +65,24 @@ func newAgentBrowseCmd(g *globalOptions, op operate.Op) *cobra.Command {
 		cmd.Use, cmd.Args = "find PATTERN", cobra.ExactArgs(1)
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(op), "the listing is then stopped")
-	f := cmd.Flags()
-	f.StringVar(&copyName, "from-copy", "", "read the copy of this name instead of the primary repository")
-	f.IntVar(&req.Limit, "limit", 0, "at most this many snapshots per group, entries or matches")
+	fl := cmd.Flags()
+	fl.StringVar(&copyName, "from-copy", "", "read the copy of this name instead of the primary repository")
+	fl.IntVar(&req.Limit, "limit", 0, "at most this many snapshots per group, entries or matches")
 	if op == operate.OpLs {
-		f.IntVar(&req.Offset, "offset", 0, "skip this many entries (the next page)")
-		f.BoolVar(&req.Recursive, "recursive", false, "list everything under DIR, not only its entries")
+		fl.IntVar(&req.Offset, "offset", 0, "skip this many entries (the next page)")
+		fl.BoolVar(&req.Recursive, "recursive", false, "list everything under DIR, not only its entries")
 	}
 	return cmd
 }
 
-func newAgentRestoreCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentRestoreCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	var req agent.RestoreRequest
 	var copyName string
 	cmd := &cobra.Command{
 		Use:   "restore [SNAPSHOT] [PATH...]",
 		Short: "Show a restore's plan, or carry out the plan whose ID --plan-id names",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, args []string) error {
 			if req.Latest == "" {
 				if len(args) == 0 {
 					return usagef("name the snapshot to restore, or --latest files|db:NAME")
@@ -103,33 +103,33 @@ func newAgentRestoreCmd(g *globalOptions) *cobra.Command {
 			}
 			ro.Restore = &req
 			return exitWith(a.Run(cmd.Context(), operate.OpRestore, ro))
-		},
+		}),
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpRestore), "restic is then interrupted so it releases its lock; what was already moved into place is finished by the next run")
-	f := cmd.Flags()
-	f.StringVar(&req.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
-	f.StringVar(&req.Target, "target", "", "restore into this scratch folder instead of the live data")
-	f.StringVar(&req.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
-	f.StringVar(&req.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
-	f.StringVar(&copyName, "from-copy", "", "restore from the copy of this name instead of the primary repository")
+	fl := cmd.Flags()
+	fl.StringVar(&req.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
+	fl.StringVar(&req.Target, "target", "", "restore into this scratch folder instead of the live data")
+	fl.StringVar(&req.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
+	fl.StringVar(&req.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
+	fl.StringVar(&copyName, "from-copy", "", "restore from the copy of this name instead of the primary repository")
 	return cmd
 }
 
-func newAgentCopyCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func newAgentCopyCmd(f *Factory) *cobra.Command {
+	o := newAgentOptions(f)
 	var ro agent.RunOptions
 	cmd := &cobra.Command{
 		Use:   "copy",
 		Short: "Copy this app's snapshots into each copy of the spec",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: o.runE(f, func(cmd *cobra.Command, _ []string) error {
 			a, err := o.agent()
 			if err != nil {
 				return err
 			}
 			ro.RunID, ro.Timeout = o.RunID, o.Timeout
 			return exitWith(a.Run(cmd.Context(), operate.OpCopy, ro))
-		},
+		}),
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpCopy), "restic is then interrupted so it releases its lock")
 	cmd.Flags().BoolVar(&ro.Init, "init", false, "create a copy's repository when it does not exist yet")
