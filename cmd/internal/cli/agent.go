@@ -9,6 +9,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
@@ -27,7 +28,8 @@ type agentOptions struct {
 	// Environ is the service's environment, where the agent's
 	// configuration is.
 	Environ []string
-	Now     func() time.Time
+	// Clock tells the agent the time; the scheduler waits on it.
+	Clock reconcile.Clock
 
 	JSON     bool
 	Protocol int
@@ -52,8 +54,8 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	if o.Protocol > operate.Protocol {
 		return nil, usagef("this agent (%s) speaks protocol %d, but was asked for %d: deploy the image that matches devopsellence-backup with devopsellence-backup apply", buildinfo.Version(), operate.Protocol, o.Protocol)
 	}
-	out := &agent.Output{JSON: o.JSON, Stdout: o.IO.Out, Stderr: o.IO.Err, Now: o.Now}
-	a, err := agent.New(o.Environ, buildinfo.Version(), out, o.Now)
+	out := &agent.Output{JSON: o.JSON, Stdout: o.IO.Out, Stderr: o.IO.Err, Now: o.Clock.Now}
+	a, err := agent.New(o.Environ, buildinfo.Version(), out, o.Clock.Now)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -61,7 +63,7 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 }
 
 func newAgentOptions(f *Factory) *agentOptions {
-	return &agentOptions{Environ: f.Environ, Now: f.Clock.Now}
+	return &agentOptions{Environ: f.Environ, Clock: f.Clock}
 }
 
 func newAgentCmd(f *Factory) *cobra.Command {
@@ -168,7 +170,7 @@ func newAgentRunCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			timeouts[operate.OpBackup], timeouts[operate.OpPrune], timeouts[operate.OpCheck] = backupT, pruneT, checkT
-			return a.Scheduler(cmd.Context(), timeouts, time.After)
+			return a.Scheduler(cmd.Context(), timeouts, o.Clock.After)
 		}),
 	}
 	o.addFlags(cmd, 0, "")

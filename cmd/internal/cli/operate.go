@@ -340,7 +340,7 @@ type liveLine struct {
 const plainEvery = 10 * time.Second
 
 func (o *operateOptions) liveProgress(log logr.Logger, env string, prefix bool) *liveLine {
-	l := &liveLine{err: o.IO.Err, tty: o.IO.ErrIsTerminal(), asLog: o.LogJSON, log: log, now: time.Now}
+	l := &liveLine{err: o.IO.Err, tty: o.IO.ErrIsTerminal(), asLog: o.LogJSON, log: log, now: o.Now}
 	if prefix {
 		l.prefix = "[" + env + "] "
 	}
