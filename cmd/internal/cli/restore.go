@@ -128,7 +128,8 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 }
 
 // agentArgs are the agent's flags; the snapshot and paths follow --.
-func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...string) []string {
+// Without a snapshot, --latest names it.
+func (o *restoreOptions) agentArgs(snapshot, latest string, paths []string, extra ...string) []string {
 	var a []string
 	if o.FromCopy != "" {
 		a = append(a, "--from-copy", o.FromCopy)
@@ -137,7 +138,7 @@ func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...str
 		a = append(a, "--target", o.Target)
 	}
 	if snapshot == "" {
-		a = append(a, "--latest", o.Latest)
+		a = append(a, "--latest", latest)
 	}
 	a = append(append(a, extra...), "--")
 	if snapshot != "" {
@@ -166,7 +167,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation}, Findings: []reconcile.Finding{}, Environment: env}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, paths)}))
+	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -199,10 +200,8 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	if plan.Live() {
 		extra = append(extra, "--approve", plan.Snapshot.ID)
 	}
-	saved := o.Latest
-	o.Latest = "" // the plan resolved it: the restore names the ID
-	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, paths, extra...), UnlockStale: o.UnlockStale}))
-	o.Latest = saved
+	// The plan resolved --latest: the restore names the ID.
+	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, "", paths, extra...), UnlockStale: o.UnlockStale}))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
