@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
+	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
@@ -19,13 +22,24 @@ type agentExit struct{ code int }
 
 func (e agentExit) Error() string { return fmt.Sprintf("agent exit status %d", e.code) }
 
-// agentOptions are the flags every agent command shares.
+// agentOptions are what every agent command shares: the service's
+// streams, environment and clock, and the flags of the protocol.
 type agentOptions struct {
-	*globalOptions
+	IO *iostreams.Streams
+	// Environ is the service's environment, where the agent's
+	// configuration is.
+	Environ []string
+	// Clock tells the agent the time; the scheduler waits on it.
+	Clock reconcile.Clock
+
 	JSON     bool
 	Protocol int
 	RunID    string
 	Timeout  time.Duration
+}
+
+func newAgentOptions(f *Factory) agentOptions {
+	return agentOptions{Environ: f.Environ, Clock: f.Clock}
 }
 
 // addFlags adds --json and --protocol, and for a run (timeout > 0) its
@@ -45,15 +59,20 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	if o.Protocol > operate.Protocol {
 		return nil, usagef("this agent (%s) speaks protocol %d, but was asked for %d: deploy the image that matches devopsellence-backup with devopsellence-backup apply", buildinfo.Version(), operate.Protocol, o.Protocol)
 	}
-	out := &agent.Output{JSON: o.JSON, Stdout: o.streams.Out, Stderr: o.streams.Err, Now: o.now}
-	a, err := agent.New(o.environ, buildinfo.Version(), out, o.now)
+	out := &agent.Output{JSON: o.JSON, Stdout: o.IO.Out, Stderr: o.IO.Err, Now: o.Clock.Now}
+	a, err := agent.New(o.Environ, buildinfo.Version(), out, o.Clock.Now)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return a, nil
 }
 
-func newAgentCmd(g *globalOptions) *cobra.Command {
+// runOptions are the options of this run, as the agent takes them.
+func (o *agentOptions) runOptions() agent.RunOptions {
+	return agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}
+}
+
+func newAgentCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "The part of devopsellence-backup that runs inside the backup service",
@@ -74,153 +93,200 @@ EXIT STATUS
 		Hidden: true,
 	}
 	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
-		cmd.AddCommand(newAgentOpCmd(g, op))
+		cmd.AddCommand(newAgentOpCmd(f, op, nil))
 	}
-	cmd.AddCommand(newAgentStatusCmd(g), newAgentRunCmd(g), newAgentCancelCmd(g), newAgentVersionCmd(g))
-	cmd.AddCommand(agentRecoveryCommands(g)...)
+	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil))
+	cmd.AddCommand(agentRecoveryCommands(f)...)
 	return cmd
 }
 
-func newAgentOpCmd(g *globalOptions, op operate.Op) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	var ro agent.RunOptions
+// agentOpOptions are the options of a run of backup, check, prune, drill
+// or copy.
+type agentOpOptions struct {
+	agentOptions
+	Op  operate.Op
+	Run agent.RunOptions
+}
+
+func newAgentOpCmd(f *Factory, op operate.Op, runF func(*agentOpOptions) error) *cobra.Command {
+	o := &agentOpOptions{agentOptions: newAgentOptions(f), Op: op}
 	cmd := &cobra.Command{
 		Use:   string(op),
 		Short: fmt.Sprintf("Run %s in this service now", op),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ro.Subset != "" && !validSubset(ro.Subset) {
-				return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", ro.Subset)
-			}
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			ro.RunID, ro.Timeout = o.RunID, o.Timeout
-			return exitWith(a.Run(cmd.Context(), op, ro))
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentOp)
 		},
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(op), "restic is then interrupted so it releases its lock")
-	f := cmd.Flags()
-	f.BoolVar(&ro.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
+	fl := cmd.Flags()
+	fl.BoolVar(&o.Run.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
 	switch op {
 	case operate.OpBackup:
-		f.BoolVar(&ro.Init, "init", false, "create the repository when it does not exist yet")
+		fl.BoolVar(&o.Run.Init, "init", false, "create the repository when it does not exist yet")
 	case operate.OpCheck:
-		f.StringVar(&ro.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
+		fl.StringVar(&o.Run.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
 	}
 	return cmd
 }
 
-func newAgentStatusCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	var now string
+func runAgentOp(ctx context.Context, o *agentOpOptions) error {
+	if o.Run.Subset != "" && !validSubset(o.Run.Subset) {
+		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", o.Run.Subset)
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	ro := o.Run
+	ro.RunID, ro.Timeout = o.RunID, o.Timeout
+	return exitWith(a.Run(ctx, o.Op, ro))
+}
+
+type agentStatusOptions struct {
+	agentOptions
+	// Now is the operator's clock (RFC 3339), or "".
+	Now string
+}
+
+func newAgentStatusCmd(f *Factory, runF func(*agentStatusOptions) error) *cobra.Command {
+	o := &agentStatusOptions{agentOptions: newAgentOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Read this app's snapshots and evidence from the repository",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var at time.Time
-			if now != "" {
-				t, err := time.Parse(time.RFC3339, now)
-				if err != nil {
-					return usagef("--now %q: want an RFC 3339 time", now)
-				}
-				at = t
-			}
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			return exitWith(a.Status(cmd.Context(), agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}, at))
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentStatus)
 		},
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpStatus), "the listing is then stopped")
-	cmd.Flags().StringVar(&now, "now", "", "the operator's clock (RFC 3339): snapshots dated after it are not trusted")
+	cmd.Flags().StringVar(&o.Now, "now", "", "the operator's clock (RFC 3339): snapshots dated after it are not trusted")
 	return cmd
 }
 
-func newAgentRunCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	timeouts := agent.Timeouts{}
-	var backupT, pruneT, checkT time.Duration
+func runAgentStatus(ctx context.Context, o *agentStatusOptions) error {
+	var at time.Time
+	if o.Now != "" {
+		t, err := time.Parse(time.RFC3339, o.Now)
+		if err != nil {
+			return usagef("--now %q: want an RFC 3339 time", o.Now)
+		}
+		at = t
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	return exitWith(a.Status(ctx, o.runOptions(), at))
+}
+
+type agentRunOptions struct {
+	agentOptions
+	BackupTimeout time.Duration
+	PruneTimeout  time.Duration
+	CheckTimeout  time.Duration
+}
+
+func newAgentRunCmd(f *Factory, runF func(*agentRunOptions) error) *cobra.Command {
+	o := &agentRunOptions{agentOptions: newAgentOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "The backup service's command: run the scheduled backups, prunes and checks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if code, ok := asInit(o.environ); ok {
-				return exitWith(code)
-			}
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			timeouts[operate.OpBackup], timeouts[operate.OpPrune], timeouts[operate.OpCheck] = backupT, pruneT, checkT
-			return a.Scheduler(cmd.Context(), timeouts, time.After)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentScheduler)
 		},
 	}
 	o.addFlags(cmd, 0, "")
-	f := cmd.Flags()
-	f.DurationVar(&backupT, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
-	f.DurationVar(&pruneT, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
-	f.DurationVar(&checkT, "check-timeout", operate.DefaultTimeout(operate.OpCheck), "deadline of each scheduled check")
+	fl := cmd.Flags()
+	fl.DurationVar(&o.BackupTimeout, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
+	fl.DurationVar(&o.PruneTimeout, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
+	fl.DurationVar(&o.CheckTimeout, "check-timeout", operate.DefaultTimeout(operate.OpCheck), "deadline of each scheduled check")
 	return cmd
 }
 
-func newAgentCancelCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	var wait time.Duration
+func runAgentScheduler(ctx context.Context, o *agentRunOptions) error {
+	if code, ok := asInit(o.Environ); ok {
+		return exitWith(code)
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	timeouts := agent.Timeouts{operate.OpBackup: o.BackupTimeout, operate.OpPrune: o.PruneTimeout, operate.OpCheck: o.CheckTimeout}
+	return a.Scheduler(ctx, timeouts, o.Clock.After)
+}
+
+type agentCancelOptions struct {
+	agentOptions
+	Wait time.Duration
+}
+
+func newAgentCancelCmd(f *Factory, runF func(*agentCancelOptions) error) *cobra.Command {
+	o := &agentCancelOptions{agentOptions: newAgentOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "cancel",
 		Short: "Interrupt a run of this service and wait for it to stop",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.RunID == "" {
-				return usagef("--run-id is required")
-			}
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			st := a.Runs.Cancel(cmd.Context(), o.RunID, wait)
-			a.Out.Line(operate.Line{Type: operate.LineCancel, Cancel: &st})
-			if !o.JSON {
-				a.Out.Say("run %s: found %t, stopped %t", st.RunID, st.Found, st.Stopped)
-			}
-			if !st.Stopped {
-				return exitWith(1)
-			}
-			return nil
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentCancel)
 		},
 	}
 	o.addFlags(cmd, 0, "")
 	cmd.Flags().StringVar(&o.RunID, "run-id", "", "the run to stop")
-	cmd.Flags().DurationVar(&wait, "wait", operate.CancelWait, "how long to wait for the run to stop")
+	cmd.Flags().DurationVar(&o.Wait, "wait", operate.CancelWait, "how long to wait for the run to stop")
 	return cmd
 }
 
-func newAgentVersionCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
+func runAgentCancel(ctx context.Context, o *agentCancelOptions) error {
+	if o.RunID == "" {
+		return usagef("--run-id is required")
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	st := a.Runs.Cancel(ctx, o.RunID, o.Wait)
+	a.Out.Line(operate.Line{Type: operate.LineCancel, Cancel: &st})
+	if !o.JSON {
+		a.Out.Say("run %s: found %t, stopped %t", st.RunID, st.Found, st.Stopped)
+	}
+	if !st.Stopped {
+		return exitWith(1)
+	}
+	return nil
+}
+
+func newAgentVersionCmd(f *Factory, runF func(*agentOptions) error) *cobra.Command {
+	o := new(newAgentOptions(f))
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the agent's version, protocol, restic version and the tools the image lacks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			info := a.Info(cmd.Context())
-			a.Out.Line(operate.Line{Type: operate.LineVersion, Agent: info})
-			if !o.JSON {
-				_, err = fmt.Fprintf(o.streams.Out, "devopsellence-backup agent %s (protocol %d), restic %s, missing tools: %v\n", info.Version, info.Protocol, info.ResticVersion, info.MissingTools)
-			}
-			return err
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentVersion)
 		},
 	}
 	o.addFlags(cmd, 0, "")
 	return cmd
+}
+
+func runAgentVersion(ctx context.Context, o *agentOptions) error {
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	info := a.Info(ctx)
+	a.Out.Line(operate.Line{Type: operate.LineVersion, Agent: info})
+	if !o.JSON {
+		_, err = fmt.Fprintf(o.IO.Out, "devopsellence-backup agent %s (protocol %d), restic %s, missing tools: %v\n", info.Version, info.Protocol, info.ResticVersion, info.MissingTools)
+	}
+	return err
 }
 
 func exitWith(code int) error {

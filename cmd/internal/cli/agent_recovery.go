@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -9,10 +11,10 @@ import (
 
 // agentRecoveryCommands are the agent's side of snapshots, ls, find,
 // restore and copy.
-func agentRecoveryCommands(g *globalOptions) []*cobra.Command {
+func agentRecoveryCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newAgentBrowseCmd(g, operate.OpSnapshots), newAgentBrowseCmd(g, operate.OpLs), newAgentBrowseCmd(g, operate.OpFind),
-		newAgentRestoreCmd(g), newAgentCopyCmd(g),
+		newAgentBrowseCmd(f, operate.OpSnapshots, nil), newAgentBrowseCmd(f, operate.OpLs, nil), newAgentBrowseCmd(f, operate.OpFind, nil),
+		newAgentRestoreCmd(f, nil), newAgentCopyCmd(f, nil),
 	}
 }
 
@@ -27,33 +29,21 @@ func fromCopy(a *agent.Agent, name string) error {
 	return nil
 }
 
-func newAgentBrowseCmd(g *globalOptions, op operate.Op) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	req := agent.BrowseRequest{Op: op}
-	var copyName string
+type agentBrowseOptions struct {
+	agentOptions
+	Request  agent.BrowseRequest
+	FromCopy string
+	// Args are the positional arguments: ls's SNAPSHOT [DIR], find's PATTERN.
+	Args []string
+}
+
+func newAgentBrowseCmd(f *Factory, op operate.Op, runF func(*agentBrowseOptions) error) *cobra.Command {
+	o := &agentBrowseOptions{agentOptions: newAgentOptions(f), Request: agent.BrowseRequest{Op: op}}
 	cmd := &cobra.Command{
 		Short: "Read this app's snapshots from the repository, without a lock",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch op {
-			case operate.OpLs:
-				req.Snapshot = args[0]
-				if len(args) > 1 {
-					req.Dir = args[1]
-				}
-			case operate.OpFind:
-				req.Pattern = args[0]
-			}
-			if req.Limit < 0 || req.Offset < 0 {
-				return usagef("--limit and --offset must not be negative")
-			}
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			if err := fromCopy(a, copyName); err != nil {
-				return err
-			}
-			return exitWith(a.Browse(cmd.Context(), agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}, req))
+			o.IO, o.Args = f.IO(), args
+			return runCommand(cmd.Context(), o, "", runF, runAgentBrowse)
 		},
 	}
 	switch op {
@@ -65,74 +55,105 @@ func newAgentBrowseCmd(g *globalOptions, op operate.Op) *cobra.Command {
 		cmd.Use, cmd.Args = "find PATTERN", cobra.ExactArgs(1)
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(op), "the listing is then stopped")
-	f := cmd.Flags()
-	f.StringVar(&copyName, "from-copy", "", "read the copy of this name instead of the primary repository")
-	f.IntVar(&req.Limit, "limit", 0, "at most this many snapshots per group, entries or matches")
+	fl := cmd.Flags()
+	fl.StringVar(&o.FromCopy, "from-copy", "", "read the copy of this name instead of the primary repository")
+	fl.IntVar(&o.Request.Limit, "limit", 0, "at most this many snapshots per group, entries or matches")
 	if op == operate.OpLs {
-		f.IntVar(&req.Offset, "offset", 0, "skip this many entries (the next page)")
-		f.BoolVar(&req.Recursive, "recursive", false, "list everything under DIR, not only its entries")
+		fl.IntVar(&o.Request.Offset, "offset", 0, "skip this many entries (the next page)")
+		fl.BoolVar(&o.Request.Recursive, "recursive", false, "list everything under DIR, not only its entries")
 	}
 	return cmd
 }
 
-func newAgentRestoreCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	var req agent.RestoreRequest
-	var copyName string
+func runAgentBrowse(ctx context.Context, o *agentBrowseOptions) error {
+	req := o.Request
+	switch req.Op {
+	case operate.OpLs:
+		req.Snapshot = o.Args[0]
+		if len(o.Args) > 1 {
+			req.Dir = o.Args[1]
+		}
+	case operate.OpFind:
+		req.Pattern = o.Args[0]
+	}
+	if req.Limit < 0 || req.Offset < 0 {
+		return usagef("--limit and --offset must not be negative")
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	if err := fromCopy(a, o.FromCopy); err != nil {
+		return err
+	}
+	return exitWith(a.Browse(ctx, o.runOptions(), req))
+}
+
+type agentRestoreOptions struct {
+	agentOptions
+	Request  agent.RestoreRequest
+	FromCopy string
+	// Args are the snapshot (unless --latest) and the paths.
+	Args []string
+}
+
+func newAgentRestoreCmd(f *Factory, runF func(*agentRestoreOptions) error) *cobra.Command {
+	o := &agentRestoreOptions{agentOptions: newAgentOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "restore [SNAPSHOT] [PATH...]",
 		Short: "Show a restore's plan, or carry out the plan whose ID --plan-id names",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if req.Latest == "" {
-				if len(args) == 0 {
-					return usagef("name the snapshot to restore, or --latest files|db:NAME")
-				}
-				req.Snapshot, args = args[0], args[1:]
-			}
-			req.Paths = args
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			if err := fromCopy(a, copyName); err != nil {
-				return err
-			}
-			ro := agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}
-			if req.Plan == "" {
-				return exitWith(a.PlanRestore(cmd.Context(), ro, req))
-			}
-			ro.Restore = &req
-			return exitWith(a.Run(cmd.Context(), operate.OpRestore, ro))
+			o.IO, o.Args = f.IO(), args
+			return runCommand(cmd.Context(), o, "", runF, runAgentRestore)
 		},
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpRestore), "restic is then interrupted so it releases its lock; what was already moved into place is finished by the next run")
-	f := cmd.Flags()
-	f.StringVar(&req.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
-	f.StringVar(&req.Target, "target", "", "restore into this scratch folder instead of the live data")
-	f.StringVar(&req.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
-	f.StringVar(&req.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
-	f.StringVar(&copyName, "from-copy", "", "restore from the copy of this name instead of the primary repository")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Request.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
+	fl.StringVar(&o.Request.Target, "target", "", "restore into this scratch folder instead of the live data")
+	fl.StringVar(&o.Request.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
+	fl.StringVar(&o.Request.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
+	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name instead of the primary repository")
 	return cmd
 }
 
-func newAgentCopyCmd(g *globalOptions) *cobra.Command {
-	o := &agentOptions{globalOptions: g}
-	var ro agent.RunOptions
+func runAgentRestore(ctx context.Context, o *agentRestoreOptions) error {
+	req, args := o.Request, o.Args
+	if req.Latest == "" {
+		if len(args) == 0 {
+			return usagef("name the snapshot to restore, or --latest files|db:NAME")
+		}
+		req.Snapshot, args = args[0], args[1:]
+	}
+	req.Paths = args
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	if err := fromCopy(a, o.FromCopy); err != nil {
+		return err
+	}
+	ro := o.runOptions()
+	if req.Plan == "" {
+		return exitWith(a.PlanRestore(ctx, ro, req))
+	}
+	ro.Restore = &req
+	return exitWith(a.Run(ctx, operate.OpRestore, ro))
+}
+
+func newAgentCopyCmd(f *Factory, runF func(*agentOpOptions) error) *cobra.Command {
+	o := &agentOpOptions{agentOptions: newAgentOptions(f), Op: operate.OpCopy}
 	cmd := &cobra.Command{
 		Use:   "copy",
 		Short: "Copy this app's snapshots into each copy of the spec",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := o.agent()
-			if err != nil {
-				return err
-			}
-			ro.RunID, ro.Timeout = o.RunID, o.Timeout
-			return exitWith(a.Run(cmd.Context(), operate.OpCopy, ro))
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentOp)
 		},
 	}
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpCopy), "restic is then interrupted so it releases its lock")
-	cmd.Flags().BoolVar(&ro.Init, "init", false, "create a copy's repository when it does not exist yet")
-	cmd.Flags().BoolVar(&ro.UnlockStale, "unlock-stale", false, "when the primary repository is locked, run restic unlock (stale locks only) and try once more")
+	cmd.Flags().BoolVar(&o.Run.Init, "init", false, "create a copy's repository when it does not exist yet")
+	cmd.Flags().BoolVar(&o.Run.UnlockStale, "unlock-stale", false, "when the primary repository is locked, run restic unlock (stale locks only) and try once more")
 	return cmd
 }

@@ -8,16 +8,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
-	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
 
+// applyOptions are apply's, and what init and run share with it.
 type applyOptions struct {
-	*globalOptions
+	IO        *iostreams.Streams
+	LogJSON   bool
+	Environ   []string
+	Now       func() time.Time
+	Workspace func() (*workspace, error)
+	// Operation names the command in the documents it prints.
+	Operation string
+
 	Yes            bool
 	NonInteractive bool
 	NoDeploy       bool
@@ -37,8 +46,18 @@ type applyOptions struct {
 	ShowPlan bool
 }
 
-func newApplyCmd(g *globalOptions) *cobra.Command {
-	o := &applyOptions{globalOptions: g}
+// newApplyOptions holds the dependencies an apply takes from f when built.
+func newApplyOptions(f *Factory) applyOptions {
+	return applyOptions{Environ: f.Environ, Now: f.Clock.Now, Workspace: f.Workspace}
+}
+
+// bind completes the dependencies once the root has parsed the global flags.
+func (o *applyOptions) bind(f *Factory, cmd *cobra.Command) {
+	o.IO, o.LogJSON, o.Operation = f.IO(), f.LogJSON(), cmd.CommandPath()
+}
+
+func newApplyCmd(f *Factory, runF func(*applyOptions) error) *cobra.Command {
+	o := new(newApplyOptions(f))
 	cmd := &cobra.Command{
 		Use:   "apply [PLAN_FILE]",
 		Short: "Carry out the plan: patch devopsellence.yml, store missing secrets, validate, deploy",
@@ -85,20 +104,21 @@ EXIT STATUS
 			if len(args) == 1 {
 				o.PlanFile = args[0]
 			}
-			return runApply(cmd.Context(), o)
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runApply)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVarP(&o.Yes, "yes", "y", false, "apply without asking for confirmation")
-	f.BoolVar(&o.NonInteractive, "non-interactive", false, "never prompt: take secrets only from explicit sources (implies --yes)")
-	f.BoolVar(&o.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
-	f.BoolVar(&o.LabelNodes, "label-nodes", false, "label attached nodes worker when none is (keeping their other labels)")
-	f.StringSliceVar(&o.Envs, "env", nil, "limit secrets and deploys to these environments")
-	f.StringSliceVar(&o.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	f.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
-	f.StringArrayVar(&o.SecretEnv, "secret-env", nil, "take secret NAME (in ENV, or every environment) from variable VAR: [ENV:]NAME=VAR")
-	f.StringArrayVar(&o.SecretFile, "secret-file", nil, "take secret NAME (in ENV, or every environment) from a file: [ENV:]NAME=PATH")
-	f.DurationVar(&o.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "apply without asking for confirmation")
+	fl.BoolVar(&o.NonInteractive, "non-interactive", false, "never prompt: take secrets only from explicit sources (implies --yes)")
+	fl.BoolVar(&o.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
+	fl.BoolVar(&o.LabelNodes, "label-nodes", false, "label attached nodes worker when none is (keeping their other labels)")
+	fl.StringSliceVar(&o.Envs, "env", nil, "limit secrets and deploys to these environments")
+	fl.StringSliceVar(&o.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
+	fl.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
+	fl.StringArrayVar(&o.SecretEnv, "secret-env", nil, "take secret NAME (in ENV, or every environment) from variable VAR: [ENV:]NAME=VAR")
+	fl.StringArrayVar(&o.SecretFile, "secret-file", nil, "take secret NAME (in ENV, or every environment) from a file: [ENV:]NAME=PATH")
+	fl.DurationVar(&o.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
 	return cmd
 }
 
@@ -119,10 +139,9 @@ func runApply(ctx context.Context, o *applyOptions) error {
 // applyAndPrint runs one pass and prints its result; init reads the pass
 // to tell whether anything changed before a failure.
 func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
-	if err := checkOutput(o.Output, render.Text, render.JSON); err != nil {
+	if err := checkOutput(o.Output, textOrJSON); err != nil {
 		return nil, err
 	}
-	o.output = o.Output
 	if o.PlanFile != "" && len(o.Envs) > 0 {
 		return nil, usagef("--env cannot narrow a saved plan: plan again with the environments you want")
 	}
@@ -131,7 +150,7 @@ func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 		if ps != nil && ps.result != nil && o.Output == render.JSON {
 			// The failure envelope follows; say what was done before it on stderr.
 			res := ps.result
-			fmt.Fprintf(o.streams.Err, "applied before the failure: config written %v, %s stored, %s\n", res.ConfigWritten, render.Count(len(res.Stored), "secret"), render.Count(len(res.Deployed), "deploy"))
+			fmt.Fprintf(o.IO.Err, "applied before the failure: config written %v, %s stored, %s\n", res.ConfigWritten, render.Count(len(res.Stored), "secret"), render.Count(len(res.Deployed), "deploy"))
 		}
 		return ps, err
 	}
@@ -143,16 +162,16 @@ func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 
 func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult) error {
 	if o.Output == render.JSON {
-		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.operation, p), Applied: res, DeployPending: deployPending(p, res, o.Envs)}
+		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.Operation, p), Applied: res, DeployPending: deployPending(p, res, o.Envs)}
 		doc.Summary = applySummary(p, res, o.Envs)
-		return render.WriteJSON(o.streams.Out, doc)
+		return render.WriteJSON(o.IO.Out, doc)
 	}
-	if _, err := fmt.Fprintln(o.streams.Out, applySummary(p, res, o.Envs)); err != nil {
+	if _, err := fmt.Fprintln(o.IO.Out, applySummary(p, res, o.Envs)); err != nil {
 		return err
 	}
 	for _, f := range p.Findings {
 		if f.Code == "tool_missing" || f.Code == codeUncommitted {
-			fmt.Fprintf(o.streams.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
+			fmt.Fprintf(o.IO.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
 		}
 	}
 	return nil
@@ -226,12 +245,12 @@ func (r recorder) RecordDeploy(env, fp, release string, at time.Time) error {
 
 // progress turns deploy events into readable lines on stderr: a terminal
 // gets one live line per environment, rewritten at each step; with
-// --log-format json each event is a log entry, so stderr stays JSON lines.
-func (g *globalOptions) progress() func(string, reconcile.DeployEvent) {
-	w, tty, asLog := g.streams.Err, g.streams.ErrIsTerminal(), g.LogFormat == logging.FormatJSON
+// --log-format json each event is an entry of log, so stderr stays JSON lines.
+func (o *applyOptions) progress(log logr.Logger) func(string, reconcile.DeployEvent) {
+	w, tty, asLog := o.IO.Err, o.IO.ErrIsTerminal(), o.LogJSON
 	return func(env string, ev reconcile.DeployEvent) {
 		if asLog {
-			g.log.Info("deployProgress", "environment", env, "event", ev.Kind, "step", ev.Step, "message", ev.Message, "phase", ev.Phase)
+			log.Info("deployProgress", "environment", env, "event", ev.Kind, "step", ev.Step, "message", ev.Message, "phase", ev.Phase)
 			return
 		}
 		var line string

@@ -4,22 +4,21 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
-// MainWithClock is Main with the run loop's clock and jitter injected.
+// MainWithClock is Main with the run's one clock and the retry jitter injected.
 func MainWithClock(ctx context.Context, args []string, streams *iostreams.Streams, environ []string, clock reconcile.Clock, jitter func(time.Duration) time.Duration) int {
-	return mainWith(ctx, args, &globalOptions{streams: streams, environ: environ, now: clock.Now, log: logr.Discard(), clock: clock, jitter: jitter})
+	return run(ctx, args, newFactory(streams, environ, clock, jitter))
 }
 
 // Root is the command tree Main runs.
 func Root() *cobra.Command {
 	streams, _, _ := iostreams.Test("")
-	return newRootCmd(&globalOptions{streams: streams, now: time.Now, log: logr.Discard(), clock: reconcile.RealClock{}})
+	return newRootCmd(newFactory(streams, nil, reconcile.RealClock{}, halfJitter))
 }
 
 // CheckArgs parses a command line as Main would, without running it.

@@ -43,8 +43,10 @@ type initOptions struct {
 	NoApply     bool
 }
 
-func newInitCmd(g *globalOptions) *cobra.Command {
-	o := &initOptions{apply: applyOptions{globalOptions: g}}
+func newInitCmd(f *Factory, runF func(*initOptions) error) *cobra.Command {
+	o := &initOptions{apply: newApplyOptions(f)}
+	// init shows the plan before it applies it.
+	o.apply.ShowPlan = true
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Onboard an app: detect what to back up, write the spec, show the plan, apply it",
@@ -78,51 +80,51 @@ EXIT STATUS
   devopsellence-backup init --scratch-url-secret primary=DRILL_DATABASE_URL ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runInit(cmd.Context(), o)
+			o.apply.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.apply.Output, textOrJSON), runF, runInit)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Name, "name", "", "metadata.name of the spec (default: the app's project)")
-	f.StringVar(&o.Image, "image", "", "backup image (default: the official image of this release, "+operate.OfficialImage+":VERSION)")
-	f.StringVar(&o.Repository, "repository", "", "restic repository URL (without credentials)")
-	f.BoolVar(&o.RepoSecret, "repository-secret", false, "the repository URL carries credentials: keep it in the secret RESTIC_REPOSITORY")
-	f.StringVar(&o.RepoType, "repository-type", "", "backend type when the URL is secret (s3, b2, rest, ...)")
-	f.StringVar(&o.RepoVolume, "repository-volume", "", "for a local repository path: the volume mounted there (a named volume, or a host path such as /srv/backups)")
-	f.StringSliceVar(&o.Envs, "environments", nil, "environments to back up (default: default_environment)")
-	f.StringSliceVar(&o.Volumes, "volume", nil, "app volumes to back up (default: every detected volume)")
-	f.StringArrayVar(&o.Databases, "database", nil, "a database: NAME=ENGINE:URL_SECRET or NAME=sqlite:/path (default: detected)")
-	f.StringArrayVar(&o.Scratch, "scratch-url-secret", nil, "where drills of database NAME restore: NAME=SECRET, the secret holding a server URL on which a scratch database may be created and dropped")
-	f.BoolVar(&o.NoDetect, "no-detect", false, "back up only what the flags name")
-	f.IntVar(&o.KeepDaily, "keep-daily", 7, "retention: daily snapshots to keep")
-	f.IntVar(&o.KeepWeekly, "keep-weekly", 4, "retention: weekly snapshots to keep")
-	f.IntVar(&o.KeepMonthly, "keep-monthly", 6, "retention: monthly snapshots to keep")
-	f.StringArrayVar(&o.OnePassword, "onepassword", nil, "take a secret from 1Password: NAME=op://vault/item/field")
-	f.BoolVar(&o.Force, "force", false, "overwrite an existing spec")
-	f.BoolVar(&o.NoApply, "no-apply", false, "write the spec and show the plan, but do not apply")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "metadata.name of the spec (default: the app's project)")
+	fl.StringVar(&o.Image, "image", "", "backup image (default: the official image of this release, "+operate.OfficialImage+":VERSION)")
+	fl.StringVar(&o.Repository, "repository", "", "restic repository URL (without credentials)")
+	fl.BoolVar(&o.RepoSecret, "repository-secret", false, "the repository URL carries credentials: keep it in the secret RESTIC_REPOSITORY")
+	fl.StringVar(&o.RepoType, "repository-type", "", "backend type when the URL is secret (s3, b2, rest, ...)")
+	fl.StringVar(&o.RepoVolume, "repository-volume", "", "for a local repository path: the volume mounted there (a named volume, or a host path such as /srv/backups)")
+	fl.StringSliceVar(&o.Envs, "environments", nil, "environments to back up (default: default_environment)")
+	fl.StringSliceVar(&o.Volumes, "volume", nil, "app volumes to back up (default: every detected volume)")
+	fl.StringArrayVar(&o.Databases, "database", nil, "a database: NAME=ENGINE:URL_SECRET or NAME=sqlite:/path (default: detected)")
+	fl.StringArrayVar(&o.Scratch, "scratch-url-secret", nil, "where drills of database NAME restore: NAME=SECRET, the secret holding a server URL on which a scratch database may be created and dropped")
+	fl.BoolVar(&o.NoDetect, "no-detect", false, "back up only what the flags name")
+	fl.IntVar(&o.KeepDaily, "keep-daily", 7, "retention: daily snapshots to keep")
+	fl.IntVar(&o.KeepWeekly, "keep-weekly", 4, "retention: weekly snapshots to keep")
+	fl.IntVar(&o.KeepMonthly, "keep-monthly", 6, "retention: monthly snapshots to keep")
+	fl.StringArrayVar(&o.OnePassword, "onepassword", nil, "take a secret from 1Password: NAME=op://vault/item/field")
+	fl.BoolVar(&o.Force, "force", false, "overwrite an existing spec")
+	fl.BoolVar(&o.NoApply, "no-apply", false, "write the spec and show the plan, but do not apply")
 	af := &o.apply
-	f.BoolVarP(&af.Yes, "yes", "y", false, "apply without asking for confirmation")
-	f.BoolVar(&af.NonInteractive, "non-interactive", false, "never prompt (implies --yes); every answer comes from flags")
-	f.BoolVar(&af.NoDeploy, "no-deploy", false, "do not deploy")
-	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
-	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
-	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
-	f.StringVarP(&af.Output, "output", "o", render.Text, "result format on stdout: text or json")
-	f.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	fl.BoolVarP(&af.Yes, "yes", "y", false, "apply without asking for confirmation")
+	fl.BoolVar(&af.NonInteractive, "non-interactive", false, "never prompt (implies --yes); every answer comes from flags")
+	fl.BoolVar(&af.NoDeploy, "no-deploy", false, "do not deploy")
+	fl.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	fl.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
+	fl.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
+	fl.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
+	fl.StringVarP(&af.Output, "output", "o", render.Text, "result format on stdout: text or json")
+	fl.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
 	return cmd
 }
 
 func runInit(ctx context.Context, o *initOptions) error {
-	g := o.apply.globalOptions
-	if err := checkOutput(o.apply.Output, render.Text, render.JSON); err != nil {
+	streams := o.apply.IO
+	if err := checkOutput(o.apply.Output, textOrJSON); err != nil {
 		return err
 	}
-	g.output = o.apply.Output
-	w, err := g.workspace()
+	w, err := o.apply.Workspace()
 	if err != nil {
 		return err
 	}
-	sources, err := prompt.ParseSources(o.apply.SecretEnv, o.apply.SecretFile, g.environ)
+	sources, err := prompt.ParseSources(o.apply.SecretEnv, o.apply.SecretFile, o.apply.Environ)
 	if err != nil {
 		return usageError{err}
 	}
@@ -152,16 +154,16 @@ func runInit(ctx context.Context, o *initOptions) error {
 	switch {
 	case exists && bytes.Equal(existing, out):
 		// A rerun with the same answers (after a failure, say) goes on.
-		fmt.Fprintf(g.streams.Err, "%s is already what these answers give; going on with it\n", w.specFile)
+		fmt.Fprintf(streams.Err, "%s is already what these answers give; going on with it\n", w.specFile)
 	case exists && !o.Force:
 		return usagef("%s already exists and differs from what these answers give; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
 	default:
 		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
 			return err
 		}
-		fmt.Fprintf(g.streams.Err, "wrote %s\n", w.specFile)
+		fmt.Fprintf(streams.Err, "wrote %s\n", w.specFile)
 	}
-	fmt.Fprintf(g.streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", b.Spec.Schedule.Text())
+	fmt.Fprintf(streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", b.Spec.Schedule.Text())
 
 	if o.NoApply {
 		p, _, err := w.plan(ctx, nil)
@@ -169,11 +171,10 @@ func runInit(ctx context.Context, o *initOptions) error {
 			return err
 		}
 		if o.apply.Output == render.JSON {
-			return render.WriteJSON(g.streams.Out, render.NewPlanDoc(g.operation, p))
+			return render.WriteJSON(streams.Out, render.NewPlanDoc(o.apply.Operation, p))
 		}
-		return render.PlanText(g.streams.Out, p)
+		return render.PlanText(streams.Out, p)
 	}
-	o.apply.ShowPlan = true
 	ps, err := o.apply.applyAndPrint(ctx)
 	if err != nil {
 		return o.undo(w, exists, ps, err)
@@ -182,7 +183,7 @@ func runInit(ctx context.Context, o *initOptions) error {
 		env := b.Spec.Environments[0]
 		// The scheduled backups never create a repository (a typo would
 		// start an empty one): the first backup by hand does, with --init.
-		fmt.Fprintf(g.streams.Out, "\nNext:\n  devopsellence-backup backup --env %s --init   # a first backup; --init creates the repository if it does not exist yet\n  devopsellence-backup drill --env %s           # prove it restores\n  devopsellence-backup status                   # the evidence report, with when each run is next due\n", env, env)
+		fmt.Fprintf(streams.Out, "\nNext:\n  devopsellence-backup backup --env %s --init   # a first backup; --init creates the repository if it does not exist yet\n  devopsellence-backup drill --env %s           # prove it restores\n  devopsellence-backup status                   # the evidence report, with when each run is next due\n", env, env)
 	}
 	return nil
 }
@@ -241,7 +242,7 @@ func (o *initOptions) undo(w *workspace, existed bool, ps *pass, err error) erro
 	if rerr := os.Remove(w.specPath); rerr != nil {
 		return fmt.Errorf("%w; removing %s, which init wrote, also failed: %v", err, w.specFile, rerr)
 	}
-	fmt.Fprintf(o.apply.streams.Err, "removed %s again: nothing was applied\n", w.specFile)
+	fmt.Fprintf(o.apply.IO.Err, "removed %s again: nothing was applied\n", w.specFile)
 	return err
 }
 
@@ -267,7 +268,7 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 	if !o.canAsk() {
 		return usagef("devopsellence has no mode for this workspace; run `%s` and run init again", fix)
 	}
-	t := &prompt.Terminal{Fd: o.apply.streams.InFd(), Out: o.apply.streams.Err}
+	t := &prompt.Terminal{Fd: o.apply.IO.InFd(), Out: o.apply.IO.Err}
 	yes, err := t.Confirm(ctx, "devopsellence has no mode for this workspace. Run `"+fix+"` now?")
 	if err != nil {
 		return err
@@ -279,8 +280,7 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 }
 
 func (o *initOptions) canAsk() bool {
-	s := o.apply.streams
-	return !o.apply.NonInteractive && s.CanPrompt()
+	return !o.apply.NonInteractive && o.apply.IO.CanPrompt()
 }
 
 func parseDatabaseFlag(s string) (spec.Database, error) {

@@ -67,7 +67,7 @@ func (o *initOptions) sources(ctx context.Context, w *workspace, app *reconcile.
 	if !o.NoDetect {
 		det = detect(app, w.dir, spec.DefaultService)
 		for _, n := range det.Notes {
-			fmt.Fprintf(o.apply.streams.Err, "note: %s\n", n)
+			fmt.Fprintf(o.apply.IO.Err, "note: %s\n", n)
 		}
 	}
 	if len(o.Volumes) > 0 {
@@ -178,7 +178,7 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 	volume := o.RepoVolume
 	var err error
 	if o.canAsk() {
-		fmt.Fprintf(o.apply.streams.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
+		fmt.Fprintf(o.apply.IO.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
 		if repo == "" && !repoSecret {
 			if repo, err = o.ask(ctx, "restic repository URL (e.g. s3:s3.amazonaws.com/bucket/app; a URL with credentials: leave empty to keep it in the secret RESTIC_REPOSITORY)", ""); err != nil {
 				return err
@@ -191,7 +191,7 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 			}
 		}
 		if image == "" && defaultImage() == "" {
-			fmt.Fprintln(o.apply.streams.Err, "No default image: "+noImageHelp+".")
+			fmt.Fprintln(o.apply.IO.Err, "No default image: "+noImageHelp+".")
 		}
 		if o.Image == "" {
 			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), a.image)); err != nil {
@@ -290,7 +290,7 @@ func volumeNames(s *spec.Spec) []string {
 }
 
 func (o *initOptions) ask(ctx context.Context, question, def string) (string, error) {
-	t := &prompt.Terminal{Fd: o.apply.streams.InFd(), Out: o.apply.streams.Err}
+	t := &prompt.Terminal{Fd: o.apply.IO.InFd(), Out: o.apply.IO.Err}
 	q := question
 	if def != "" {
 		q += " [" + def + "]"
@@ -314,6 +314,6 @@ func (o *initOptions) askInt(ctx context.Context, question string, def int) (int
 		if n, err := strconv.Atoi(a); err == nil && n >= 0 {
 			return n, nil
 		}
-		fmt.Fprintln(o.apply.streams.Err, "  want a whole number")
+		fmt.Fprintln(o.apply.IO.Err, "  want a whole number")
 	}
 }

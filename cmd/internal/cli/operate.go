@@ -10,10 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
-	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -22,20 +23,46 @@ import (
 
 // operateCommands are the commands that operate the backups once the backup
 // service is deployed (backup, check, prune, drill, status, image).
-func operateCommands(g *globalOptions) []*cobra.Command {
+func operateCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newBackupCmd(g), newCheckCmd(g), newPruneCmd(g), newDrillCmd(g),
-		newStatusCmd(g), newImageCmd(g),
+		newBackupCmd(f, nil), newCheckCmd(f, nil), newPruneCmd(f, nil), newDrillCmd(f, nil),
+		newStatusCmd(f, nil), newImageCmd(f, nil),
 	}
 }
 
-// operateOptions are the flags every operating command shares.
+// operateOptions are what every operating command shares: how it reaches
+// the agent in the backup service, and its flags.
 type operateOptions struct {
-	*globalOptions
+	IO        *iostreams.Streams
+	LogJSON   bool
+	Now       func() time.Time
+	Workspace func() (*workspace, error)
+	// Executor reaches the agent in the backup service of w, each exec
+	// allowed to run for deadline.
+	Executor func(w *workspace, deadline time.Duration) operate.Executor
+	// Operation names the command in the documents it prints.
+	Operation string
+
 	Envs        []string
 	Output      string
 	Timeout     time.Duration
 	UnlockStale bool
+}
+
+// newOperateOptions holds the dependencies an operating command takes from
+// f when built.
+func newOperateOptions(f *Factory) operateOptions {
+	return operateOptions{Now: f.Clock.Now, Workspace: f.Workspace, Executor: devopsellenceExec}
+}
+
+// devopsellenceExec reaches the agent through devopsellence exec in the app.
+func devopsellenceExec(w *workspace, deadline time.Duration) operate.Executor {
+	return w.client.WithTimeout(deadline)
+}
+
+// bind completes the dependencies once the root has parsed the global flags.
+func (o *operateOptions) bind(f *Factory, cmd *cobra.Command) {
+	o.IO, o.LogJSON, o.Operation = f.IO(), f.LogJSON(), cmd.CommandPath()
 }
 
 func (o *operateOptions) addFlags(cmd *cobra.Command, op operate.Op) {
@@ -51,14 +78,13 @@ func (o *operateOptions) addFlags(cmd *cobra.Command, op operate.Op) {
 // prepare checks the flags, reads the spec and resolves the environments,
 // in that order, so bad flags fail before any I/O.
 func (o *operateOptions) prepare() (*workspace, *inputs, []string, error) {
-	if err := checkOutput(o.Output, render.Text, render.JSON); err != nil {
+	if err := checkOutput(o.Output, textOrJSON); err != nil {
 		return nil, nil, nil, err
 	}
-	o.output = o.Output
 	if o.Timeout <= 0 {
 		return nil, nil, nil, usagef("--timeout %s: must be positive", o.Timeout)
 	}
-	w, err := o.workspace()
+	w, err := o.Workspace()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -112,18 +138,19 @@ type envRun struct {
 func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, optsFor func(env string) operate.Options) ([]envRun, error) {
 	service := in.desired.Service
 	// The devopsellence client's own exec deadline must not cut the run short.
-	client := w.client.WithTimeout(o.Timeout + operate.Grace + time.Minute)
+	ex := o.Executor(w, o.Timeout+operate.Grace+time.Minute)
+	log := logr.FromContextOrDiscard(ctx)
 	var runs []envRun
 	for _, env := range envs {
 		es := in.desired.Envs[env]
 		opts := optsFor(env)
 		opts.Timeout, opts.RunID = o.Timeout, operate.NewRunID()
 		if op == operate.OpStatus {
-			opts.Now = o.now().UTC()
+			opts.Now = o.Now().UTC()
 		}
-		o.log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
-		live := o.liveProgress(env, len(envs) > 1)
-		out, err := operate.Run(ctx, client, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(env, len(envs) > 1)})
+		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
+		live := o.liveProgress(log, env, len(envs) > 1)
+		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1)})
 		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {
@@ -297,7 +324,11 @@ func timeoutFinding(op operate.Op, env string, d time.Duration) reconcile.Findin
 // place on a terminal, plain lines otherwise, log entries with
 // --log-format json.
 type liveLine struct {
-	o      *operateOptions
+	err    io.Writer
+	tty    bool
+	asLog  bool // --log-format json: progress goes to log
+	log    logr.Logger
+	now    func() time.Time
 	prefix string
 	mu     sync.Mutex
 	shown  bool
@@ -308,8 +339,8 @@ type liveLine struct {
 // (a terminal's live line follows every update).
 const plainEvery = 10 * time.Second
 
-func (o *operateOptions) liveProgress(env string, prefix bool) *liveLine {
-	l := &liveLine{o: o}
+func (o *operateOptions) liveProgress(log logr.Logger, env string, prefix bool) *liveLine {
+	l := &liveLine{err: o.IO.Err, tty: o.IO.ErrIsTerminal(), asLog: o.LogJSON, log: log, now: o.Now}
 	if prefix {
 		l.prefix = "[" + env + "] "
 	}
@@ -319,8 +350,8 @@ func (o *operateOptions) liveProgress(env string, prefix bool) *liveLine {
 func (l *liveLine) show(p operate.Progress) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.o.streams.ErrIsTerminal() || l.o.LogFormat == logging.FormatJSON {
-		now := time.Now()
+	if !l.tty || l.asLog {
+		now := l.now()
 		if now.Sub(l.last) < plainEvery && p.Percent < 100 {
 			return
 		}
@@ -329,14 +360,14 @@ func (l *liveLine) show(p operate.Progress) {
 	text := fmt.Sprintf("%s%s %5.1f%%  %s / %s  %d / %d files  ETA %s", l.prefix, p.Step, p.Percent,
 		humanBytes(p.BytesDone), humanBytes(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
 	switch {
-	case l.o.LogFormat == logging.FormatJSON:
-		l.o.log.Info("progress", "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
+	case l.asLog:
+		l.log.Info("progress", "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
 			"filesDone", p.FilesDone, "filesTotal", p.FilesTotal, "etaSeconds", p.ETASeconds)
-	case l.o.streams.ErrIsTerminal():
-		_, _ = fmt.Fprintf(l.o.streams.Err, "\r\033[K%s", text)
+	case l.tty:
+		_, _ = fmt.Fprintf(l.err, "\r\033[K%s", text)
 		l.shown = true
 	default:
-		_, _ = fmt.Fprintln(l.o.streams.Err, text)
+		_, _ = fmt.Fprintln(l.err, text)
 	}
 }
 
@@ -345,7 +376,7 @@ func (l *liveLine) end() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.shown {
-		_, _ = fmt.Fprintln(l.o.streams.Err)
+		_, _ = fmt.Fprintln(l.err)
 		l.shown = false
 	}
 }
@@ -364,19 +395,19 @@ func humanBytes(n int64) string {
 }
 
 // humanLines prints the script's lines for people on stderr as they come.
-func (o *operateOptions) humanLines(env string, prefix bool) func(stream, line string) {
+func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool) func(stream, line string) {
 	var mu sync.Mutex
 	return func(stream, line string) {
 		mu.Lock()
 		defer mu.Unlock()
-		if o.LogFormat == logging.FormatJSON {
-			o.log.Info("agent", "environment", env, "stream", stream, "line", line)
+		if o.LogJSON {
+			log.Info("agent", "environment", env, "stream", stream, "line", line)
 			return
 		}
 		if prefix {
 			line = "[" + env + "] " + line
 		}
-		_, _ = io.WriteString(o.streams.Err, line+"\n")
+		_, _ = io.WriteString(o.IO.Err, line+"\n")
 	}
 }
 
@@ -385,7 +416,7 @@ func (o *operateOptions) humanLines(env string, prefix bool) func(stream, line s
 // says partial).
 func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 	doc := render.OperationDoc{
-		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
+		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings:     []reconcile.Finding{},
 		Environments: []render.OperationEnv{},
 	}
@@ -423,9 +454,9 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 	doc.Summary = operationSummary(op, ok, partial, failed)
 	var err error
 	if o.Output == render.JSON {
-		err = render.WriteJSON(o.streams.Out, doc)
+		err = render.WriteJSON(o.IO.Out, doc)
 	} else {
-		err = render.OperationText(o.streams.Out, string(op), doc)
+		err = render.OperationText(o.IO.Out, string(op), doc)
 	}
 	switch {
 	case err != nil:

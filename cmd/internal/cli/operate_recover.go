@@ -16,8 +16,10 @@ import (
 )
 
 // recoveryCommands browse the repository, restore from it and copy it.
-func recoveryCommands(g *globalOptions) []*cobra.Command {
-	return []*cobra.Command{newSnapshotsCmd(g), newLsCmd(g), newFindCmd(g), newRestoreCmd(g), newCopyCmd(g)}
+func recoveryCommands(f *Factory) []*cobra.Command {
+	return []*cobra.Command{
+		newSnapshotsCmd(f, nil), newLsCmd(f, nil), newFindCmd(f, nil), newRestoreCmd(f, nil), newCopyCmd(f, nil),
+	}
 }
 
 const browseExitStatus = `
@@ -26,9 +28,13 @@ EXIT STATUS
   1  the repository could not be read somewhere (the findings say why), or error
   2  usage error or invalid input`
 
-// browseOptions are the flags of snapshots, ls and find.
+// browseOptions are the options of snapshots, ls and find.
 type browseOptions struct {
 	operateOptions
+	// Op is the question: snapshots, ls or find; Positional its arguments.
+	Op         operate.Op
+	Positional []string
+
 	FromCopy  string
 	Limit     int
 	Offset    int
@@ -79,8 +85,8 @@ func (o *browseOptions) check() error {
 	return nil
 }
 
-func newSnapshotsCmd(g *globalOptions) *cobra.Command {
-	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+func newSnapshotsCmd(f *Factory, runF func(*browseOptions) error) *cobra.Command {
+	o := &browseOptions{operateOptions: newOperateOptions(f), Op: operate.OpSnapshots}
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "List this app's backups per environment: the files and each database, newest first",
@@ -98,16 +104,16 @@ for when the primary is lost; its snapshot IDs are its own.` + browseExitStatus,
   devopsellence-backup snapshots --env production --limit 30 --output json
   devopsellence-backup snapshots --from-copy offsite`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.browse(cmd.Context(), operate.OpSnapshots, nil, o.args())
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.start(f, cmd, args, runF)
 		},
 	}
 	o.addBrowseFlags(cmd, operate.OpSnapshots)
 	return cmd
 }
 
-func newLsCmd(g *globalOptions) *cobra.Command {
-	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+func newLsCmd(f *Factory, runF func(*browseOptions) error) *cobra.Command {
+	o := &browseOptions{operateOptions: newOperateOptions(f), Op: operate.OpLs}
 	cmd := &cobra.Command{
 		Use:   "ls SNAPSHOT [DIR]",
 		Short: "List what a snapshot holds in a folder, as the service sees it",
@@ -121,15 +127,15 @@ come a page at a time (--limit, --offset).` + browseExitStatus,
   devopsellence-backup ls 1a2b3c4d /data/app_storage --recursive --offset 200`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.browse(cmd.Context(), operate.OpLs, args, o.args(args...))
+			return o.start(f, cmd, args, runF)
 		},
 	}
 	o.addBrowseFlags(cmd, operate.OpLs)
 	return cmd
 }
 
-func newFindCmd(g *globalOptions) *cobra.Command {
-	o := &browseOptions{operateOptions: operateOptions{globalOptions: g}}
+func newFindCmd(f *Factory, runF func(*browseOptions) error) *cobra.Command {
+	o := &browseOptions{operateOptions: newOperateOptions(f), Op: operate.OpFind}
 	cmd := &cobra.Command{
 		Use:   "find PATTERN",
 		Short: "Find files by name in every backup of this app",
@@ -140,19 +146,28 @@ newest snapshot first, with the snapshot to restore them from.` + browseExitStat
   devopsellence-backup find '*.sqlite3' --env production --output json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(args[0]) == "" {
-				return usagef("find: PATTERN must not be empty")
-			}
-			return o.browse(cmd.Context(), operate.OpFind, args, o.args(args...))
+			return o.start(f, cmd, args, runF)
 		},
 	}
 	o.addBrowseFlags(cmd, operate.OpFind)
 	return cmd
 }
 
-// browse asks the agent of every environment asked for (ls and find: one)
-// and prints the answers.
-func (o *browseOptions) browse(ctx context.Context, op operate.Op, positional, args []string) error {
+// start runs snapshots, ls or find with args, once the root has parsed the
+// global flags.
+func (o *browseOptions) start(f *Factory, cmd *cobra.Command, args []string, runF func(*browseOptions) error) error {
+	o.bind(f, cmd)
+	o.Positional = args
+	return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runBrowse)
+}
+
+// runBrowse asks the agent of every environment asked for (ls and find:
+// one) and prints the answers.
+func runBrowse(ctx context.Context, o *browseOptions) error {
+	op, positional := o.Op, o.Positional
+	if op == operate.OpFind && strings.TrimSpace(positional[0]) == "" {
+		return usagef("find: PATTERN must not be empty")
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -170,11 +185,11 @@ func (o *browseOptions) browse(ctx context.Context, op operate.Op, positional, a
 	if err := checkCopy(in, envs, o.FromCopy); err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, op, sameOptions(operate.Options{Args: args}))
+	runs, err := o.run(ctx, w, in, envs, op, sameOptions(operate.Options{Args: o.args(positional...)}))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	doc := render.BrowseDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
+	doc := render.BrowseDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings: []reconcile.Finding{}, Environments: []render.BrowseEnv{}}
 	var answered, failed []string
 	for _, r := range runs {
@@ -190,13 +205,13 @@ func (o *browseOptions) browse(ctx context.Context, op operate.Op, positional, a
 	doc.Summary = browseSummary(op, positional, runs, failed)
 	switch {
 	case o.Output == render.JSON:
-		err = render.WriteJSON(o.streams.Out, doc)
+		err = render.WriteJSON(o.IO.Out, doc)
 	case op == operate.OpLs:
-		err = render.LsText(o.streams.Out, doc)
+		err = render.LsText(o.IO.Out, doc)
 	case op == operate.OpFind:
-		err = render.FindText(o.streams.Out, doc)
+		err = render.FindText(o.IO.Out, doc)
 	default:
-		err = render.SnapshotsText(o.streams.Out, doc)
+		err = render.SnapshotsText(o.IO.Out, doc)
 	}
 	switch {
 	case err != nil:
@@ -271,8 +286,8 @@ type copyOptions struct {
 	Init bool
 }
 
-func newCopyCmd(g *globalOptions) *cobra.Command {
-	o := &copyOptions{operateOptions: operateOptions{globalOptions: g}}
+func newCopyCmd(f *Factory, runF func(*copyOptions) error) *cobra.Command {
+	o := &copyOptions{operateOptions: newOperateOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "copy",
 		Short: "Copy this app's snapshots into each second repository (spec.copies)",
@@ -286,12 +301,17 @@ each copy is.` + operateExitStatus,
   devopsellence-backup copy --env production`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.operate(cmd.Context(), operate.OpCopy, operate.Options{Init: o.Init, UnlockStale: o.UnlockStale})
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runCopy)
 		},
 	}
 	o.addFlags(cmd, operate.OpCopy)
 	cmd.Flags().BoolVar(&o.Init, "init", false, "create a copy's repository when it does not exist yet")
 	return cmd
+}
+
+func runCopy(ctx context.Context, o *copyOptions) error {
+	return o.operate(ctx, operate.OpCopy, operate.Options{Init: o.Init, UnlockStale: o.UnlockStale})
 }
 
 // copyAfterBackup copies each environment's new snapshots into its

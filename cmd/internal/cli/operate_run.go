@@ -26,8 +26,8 @@ type backupOptions struct {
 	NoCopy bool
 }
 
-func newBackupCmd(g *globalOptions) *cobra.Command {
-	o := &backupOptions{operateOptions: operateOptions{globalOptions: g}}
+func newBackupCmd(f *Factory, runF func(*backupOptions) error) *cobra.Command {
+	o := &backupOptions{operateOptions: newOperateOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "Dump every database, then back up the files, in one tagged run per environment",
@@ -52,7 +52,8 @@ copy of spec.copies (restic copy; --no-copy skips it), with evidence of its own.
   devopsellence-backup backup --output json --timeout 2h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBackup(cmd.Context(), o)
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runBackup)
 		},
 	}
 	o.addFlags(cmd, operate.OpBackup)
@@ -94,8 +95,8 @@ type checkOptions struct {
 	Subset string
 }
 
-func newCheckCmd(g *globalOptions) *cobra.Command {
-	o := &checkOptions{operateOptions: operateOptions{globalOptions: g}}
+func newCheckCmd(f *Factory, runF func(*checkOptions) error) *cobra.Command {
+	o := &checkOptions{operateOptions: newOperateOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the repository's integrity, reading a rotating part of the data when asked",
@@ -111,7 +112,8 @@ is the default. The result is stored as evidence.` + operateExitStatus,
   devopsellence-backup check --env production --read-data-subset 5% --unlock-stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runCheck(cmd.Context(), o)
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runCheck)
 		},
 	}
 	o.addFlags(cmd, operate.OpCheck)
@@ -165,8 +167,8 @@ func validSubset(s string) bool {
 	return n >= 1 && n <= t
 }
 
-func newPruneCmd(g *globalOptions) *cobra.Command {
-	o := &operateOptions{globalOptions: g}
+func newPruneCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
+	o := new(newOperateOptions(f))
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Forget this app's snapshots beyond the retention policy, then prune",
@@ -180,15 +182,16 @@ stored as evidence.` + operateExitStatus,
   devopsellence-backup prune --env production --unlock-stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.operate(cmd.Context(), operate.OpPrune, operate.Options{UnlockStale: o.UnlockStale})
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runPrune)
 		},
 	}
 	o.addFlags(cmd, operate.OpPrune)
 	return cmd
 }
 
-func newDrillCmd(g *globalOptions) *cobra.Command {
-	o := &operateOptions{globalOptions: g}
+func newDrillCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
+	o := new(newOperateOptions(f))
 	cmd := &cobra.Command{
 		Use:   "drill",
 		Short: "Restore the newest snapshots into a scratch place, verify them, clean up",
@@ -207,9 +210,18 @@ target. The result is stored as evidence.` + operateExitStatus,
   devopsellence-backup drill --env production --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.operate(cmd.Context(), operate.OpDrill, operate.Options{UnlockStale: o.UnlockStale})
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runDrill)
 		},
 	}
 	o.addFlags(cmd, operate.OpDrill)
 	return cmd
+}
+
+func runPrune(ctx context.Context, o *operateOptions) error {
+	return o.operate(ctx, operate.OpPrune, operate.Options{UnlockStale: o.UnlockStale})
+}
+
+func runDrill(ctx context.Context, o *operateOptions) error {
+	return o.operate(ctx, operate.OpDrill, operate.Options{UnlockStale: o.UnlockStale})
 }

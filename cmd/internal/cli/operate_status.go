@@ -10,14 +10,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-func newStatusCmd(g *globalOptions) *cobra.Command {
-	o := &operateOptions{globalOptions: g}
+func newStatusCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
+	o := new(newOperateOptions(f))
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Report the backup evidence of each environment, read from the repository",
@@ -42,7 +43,8 @@ EXIT STATUS
   devopsellence-backup status --env production --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStatus(cmd.Context(), o)
+			o.bind(f, cmd)
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runStatus)
 		},
 	}
 	o.addFlags(cmd, operate.OpStatus)
@@ -59,9 +61,9 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 		return err
 	}
 	stopped := err != nil
-	now := o.now().UTC()
+	now := o.Now().UTC()
 	doc := render.StatusDoc{
-		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation},
+		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings:     []reconcile.Finding{},
 		Environments: []*operate.Report{},
 	}
@@ -88,9 +90,9 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	doc.OK = len(bad) == 0
 	doc.Summary = statusSummary(fresh, bad, doc.Findings)
 	if o.Output == render.JSON {
-		err = render.WriteJSON(o.streams.Out, doc)
+		err = render.WriteJSON(o.IO.Out, doc)
 	} else {
-		err = render.StatusText(o.streams.Out, doc)
+		err = render.StatusText(o.IO.Out, doc)
 	}
 	if err != nil {
 		return err
@@ -118,12 +120,14 @@ func statusSummary(fresh, bad []string, fs []reconcile.Finding) string {
 }
 
 type imageOptions struct {
-	*globalOptions
+	IO        *iostreams.Streams
+	Workspace func() (*workspace, error)
+
 	Envs []string
 }
 
-func newImageCmd(g *globalOptions) *cobra.Command {
-	o := &imageOptions{globalOptions: g}
+func newImageCmd(f *Factory, runF func(*imageOptions) error) *cobra.Command {
+	o := &imageOptions{Workspace: f.Workspace}
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Print a Dockerfile for a backup image with restic and exactly the database clients the spec needs",
@@ -141,7 +145,8 @@ EXIT STATUS
   docker build -t registry.example.com/app-backup:1 -f Dockerfile.backup .`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runImage(cmd.Context(), o)
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runImage)
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Envs, "env", nil, "environments the image serves (default: every environment the spec covers)")
@@ -149,7 +154,7 @@ EXIT STATUS
 }
 
 func runImage(_ context.Context, o *imageOptions) error {
-	w, err := o.workspace()
+	w, err := o.Workspace()
 	if err != nil {
 		return err
 	}
@@ -172,6 +177,6 @@ func runImage(_ context.Context, o *imageOptions) error {
 	if v, ok := buildinfo.Release(); ok {
 		agentImage = operate.ImageFor(v)
 	}
-	_, err = fmt.Fprint(o.streams.Out, operate.Dockerfile(in.spec.Metadata.Name, agentImage, specs))
+	_, err = fmt.Fprint(o.IO.Out, operate.Dockerfile(in.spec.Metadata.Name, agentImage, specs))
 	return err
 }

@@ -129,3 +129,24 @@ func TestAFormatTheCommandDoesNotHaveIsNotUsedToReportTheError(t *testing.T) {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
 	}
 }
+
+func TestAFailureInsideACommandIsReportedInTheFormatItPromisedButABadFlagIsNot(t *testing.T) {
+	dir := t.TempDir()
+	environ := []string{"HOME=" + t.TempDir()}
+
+	// plan ran, with --output markdown, and found no spec: a PR comment
+	// says it failed.
+	streams, out, _ := iostreams.Test("")
+	code := cli.Main(context.Background(), []string{"plan", "--output", "markdown", "--dir", dir}, streams, environ)
+	if code != cli.ExitUsage || !strings.Contains(out.String(), "plan failed") || !strings.Contains(out.String(), "no backup spec") {
+		t.Errorf("a failed plan: exit %d stdout %q", code, out)
+	}
+
+	// cobra refused a flag before plan ran, after it had parsed --output
+	// markdown: nothing was promised yet, so stdout stays empty.
+	streams, out, errb := iostreams.Test("")
+	code = cli.Main(context.Background(), []string{"plan", "--output", "markdown", "--no-such-flag", "--dir", dir}, streams, environ)
+	if code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), "unknown flag: --no-such-flag") {
+		t.Errorf("a bad flag: exit %d stdout %q stderr %q", code, out, errb)
+	}
+}

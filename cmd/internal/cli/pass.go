@@ -8,7 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/go-logr/logr"
+
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/prompt"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
@@ -99,7 +100,7 @@ func (o *applyOptions) prepare(ctx context.Context, r *passRun) ([]reconcile.Nod
 
 // open reads the flags' secret sources and saved plan, and opens the app.
 func (o *applyOptions) open() (*passRun, error) {
-	sources, err := prompt.ParseSources(o.SecretEnv, o.SecretFile, o.environ)
+	sources, err := prompt.ParseSources(o.SecretEnv, o.SecretFile, o.Environ)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -109,7 +110,7 @@ func (o *applyOptions) open() (*passRun, error) {
 			return nil, err
 		}
 	}
-	if r.w, err = o.workspace(); err != nil {
+	if r.w, err = o.Workspace(); err != nil {
 		return nil, err
 	}
 	r.w.client.Env = prompt.Scrub(r.w.client.Env, sources.Named()...)
@@ -125,10 +126,10 @@ func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
 	r.in = in
 	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service), w: r.w}
 	if o.ShowPlan && o.Output != render.JSON && !o.willConfirm(r.saved) {
-		if err := render.PlanText(o.streams.Out, p); err != nil {
+		if err := render.PlanText(o.IO.Out, p); err != nil {
 			return err
 		}
-		fmt.Fprintln(o.streams.Out)
+		fmt.Fprintln(o.IO.Out)
 	}
 	return nil
 }
@@ -156,10 +157,10 @@ func (o *applyOptions) labelNodes(ctx context.Context, w *workspace, relabel []r
 		if err := w.client.SetNodeLabels(ctx, n.Name, n.Labels); err != nil {
 			return err
 		}
-		if o.LogFormat == logging.FormatJSON {
-			o.log.Info("labelledNode", "node", n.Name, "labels", n.Labels)
+		if o.LogJSON {
+			logr.FromContextOrDiscard(ctx).Info("labelledNode", "node", n.Name, "labels", n.Labels)
 		} else {
-			fmt.Fprintf(o.streams.Err, "labelled node %s: %s\n", n.Name, strings.Join(n.Labels, ","))
+			fmt.Fprintf(o.IO.Err, "labelled node %s: %s\n", n.Name, strings.Join(n.Labels, ","))
 		}
 	}
 	return nil
@@ -175,8 +176,8 @@ func (o *applyOptions) applyPlan(ctx, stop context.Context, r *passRun, values m
 		Validator: w.client,
 		Deployer:  w.client,
 		Recorder:  recorder{w.store},
-		Progress:  o.progress(),
-		Now:       o.now,
+		Progress:  o.progress(logr.FromContextOrDiscard(ctx)),
+		Now:       o.Now,
 	})
 	if err == nil {
 		o.checkImages(ctx, w, r.in, r.ps)
@@ -195,7 +196,7 @@ func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs
 		add := func(f reconcile.Finding) { ps.plan.Findings = append(ps.plan.Findings, f) }
 		switch {
 		case err != nil:
-			o.log.Error(err, "agentCheckFailed", "environment", d.Environment)
+			logr.FromContextOrDiscard(ctx).Error(err, "agentCheckFailed", "environment", d.Environment)
 		case out.NotAnAgent:
 			add(agentMissing(es, ps.plan.Service))
 		case out.Agent == nil:
@@ -256,7 +257,7 @@ func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconc
 
 // willConfirm says whether apply will show the plan and ask on a terminal.
 func (o *applyOptions) willConfirm(saved *SavedPlan) bool {
-	return saved == nil && !o.Yes && !o.NonInteractive && o.streams.CanPrompt()
+	return saved == nil && !o.Yes && !o.NonInteractive && o.IO.CanPrompt()
 }
 
 // errDeclined: the person at the terminal said no.
@@ -289,17 +290,17 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan, stopping 
 	if o.Yes || o.NonInteractive {
 		return nil
 	}
-	if !o.streams.CanPrompt() {
+	if !o.IO.CanPrompt() {
 		return usagef("apply would change the app and stdin is not a terminal: review `devopsellence-backup plan`, then pass --yes (or --non-interactive)")
 	}
-	if err := render.PlanText(o.streams.Err, p); err != nil {
+	if err := render.PlanText(o.IO.Err, p); err != nil {
 		return err
 	}
 	question := "Apply this plan?"
 	if len(stopping) > 0 {
 		question = fmt.Sprintf("This plan stops the backups of %s. Apply it?", strings.Join(stopping, ", "))
 	}
-	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+	t := &prompt.Terminal{Fd: o.IO.InFd(), Out: o.IO.Err}
 	ok, err := t.Confirm(ctx, question)
 	if err != nil {
 		return err
@@ -314,8 +315,8 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan, stopping 
 func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit) (map[reconcile.SecretKey]secret.Value, error) {
 	values := map[reconcile.SecretKey]secret.Value{}
 	var missing, errs []string
-	canAsk := !o.NonInteractive && o.streams.CanPrompt()
-	t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+	canAsk := !o.NonInteractive && o.IO.CanPrompt()
+	t := &prompt.Terminal{Fd: o.IO.InFd(), Out: o.IO.Err}
 	for _, e := range p.Environments {
 		if !reconcile.Selected(o.Envs, e.Name) {
 			continue
@@ -333,7 +334,7 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				errs = append(errs, err.Error())
 				continue
 			case ok:
-				o.log.V(1).Info("secret value source", "secret", s.Name, "environment", e.Name, "source", from)
+				logr.FromContextOrDiscard(ctx).V(1).Info("secret value source", "secret", s.Name, "environment", e.Name, "source", from)
 			case canAsk:
 				if v, err = t.Secret(ctx, req); err != nil {
 					return nil, err

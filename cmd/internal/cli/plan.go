@@ -3,24 +3,31 @@ package cli
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
 
 type planOptions struct {
-	*globalOptions
+	IO        *iostreams.Streams
+	LogJSON   bool
+	Now       func() time.Time
+	Workspace func() (*workspace, error)
+	// Operation names the command in the documents it prints.
+	Operation string
+
 	Output           string
 	DetailedExitcode bool
 	Out              string
 }
 
-func newPlanCmd(g *globalOptions) *cobra.Command {
-	o := &planOptions{globalOptions: g}
+func newPlanCmd(f *Factory, runF func(*planOptions) error) *cobra.Command {
+	o := &planOptions{Now: f.Clock.Now, Workspace: f.Workspace}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what apply would change, store and deploy, changing nothing",
@@ -50,7 +57,8 @@ EXIT STATUS
   devopsellence-backup plan --out backup.plan   # then: devopsellence-backup apply backup.plan`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlan(cmd.Context(), o)
+			o.IO, o.LogJSON, o.Operation = f.IO(), f.LogJSON(), cmd.CommandPath()
+			return runCommand(cmd.Context(), o, promised(o.Output, planFormats), runF, runPlan)
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text, json or markdown")
@@ -60,14 +68,13 @@ EXIT STATUS
 }
 
 func runPlan(ctx context.Context, o *planOptions) error {
-	if err := checkOutput(o.Output, render.Text, render.JSON, render.Markdown); err != nil {
+	if err := checkOutput(o.Output, planFormats); err != nil {
 		return err
 	}
-	o.output = o.Output
 	if o.Out == stdoutPath && o.Output != render.Text {
 		return usagef("--out - puts the saved plan on stdout, where --output %s would go too: save the plan to a file, or leave out --output", o.Output)
 	}
-	w, err := o.workspace()
+	w, err := o.Workspace()
 	if err != nil {
 		return err
 	}
@@ -80,19 +87,19 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	if err != nil {
 		return err
 	}
-	shown := o.streams.Out
+	shown := o.IO.Out
 	if o.Out != "" {
 		// With --out -, stdout is the saved plan; people read the plan on stderr.
-		sp, err := savedPlan(o.operation, p, reconcile.InputsOf(w.specFile, in.specRaw, in.observed, p.Service), o.now())
+		sp, err := savedPlan(o.Operation, p, reconcile.InputsOf(w.specFile, in.specRaw, in.observed, p.Service), o.Now())
 		if err != nil {
 			return err
 		}
 		if o.Out == stdoutPath {
-			if _, err := o.streams.Out.Write(sp); err != nil {
+			if _, err := o.IO.Out.Write(sp); err != nil {
 				return err
 			}
-			shown = o.streams.Err
-			if o.LogFormat == logging.FormatJSON {
+			shown = o.IO.Err
+			if o.LogJSON {
 				shown = io.Discard // stderr stays JSON log lines
 			}
 		} else if err := store.WriteFile(o.Out, sp, 0o644); err != nil {
@@ -101,7 +108,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	}
 	switch o.Output {
 	case render.JSON:
-		err = render.WriteJSON(shown, render.NewPlanDoc(o.operation, p))
+		err = render.WriteJSON(shown, render.NewPlanDoc(o.Operation, p))
 	case render.Markdown:
 		err = render.PlanMarkdown(shown, p, render.MaxComment)
 	default:
@@ -114,13 +121,4 @@ func runPlan(ctx context.Context, o *planOptions) error {
 		return errPending
 	}
 	return nil
-}
-
-func checkOutput(got string, allowed ...string) error {
-	for _, a := range allowed {
-		if got == a {
-			return nil
-		}
-	}
-	return usagef("--output %q: want one of %v", got, allowed)
 }

@@ -18,6 +18,9 @@ import (
 
 type restoreOptions struct {
 	operateOptions
+	// Args are the snapshot and the paths, as given.
+	Args []string
+
 	Latest   string
 	Target   string
 	Approve  string
@@ -26,8 +29,8 @@ type restoreOptions struct {
 	Yes      bool
 }
 
-func newRestoreCmd(g *globalOptions) *cobra.Command {
-	o := &restoreOptions{operateOptions: operateOptions{globalOptions: g}}
+func newRestoreCmd(f *Factory, runF func(*restoreOptions) error) *cobra.Command {
+	o := &restoreOptions{operateOptions: newOperateOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "restore [SNAPSHOT] [PATH...]",
 		Short: "Restore a snapshot into the live app, after a plan, a fresh backup and a person's approval",
@@ -77,18 +80,20 @@ EXIT STATUS
   devopsellence-backup restore 1a2b3c4d --target /tmp/restored --env production`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRestore(cmd.Context(), o, args)
+			o.bind(f, cmd)
+			o.Args = args
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runRestore)
 		},
 	}
 	o.addFlags(cmd, operate.OpRestore)
-	f := cmd.Flags()
-	f.StringVar(&o.Latest, "latest", "", "restore the newest snapshot of files or db:NAME (the plan shows its ID)")
-	f.StringVar(&o.Target, "target", "", "restore into this scratch folder in the service, not the live data (no approval needed)")
-	f.StringVar(&o.Approve, "approve", "", "off a terminal: the snapshot ID of the plan, which approves restoring it into live data")
-	f.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
-	f.BoolVar(&o.DryRun, "dry-run", false, "show the plan only")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "not enough to restore into live data: use --approve")
-	_ = f.MarkHidden("yes")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Latest, "latest", "", "restore the newest snapshot of files or db:NAME (the plan shows its ID)")
+	fl.StringVar(&o.Target, "target", "", "restore into this scratch folder in the service, not the live data (no approval needed)")
+	fl.StringVar(&o.Approve, "approve", "", "off a terminal: the snapshot ID of the plan, which approves restoring it into live data")
+	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "show the plan only")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "not enough to restore into live data: use --approve")
+	_ = fl.MarkHidden("yes")
 	return cmd
 }
 
@@ -123,7 +128,8 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 }
 
 // agentArgs are the agent's flags; the snapshot and paths follow --.
-func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...string) []string {
+// Without a snapshot, --latest names it.
+func (o *restoreOptions) agentArgs(snapshot, latest string, paths []string, extra ...string) []string {
 	var a []string
 	if o.FromCopy != "" {
 		a = append(a, "--from-copy", o.FromCopy)
@@ -132,7 +138,7 @@ func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...str
 		a = append(a, "--target", o.Target)
 	}
 	if snapshot == "" {
-		a = append(a, "--latest", o.Latest)
+		a = append(a, "--latest", latest)
 	}
 	a = append(append(a, extra...), "--")
 	if snapshot != "" {
@@ -144,8 +150,8 @@ func (o *restoreOptions) agentArgs(snapshot string, paths []string, extra ...str
 // inputClasses are plan failures caused by what was asked: usage errors.
 var inputClasses = []string{"bad_path", "bad_target", "bad_latest", "no_snapshot", "not_in_spec", "not_restorable", "no_copy"}
 
-func runRestore(ctx context.Context, o *restoreOptions, args []string) error {
-	snapshot, paths, err := o.restoreInputs(args)
+func runRestore(ctx context.Context, o *restoreOptions) error {
+	snapshot, paths, err := o.restoreInputs(o.Args)
 	if err != nil {
 		return err
 	}
@@ -160,8 +166,8 @@ func runRestore(ctx context.Context, o *restoreOptions, args []string) error {
 	if err := checkCopy(in, []string{env}, o.FromCopy); err != nil {
 		return err
 	}
-	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation}, Findings: []reconcile.Finding{}, Environment: env}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, paths)}))
+	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation}, Findings: []reconcile.Finding{}, Environment: env}
+	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -178,7 +184,7 @@ func runRestore(ctx context.Context, o *restoreOptions, args []string) error {
 		return o.finishRestore(doc, r.stopped)
 	}
 	if o.Output != render.JSON {
-		if err := render.RestorePlanText(o.streams.Out, plan); err != nil {
+		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
 			return err
 		}
 	}
@@ -194,10 +200,8 @@ func runRestore(ctx context.Context, o *restoreOptions, args []string) error {
 	if plan.Live() {
 		extra = append(extra, "--approve", plan.Snapshot.ID)
 	}
-	saved := o.Latest
-	o.Latest = "" // the plan resolved it: the restore names the ID
-	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, paths, extra...), UnlockStale: o.UnlockStale}))
-	o.Latest = saved
+	// The plan resolved --latest: the restore names the ID.
+	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, "", paths, extra...), UnlockStale: o.UnlockStale}))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -232,9 +236,9 @@ func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.
 			return "", usagef("restore: --approve %s does not match snapshot %s of plan %s; nothing was changed: review the plan and approve its snapshot", o.Approve, id, plan.ID)
 		}
 		return "--approve", nil
-	case o.streams.CanPrompt():
+	case o.IO.CanPrompt():
 		want := env + " " + id
-		t := &prompt.Terminal{Fd: o.streams.InFd(), Out: o.streams.Err}
+		t := &prompt.Terminal{Fd: o.IO.InFd(), Out: o.IO.Err}
 		line, err := t.Line(ctx, fmt.Sprintf("This overwrites live data in %s. To restore snapshot %s as planned, type %q", env, id, want))
 		if err != nil {
 			return "", err
@@ -252,9 +256,9 @@ func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.
 func (o *restoreOptions) finishRestore(doc render.RestoreDoc, stopped bool) error {
 	var err error
 	if o.Output == render.JSON {
-		err = render.WriteJSON(o.streams.Out, doc)
+		err = render.WriteJSON(o.IO.Out, doc)
 	} else {
-		err = render.RestoreText(o.streams.Out, doc)
+		err = render.RestoreText(o.IO.Out, doc)
 	}
 	switch {
 	case err != nil:

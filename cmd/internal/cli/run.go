@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
@@ -20,7 +21,12 @@ import (
 )
 
 type runOptions struct {
-	apply      applyOptions
+	apply applyOptions
+	// Clock tells the time of each pass and drives the waits between them;
+	// Jitter spreads the retry delays.
+	Clock  reconcile.Clock
+	Jitter func(time.Duration) time.Duration
+
 	Interval   time.Duration
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
@@ -28,8 +34,9 @@ type runOptions struct {
 	StatusFile string
 }
 
-func newRunCmd(g *globalOptions) *cobra.Command {
-	o := &runOptions{apply: applyOptions{globalOptions: g, NonInteractive: true, Yes: true}}
+func newRunCmd(f *Factory, runF func(*runOptions) error) *cobra.Command {
+	o := &runOptions{apply: newApplyOptions(f), Clock: f.Clock, Jitter: f.Jitter}
+	o.apply.NonInteractive, o.apply.Yes = true, true
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Reconcile again and again, like a controller",
@@ -59,23 +66,24 @@ EXIT STATUS
   devopsellence-backup run --secret-env RESTIC_PASSWORD=RUNNER_RESTIC_PASSWORD`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runLoop(cmd.Context(), o)
+			o.apply.bind(f, cmd)
+			return runCommand(cmd.Context(), o, "", runF, runLoop)
 		},
 	}
-	f := cmd.Flags()
-	f.DurationVar(&o.Interval, "interval", 10*time.Minute, "time between passes")
-	f.DurationVar(&o.MinBackoff, "min-backoff", 10*time.Second, "first retry delay after a failed pass")
-	f.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
-	f.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
-	f.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass (a regular file or a new path)")
+	fl := cmd.Flags()
+	fl.DurationVar(&o.Interval, "interval", 10*time.Minute, "time between passes")
+	fl.DurationVar(&o.MinBackoff, "min-backoff", 10*time.Second, "first retry delay after a failed pass")
+	fl.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
+	fl.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
+	fl.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass (a regular file or a new path)")
 	af := &o.apply
-	f.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
-	f.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
-	f.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	f.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
-	f.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
-	f.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
-	f.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	fl.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
+	fl.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
+	fl.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
+	fl.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
+	fl.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
+	fl.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
+	fl.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
 	return cmd
 }
 
@@ -110,17 +118,17 @@ const (
 )
 
 func runLoop(ctx context.Context, o *runOptions) error {
-	g := o.apply.globalOptions
 	if o.Interval <= 0 || o.MinBackoff <= 0 || o.Poll <= 0 {
 		return usagef("--interval, --min-backoff and --poll must be positive")
 	}
-	if o.MaxBackoff == 0 {
-		o.MaxBackoff = o.Interval
+	maxBackoff := o.MaxBackoff
+	if maxBackoff == 0 {
+		maxBackoff = o.Interval
 	}
 	if o.StatusFile == stdoutPath {
 		return usagef("--status-file -: stdout carries the pass lines; name a file")
 	}
-	w, err := g.workspace()
+	w, err := o.apply.Workspace()
 	if err != nil {
 		return err
 	}
@@ -131,8 +139,8 @@ func runLoop(ctx context.Context, o *runOptions) error {
 	}
 	st := &StatusFields{App: w.dir, Environments: map[string]EnvironmentStatus{}}
 	loop := &reconcile.Loop{
-		Interval: o.Interval, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff, Poll: o.Poll,
-		Clock: g.clock, Jitter: g.jitter,
+		Interval: o.Interval, MinBackoff: o.MinBackoff, MaxBackoff: maxBackoff, Poll: o.Poll,
+		Clock: o.Clock, Jitter: o.Jitter,
 		Terminal: blocking,
 		Inputs:   func() string { return inputsHash(w) },
 		Pass: func(stop context.Context) error {
@@ -145,18 +153,19 @@ func runLoop(ctx context.Context, o *runOptions) error {
 			return err
 		},
 	}
-	g.log.Info("reconcileLoopStarted", "app", w.dir, "interval", o.Interval)
+	log := logr.FromContextOrDiscard(ctx)
+	log.Info("reconcileLoopStarted", "app", w.dir, "interval", o.Interval)
 	err = loop.Run(ctx)
-	g.log.Info("reconcileLoopStopped", "passes", st.Pass)
+	log.Info("reconcileLoopStopped", "passes", st.Pass)
 	return err
 }
 
 // onePass runs one pass, then records its conditions.
 func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error {
-	g := o.apply.globalOptions
+	log := logr.FromContextOrDiscard(ctx)
 	st.Pass++
 	ps, err := o.apply.pass(ctx, stop)
-	now := g.clock.Now()
+	now := o.Clock.Now()
 	var conds map[string][]reconcile.Condition
 	switch {
 	case ps != nil:
@@ -195,7 +204,7 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 	for env, cs := range conds {
 		st.Environments[env] = EnvironmentStatus{Conditions: cs}
 		for _, c := range cs {
-			g.log.Info("condition", "pass", st.Pass, "environment", env, "type", c.Type, "status", c.Status, "reason", c.Reason, "message", c.Message)
+			log.Info("condition", "pass", st.Pass, "environment", env, "type", c.Type, "status", c.Status, "reason", c.Reason, "message", c.Message)
 		}
 	}
 	summary := "in sync"
@@ -205,10 +214,10 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 	if err != nil {
 		summary = strings.ToLower(st.LastPassResult) + ": " + firstLine(err.Error())
 	}
-	fmt.Fprintf(g.streams.Out, "pass %d: %s\n", st.Pass, summary)
+	fmt.Fprintf(o.apply.IO.Out, "pass %d: %s\n", st.Pass, summary)
 	if o.StatusFile != "" {
 		if werr := writeStatus(o.StatusFile, st); werr != nil {
-			g.log.Error(werr, "statusFileNotWritten", "path", o.StatusFile)
+			log.Error(werr, "statusFileNotWritten", "path", o.StatusFile)
 		}
 	}
 	return err

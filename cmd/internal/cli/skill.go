@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 )
@@ -38,17 +39,22 @@ type SkillDoc struct {
 }
 
 type skillInstallOptions struct {
-	*globalOptions
+	IO *iostreams.Streams
+	// Dir is the app root, where the skill goes.
+	Dir string
+	// Operation names the command in the document it prints.
+	Operation string
+
 	Output string
 }
 
-func newSkillCmd(g *globalOptions) *cobra.Command {
+func newSkillCmd(f *Factory, runF func(*skillInstallOptions) error) *cobra.Command {
 	skill := &cobra.Command{
 		Use:   "skill",
 		Short: "Manage the bundled AI agent skill",
 		Args:  cobra.NoArgs,
 	}
-	o := &skillInstallOptions{globalOptions: g}
+	o := &skillInstallOptions{}
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Write the agent skill to .agents/skills/devopsellence-backup/SKILL.md in the app root",
@@ -67,7 +73,8 @@ EXIT STATUS
   devopsellence-backup skill install --dir ../shop --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSkillInstall(cmd.Context(), o)
+			o.IO, o.Dir, o.Operation = f.IO(), f.globals.Dir, cmd.CommandPath()
+			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runSkillInstall)
 		},
 	}
 	install.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
@@ -76,10 +83,9 @@ EXIT STATUS
 }
 
 func runSkillInstall(_ context.Context, o *skillInstallOptions) error {
-	if err := checkOutput(o.Output, render.Text, render.JSON); err != nil {
+	if err := checkOutput(o.Output, textOrJSON); err != nil {
 		return err
 	}
-	o.output = o.Output
 	root, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return err
@@ -105,11 +111,11 @@ func runSkillInstall(_ context.Context, o *skillInstallOptions) error {
 	}
 	summary := fmt.Sprintf("Skill %s %s at %s.", SkillName, action, path)
 	if o.Output == render.JSON {
-		return render.WriteJSON(o.streams.Out, SkillDoc{
-			Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.operation, OK: true, Summary: summary},
+		return render.WriteJSON(o.IO.Out, SkillDoc{
+			Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation, OK: true, Summary: summary},
 			Action:   action, Skill: SkillName, Path: path, Version: buildinfo.Version(),
 		})
 	}
-	_, err = fmt.Fprintln(o.streams.Out, summary)
+	_, err = fmt.Fprintln(o.IO.Out, summary)
 	return err
 }

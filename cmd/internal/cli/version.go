@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 )
 
@@ -36,11 +37,11 @@ func NewVersionDoc(i buildinfo.Info) VersionDoc {
 }
 
 type versionOptions struct {
-	*globalOptions
+	IO *iostreams.Streams
 }
 
-func newVersionCmd(g *globalOptions) *cobra.Command {
-	o := &versionOptions{globalOptions: g}
+func newVersionCmd(f *Factory, runF func(*versionOptions) error) *cobra.Command {
+	o := &versionOptions{}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build time as JSON",
@@ -55,12 +56,12 @@ EXIT STATUS
   devopsellence-backup --version`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runVersion(cmd.Context(), o)
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, render.JSON, runF, runVersion)
 		},
 	}
 }
 
 func runVersion(_ context.Context, o *versionOptions) error {
-	o.output = render.JSON
-	return render.WriteJSON(o.streams.Out, NewVersionDoc(buildinfo.Get()))
+	return render.WriteJSON(o.IO.Out, NewVersionDoc(buildinfo.Get()))
 }

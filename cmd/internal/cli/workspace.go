@@ -31,7 +31,9 @@ type workspace struct {
 	store      *store.Store
 }
 
-func (g *globalOptions) workspace() (*workspace, error) {
+// openWorkspace opens the app that the global flags name; environ is the
+// environment devopsellence runs with (secret values scrubbed).
+func openWorkspace(g globalFlags, environ []string) (*workspace, error) {
 	dir, err := filepath.Abs(g.Dir)
 	if err != nil {
 		return nil, err
@@ -49,7 +51,7 @@ func (g *globalOptions) workspace() (*workspace, error) {
 	if rel, err := filepath.Rel(dir, specPath); err == nil && !strings.HasPrefix(rel, "..") {
 		specFile = rel
 	}
-	home, err := store.Home(g.environ)
+	home, err := store.Home(environ)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +62,7 @@ func (g *globalOptions) workspace() (*workspace, error) {
 	return &workspace{
 		dir: dir, specPath: specPath, specFile: specFile,
 		configPath: filepath.Join(dir, ConfigFile),
-		client:     &devopsellence.Client{Bin: g.Devopsellence, Dir: dir, Env: prompt.Scrub(g.environ), Timeout: g.CallTimeout, DeployTimeout: g.DeployTimeout},
+		client:     &devopsellence.Client{Bin: g.Devopsellence, Dir: dir, Env: prompt.Scrub(environ), Timeout: g.CallTimeout, DeployTimeout: g.DeployTimeout},
 		store:      st,
 	}, nil
 }
