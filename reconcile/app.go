@@ -190,41 +190,70 @@ func (a *App) ServiceIn(env, name string) (AppService, bool) {
 	if !ok {
 		return AppService{}, false
 	}
-	if s.Env != nil {
-		s.Env = maps.Clone(s.Env)
-	}
+	var ovs []AppService
 	for _, o := range a.Overlays {
 		if o.Environment != env {
 			continue
 		}
 		for _, ov := range o.Services {
-			if ov.Name != name {
-				continue
-			}
-			if ov.Image != "" {
-				s.Image = ov.Image
-			}
-			if len(ov.Env) > 0 {
-				if s.Env == nil {
-					s.Env = map[string]string{}
-				}
-				maps.Copy(s.Env, ov.Env)
-			}
-			if ov.Command != nil {
-				s.Command = ov.Command
-			}
-			if ov.Args != nil {
-				s.Args = ov.Args
-			}
-			if ov.SecretRefs != nil {
-				s.SecretRefs = ov.SecretRefs
-			}
-			if ov.Volumes != nil {
-				s.Volumes = ov.Volumes
+			if ov.Name == name {
+				ovs = append(ovs, ov)
 			}
 		}
 	}
-	return s, true
+	return merge(s, ovs), true
+}
+
+// ServicesIn is every base service as environment env resolves it (see
+// ServiceIn), in file order: one pass over the overlays, whatever the
+// number of services.
+func (a *App) ServicesIn(env string) []AppService {
+	idx := map[string][]AppService{}
+	for _, o := range a.Overlays {
+		if o.Environment != env {
+			continue
+		}
+		for _, ov := range o.Services {
+			idx[ov.Name] = append(idx[ov.Name], ov)
+		}
+	}
+	out := make([]AppService, len(a.Services))
+	for i, s := range a.Services {
+		out[i] = merge(s, idx[s.Name])
+	}
+	return out
+}
+
+// merge applies an environment's overlays of base service s, in file
+// order, by devopsellence's merge rules (see ServiceIn).
+func merge(s AppService, overlays []AppService) AppService {
+	if s.Env != nil {
+		s.Env = maps.Clone(s.Env)
+	}
+	for _, ov := range overlays {
+		if ov.Image != "" {
+			s.Image = ov.Image
+		}
+		if len(ov.Env) > 0 {
+			if s.Env == nil {
+				s.Env = map[string]string{}
+			}
+			maps.Copy(s.Env, ov.Env)
+		}
+		if ov.Command != nil {
+			s.Command = ov.Command
+		}
+		if ov.Args != nil {
+			s.Args = ov.Args
+		}
+		if ov.SecretRefs != nil {
+			s.SecretRefs = ov.SecretRefs
+		}
+		if ov.Volumes != nil {
+			s.Volumes = ov.Volumes
+		}
+	}
+	return s
 }
 
 // Environments lists the app's environments: default_environment first, then

@@ -24,11 +24,10 @@ type ServerVolume struct {
 func serverVolumes(app *App, covered []string, backup string) []ServerVolume {
 	var out []ServerVolume
 	for _, env := range covered {
-		for _, base := range app.Services {
-			if base.Name == backup {
+		for _, s := range app.ServicesIn(env) {
+			if s.Name == backup {
 				continue
 			}
-			s, _ := app.ServiceIn(env, base.Name)
 			srv, ok := RecogniseServer(s)
 			if !ok {
 				continue

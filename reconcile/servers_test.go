@@ -297,6 +297,20 @@ func TestAnOverlayMergesAServersEnvAndReplacesItsLists(t *testing.T) {
 	if base, _ := app.Service("db"); base.Env["POSTGRES_USER"] != "shop" {
 		t.Errorf("the overlay changed the base service: %+v", base)
 	}
+	// Resolving every service at once (as plan does, once per
+	// environment) gives what resolving each one gives.
+	for _, env := range []string{"production", "staging", "review"} {
+		all := app.ServicesIn(env)
+		if len(all) != len(app.Services) {
+			t.Fatalf("%s: %d services resolved, want %d", env, len(all), len(app.Services))
+		}
+		for i, got := range all {
+			want, _ := app.ServiceIn(env, app.Services[i].Name)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: ServicesIn[%d] = %+v, ServiceIn = %+v", env, i, got, want)
+			}
+		}
+	}
 	// Read as plan reads it (details of the backup service only), a
 	// server's overlay is still read in full.
 	doc, err := yamlpatch.Parse([]byte(cfg))

@@ -162,11 +162,10 @@ type mount struct{ service, target, source string }
 // is dumped instead (and the plan says so for each such volume).
 func mountsIn(app *reconcile.App, env, skip string) []mount {
 	var out []mount
-	for _, base := range app.Services {
-		if base.Name == skip {
+	for _, s := range app.ServicesIn(env) {
+		if s.Name == skip {
 			continue
 		}
-		s, _ := app.ServiceIn(env, base.Name)
 		srv, _ := reconcile.RecogniseServer(s)
 		for _, v := range s.Volumes {
 			if !slices.Contains(srv.DataVolumes, v) {
