@@ -3,6 +3,8 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -45,22 +47,67 @@ func BenchmarkBackupOf500MB(b *testing.B) {
 }
 
 // BenchmarkStatus reads status on a repository with a short history and
-// on one with years of it: the cost should not grow with the history
-// beyond restic's own listing.
+// on one with years of it, beside "restic": the restic calls that status
+// made (its listing and the read of the newest failed evidence), run
+// alone with the same argv and their own cache. What status adds to them
+// (exec, the agent, decoding, the result) should not grow with history.
+// "warm" is every status after the first in a container (restic's cache
+// holds the snapshots and the index), "cold" the first one.
 func BenchmarkStatus(b *testing.B) {
 	rb := newerRestic(b)
 	for _, history := range []struct {
 		name   string
 		rounds int
 	}{{"snapshots=8", 3}, {"snapshots=4096", historyRounds}} {
-		b.Run(history.name, func(b *testing.B) {
-			app, _ := newHistoryAppRounds(b, rb, history.rounds)
-			b.ResetTimer()
-			for range b.N {
-				if r := app.cli(b, "status", "--output", "json"); r.code != 1 {
-					b.Fatalf("status: exit %d\n%s", r.code, r.stderr)
+		for _, cache := range []string{"warm", "cold"} {
+			b.Run(history.name+"/cache="+cache, func(b *testing.B) {
+				app, argvLog := newHistoryAppRounds(b, rb, history.rounds)
+				status := func() {
+					if r := app.cli(b, "status", "--output", "json"); r.code != 1 {
+						b.Fatalf("status: exit %d\n%s", r.code, r.stderr)
+					}
 				}
-			}
-		})
+				status()
+				calls := repositoryCalls(b, argvLog)
+				if len(calls) != 2 {
+					b.Fatalf("status made %d repository calls, want the listing and the evidence read: %q", len(calls), calls)
+				}
+				alone := func() {
+					for _, c := range calls {
+						app.restic(b, c...)
+					}
+				}
+				alone()
+				dir := filepath.Dir(app.binDir)
+				run := func(f func(), cacheDir string) func(*testing.B) {
+					return func(b *testing.B) {
+						for range b.N {
+							if cache == "cold" {
+								b.StopTimer()
+								must(b, os.RemoveAll(filepath.Join(dir, cacheDir)))
+								b.StartTimer()
+							}
+							f()
+						}
+					}
+				}
+				b.Run("status", run(status, "cache"))
+				b.Run("restic", run(alone, "test-cache"))
+			})
+		}
 	}
+}
+
+// repositoryCalls are the restic calls in an argv log that open the
+// repository (all but version), each as its arguments.
+func repositoryCalls(b *testing.B, argvLog string) [][]string {
+	data, err := os.ReadFile(argvLog)
+	must(b, err)
+	var calls [][]string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !slices.Equal(f, []string{"version"}) {
+			calls = append(calls, f)
+		}
+	}
+	return calls
 }

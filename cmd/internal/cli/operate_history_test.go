@@ -26,6 +26,16 @@ var histories = struct {
 	dirs map[int]string
 }{dirs: map[int]string{}}
 
+// TestMain removes the histories built during the run: they live outside
+// any test's temporary folder, to be shared by the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, dir := range histories.dirs {
+		_ = os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 // historyRepo builds, once per rounds, the shop app's repository with a
 // real backup, then restic rewrite rounds that each give every files
 // snapshot a twin without one file (one process a round, however many
