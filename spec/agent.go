@@ -184,7 +184,8 @@ func (a AgentConfig) Env() map[string]string {
 
 // Text is the schedule as BACKUP_SCHEDULE writes it: "manual", or
 // "backup every 1d; prune every 1d; check every 7d" (or "backup daily at
-// 03:00"), in UTC.
+// 03:00"), in UTC; a part whose deadline the spec sets ends with
+// "within 12h".
 func (s *Schedule) Text() string {
 	if s == nil || s.Manual {
 		return ScheduleManual
@@ -200,7 +201,17 @@ func (s *Schedule) Text() string {
 	if check == 0 {
 		check = DefaultCheckEvery
 	}
-	return fmt.Sprintf("%s; prune every %s; check every %s", backup, prune, check)
+	return fmt.Sprintf("%s%s; prune every %s%s; check every %s%s", backup, within(s.BackupTimeout),
+		prune, within(s.PruneTimeout), check, within(s.CheckTimeout))
+}
+
+// within is a part's deadline as the schedule text writes it, when the
+// spec sets one.
+func within(d Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return " within " + d.String()
 }
 
 func (a *Alerts) text() string {
@@ -316,6 +327,21 @@ func ParseScheduleText(s string) (*Schedule, error) {
 		}
 		seen[f[0]] = true
 		var err error
+		var deadline Duration
+		if n := len(f); n >= 5 && f[n-2] == "within" {
+			if deadline, err = ParseDuration(f[n-1]); err != nil || deadline.Std() < time.Minute {
+				return nil, fmt.Errorf("%q: %q is not a deadline of at least 1m", s, f[n-1])
+			}
+			f = f[:n-2]
+		}
+		switch f[0] {
+		case "backup":
+			sc.BackupTimeout = deadline
+		case "prune":
+			sc.PruneTimeout = deadline
+		case "check":
+			sc.CheckTimeout = deadline
+		}
 		switch {
 		case f[0] == "backup" && len(f) == 4 && f[1] == "daily" && f[2] == "at" && timeOfDay(f[3]):
 			sc.At = f[3]

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAgentEnvReadsBackWhatItRenders(t *testing.T) {
@@ -80,6 +81,40 @@ func TestScheduleDefaultsToADailyBackupAndManualTurnsItOff(t *testing.T) {
 	_, err = Parse("s.yml", []byte(base+"  schedule: sometimes\n"))
 	if err == nil || !strings.Contains(err.Error(), "s.yml:7: spec.schedule") || !strings.Contains(err.Error(), `"manual"`) {
 		t.Errorf("a schedule word other than manual: err = %v", err)
+	}
+}
+
+func TestScheduledRunDeadlinesAreRenderedAndReadBack(t *testing.T) {
+	base := "apiVersion: backup.devopsellence.io/v1alpha1\nkind: Backup\nmetadata: {name: shop}\nspec:\n  image: x\n  repository: {url: \"s3:s3.amazonaws.com/b/shop\"}\n"
+	b, err := Parse("s.yml", []byte(base+"  schedule:\n    at: \"02:30\"\n    backupTimeout: 20h\n    pruneTimeout: 2d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := b.ForEnvironment("production", "shop").Schedule
+	text := sc.Text()
+	if text != "backup daily at 02:30 within 20h; prune every 1d within 2d; check every 7d" {
+		t.Errorf("schedule text = %q", text)
+	}
+	back, err := ParseScheduleText(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.BackupTimeout != Duration(20*time.Hour) || back.PruneTimeout != Duration(2*day) || back.CheckTimeout != 0 || back.At != "02:30" {
+		t.Errorf("read back %+v", back)
+	}
+	for _, bad := range []string{
+		"backup every 1d within 30s; prune every 1d; check every 7d",
+		"backup every 1d within soon; prune every 1d; check every 7d",
+	} {
+		if _, err := ParseScheduleText(bad); err == nil || !strings.Contains(err.Error(), "deadline of at least 1m") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+	_, err = Parse("s.yml", []byte(base+"  schedule:\n    every: 1d\n    checkTimeout: 30s\n    pruneTimeout: 0s\n"))
+	for _, want := range []string{"s.yml:9: spec.schedule.checkTimeout: must be at least 1m", "s.yml:10: spec.schedule.pruneTimeout: must be at least 1m"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
 	}
 }
 

@@ -226,6 +226,12 @@ type Schedule struct {
 	// (defaults 7d and 1d).
 	CheckEvery Duration `json:"checkEvery,omitempty"`
 	PruneEvery Duration `json:"pruneEvery,omitempty"`
+	// BackupTimeout, PruneTimeout and CheckTimeout are the deadlines of
+	// the scheduled runs (defaults 6h, 2h and 2h): a prune of years of
+	// history may need more.
+	BackupTimeout Duration `json:"backupTimeout,omitempty"`
+	PruneTimeout  Duration `json:"pruneTimeout,omitempty"`
+	CheckTimeout  Duration `json:"checkTimeout,omitempty"`
 }
 
 // Alerts are the dead-man's switch and failure notices of unattended runs.

@@ -452,6 +452,14 @@ func (c *checker) schedule(p string, s *Schedule) {
 			c.add(p+"."+f.name, "must be at least 1h")
 		}
 	}
+	for _, f := range []struct {
+		name string
+		d    Duration
+	}{{"backupTimeout", s.BackupTimeout}, {"pruneTimeout", s.PruneTimeout}, {"checkTimeout", s.CheckTimeout}} {
+		if (f.d != 0 || c.b.written(p+"."+f.name)) && f.d.Std() < time.Minute {
+			c.add(p+"."+f.name, "must be at least 1m (a deadline such as 6h or 2d)")
+		}
+	}
 }
 
 func (c *checker) alerts(p string, a *Alerts) {

@@ -202,9 +202,9 @@ func newAgentRunCmd(f *Factory, runF func(*agentRunOptions) error) *cobra.Comman
 	}
 	o.addFlags(cmd, 0, "")
 	fl := cmd.Flags()
-	fl.DurationVar(&o.BackupTimeout, "backup-timeout", operate.DefaultTimeout(operate.OpBackup), "deadline of each scheduled backup")
-	fl.DurationVar(&o.PruneTimeout, "prune-timeout", operate.DefaultTimeout(operate.OpPrune), "deadline of each scheduled prune")
-	fl.DurationVar(&o.CheckTimeout, "check-timeout", operate.DefaultTimeout(operate.OpCheck), "deadline of each scheduled check")
+	fl.DurationVar(&o.BackupTimeout, "backup-timeout", 0, "deadline of each scheduled backup (default: spec.schedule.backupTimeout, else "+operate.DefaultTimeout(operate.OpBackup).String()+")")
+	fl.DurationVar(&o.PruneTimeout, "prune-timeout", 0, "deadline of each scheduled prune (default: spec.schedule.pruneTimeout, else "+operate.DefaultTimeout(operate.OpPrune).String()+")")
+	fl.DurationVar(&o.CheckTimeout, "check-timeout", 0, "deadline of each scheduled check (default: spec.schedule.checkTimeout, else "+operate.DefaultTimeout(operate.OpCheck).String()+")")
 	return cmd
 }
 

@@ -10,8 +10,29 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// Timeouts are the deadlines of scheduled runs.
+// Timeouts are the deadlines of scheduled runs given to the scheduler
+// (its flags); a zero one is the schedule's, else the manual command's.
 type Timeouts map[operate.Op]time.Duration
+
+// of is the deadline of a scheduled run of kind.
+func (t Timeouts) of(kind operate.Op, sc *spec.Schedule) time.Duration {
+	if d := t[kind]; d > 0 {
+		return d
+	}
+	var d spec.Duration
+	switch kind {
+	case operate.OpBackup:
+		d = sc.BackupTimeout
+	case operate.OpPrune:
+		d = sc.PruneTimeout
+	case operate.OpCheck:
+		d = sc.CheckTimeout
+	}
+	if d > 0 {
+		return d.Std()
+	}
+	return operate.DefaultTimeout(kind)
+}
 
 // retryAfter is how soon a failed scheduled run is tried again.
 func retryAfter(sc *spec.Schedule) time.Duration {
@@ -116,7 +137,7 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 				continue
 			}
 			o := RunOptions{Trigger: operate.TriggerSchedule}
-			o.Timeout = timeouts[kind]
+			o.Timeout = timeouts.of(kind, sc)
 			if kind == operate.OpCheck && a.Config.CheckParts > 0 {
 				o.Subset = "auto"
 			}
@@ -125,7 +146,7 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			rc := a.Run(ctx, kind, o)
 			a.Out.Say("schedule: %s finished with exit status %d", kind, rc)
 			if kind == operate.OpBackup && (rc == 0 || rc == 3) {
-				a.copyAfterBackup(ctx, timeouts[operate.OpBackup])
+				a.copyAfterBackup(ctx, timeouts.of(operate.OpBackup, sc))
 			}
 			switch {
 			case rc == 0 || (kind == operate.OpBackup && rc == 3):

@@ -57,3 +57,20 @@ func TestTheSchedulerRefusesToStartWithoutTheToolsItNeeds(t *testing.T) {
 		}
 	}
 }
+
+func TestAScheduledRunsDeadlineIsTheFlagsElseTheSchedulesElseTheCommands(t *testing.T) {
+	sc := &spec.Schedule{Every: spec.Duration(24 * time.Hour), PruneTimeout: spec.Duration(30 * time.Hour)}
+	flags := Timeouts{operate.OpCheck: 90 * time.Minute}
+	for _, tc := range []struct {
+		kind operate.Op
+		want time.Duration
+	}{
+		{operate.OpPrune, 30 * time.Hour},                            // the spec's schedule.pruneTimeout
+		{operate.OpCheck, 90 * time.Minute},                          // the scheduler's --check-timeout
+		{operate.OpBackup, operate.DefaultTimeout(operate.OpBackup)}, // neither: the backup command's
+	} {
+		if got := flags.of(tc.kind, sc); got != tc.want {
+			t.Errorf("%s: deadline %s, want %s", tc.kind, got, tc.want)
+		}
+	}
+}
