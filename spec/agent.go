@@ -319,38 +319,28 @@ func ParseScheduleText(s string) (*Schedule, error) {
 		return nil, nil
 	}
 	sc := &Schedule{}
+	every := map[string]*Duration{"backup": &sc.Every, "prune": &sc.PruneEvery, "check": &sc.CheckEvery}
+	within := map[string]*Duration{"backup": &sc.BackupTimeout, "prune": &sc.PruneTimeout, "check": &sc.CheckTimeout}
 	seen := map[string]bool{}
 	for part := range strings.SplitSeq(s, ";") {
 		f := strings.Fields(part)
-		if len(f) < 3 || seen[f[0]] {
+		if len(f) < 3 || seen[f[0]] || within[f[0]] == nil {
 			return nil, fmt.Errorf("%q: want e.g. \"backup every 1d; prune every 1d; check every 7d\" or %q", s, ScheduleManual)
 		}
 		seen[f[0]] = true
-		var err error
-		var deadline Duration
 		if n := len(f); n >= 5 && f[n-2] == "within" {
-			if deadline, err = ParseDuration(f[n-1]); err != nil || deadline.Std() < time.Minute {
+			d, err := ParseDuration(f[n-1])
+			if err != nil || d.Std() < time.Minute {
 				return nil, fmt.Errorf("%q: %q is not a deadline of at least 1m", s, f[n-1])
 			}
-			f = f[:n-2]
+			*within[f[0]], f = d, f[:n-2]
 		}
-		switch f[0] {
-		case "backup":
-			sc.BackupTimeout = deadline
-		case "prune":
-			sc.PruneTimeout = deadline
-		case "check":
-			sc.CheckTimeout = deadline
-		}
+		var err error
 		switch {
 		case f[0] == "backup" && len(f) == 4 && f[1] == "daily" && f[2] == "at" && timeOfDay(f[3]):
 			sc.At = f[3]
-		case f[0] == "backup" && len(f) == 3 && f[1] == "every":
-			sc.Every, err = ParseDuration(f[2])
-		case f[0] == "prune" && len(f) == 3 && f[1] == "every":
-			sc.PruneEvery, err = ParseDuration(f[2])
-		case f[0] == "check" && len(f) == 3 && f[1] == "every":
-			sc.CheckEvery, err = ParseDuration(f[2])
+		case len(f) == 3 && f[1] == "every":
+			*every[f[0]], err = ParseDuration(f[2])
 		default:
 			return nil, fmt.Errorf("%q: cannot read %q", s, strings.TrimSpace(part))
 		}
