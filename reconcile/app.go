@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"sort"
 
@@ -126,8 +127,9 @@ func ReadApp(root *yaml.Node, detail string) (*App, error) {
 }
 
 func readServices(n *yaml.Node, path, detail string, servers map[string]bool) ([]AppService, error) {
-	var out []AppService
-	for _, kv := range mapping(n) {
+	kvs := mapping(n)
+	out := make([]AppService, 0, len(kvs))
+	for _, kv := range kvs {
 		if detail != "*" && kv.key != detail && !servers[kv.key] {
 			var v volumesOnly
 			if err := kv.value.Decode(&v); err != nil {
@@ -204,24 +206,26 @@ func (a *App) ServiceIn(env, name string) (AppService, bool) {
 	return merge(s, ovs), true
 }
 
-// ServicesIn is every base service as environment env resolves it (see
-// ServiceIn), in file order: one pass over the overlays, whatever the
-// number of services.
-func (a *App) ServicesIn(env string) []AppService {
-	idx := map[string][]AppService{}
-	for _, o := range a.Overlays {
-		if o.Environment != env {
-			continue
+// ServicesIn yields every base service as environment env resolves it
+// (see ServiceIn), in file order: one pass over the overlays, whatever the
+// number of services, and no copy of the list.
+func (a *App) ServicesIn(env string) iter.Seq[AppService] {
+	return func(yield func(AppService) bool) {
+		idx := map[string][]AppService{}
+		for _, o := range a.Overlays {
+			if o.Environment != env {
+				continue
+			}
+			for _, ov := range o.Services {
+				idx[ov.Name] = append(idx[ov.Name], ov)
+			}
 		}
-		for _, ov := range o.Services {
-			idx[ov.Name] = append(idx[ov.Name], ov)
+		for _, s := range a.Services {
+			if !yield(merge(s, idx[s.Name])) {
+				return
+			}
 		}
 	}
-	out := make([]AppService, len(a.Services))
-	for i, s := range a.Services {
-		out[i] = merge(s, idx[s.Name])
-	}
-	return out
 }
 
 // merge applies an environment's overlays of base service s, in file

@@ -24,7 +24,7 @@ type ServerVolume struct {
 func serverVolumes(app *App, covered []string, backup string) []ServerVolume {
 	var out []ServerVolume
 	for _, env := range covered {
-		for _, s := range app.ServicesIn(env) {
+		for s := range app.ServicesIn(env) {
 			if s.Name == backup {
 				continue
 			}

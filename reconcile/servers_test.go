@@ -300,7 +300,7 @@ func TestAnOverlayMergesAServersEnvAndReplacesItsLists(t *testing.T) {
 	// Resolving every service at once (as plan does, once per
 	// environment) gives what resolving each one gives.
 	for _, env := range []string{"production", "staging", "review"} {
-		all := app.ServicesIn(env)
+		all := slices.Collect(app.ServicesIn(env))
 		if len(all) != len(app.Services) {
 			t.Fatalf("%s: %d services resolved, want %d", env, len(all), len(app.Services))
 		}

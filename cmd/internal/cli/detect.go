@@ -162,7 +162,7 @@ type mount struct{ service, target, source string }
 // is dumped instead (and the plan says so for each such volume).
 func mountsIn(app *reconcile.App, env, skip string) []mount {
 	var out []mount
-	for _, s := range app.ServicesIn(env) {
+	for s := range app.ServicesIn(env) {
 		if s.Name == skip {
 			continue
 		}
