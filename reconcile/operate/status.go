@@ -85,7 +85,10 @@ type Operation struct {
 	Stale      bool       `json:"stale"`
 	Trigger    string     `json:"trigger,omitempty"`
 	Summary    string     `json:"summary,omitempty"`
-	Evidence   *Evidence  `json:"evidence,omitempty"`
+	// Copy names the second repository the evidence was read from, when
+	// it is not the primary (a restore from a copy).
+	Copy     string    `json:"copy,omitempty"`
+	Evidence *Evidence `json:"evidence,omitempty"`
 	// Next is when the scheduler runs it next (nil: never by itself).
 	Next    *time.Time `json:"next,omitempty"`
 	NextWhy string     `json:"next_why,omitempty"`
@@ -299,6 +302,9 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	}
 	if ref.Doc != nil {
 		op.Summary = summarize(ref.Doc)
+	}
+	if op.Copy = ref.Copy; ref.Copy != "" {
+		op.Summary += " (recorded in copy " + ref.Copy + ")"
 	}
 	if limit > 0 && now.Sub(t) > limit {
 		op.Stale = true

@@ -130,6 +130,9 @@ type EvidenceRef struct {
 	RunID      string    `json:"run_id,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	CheckPart  string    `json:"check_part,omitempty"`
+	// Copy names the second repository that holds this evidence, when it
+	// is not the primary: a restore from a copy records its evidence there.
+	Copy string `json:"copy,omitempty"`
 	// Doc is the whole document, when it was read.
 	Doc *Evidence `json:"doc,omitempty"`
 }

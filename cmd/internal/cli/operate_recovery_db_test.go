@@ -170,6 +170,25 @@ func TestACopyInASecondRepositoryRestoresAfterThePrimaryIsLost(t *testing.T) {
 		if r := app.cli(t, "restore", id[:8], "--from-copy", "nas"); r.code != 2 || !strings.Contains(r.stderr, "no copy of that name") {
 			t.Errorf("an unknown copy: exit %d\n%s", r.code, r.stderr)
 		}
+
+		// A new primary: status shows the restore, whose evidence is in the copy.
+		if r := app.cli(t, "backup", "--init"); r.code != 0 {
+			t.Fatalf("backup into a new primary: exit %d\n%s", r.code, r.stderr)
+		}
+		st = app.cli(t, "status", "--output", "json")
+		var after struct {
+			Environments []struct{ Operations []operate.Operation }
+		}
+		must(t, json.Unmarshal([]byte(st.stdout), &after))
+		var restore *operate.Operation
+		for i, op := range after.Environments[0].Operations {
+			if op.Kind == "restore" {
+				restore = &after.Environments[0].Operations[i]
+			}
+		}
+		if restore == nil || restore.Result != "ok" || restore.Copy != "offsite" || !strings.Contains(restore.Summary, "recorded in copy offsite") {
+			t.Errorf("status after the restore from the copy: %+v\n%s", restore, st.stdout)
+		}
 	})
 }
 

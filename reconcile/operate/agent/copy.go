@@ -188,9 +188,10 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 // CopyStatusTimeout bounds status's look into each copy.
 const CopyStatusTimeout = time.Minute
 
-// copiesStatus reads what each copy holds of this app, for status.
-func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyData {
-	var out []operate.CopyData
+// copiesStatus reads what each copy holds of this app, for status, and
+// the newest restore evidence of each: a restore from a copy (the primary
+// was lost) records its evidence in that copy.
+func (a *Agent) copiesStatus(ctx context.Context, now time.Time) (out []operate.CopyData, restores []operate.EvidenceRef) {
 	for _, c := range a.Config.Copies {
 		d := operate.CopyData{Name: c.Name, Repository: c.Repository, Groups: []operate.SnapGroup{}}
 		r, err := a.copyRunner(c)
@@ -207,6 +208,12 @@ func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyD
 			if err == nil {
 				st := operate.Summarize(toShared(list), a.identity(), now)
 				d.Snapshots, d.Groups = st.Snapshots, st.Groups
+				for _, e := range st.Evidence {
+					if e.Kind == string(operate.OpRestore) {
+						e.Copy = c.Name
+						restores = append(restores, e)
+					}
+				}
 			}
 		}
 		if err != nil {
@@ -217,7 +224,22 @@ func (a *Agent) copiesStatus(ctx context.Context, now time.Time) []operate.CopyD
 		}
 		out = append(out, d)
 	}
-	return out
+	return out, restores
+}
+
+// newestRestore puts into evidence the newest of the restores recorded in
+// copies when it is newer than the primary's own last restore.
+func newestRestore(evidence, restores []operate.EvidenceRef) []operate.EvidenceRef {
+	own := slices.IndexFunc(evidence, func(e operate.EvidenceRef) bool { return e.Kind == string(operate.OpRestore) })
+	for _, r := range restores {
+		switch {
+		case own < 0:
+			evidence, own = append(evidence, r), len(evidence)
+		case r.Time.After(evidence[own].Time):
+			evidence[own] = r
+		}
+	}
+	return evidence
 }
 
 func toShared(list []restic.Snapshot) []operate.Snapshot {

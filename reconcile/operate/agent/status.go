@@ -52,7 +52,9 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 				data.Twins[d.Name] = twin
 			}
 		}
-		data.Copies = a.copiesStatus(ctx, now)
+		var restores []operate.EvidenceRef
+		data.Copies, restores = a.copiesStatus(ctx, now)
+		data.Evidence = newestRestore(data.Evidence, restores)
 		a.readWorst(ctx, &data)
 		st = &data
 	}
