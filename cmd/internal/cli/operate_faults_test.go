@@ -118,31 +118,7 @@ func TestAStaleLockIsExplainedAndRemovedOnlyWithUnlockStale(t *testing.T) {
 		app := newOpsApp(t, rb, opsConfig{})
 		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
 		app.mustOp(t, 0, "backup", "--init")
-
-		// A backup killed while it holds its lock leaves the lock behind.
-		cmd := exec.Command(rb.path, "backup", "--stdin", "--stdin-filename", "killed.txt", "--host", "elsewhere")
-		cmd.Env = []string{"RESTIC_REPOSITORY=" + app.repo, "RESTIC_PASSWORD=" + app.password, "HOME=" + app.sim.Home}
-		stdin, err := cmd.StdinPipe()
-		must(t, err)
-		must(t, cmd.Start())
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			// The lock file must be complete: restic ignores a lock it cannot read.
-			locks, _ := os.ReadDir(filepath.Join(app.repo, "locks"))
-			if len(locks) > 0 {
-				if fi, err := locks[0].Info(); err == nil && fi.Size() > 0 {
-					time.Sleep(300 * time.Millisecond)
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("restic took no lock")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		must(t, cmd.Process.Kill())
-		_ = cmd.Wait()
-		_ = stdin.Close()
+		leaveStaleLock(t, app, rb, false)
 
 		d := app.mustOp(t, 1, "check")
 		f := d.finding("locked")
@@ -160,6 +136,44 @@ func TestAStaleLockIsExplainedAndRemovedOnlyWithUnlockStale(t *testing.T) {
 			t.Errorf("check after unlock = %v", s)
 		}
 	})
+}
+
+// leaveStaleLock kills restic while it holds a lock, which leaves the lock
+// behind (a dead PID on this host: stale to restic): a backup's, or with
+// exclusive a check's (reading data at 1 KiB/s, so it holds it until
+// killed), as a prune's or check's would be.
+func leaveStaleLock(t *testing.T, app *opsApp, rb resticBin, exclusive bool) {
+	t.Helper()
+	args := []string{"backup", "--stdin", "--stdin-filename", "killed.txt", "--host", "elsewhere"}
+	if exclusive {
+		data := filepath.Join(t.TempDir(), "data")
+		writeRandom(t, data, 2<<20)
+		app.restic(t, "backup", "--host", "elsewhere", data)
+		args = []string{"check", "--read-data", "--limit-download", "1"}
+	}
+	cmd := exec.Command(rb.path, args...)
+	cmd.Env = []string{"RESTIC_REPOSITORY=" + app.repo, "RESTIC_PASSWORD=" + app.password, "HOME=" + app.sim.Home}
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		// The lock file must be complete: restic ignores a lock it cannot read.
+		locks, _ := os.ReadDir(filepath.Join(app.repo, "locks"))
+		if len(locks) > 0 {
+			if fi, err := locks[0].Info(); err == nil && fi.Size() > 0 {
+				time.Sleep(300 * time.Millisecond)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("restic took no lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	must(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	_ = stdin.Close()
 }
 
 // hangingServer accepts connections and never answers, like a backend that

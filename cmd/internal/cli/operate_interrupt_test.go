@@ -166,3 +166,48 @@ func TestTheSchedulerStopsARunAtItsOwnDeadline(t *testing.T) {
 		}
 	})
 }
+
+// TestTheSchedulerRemovesAStaleLockThatWouldStopEveryBackup: a restic
+// killed mid-run (a deploy, the OOM killer) leaves its lock; nobody is
+// there to pass --unlock-stale, so the scheduler removes a lock that
+// restic calls stale and backs up.
+func TestTheSchedulerRemovesAStaleLockThatWouldStopEveryBackup(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{extra: "  schedule:\n    every: 1h"})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.restic(t, "init")
+		leaveStaleLock(t, app, rb, true)
+		sched := app.sim.Command(context.Background(), "exec", "backup", "--env", "production", "--",
+			"devopsellence-backup", "agent", "run")
+		var out bytes.Buffer
+		sched.Stdout, sched.Stderr = &out, &out
+		must(t, sched.Start())
+		t.Cleanup(func() {
+			app.sim.StopServices(t)
+			_ = sched.Wait()
+		})
+		deadline := time.Now().Add(3 * time.Minute)
+		for len(app.snapshots(t, "--tag", "evidence:backup")) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no scheduled backup was recorded; the scheduler's exec printed:\n%s", out.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		ev := app.evidence(t, "backup")
+		if ev["trigger"] != "schedule" || ev["result"] != "ok" {
+			t.Fatalf("scheduled backup evidence: trigger %v, result %v\n%v", ev["trigger"], ev["result"], ev)
+		}
+		unlocked := false
+		for _, s := range ev["steps"].([]any) {
+			if step := s.(map[string]any); step["name"] == "unlock" && step["result"] == "ok" {
+				unlocked = true
+			}
+		}
+		if !unlocked {
+			t.Errorf("the backup has no unlock step: %v", ev["steps"])
+		}
+		if len(app.snapshots(t, "--tag", "kind:files")) == 0 {
+			t.Error("no files snapshot")
+		}
+	})
+}

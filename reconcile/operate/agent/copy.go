@@ -263,7 +263,7 @@ func (a *Agent) copyAfterBackup(ctx context.Context, timeout time.Duration) {
 	if len(a.Config.Copies) == 0 || ctx.Err() != nil {
 		return
 	}
-	o := RunOptions{Trigger: operate.TriggerSchedule}
+	o := scheduledRun()
 	o.Timeout = timeout
 	a.Out.Say("schedule: running copy")
 	a.Out.Say("schedule: copy finished with exit status %d", a.Run(ctx, operate.OpCopy, o))

@@ -10,6 +10,17 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
+// scheduledRun is the options of a run the scheduler starts. Nobody is
+// there to run it again with --unlock-stale: a lock that restic itself
+// calls stale (its process is gone from this host, or it has not been
+// refreshed for 30 minutes) is removed, or a restic killed mid-run (a
+// deploy, the OOM killer) would stop every backup after it.
+func scheduledRun() RunOptions {
+	o := RunOptions{Trigger: operate.TriggerSchedule}
+	o.UnlockStale = true
+	return o
+}
+
 // Timeouts are the deadlines of scheduled runs given to the scheduler
 // (its flags); a zero one is the schedule's, else the manual command's.
 type Timeouts map[operate.Op]time.Duration
@@ -136,7 +147,7 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			if !scheduled || a.Now().Before(at) || ctx.Err() != nil {
 				continue
 			}
-			o := RunOptions{Trigger: operate.TriggerSchedule}
+			o := scheduledRun()
 			o.Timeout = timeouts.of(kind, sc)
 			if kind == operate.OpCheck && a.Config.CheckParts > 0 {
 				o.Subset = "auto"
