@@ -263,6 +263,9 @@ func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outco
 	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,
 		Message:     fmt.Sprintf("%s in service %s exited with status %d without a result", op, service, out.ExitCode),
 		NextActions: []reconcile.Action{{Label: "run it again with more detail", Command: operate.Command(op, es.Environment) + " -v 1"}}}
+	if out.BadLines > 0 {
+		f.Message += fmt.Sprintf(" (%d line(s) of its JSON output could not be read: cut or garbled on the way)", out.BadLines)
+	}
 	if said != "" {
 		f.Evidence = []string{said}
 	}
