@@ -137,23 +137,7 @@ func TestTheSchedulerStopsARunAtItsOwnDeadline(t *testing.T) {
 		app := newOpsApp(t, rb, opsConfig{extra: "  schedule:\n    every: 1h"})
 		writeRandom(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "media"), 400<<20)
 		app.restic(t, "init")
-		sched := app.sim.Command(context.Background(), "exec", "backup", "--env", "production", "--",
-			"devopsellence-backup", "agent", "run", "--backup-timeout", "3s")
-		var out bytes.Buffer
-		sched.Stdout, sched.Stderr = &out, &out
-		must(t, sched.Start())
-		t.Cleanup(func() {
-			app.sim.StopServices(t)
-			_ = sched.Wait()
-		})
-		deadline := time.Now().Add(3 * time.Minute)
-		for len(app.snapshots(t, "--tag", "evidence:backup")) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no scheduled backup was recorded; the scheduler's exec printed:\n%s", out.String())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		ev := app.evidence(t, "backup")
+		ev := scheduledBackup(t, app, "--backup-timeout", "3s")
 		if ev["trigger"] != "schedule" || ev["result"] != "failed" || ev["interrupted"] != true {
 			t.Errorf("scheduled backup evidence: trigger %v, result %v, interrupted %v", ev["trigger"], ev["result"], ev["interrupted"])
 		}
@@ -177,23 +161,7 @@ func TestTheSchedulerRemovesAStaleLockThatWouldStopEveryBackup(t *testing.T) {
 		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
 		app.restic(t, "init")
 		leaveStaleLock(t, app, rb, true)
-		sched := app.sim.Command(context.Background(), "exec", "backup", "--env", "production", "--",
-			"devopsellence-backup", "agent", "run")
-		var out bytes.Buffer
-		sched.Stdout, sched.Stderr = &out, &out
-		must(t, sched.Start())
-		t.Cleanup(func() {
-			app.sim.StopServices(t)
-			_ = sched.Wait()
-		})
-		deadline := time.Now().Add(3 * time.Minute)
-		for len(app.snapshots(t, "--tag", "evidence:backup")) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no scheduled backup was recorded; the scheduler's exec printed:\n%s", out.String())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		ev := app.evidence(t, "backup")
+		ev := scheduledBackup(t, app)
 		if ev["trigger"] != "schedule" || ev["result"] != "ok" {
 			t.Fatalf("scheduled backup evidence: trigger %v, result %v\n%v", ev["trigger"], ev["result"], ev)
 		}
@@ -210,4 +178,31 @@ func TestTheSchedulerRemovesAStaleLockThatWouldStopEveryBackup(t *testing.T) {
 			t.Error("no files snapshot")
 		}
 	})
+}
+
+// scheduledBackup starts the service's scheduler (agent run with args)
+// through exec, waits until it records a backup, and returns that
+// backup's evidence. The scheduler is stopped when the test ends.
+func scheduledBackup(t *testing.T, app *opsApp, args ...string) map[string]any {
+	t.Helper()
+	sched := app.sim.Command(context.Background(), append([]string{"exec", "backup", "--env", "production", "--",
+		"devopsellence-backup", "agent", "run"}, args...)...)
+	out, err := os.Create(filepath.Join(t.TempDir(), "scheduler.out"))
+	must(t, err)
+	sched.Stdout, sched.Stderr = out, out
+	must(t, sched.Start())
+	t.Cleanup(func() {
+		app.sim.StopServices(t)
+		_ = sched.Wait()
+		_ = out.Close()
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(app.snapshots(t, "--tag", "evidence:backup")) == 0 {
+		if time.Now().After(deadline) {
+			printed, _ := os.ReadFile(out.Name())
+			t.Fatalf("no scheduled backup was recorded; the scheduler's exec printed:\n%s", printed)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return app.evidence(t, "backup")
 }
