@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
@@ -108,18 +109,28 @@ EXIT STATUS
 			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runApply)
 		},
 	}
-	fl := cmd.Flags()
+	o.addAskFlags(cmd.Flags())
+	o.addFlags(cmd.Flags())
+	cmd.Flags().StringSliceVar(&o.Envs, "env", nil, "limit secrets and deploys to these environments")
+	return cmd
+}
+
+// addAskFlags adds the flags of the commands that may ask a person and
+// print a result (apply, init).
+func (o *applyOptions) addAskFlags(fl *pflag.FlagSet) {
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "apply without asking for confirmation")
 	fl.BoolVar(&o.NonInteractive, "non-interactive", false, "never prompt: take secrets only from explicit sources (implies --yes)")
+	fl.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
+}
+
+// addFlags adds the flags of every command that applies (apply, init, run).
+func (o *applyOptions) addFlags(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
 	fl.BoolVar(&o.LabelNodes, "label-nodes", false, "label attached nodes worker when none is (keeping their other labels)")
-	fl.StringSliceVar(&o.Envs, "env", nil, "limit secrets and deploys to these environments")
 	fl.StringSliceVar(&o.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	fl.StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text or json")
 	fl.StringArrayVar(&o.SecretEnv, "secret-env", nil, "take secret NAME (in ENV, or every environment) from variable VAR: [ENV:]NAME=VAR")
 	fl.StringArrayVar(&o.SecretFile, "secret-file", nil, "take secret NAME (in ENV, or every environment) from a file: [ENV:]NAME=PATH")
 	fl.DurationVar(&o.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
-	return cmd
 }
 
 // ApplyDoc is apply's JSON document.

@@ -102,16 +102,8 @@ EXIT STATUS
 	fl.StringArrayVar(&o.OnePassword, "onepassword", nil, "take a secret from 1Password: NAME=op://vault/item/field")
 	fl.BoolVar(&o.Force, "force", false, "overwrite an existing spec")
 	fl.BoolVar(&o.NoApply, "no-apply", false, "write the spec and show the plan, but do not apply")
-	af := &o.apply
-	fl.BoolVarP(&af.Yes, "yes", "y", false, "apply without asking for confirmation")
-	fl.BoolVar(&af.NonInteractive, "non-interactive", false, "never prompt (implies --yes); every answer comes from flags")
-	fl.BoolVar(&af.NoDeploy, "no-deploy", false, "do not deploy")
-	fl.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
-	fl.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	fl.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
-	fl.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
-	fl.StringVarP(&af.Output, "output", "o", render.Text, "result format on stdout: text or json")
-	fl.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	o.apply.addAskFlags(fl)
+	o.apply.addFlags(fl)
 	return cmd
 }
 

@@ -76,14 +76,8 @@ EXIT STATUS
 	fl.DurationVar(&o.MaxBackoff, "max-backoff", 0, "longest retry delay (default: --interval)")
 	fl.DurationVar(&o.Poll, "poll", 10*time.Second, "how often to look for changed inputs while an unfixable error stands")
 	fl.StringVar(&o.StatusFile, "status-file", "", "write the status (conditions per environment) to this JSON file after each pass (a regular file or a new path)")
-	af := &o.apply
-	fl.BoolVar(&af.NoDeploy, "no-deploy", false, "patch and store secrets, but do not deploy")
-	fl.BoolVar(&af.LabelNodes, "label-nodes", false, "label attached nodes worker when none is")
-	fl.StringSliceVar(&af.DisableBackups, "disable-backups", nil, "confirm that the plan stops backing up these environments (their backup service goes inert)")
-	fl.StringSliceVar(&af.Envs, "env", nil, "limit secrets and deploys to these environments")
-	fl.StringArrayVar(&af.SecretEnv, "secret-env", nil, "take secret NAME from variable VAR: [ENV:]NAME=VAR")
-	fl.StringArrayVar(&af.SecretFile, "secret-file", nil, "take secret NAME from a file: [ENV:]NAME=PATH")
-	fl.DurationVar(&af.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another run on this app")
+	o.apply.addFlags(fl)
+	fl.StringSliceVar(&o.apply.Envs, "env", nil, "limit secrets and deploys to these environments")
 	return cmd
 }
 
