@@ -144,22 +144,34 @@ func TestAStaleLockIsExplainedAndRemovedOnlyWithUnlockStale(t *testing.T) {
 // killed), as a prune's or check's would be.
 func leaveStaleLock(t *testing.T, app *opsApp, rb resticBin, exclusive bool) {
 	t.Helper()
+	leaveStaleLockIn(t, rb, app.repo, app.password, app.sim.Home, exclusive)
+}
+
+// leaveStaleLockIn is leaveStaleLock in any repository (a copy's).
+func leaveStaleLockIn(t *testing.T, rb resticBin, repo, password, home string, exclusive bool) {
+	t.Helper()
+	env := []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=" + password, "HOME=" + home,
+		"RESTIC_CACHE_DIR=" + filepath.Join(t.TempDir(), "cache")}
 	args := []string{"backup", "--stdin", "--stdin-filename", "killed.txt", "--host", "elsewhere"}
 	if exclusive {
 		data := filepath.Join(t.TempDir(), "data")
 		writeRandom(t, data, 2<<20)
-		app.restic(t, "backup", "--host", "elsewhere", data)
+		seed := exec.Command(rb.path, "backup", "--host", "elsewhere", data)
+		seed.Env = env
+		if out, err := seed.CombinedOutput(); err != nil {
+			t.Fatalf("restic backup: %v\n%s", err, out)
+		}
 		args = []string{"check", "--read-data", "--limit-download", "1"}
 	}
 	cmd := exec.Command(rb.path, args...)
-	cmd.Env = []string{"RESTIC_REPOSITORY=" + app.repo, "RESTIC_PASSWORD=" + app.password, "HOME=" + app.sim.Home}
+	cmd.Env = env
 	stdin, err := cmd.StdinPipe()
 	must(t, err)
 	must(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		// The lock file must be complete: restic ignores a lock it cannot read.
-		locks, _ := os.ReadDir(filepath.Join(app.repo, "locks"))
+		locks, _ := os.ReadDir(filepath.Join(repo, "locks"))
 		if len(locks) > 0 {
 			if fi, err := locks[0].Info(); err == nil && fi.Size() > 0 {
 				time.Sleep(300 * time.Millisecond)

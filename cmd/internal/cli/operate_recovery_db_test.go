@@ -264,6 +264,33 @@ func TestExcludesAndACustomDumpShapeTheBackupAndARestoreKeepsWhatIsExcluded(t *t
 	})
 }
 
+func TestAStaleLockInACopyIsRemovedOnlyWithUnlockStale(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		copyRepo := filepath.Join(t.TempDir(), "offsite")
+		pw := "offsite-pw-" + rb.version
+		app := newOpsApp(t, rb, opsConfig{
+			extra:   "  copies:\n    - name: offsite\n      repository:\n        url: " + copyRepo + "\n        volume: " + copyRepo + "\n      passwordSecret: OFFSITE_RESTIC_PASSWORD",
+			secrets: map[string]string{"OFFSITE_RESTIC_PASSWORD": pw},
+		})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.mustOp(t, 0, "backup", "--init")
+		// A copy killed while it held the copy's lock.
+		leaveStaleLockIn(t, rb, copyRepo, pw, app.sim.Home, true)
+
+		d := app.mustOp(t, 1, "copy")
+		if s := d.step(t, "copy:offsite"); s["error"] != "locked" {
+			t.Fatalf("copy into the locked copy: %v", s)
+		}
+		d = app.mustOp(t, 0, "copy", "--unlock-stale")
+		if s := d.step(t, "unlock:offsite"); s["result"] != "ok" {
+			t.Errorf("unlock step = %v", s)
+		}
+		if s := d.step(t, "copy:offsite"); s["result"] != "ok" {
+			t.Errorf("copy after the unlock = %v", s)
+		}
+	})
+}
+
 func TestTheSchedulerCopiesEachBackupAndPrunesTheCopyByItsOwnRetention(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		copyRepo := filepath.Join(t.TempDir(), "offsite")

@@ -75,15 +75,8 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 			}
 			s.ok(0, "initialised a new repository at "+a.Config.Repository)
 			err = f()
-		case re.Class == restic.ClassLocked && o.UnlockStale:
-			s := rec.begin("unlock", "unlock")
-			removed, uerr := a.restic.Unlock(ctx)
-			if uerr != nil {
-				s.fail(exitOf(uerr), class(uerr), message(uerr))
-			} else {
-				s.ok(0, removed)
-			}
-			err = f()
+		case re.Class == restic.ClassLocked:
+			err = unlockStale(ctx, rec, o, a.restic, "unlock", err, f)
 		}
 	}
 	switch class(err) {
@@ -91,6 +84,23 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 		rec.repoUnusable = true
 	}
 	return err
+}
+
+// unlockStale handles err, a call f on repository r that found it locked:
+// with --unlock-stale (and in every scheduled run) it runs restic unlock,
+// stale locks only, as step name, and runs f once more.
+func unlockStale(ctx context.Context, rec *recorder, o RunOptions, r *restic.Runner, name string, err error, f func() error) error {
+	if !o.UnlockStale || restic.ClassOf(err) != restic.ClassLocked || ctx.Err() != nil {
+		return err
+	}
+	s := rec.begin(name, "unlock")
+	removed, uerr := r.Unlock(ctx)
+	if uerr != nil {
+		s.fail(exitOf(uerr), class(uerr), message(uerr))
+	} else {
+		s.ok(0, removed)
+	}
+	return f()
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -133,7 +133,8 @@ func (a *Agent) copyOne(ctx context.Context, rec *recorder, o RunOptions, c spec
 		return
 	}
 	filter.NoLock = false
-	if err := r.Copy(ctx, restic.CopyOptions{FromEnv: a.fromEnv(), Filter: filter}); err != nil {
+	copyAll := func() error { return r.Copy(ctx, restic.CopyOptions{FromEnv: a.fromEnv(), Filter: filter}) }
+	if err := unlockStale(ctx, rec, o, r, "unlock:"+c.Name, copyAll(), copyAll); err != nil {
 		s.fail(exitOf(err), class(err), message(err))
 		return
 	}
@@ -167,8 +168,12 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 		}
 		policy := strings.Join(c.Retention, " ")
 		s.fact("policy", policy)
-		fr, err := r.Forget(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}}, c.Retention)
-		if err != nil {
+		var fr restic.ForgetResult
+		forget := func() (err error) {
+			fr, err = r.Forget(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}}, c.Retention)
+			return err
+		}
+		if err := unlockStale(ctx, rec, o, r, "unlock:"+c.Name, forget(), forget); err != nil {
 			s.fail(exitOf(err), class(err), message(err))
 			continue
 		}
