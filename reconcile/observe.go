@@ -80,3 +80,21 @@ func unchecked(err error) *Finding {
 	}
 	return nil
 }
+
+// CodeConfigOnly: the plan was made from the files alone.
+const CodeConfigOnly = "config_only"
+
+// DeployNotChecked is the deploy reason of an environment in a plan made
+// from the files alone.
+const DeployNotChecked = "not checked here: the deploy records are on the machine that deploys, whose apply decides"
+
+// configOnlyFinding says what a plan from the files alone checked, and what
+// it left to the machine that deploys.
+func configOnlyFinding(why string) Finding {
+	return Finding{
+		Severity: SeverityInfo, Code: CodeConfigOnly,
+		Message: "planned from the files alone (" + why + "): the diff of devopsellence.yml, the spec against the app and the findings that need no state were checked here; " +
+			"stored secrets, nodes and deploys were not checked here, and the apply on the machine that deploys checks them",
+		NextActions: []Action{{Label: "on the machine that deploys, see everything", Command: "devopsellence-backup plan"}},
+	}
+}

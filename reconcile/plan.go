@@ -25,6 +25,11 @@ type Observed struct {
 	Nodes map[string][]Node
 	// Unchecked says why secrets and nodes were not checked, if they were not.
 	Unchecked *Finding
+	// ConfigOnly says why the plan is made from the files alone (--config-only,
+	// or no devopsellence state on this machine); empty when it is not. Then
+	// neither secrets nor deploys are judged: only a change to the file is
+	// pending.
+	ConfigOnly string
 	// Deployed maps an environment to the fingerprint of its last successful deploy.
 	Deployed map[string]string
 }
@@ -41,6 +46,9 @@ type Plan struct {
 	Findings      []Finding
 	// SecretsChecked is false when devopsellence could not be asked.
 	SecretsChecked bool
+	// ConfigOnly is set when the plan was made from the files alone: the
+	// secrets, nodes and deploys were not checked here.
+	ConfigOnly bool
 	// Spans are where After differs from Before, as the patch spliced it, so
 	// a diff need not compare the whole file; nil when not known.
 	Spans []yamlpatch.Span
@@ -219,7 +227,7 @@ func (p *Plan) Env(env string) *EnvPlan {
 // when empty); a covered environment outside them that lacks a secret is not
 // ready and is planned inert.
 func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
-	p := &Plan{Service: d.Service, SpecFile: d.SpecFile, ConfigFile: o.ConfigFile, Before: o.Config, SecretsChecked: o.Secrets != nil}
+	p := &Plan{Service: d.Service, SpecFile: d.SpecFile, ConfigFile: o.ConfigFile, Before: o.Config, SecretsChecked: o.Secrets != nil, ConfigOnly: o.ConfigOnly != ""}
 	eff := effectiveState(d, o, selected)
 	edits, err := diffConfig(d, o, p, eff.overlays)
 	if err != nil {
@@ -234,6 +242,9 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	configChanged := len(p.Changes) > 0
 	if o.Unchecked != nil {
 		p.Findings = append(p.Findings, *o.Unchecked)
+	}
+	if o.ConfigOnly != "" {
+		p.Findings = append(p.Findings, configOnlyFinding(o.ConfigOnly))
 	}
 	for _, env := range d.Covered {
 		p.Environments = append(p.Environments, planEnv(d, o, eff, env, configChanged))
@@ -280,6 +291,12 @@ func planEnv(d *Desired, o *Observed, eff effective, env string, configChanged b
 	}
 	if _, notReady := eff.notReady[env]; notReady {
 		ep.Inert, ep.DeployReason = true, fmt.Sprintf("not ready: %d secret(s) to store first, with `devopsellence-backup apply --env %s`", missing, env)
+		return ep
+	}
+	if o.ConfigOnly != "" {
+		// The deploy records and the stored secrets are on the machine that
+		// deploys: its apply decides.
+		ep.DeployReason = DeployNotChecked
 		return ep
 	}
 	// A deploy is needed unless this exact service was deployed successfully

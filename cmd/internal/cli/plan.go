@@ -24,6 +24,7 @@ type planOptions struct {
 	Output           string
 	DetailedExitcode bool
 	Out              string
+	ConfigOnly       bool
 }
 
 func newPlanCmd(f *Factory, runF func(*planOptions) error) *cobra.Command {
@@ -42,18 +43,25 @@ regular file is followed); a device, FIFO, socket, folder, read-only file,
 devopsellence.yml, the spec or devopsellence-backup's own state is refused
 with exit 2 and left as it is. --out - writes the saved plan to stdout.
 
-Without devopsellence on PATH (or --devopsellence), plan still shows the diff
-and says that secrets and nodes were not checked.
+--config-only plans from the files alone, for a pull request on a runner
+with no devopsellence state (a GitHub-hosted runner): the diff, the spec
+checked against the app, and the findings that need no state. devopsellence
+is not run; stored secrets, nodes and deploys are "not checked here", and
+--detailed-exitcode exits 3 only for a change to devopsellence.yml. When
+devopsellence cannot be run, or has no mode for this workspace, plan does the
+same by itself and says so.
 
 EXIT STATUS
   0  in sync (with --detailed-exitcode), or the plan was printed
   1  error
   2  invalid input: spec, devopsellence.yml, flags, or an --out path refused
-  3  with --detailed-exitcode: changes are pending`,
+  3  with --detailed-exitcode: changes are pending (from the files alone:
+     a change to devopsellence.yml)`,
 		Example: `  devopsellence-backup plan
   devopsellence-backup plan --dir fixtures/example
   devopsellence-backup plan --output json
   devopsellence-backup plan --output markdown --detailed-exitcode
+  devopsellence-backup plan --config-only --output markdown --detailed-exitcode   # a hosted runner
   devopsellence-backup plan --out backup.plan   # then: devopsellence-backup apply backup.plan`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,6 +72,7 @@ EXIT STATUS
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text, json or markdown")
 	cmd.Flags().BoolVar(&o.DetailedExitcode, "detailed-exitcode", false, "exit 3 when changes are pending, 0 when in sync")
 	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to FILE, for `devopsellence-backup apply FILE` (no secret values are in it); - for stdout (the plan shown goes to stderr)")
+	cmd.Flags().BoolVar(&o.ConfigOnly, "config-only", false, "plan from the files alone, without devopsellence: secrets, nodes and deploys are not checked (a runner with no devopsellence state)")
 	return cmd
 }
 
@@ -74,6 +83,9 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	if o.Out == stdoutPath && o.Output != render.Text {
 		return usagef("--out - puts the saved plan on stdout, where --output %s would go too: save the plan to a file, or leave out --output", o.Output)
 	}
+	if o.Out != "" && o.ConfigOnly {
+		return usagef("--out saves a plan with the stored secrets it was made against, which --config-only does not check: save the plan on the machine that deploys, without --config-only")
+	}
 	w, err := o.Workspace()
 	if err != nil {
 		return err
@@ -83,7 +95,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 			return err
 		}
 	}
-	p, in, err := w.plan(ctx, nil)
+	p, in, err := w.review(ctx, o.ConfigOnly)
 	if err != nil {
 		return err
 	}
@@ -121,4 +133,27 @@ func runPlan(ctx context.Context, o *planOptions) error {
 		return errPending
 	}
 	return nil
+}
+
+// review plans for people to read: from the files alone with configOnly,
+// and also when devopsellence has no state for this app on this machine
+// (not installed, or no mode: a hosted CI runner), where every secret would
+// look unchecked and every environment undeployed.
+func (w *workspace) review(ctx context.Context, configOnly bool) (*reconcile.Plan, *inputs, error) {
+	if configOnly {
+		in, err := w.read()
+		if err != nil {
+			return nil, nil, err
+		}
+		in.observed.ConfigOnly = "--config-only"
+		p, err := reconcile.Diff(in.desired, in.observed, nil)
+		return p, in, err
+	}
+	p, in, err := w.plan(ctx, nil)
+	if err != nil || in.observed.Unchecked == nil {
+		return p, in, err
+	}
+	in.observed.ConfigOnly = "detected: devopsellence has no state for this app on this machine"
+	p, err = reconcile.Diff(in.desired, in.observed, nil)
+	return p, in, err
 }

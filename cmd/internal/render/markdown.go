@@ -39,6 +39,8 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 		}
 		deploy := "no"
 		switch {
+		case p.ConfigOnly && !e.Inert:
+			deploy = "not checked here"
 		case e.Deploy:
 			deploy = "yes: " + e.DeployReason
 		case e.Inert && e.Covered:
@@ -48,9 +50,16 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 		if !e.Covered {
 			cov, deploy = "no", "no"
 		}
-		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", e.Name, cov, orDash(stored), orDash(missing), deploy)
+		storedCell, missingCell := orDash(stored), orDash(missing)
+		if !p.SecretsChecked && e.Covered && len(e.Secrets) > 0 {
+			storedCell, missingCell = "not checked here", "not checked here"
+		}
+		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", e.Name, cov, storedCell, missingCell, deploy)
 	}
-	if !p.SecretsChecked {
+	switch {
+	case p.ConfigOnly:
+		head.WriteString("\n" + checksRun)
+	case !p.SecretsChecked:
 		head.WriteString("\nSecrets and nodes were not checked (see findings).\n")
 	}
 
@@ -90,6 +99,12 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 	_, err := io.WriteString(w, head.String()+body.String()+tail.String())
 	return err
 }
+
+// checksRun says, in a plan from the files alone, which checks ran where.
+const checksRun = "**Checked here** (from the files alone): the diff of `devopsellence.yml`, the spec against the app, " +
+	"and the findings that need no devopsellence state.  \n" +
+	"**Not checked here**: stored secrets, nodes and deploys. They live on the machine that deploys, " +
+	"and its `devopsellence-backup apply` checks them before it changes anything.\n"
 
 // ErrorMarkdown is what the pull request shows when plan itself failed.
 func ErrorMarkdown(w io.Writer, msg string) error {

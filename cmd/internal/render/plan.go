@@ -15,15 +15,18 @@ const PlanMarker = "<!-- devopsellence-backup:plan -->"
 // PlanDoc is the JSON document of `plan` (and the planned part of `apply`).
 type PlanDoc struct {
 	Envelope
-	InSync         bool                `json:"in_sync"`
-	Service        string              `json:"service"`
-	SpecFile       string              `json:"spec_file"`
-	ConfigFile     string              `json:"config_file"`
-	SecretsChecked bool                `json:"secrets_checked"`
-	Changes        []reconcile.Change  `json:"changes"`
-	Diff           string              `json:"diff"`
-	Environments   []reconcile.EnvPlan `json:"environments"`
-	Findings       []reconcile.Finding `json:"findings"`
+	InSync         bool   `json:"in_sync"`
+	Service        string `json:"service"`
+	SpecFile       string `json:"spec_file"`
+	ConfigFile     string `json:"config_file"`
+	SecretsChecked bool   `json:"secrets_checked"`
+	// ConfigOnly: planned from the files alone; secrets, nodes and
+	// deploys were not checked here.
+	ConfigOnly   bool                `json:"config_only,omitempty"`
+	Changes      []reconcile.Change  `json:"changes"`
+	Diff         string              `json:"diff"`
+	Environments []reconcile.EnvPlan `json:"environments"`
+	Findings     []reconcile.Finding `json:"findings"`
 }
 
 // NewPlanDoc builds the JSON document of p for operation.
@@ -43,6 +46,7 @@ func NewPlanDoc(operation string, p *reconcile.Plan) PlanDoc {
 		SpecFile:       p.SpecFile,
 		ConfigFile:     p.ConfigFile,
 		SecretsChecked: p.SecretsChecked,
+		ConfigOnly:     p.ConfigOnly,
 		Changes:        changes,
 		Diff:           Diff(p),
 		Environments:   p.Environments,
@@ -52,6 +56,9 @@ func NewPlanDoc(operation string, p *reconcile.Plan) PlanDoc {
 
 // Summary is the plan in one line.
 func Summary(p *reconcile.Plan) string {
+	if p.ConfigOnly {
+		return configOnlySummary(p)
+	}
 	if p.InSync() {
 		return fmt.Sprintf("No changes: service %s is in sync in %s.", p.Service, strings.Join(covered(p), ", "))
 	}
@@ -74,6 +81,21 @@ func Summary(p *reconcile.Plan) string {
 		parts = append(parts, "deploy "+strings.Join(deploy, ", "))
 	}
 	return "Plan: " + strings.Join(parts, "; ") + "."
+}
+
+// configOnlySummary is the summary of a plan from the files alone: only
+// the file was judged.
+func configOnlySummary(p *reconcile.Plan) string {
+	const unchecked = " (from the files alone; secrets, nodes and deploys not checked here)"
+	if len(p.Changes) == 0 {
+		return fmt.Sprintf("No changes: %s matches %s for service %s%s.", p.ConfigFile, p.SpecFile, p.Service, unchecked)
+	}
+	count := map[string]int{}
+	for _, c := range p.Changes {
+		count[c.Action]++
+	}
+	return fmt.Sprintf("Plan: %d to add, %d to update, %d to adopt, %d to remove in %s%s.",
+		count[reconcile.ActionAdd], count[reconcile.ActionUpdate], count[reconcile.ActionAdopt], count[reconcile.ActionRemove], p.ConfigFile, unchecked)
 }
 
 func covered(p *reconcile.Plan) []string {
@@ -120,6 +142,8 @@ func PlanText(w io.Writer, p *reconcile.Plan) error {
 		switch {
 		case !e.Covered:
 			fmt.Fprintf(&b, "  %s: no (not covered)\n", e.Name)
+		case p.ConfigOnly && !e.Inert:
+			fmt.Fprintf(&b, "  %s: %s\n", e.Name, e.DeployReason)
 		case e.Deploy:
 			fmt.Fprintf(&b, "  %s: yes (%s)\n", e.Name, e.DeployReason)
 		case e.Inert:
@@ -144,7 +168,7 @@ func secretStatus(s reconcile.SecretPlan) string {
 	case reconcile.StatusPresent:
 		return "stored"
 	case reconcile.StatusUnknown:
-		return "not checked"
+		return "not checked here"
 	}
 	if s.Source == reconcile.SourceOnePassword {
 		return "missing: apply records the 1Password reference " + s.OnePassword
