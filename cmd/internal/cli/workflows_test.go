@@ -1,9 +1,15 @@
 package cli_test
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -13,62 +19,179 @@ import (
 
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
+// actionlintModule is the linter the workflows must pass, pinned.
+const actionlintModule = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
+
+// workflow is what the tests read of a GitHub Actions workflow.
+type workflow struct {
+	Name string `yaml:"name"`
+	Jobs map[string]struct {
+		RunsOn any `yaml:"runs-on"`
+		Steps  []struct {
+			Name string            `yaml:"name"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+			Env  map[string]string `yaml:"env"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+// docWorkflows are the workflows of docs/github-actions.md, as written.
+func docWorkflows(t *testing.T) (doc string, blocks []string) {
+	t.Helper()
+	doc = string(readFile(t, "../../../docs/github-actions.md"))
+	for _, b := range yamlBlock.FindAllStringSubmatch(doc, -1) {
+		if strings.Contains(b[1], "\njobs:\n") {
+			blocks = append(blocks, b[1])
+		}
+	}
+	return doc, blocks
+}
+
+// actionlintConfig is the .github/actionlint.yaml that docs/github-actions.md
+// gives for the self-hosted runner's label.
+func actionlintConfig(t *testing.T) string {
+	t.Helper()
+	doc := string(readFile(t, "../../../docs/github-actions.md"))
+	for _, b := range yamlBlock.FindAllStringSubmatch(doc, -1) {
+		if strings.HasPrefix(b[1], "self-hosted-runner:") {
+			return b[1]
+		}
+	}
+	t.Fatal("docs/github-actions.md gives no actionlint.yaml for the runner's label")
+	return ""
+}
+
+// backupCommands are the devopsellence-backup command lines of a run
+// script, without what follows a redirection or a pipe.
+func backupCommands(script string) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(script, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "devopsellence-backup ") {
+			continue
+		}
+		line, _, _ = strings.Cut(line, ">")
+		line, _, _ = strings.Cut(line, "|")
+		out = append(out, strings.Fields(strings.TrimPrefix(line, "devopsellence-backup ")))
+	}
+	return out
+}
+
 // TestGitHubActionsWorkflowsRelyOnWhatTheToolDoes checks the workflows in
 // docs/github-actions.md: they parse, every devopsellence-backup command in
 // them parses with the real flags, the comment marker is the plan's, and the
-// exit codes the plan step accepts are the tool's.
+// exit codes the plan steps accept are the tool's.
 func TestGitHubActionsWorkflowsRelyOnWhatTheToolDoes(t *testing.T) {
-	doc := string(readFile(t, "../../../docs/github-actions.md"))
-	blocks := yamlBlock.FindAllStringSubmatch(doc, -1)
-	if len(blocks) != 2 {
-		t.Fatalf("want the two workflows, found %d yaml blocks", len(blocks))
-	}
-	commands := 0
+	doc, blocks := docWorkflows(t)
+	var names []string
+	var commands []string
 	for _, b := range blocks {
-		var wf struct {
-			Jobs map[string]struct {
-				Steps []struct {
-					Run  string            `yaml:"run"`
-					With map[string]string `yaml:"with"`
-					Env  map[string]string `yaml:"env"`
-				} `yaml:"steps"`
-			} `yaml:"jobs"`
-		}
-		if err := yaml.Unmarshal([]byte(b[1]), &wf); err != nil {
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
 			t.Fatalf("a workflow does not parse: %v", err)
 		}
+		names = append(names, wf.Name)
 		for _, job := range wf.Jobs {
 			for _, step := range job.Steps {
-				for _, line := range strings.Split(step.Run, "\n") {
-					line = strings.TrimSpace(line)
-					if !strings.HasPrefix(line, "devopsellence-backup ") {
-						continue
-					}
-					commands++
-					line, _, _ = strings.Cut(line, ">")
-					args := strings.Fields(strings.TrimPrefix(line, "devopsellence-backup "))
+				for _, args := range backupCommands(step.Run) {
+					commands = append(commands, args[0])
 					if err := cli.CheckArgs(args); err != nil {
-						t.Errorf("%q does not parse: %v", line, err)
+						t.Errorf("%s: devopsellence-backup %s does not parse: %v", wf.Name, strings.Join(args, " "), err)
 					}
 				}
 				if s := step.With["script"]; s != "" && !strings.Contains(s, "'"+render.PlanMarker+"'") {
-					t.Error("the comment script does not look for the plan's marker")
+					t.Errorf("%s: the comment script does not look for the plan's marker", wf.Name)
 				}
 				for k := range step.Env {
 					if !strings.HasPrefix(k, "DEVOPSELLENCE_BACKUP_SECRET_") {
-						t.Errorf("the apply step passes %s, which apply never reads", k)
+						t.Errorf("%s: a step passes %s, which devopsellence-backup never reads", wf.Name, k)
 					}
 				}
 			}
 		}
 	}
-	if commands != 2 {
-		t.Errorf("found %d devopsellence-backup commands, want plan and apply", commands)
+	for _, want := range []string{"plan", "apply"} {
+		if !slices.Contains(commands, want) {
+			t.Errorf("no workflow runs devopsellence-backup %s (found %v)", want, commands)
+		}
 	}
-	if !strings.Contains(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`) || cli.ExitPending != 3 || cli.ExitOK != 0 {
-		t.Error("the plan step does not accept exactly the in-sync and pending exit codes")
+	if n := strings.Count(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`); n < 2 || cli.ExitPending != 3 || cli.ExitOK != 0 {
+		t.Errorf("the plan steps (%d found) do not accept exactly the in-sync and pending exit codes", n)
 	}
 	if err := cli.CheckArgs([]string{"plan", "--no-such-flag"}); err == nil {
 		t.Error("CheckArgs accepts an unknown flag, so this test proves nothing")
+	}
+}
+
+// TestTheHostedRunnerWorkflowPlansFromTheFilesAlone checks the pull-request
+// workflow for a GitHub-hosted runner: it runs on one, plans with
+// --config-only, and installs no devopsellence (it never needs it).
+func TestTheHostedRunnerWorkflowPlansFromTheFilesAlone(t *testing.T) {
+	_, blocks := docWorkflows(t)
+	found := false
+	for _, b := range blocks {
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
+			t.Fatal(err)
+		}
+		for _, job := range wf.Jobs {
+			if job.RunsOn != "ubuntu-latest" {
+				continue
+			}
+			for _, step := range job.Steps {
+				for _, args := range backupCommands(step.Run) {
+					if args[0] == "plan" {
+						found = true
+						if !slices.Contains(args, "--config-only") {
+							t.Errorf("the hosted runner plans without --config-only: %v", args)
+						}
+					}
+				}
+				if strings.Contains(step.Run, "devopsellence ") {
+					t.Errorf("the hosted runner runs devopsellence, which has no state there: %s", step.Run)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no workflow plans on a GitHub-hosted runner (runs-on: ubuntu-latest)")
+	}
+}
+
+// TestGitHubActionsWorkflowsPassActionlint runs actionlint (pinned; go run
+// fetches it through the Go module proxy the first time) on every workflow
+// of docs/github-actions.md, with the actionlint.yaml the page gives, and on
+// this repository's own workflows. shellcheck and pyflakes are left out, so
+// the result does not depend on what else the machine has installed.
+func TestGitHubActionsWorkflowsPassActionlint(t *testing.T) {
+	_, blocks := docWorkflows(t)
+	root := t.TempDir()
+	dir := filepath.Join(root, ".github", "workflows")
+	must(t, os.MkdirAll(dir, 0o755))
+	config := filepath.Join(root, ".github", "actionlint.yaml")
+	must(t, os.WriteFile(config, []byte(actionlintConfig(t)), 0o644))
+	var files []string
+	for i, b := range blocks {
+		f := filepath.Join(dir, "docs-"+string(rune('a'+i))+".yml")
+		must(t, os.WriteFile(f, []byte(b), 0o644))
+		files = append(files, f)
+	}
+	own, err := filepath.Glob("../../../.github/workflows/*.yml")
+	must(t, err)
+	files = append(files, own...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	args := append([]string{"run", actionlintModule, "-no-color", "-shellcheck=", "-pyflakes=", "-config-file", config}, files...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("actionlint: %v\n%s", err, out)
+	}
+	// A linter that sees nothing passes anything: a broken workflow must fail.
+	bad := filepath.Join(dir, "bad.yml")
+	must(t, os.WriteFile(bad, []byte("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.no_such_context }}\n"), 0o644))
+	if out, err := exec.CommandContext(ctx, "go", "run", actionlintModule, "-no-color", "-shellcheck=", "-pyflakes=", bad).CombinedOutput(); err == nil {
+		t.Errorf("actionlint passed a broken workflow, so this test proves nothing:\n%s", out)
 	}
 }
