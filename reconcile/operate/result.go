@@ -141,6 +141,28 @@ func (s Step) Fact(key string) string {
 	return ""
 }
 
+// Bytes is what the run's data snapshots hold: the sum of the bytes its
+// database and files steps backed up (0 for a run that backed up nothing).
+func (e *Evidence) Bytes() int64 {
+	var n int64
+	for _, s := range e.Steps {
+		if s.Kind != "db" && s.Kind != "files" {
+			continue
+		}
+		switch v := s.Facts["bytes"].(type) {
+		case float64:
+			n += int64(v)
+		case int64:
+			n += v
+		case int:
+			n += int64(v)
+		case uint64:
+			n += int64(v)
+		}
+	}
+	return n
+}
+
 // Failure is the first failed step, or nil.
 func (e *Evidence) Failure() *Step {
 	for i := range e.Steps {

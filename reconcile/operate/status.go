@@ -35,6 +35,9 @@ type StatusData struct {
 	Twins map[string]string `json:"twins,omitempty"`
 	// Copies is what each second repository holds of this app.
 	Copies []CopyData `json:"copies,omitempty"`
+	// History is what the backups did day by day, over the last
+	// HistoryDays days (days without a backup left out).
+	History []Day `json:"history,omitempty"`
 }
 
 // SnapGroup is one backup group: the files, or one database's dumps.
@@ -112,6 +115,9 @@ type Report struct {
 	MissingTools   []string          `json:"missing_tools"`
 	// Copies are the second repositories' newest snapshots.
 	Copies []CopyReport `json:"copies,omitempty"`
+	// History is what the backups did day by day over the last
+	// HistoryDays days, for the chart of status --output markdown.
+	History []Day `json:"history,omitempty"`
 	// Findings go to the top of the status document, each with its environment.
 	Findings []Finding `json:"-"`
 }
@@ -170,6 +176,7 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 	if st.ResticVersion != "" {
 		r.ResticVersion = st.ResticVersion
 	}
+	r.History = st.History
 	if skew := st.AgentNow.Sub(now); !st.AgentNow.IsZero() && (skew > FutureSlack || skew < -FutureSlack) {
 		add(Finding{Severity: SeverityWarning, Code: "clock_skew",
 			Message:     fmt.Sprintf("the backup service's clock is %s %s this machine's: snapshot and evidence times from it are off by as much", Age(int64(abs(skew).Seconds())), aheadOrBehind(skew)),

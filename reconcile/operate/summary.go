@@ -57,6 +57,7 @@ func Summarize(snaps []Snapshot, id Identity, now time.Time) StatusData {
 			st.Evidence = append(st.Evidence, *ev)
 		}
 	}
+	st.History = history(snaps, now)
 	sort.Slice(st.Future, func(i, j int) bool { return st.Future[i].Time.After(st.Future[j].Time) })
 	return st
 }
@@ -155,4 +156,61 @@ func atoi(s string) int {
 		return -1
 	}
 	return n
+}
+
+// HistoryDays is how many days of backups status charts.
+const HistoryDays = 30
+
+// Day is what the backups of one day (UTC) did, read from their evidence
+// tags: the status chart's data, a few bytes a day whatever the schedule.
+type Day struct {
+	Date string `json:"date"` // 2006-01-02
+	Runs int    `json:"runs"`
+	// Failed counts the failed runs; Partial those that saved their
+	// snapshots without some source data.
+	Failed  int `json:"failed,omitempty"`
+	Partial int `json:"partial,omitempty"`
+	// Bytes is what the day's newest successful run backed up, and
+	// Seconds the longest run's duration; -1 when the evidence does not
+	// say (stored before these tags).
+	Bytes   int64 `json:"bytes"`
+	Seconds int64 `json:"seconds"`
+}
+
+// history sums up, day by day, the trusted backup evidence of the
+// HistoryDays days up to now (snaps are trusted already); days without a
+// backup are left out.
+func history(snaps []Snapshot, now time.Time) []Day {
+	from := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(HistoryDays - 1))
+	days := map[string]*Day{}
+	newestOK := map[string]time.Time{}
+	for _, s := range snaps {
+		ev, ok := ReadEvidence(s)
+		if !ok || ev.Kind != string(OpBackup) || ev.Time.Before(from) || InFuture(ev.Time, now) {
+			continue
+		}
+		date := ev.Time.UTC().Format(time.DateOnly)
+		d := days[date]
+		if d == nil {
+			d = &Day{Date: date, Bytes: -1, Seconds: -1}
+			days[date] = d
+		}
+		d.Runs++
+		switch ev.Result {
+		case ResultFailed:
+			d.Failed++
+		case ResultPartial:
+			d.Partial++
+		}
+		d.Seconds = max(d.Seconds, ev.Seconds)
+		if ev.Result != ResultFailed && ev.Bytes >= 0 && ev.Time.After(newestOK[date]) {
+			d.Bytes, newestOK[date] = ev.Bytes, ev.Time
+		}
+	}
+	out := make([]Day, 0, len(days))
+	for _, d := range days {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	return out
 }

@@ -1,6 +1,8 @@
 package operate
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,5 +108,70 @@ func TestAnUntaggedSnapshotAfterThisAppsFirstTaggedOneIsNotTrusted(t *testing.T)
 	}
 	if len(st.Evidence) != 1 || st.Evidence[0].Result != ResultFailed {
 		t.Errorf("evidence = %+v", st.Evidence)
+	}
+}
+
+func TestHistorySumsUpEachDaysBackupsFromTheirEvidenceTags(t *testing.T) {
+	day := func(n int, h int) time.Time { return t0.Truncate(24*time.Hour).AddDate(0, 0, -n).Add(time.Duration(h) * time.Hour) }
+	snaps := []Snapshot{
+		// Two days ago: an ok run, then a failed one later that day.
+		evidenceSnap("a", OpBackup, ResultOK, day(2, 2), TagBytes+"1000", TagSeconds+"40"),
+		evidenceSnap("b", OpBackup, ResultFailed, day(2, 5), TagSeconds+"90"),
+		// Yesterday: two good runs; the newer one's size counts.
+		evidenceSnap("c", OpBackup, ResultOK, day(1, 2), TagBytes+"2000", TagSeconds+"50"),
+		evidenceSnap("d", OpBackup, ResultPartial, day(1, 3), TagBytes+"2500", TagSeconds+"30"),
+		// Today: evidence stored before the size tags.
+		snap("e", day(0, 2), us.Host, []string{EvidencePath(OpBackup)}, append(slices.Clone(us.Tags), TagAppID+us.AppID, TagEvidence, TagKind+"backup", TagResult+"ok")...),
+		// Not backups, too old, another app's, or in the future: left out.
+		evidenceSnap("f", OpCheck, ResultFailed, day(1, 4), TagSeconds+"600"),
+		evidenceSnap("g", OpBackup, ResultFailed, day(HistoryDays, 2)),
+		evidenceSnap("h", OpBackup, ResultOK, t0.Add(time.Hour), TagBytes+"9"),
+	}
+	other := evidenceSnap("x", OpBackup, ResultFailed, day(1, 1))
+	other.Tags = append(slices.Clone(us.Tags), TagEvidence, TagKind+"backup", TagResult+"failed", TagAppID+"other")
+	snaps = append(snaps, other)
+	// The evidence tags say 0 seconds unless the test gives its own: keep the test's.
+	for i := range snaps {
+		snaps[i].Tags = lastSeconds(snaps[i].Tags)
+	}
+	st := Summarize(snaps, us, t0)
+	want := []Day{
+		{Date: day(2, 0).Format(time.DateOnly), Runs: 2, Failed: 1, Bytes: 1000, Seconds: 90},
+		{Date: day(1, 0).Format(time.DateOnly), Runs: 2, Partial: 1, Bytes: 2500, Seconds: 50},
+		{Date: day(0, 0).Format(time.DateOnly), Runs: 1, Bytes: -1, Seconds: -1},
+	}
+	if !slices.Equal(st.History, want) {
+		t.Errorf("history =\n%+v\nwant\n%+v", st.History, want)
+	}
+}
+
+// lastSeconds keeps only the last seconds: tag, as a test gives it after
+// the one EvidenceTags writes.
+func lastSeconds(tags []string) []string {
+	var out []string
+	last := ""
+	for _, t := range tags {
+		if strings.HasPrefix(t, TagSeconds) {
+			last = t
+			continue
+		}
+		out = append(out, t)
+	}
+	if last != "" {
+		out = append(out, last)
+	}
+	return out
+}
+
+func TestEvidenceTagsSayHowBigAndHowLongARunWas(t *testing.T) {
+	ev := &Evidence{Kind: "backup", Result: ResultOK, Trigger: TriggerManual, DurationSeconds: 72, Steps: []Step{
+		{Name: "db:main", Kind: "db", Result: ResultOK, Facts: map[string]any{"bytes": int64(1500)}},
+		{Name: "files", Kind: "files", Result: ResultOK, Facts: map[string]any{"bytes": float64(500)}},
+		{Name: "copy:offsite", Kind: "copy", Result: ResultOK, Facts: map[string]any{"bytes": int64(99)}},
+	}}
+	s := Snapshot{Tags: EvidenceTags(ev, "a1", "r1", "")}
+	ref, ok := ReadEvidence(s)
+	if !ok || ref.Bytes != 2000 || ref.Seconds != 72 {
+		t.Errorf("read back %+v from %v, want 2000 bytes and 72 seconds", ref, s.Tags)
 	}
 }

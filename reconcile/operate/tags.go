@@ -2,6 +2,7 @@ package operate
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,10 @@ const (
 	TagRun      = "run:"
 	TagError    = "error:"
 	TagPart     = "check-part:"
+	// TagBytes and TagSeconds summarise a run's size (the bytes its
+	// snapshots hold) and duration, for the status chart.
+	TagBytes   = "bytes:"
+	TagSeconds = "seconds:"
 	TagFiles    = "kind:files"
 	TagDB       = "kind:db"
 	TagDBName   = "db:"
@@ -130,6 +135,10 @@ type EvidenceRef struct {
 	RunID      string    `json:"run_id,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	CheckPart  string    `json:"check_part,omitempty"`
+	// Bytes is what the run's snapshots hold, and Seconds how long it
+	// took, from the tags; -1 when the evidence predates those tags.
+	Bytes   int64 `json:"bytes"`
+	Seconds int64 `json:"seconds"`
 	// Copy names the second repository that holds this evidence, when it
 	// is not the primary: a restore from a copy records its evidence there.
 	Copy string `json:"copy,omitempty"`
@@ -146,7 +155,7 @@ func ReadEvidence(s Snapshot) (EvidenceRef, bool) {
 	r := EvidenceRef{
 		Kind: s.TagValue(TagKind), Result: s.TagValue(TagResult), Time: s.Time, SnapshotID: s.ID,
 		Trigger: s.TagValue(TagTrigger), RunID: s.TagValue(TagRun), Error: s.TagValue(TagError),
-		CheckPart: s.TagValue(TagPart),
+		CheckPart: s.TagValue(TagPart), Bytes: tagInt(s, TagBytes), Seconds: tagInt(s, TagSeconds),
 	}
 	// Evidence from before the result tags counts as a good run.
 	if r.Result == "" {
@@ -170,7 +179,20 @@ func EvidenceTags(ev *Evidence, appID, runID, checkPart string) []string {
 	if checkPart != "" {
 		tags = append(tags, TagPart+checkPart)
 	}
+	tags = append(tags, TagSeconds+strconv.FormatInt(ev.DurationSeconds, 10))
+	if n := ev.Bytes(); n > 0 {
+		tags = append(tags, TagBytes+strconv.FormatInt(n, 10))
+	}
 	return tags
+}
+
+// tagInt is the number a tag with prefix holds; -1 when there is none.
+func tagInt(s Snapshot, prefix string) int64 {
+	n, err := strconv.ParseInt(s.TagValue(prefix), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // FutureSlack is how far in the future a time may be before it is not

@@ -247,7 +247,11 @@ func report(r failure, err error, code int) {
 	case render.JSON:
 		_ = render.Failure(r.streams.Out, r.operation, errorCode(code), code, msg)
 	case render.Markdown:
-		_ = render.ErrorMarkdown(r.streams.Out, msg)
+		if strings.HasSuffix(r.operation, " status") {
+			_ = render.StatusErrorMarkdown(r.streams.Out, msg)
+		} else {
+			_ = render.ErrorMarkdown(r.streams.Out, msg)
+		}
 	}
 }
 

@@ -47,6 +47,17 @@ type operateOptions struct {
 	Output      string
 	Timeout     time.Duration
 	UnlockStale bool
+
+	// formats are the result formats --output takes (default text and json).
+	formats []string
+}
+
+// outputFormats are the result formats --output takes.
+func (o *operateOptions) outputFormats() []string {
+	if o.formats != nil {
+		return o.formats
+	}
+	return textOrJSON
 }
 
 // newOperateOptions holds the dependencies an operating command takes from
@@ -78,7 +89,7 @@ func (o *operateOptions) addFlags(cmd *cobra.Command, op operate.Op) {
 // prepare checks the flags, reads the spec and resolves the environments,
 // in that order, so bad flags fail before any I/O.
 func (o *operateOptions) prepare() (*workspace, *inputs, []string, error) {
-	if err := checkOutput(o.Output, textOrJSON); err != nil {
+	if err := checkOutput(o.Output, o.outputFormats()); err != nil {
 		return nil, nil, nil, err
 	}
 	if o.Timeout <= 0 {

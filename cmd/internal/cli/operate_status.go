@@ -19,6 +19,7 @@ import (
 
 func newStatusCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
 	o := new(newOperateOptions(f))
+	o.formats = planFormats
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Report the backup evidence of each environment, read from the repository",
@@ -35,19 +36,26 @@ Evidence older than the spec's freshness limits (defaults: backup 26h, check
 8d, drill 35d), missing or failed is a finding, each with the command that
 fixes it.
 
+--output markdown is for a job summary or a comment: per environment, the five
+evidence items in a table and Mermaid charts of the backups of the last 30
+days (size and duration per day, days with a failed backup marked), read from
+the same evidence, with no more repository reads.
+
 EXIT STATUS
   0  every environment's evidence is fresh and ok
   1  something is stale, missing or failed (see findings), or error
   2  usage error or invalid input`,
 		Example: `  devopsellence-backup status
-  devopsellence-backup status --env production --output json`,
+  devopsellence-backup status --env production --output json
+  devopsellence-backup status --output markdown >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.bind(f, cmd)
-			return runCommand(cmd.Context(), o, promised(o.Output, textOrJSON), runF, runStatus)
+			return runCommand(cmd.Context(), o, promised(o.Output, o.outputFormats()), runF, runStatus)
 		},
 	}
 	o.addFlags(cmd, operate.OpStatus)
+	cmd.Flags().Lookup("output").Usage = "result format on stdout: text, json or markdown"
 	return cmd
 }
 
@@ -89,9 +97,12 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	}
 	doc.OK = len(bad) == 0
 	doc.Summary = statusSummary(fresh, bad, doc.Findings)
-	if o.Output == render.JSON {
+	switch o.Output {
+	case render.JSON:
 		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
+	case render.Markdown:
+		err = render.StatusMarkdown(o.IO.Out, doc, now)
+	default:
 		err = render.StatusText(o.IO.Out, doc)
 	}
 	if err != nil {

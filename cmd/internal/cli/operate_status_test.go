@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -251,6 +252,37 @@ func TestPruneAppliesTheRetentionToSnapshotsMadeBeforeTheyCarriedTheAppsIdentity
 			if s["name"] == "adopt" {
 				t.Errorf("a second prune adopted again: %v", s)
 			}
+		}
+	})
+}
+
+func TestStatusMarkdownChartsTheBackupsFromTheirOwnEvidence(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{filesOnly: true})
+		seedShop(t, app.sim.VolumeDir("shop_storage"), nil)
+		app.mustOp(t, 0, "backup", "--init")
+		ev := app.snapshots(t, "--tag", "devopsellence-backup:evidence,evidence:backup")
+		if len(ev) != 1 || !slices.ContainsFunc(ev[0].Tags, func(s string) bool { return strings.HasPrefix(s, "bytes:") && s != "bytes:0" }) ||
+			!slices.ContainsFunc(ev[0].Tags, func(s string) bool { return strings.HasPrefix(s, "seconds:") }) {
+			t.Fatalf("the backup's evidence does not say its size and duration in its tags: %+v", ev)
+		}
+		now := time.Now()
+		r := app.cliAt(t, now, "status", "--output", "markdown")
+		// No check or drill yet: attention needed, with the summary all the same.
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		md := r.stdout
+		if !strings.HasPrefix(md, "<!-- devopsellence-backup:status -->\n") || !strings.Contains(md, "| Last restore drill | never | ⛔ |") {
+			t.Fatalf("markdown:\n%s", md)
+		}
+		today := `"` + now.UTC().Format("01-02") + `"]`
+		bars := regexp.MustCompile(`bar \[(.*)\]`).FindStringSubmatch(md)
+		if !strings.Contains(md, today) || bars == nil || strings.HasSuffix(bars[1], ", 0") {
+			t.Errorf("the chart does not show today's backup (%q):\n%s", today, md)
+		}
+		if r := app.cliAt(t, now, "status", "--output", "yaml"); r.code != 2 {
+			t.Errorf("--output yaml: exit %d, want 2", r.code)
 		}
 	})
 }

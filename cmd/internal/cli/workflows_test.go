@@ -24,7 +24,8 @@ const actionlintModule = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 // workflow is what the tests read of a GitHub Actions workflow.
 type workflow struct {
-	Name string `yaml:"name"`
+	Name string         `yaml:"name"`
+	On   map[string]any `yaml:"on"`
 	Jobs map[string]struct {
 		RunsOn any `yaml:"runs-on"`
 		Steps  []struct {
@@ -156,6 +157,40 @@ func TestTheHostedRunnerWorkflowPlansFromTheFilesAlone(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no workflow plans on a GitHub-hosted runner (runs-on: ubuntu-latest)")
+	}
+}
+
+// TestTheDailyStatusWorkflowPostsTheMarkdownAndFailsWhenStatusDoes checks
+// the scheduled workflow: status's Markdown goes to the job summary, and the
+// job ends with status's own exit status (1 when a backup is stale).
+func TestTheDailyStatusWorkflowPostsTheMarkdownAndFailsWhenStatusDoes(t *testing.T) {
+	_, blocks := docWorkflows(t)
+	found := false
+	for _, b := range blocks {
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
+			t.Fatal(err)
+		}
+		if _, scheduled := wf.On["schedule"]; !scheduled {
+			continue
+		}
+		for _, job := range wf.Jobs {
+			for _, step := range job.Steps {
+				for _, args := range backupCommands(step.Run) {
+					if args[0] != "status" {
+						continue
+					}
+					found = true
+					if !strings.Contains(strings.Join(args, " "), "--output markdown") ||
+						!strings.Contains(step.Run, `>> "$GITHUB_STEP_SUMMARY"`) || !strings.Contains(step.Run, `exit "$code"`) {
+						t.Errorf("the scheduled status step does not post the Markdown and fail with status:\n%s", step.Run)
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no scheduled workflow runs devopsellence-backup status")
 	}
 }
 
