@@ -3,6 +3,7 @@ package reconcile
 import (
 	"errors"
 	"slices"
+	"time"
 )
 
 // What the core knows of devopsellence, in its own words. The adapter that
@@ -32,6 +33,17 @@ type Node struct {
 
 // HasLabel reports whether the node carries label.
 func (n Node) HasLabel(label string) bool { return slices.Contains(n.Labels, label) }
+
+// Release is one release devopsellence records for an environment of this
+// app (`release list`): every deploy makes one; a rollback makes an earlier
+// one current again.
+type Release struct {
+	ID       string
+	Revision string
+	// CreatedAt is when its deploy started, by the deploying machine's clock.
+	CreatedAt time.Time
+	Current   bool
+}
 
 // SetResult is what storing a secret did.
 type SetResult struct {

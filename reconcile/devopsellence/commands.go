@@ -131,6 +131,38 @@ func (c *Client) Nodes(ctx context.Context, env string) ([]reconcile.Node, error
 	return nodes, nil
 }
 
+// Releases lists an environment's releases, newest first, the whole
+// history (`release list --env E --limit 0`; its default is the newest 20).
+func (c *Client) Releases(ctx context.Context, env string) ([]reconcile.Release, error) {
+	vals, err := c.run(ctx, call{name: "release list", args: []string{"release", "list", "--env", env, "--limit", "0"}})
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Releases *[]struct {
+			ID        string `json:"id"`
+			Revision  string `json:"revision"`
+			CreatedAt string `json:"created_at"`
+			Current   bool   `json:"current"`
+		} `json:"releases"`
+	}
+	if err := one("release list", vals, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Releases == nil {
+		return nil, fmt.Errorf("devopsellence release list: no releases in output: %w", ErrBadOutput)
+	}
+	out := make([]reconcile.Release, 0, len(*doc.Releases))
+	for _, r := range *doc.Releases {
+		at, err := time.Parse(time.RFC3339Nano, r.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("devopsellence release list: release %s: created_at %q: %w", r.ID, r.CreatedAt, ErrBadOutput)
+		}
+		out = append(out, reconcile.Release{ID: r.ID, Revision: r.Revision, CreatedAt: at.UTC(), Current: r.Current})
+	}
+	return out, nil
+}
+
 // SetNodeLabels replaces a node's labels (`node label set`); pass every label it keeps.
 func (c *Client) SetNodeLabels(ctx context.Context, node string, labels []string) error {
 	_, err := c.run(ctx, call{name: "node label set", args: []string{"node", "label", "set", node, "--labels", strings.Join(labels, ",")}})

@@ -25,16 +25,21 @@ const (
 	OpPrune  Op = "prune"
 	OpDrill  Op = "drill"
 	OpStatus Op = "status"
+	// OpCheckpoint backs up the databases (and, when asked, the files) as a
+	// restore point, tagged with the releases it was taken between.
+	OpCheckpoint Op = "checkpoint"
 )
 
 // EvidenceKinds are the operations that store evidence, in report order.
-func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpCopy, OpRestore} }
+func EvidenceKinds() []Op {
+	return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpCopy, OpRestore, OpCheckpoint}
+}
 
 // DefaultTimeout is the default deadline of op. restic retries a dead
 // backend for up to 15 minutes, so every run needs one of its own.
 func DefaultTimeout(op Op) time.Duration {
 	switch op {
-	case OpBackup, OpCopy, OpRestore:
+	case OpBackup, OpCopy, OpRestore, OpCheckpoint:
 		return 6 * time.Hour
 	case OpStatus, OpSnapshots, OpLs, OpFind:
 		return 5 * time.Minute
@@ -65,8 +70,11 @@ type Options struct {
 	UnlockStale bool
 	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
 	Subset string
-	// Now is the operator's clock, which status judges times against.
+	// Now is the operator's clock, which status judges times against (and
+	// restore --before-release compares the release's time with).
 	Now time.Time
+	// Point is what a checkpoint's restore point records (checkpoint only).
+	Point *RestorePoint
 	// Grace is how long past Timeout the operator's side waits for an
 	// answer before it interrupts the run (0: the default Grace). Not
 	// passed to the agent.
@@ -97,7 +105,12 @@ func Argv(op Op, o Options) []string {
 		argv = append(argv, "--read-data-subset", o.Subset)
 	}
 	if !o.Now.IsZero() {
-		argv = append(argv, "--now", o.Now.UTC().Format(time.RFC3339))
+		// Nanoseconds: restore --before-release measures the clocks'
+		// difference with it (RFC 3339 parsers take the fraction).
+		argv = append(argv, "--now", o.Now.UTC().Format(time.RFC3339Nano))
+	}
+	if o.Point != nil {
+		argv = append(argv, o.Point.args()...)
 	}
 	return append(argv, o.Args...)
 }

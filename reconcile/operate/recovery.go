@@ -89,6 +89,9 @@ type Listed struct {
 	Files int64 `json:"files,omitempty"`
 	// PreRestore is the restore plan whose undo this snapshot is.
 	PreRestore string `json:"pre_restore,omitempty"`
+	// RestorePoint is set on a checkpoint's snapshot: the releases it was
+	// taken between.
+	RestorePoint *RestorePoint `json:"restore_point,omitempty"`
 	// Run is the evidence of the run that made it, when it is known.
 	Run *RunRef `json:"run,omitempty"`
 }
@@ -140,6 +143,38 @@ type RestorePlan struct {
 	Database *DatabasePlan `json:"database,omitempty"`
 	// Notes are what else a person should know before approving.
 	Notes []string `json:"notes,omitempty"`
+	// Before is, for restore --before-release, the time the snapshot had
+	// to be older than, by the service's clock: the release's first
+	// deploy, shifted by how far the service's clock is off the operator's.
+	Before *time.Time `json:"before,omitempty"`
+	// Release is, for restore --before-release, which releases the
+	// snapshot lies between (the operator's side fills it in from
+	// devopsellence's release list).
+	Release *ReleaseContext `json:"release,omitempty"`
+}
+
+// ReleaseContext names the releases a restore --before-release is about.
+type ReleaseContext struct {
+	// Asked is the release as asked, Revision its revision.
+	Asked    string `json:"asked"`
+	Revision string `json:"revision"`
+	// Deploys are its deploys that count, oldest first: the snapshot is
+	// from before the first.
+	Deploys []ReleaseDeploy `json:"deploys"`
+	// Under is the revision the snapshot was taken under (UnderID its
+	// release): a restore point's own tag, or else the release newest at
+	// the snapshot's time; "" when none was.
+	Under   string `json:"under,omitempty"`
+	UnderID string `json:"under_id,omitempty"`
+	// RestorePoint says whether the snapshot is a restore point (taken by
+	// checkpoint) rather than a regular backup.
+	RestorePoint bool `json:"restore_point"`
+}
+
+// ReleaseDeploy is one deploy of a release.
+type ReleaseDeploy struct {
+	ReleaseID string    `json:"release_id"`
+	At        time.Time `json:"at"`
 }
 
 // Live reports whether the plan overwrites live data.

@@ -46,6 +46,9 @@ type Evidence struct {
 	// Alerts are the pings and webhooks sent about this run. A failed
 	// alert never fails the run.
 	Alerts []Alert `json:"alerts,omitempty"`
+	// RestorePoint is what a checkpoint's snapshots record: the releases
+	// it was taken between, and why.
+	RestorePoint *RestorePoint `json:"restore_point,omitempty"`
 }
 
 // Alert is one notification sent about a run.

@@ -92,6 +92,8 @@ type Operation struct {
 	// it is not the primary (a restore from a copy).
 	Copy     string    `json:"copy,omitempty"`
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// RestorePoint is a checkpoint's: the releases it was taken between.
+	RestorePoint *RestorePoint `json:"restore_point,omitempty"`
 	// Next is when the scheduler runs it next (nil: never by itself).
 	Next    *time.Time `json:"next,omitempty"`
 	NextWhy string     `json:"next_why,omitempty"`
@@ -310,6 +312,10 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	if ref.Doc != nil {
 		op.Summary = summarize(ref.Doc)
 	}
+	if pt := ref.RestorePoint; pt != nil {
+		op.RestorePoint = pt
+		op.Summary += ": restore point " + pt.Between()
+	}
 	if op.Copy = ref.Copy; ref.Copy != "" {
 		op.Summary += " (recorded in copy " + ref.Copy + ")"
 	}
@@ -330,9 +336,10 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 		switch kind {
 		case OpPrune:
 			f.Severity = SeverityWarning
-		case OpRestore:
-			// The restore command said so when it ran; what it left is
-			// in the evidence.
+		case OpRestore, OpCheckpoint:
+			// The command said so when it ran (a failed checkpoint stops
+			// the deploy workflow before its deploy); what it left is in
+			// the evidence.
 			f.Severity = SeverityInfo
 		}
 		if ref.Error != "" {

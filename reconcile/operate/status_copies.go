@@ -33,7 +33,7 @@ type CopyReport struct {
 // reported says whether status shows an operation: copy only where copies
 // are set or were made, restore only once one ran.
 func reported(kind Op, es spec.EnvSpec, st *StatusData) bool {
-	if kind != OpCopy && kind != OpRestore {
+	if kind != OpCopy && kind != OpRestore && kind != OpCheckpoint {
 		return true
 	}
 	if kind == OpCopy && len(es.Copies) > 0 {

@@ -112,7 +112,9 @@ func TestAnUntaggedSnapshotAfterThisAppsFirstTaggedOneIsNotTrusted(t *testing.T)
 }
 
 func TestHistorySumsUpEachDaysBackupsFromTheirEvidenceTags(t *testing.T) {
-	day := func(n int, h int) time.Time { return t0.Truncate(24*time.Hour).AddDate(0, 0, -n).Add(time.Duration(h) * time.Hour) }
+	day := func(n int, h int) time.Time {
+		return t0.Truncate(24*time.Hour).AddDate(0, 0, -n).Add(time.Duration(h) * time.Hour)
+	}
 	snaps := []Snapshot{
 		// Two days ago: an ok run, then a failed one later that day.
 		evidenceSnap("a", OpBackup, ResultOK, day(2, 2), TagBytes+"1000", TagSeconds+"40"),

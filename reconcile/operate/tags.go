@@ -20,14 +20,14 @@ const (
 	TagRun      = "run:"
 	TagError    = "error:"
 	TagPart     = "check-part:"
-	// TagBytes and TagSeconds summarise a run's size (the bytes its
-	// snapshots hold) and duration, for the status chart.
-	TagBytes   = "bytes:"
-	TagSeconds = "seconds:"
 	TagFiles    = "kind:files"
 	TagDB       = "kind:db"
 	TagDBName   = "db:"
 	TagEngine   = "engine:"
+	// TagBytes and TagSeconds summarise a run's size (the bytes its
+	// snapshots hold) and duration, for the status chart.
+	TagBytes   = "bytes:"
+	TagSeconds = "seconds:"
 )
 
 // EvidencePath is the snapshot path of kind's evidence document.
@@ -142,6 +142,8 @@ type EvidenceRef struct {
 	// Copy names the second repository that holds this evidence, when it
 	// is not the primary: a restore from a copy records its evidence there.
 	Copy string `json:"copy,omitempty"`
+	// RestorePoint is a checkpoint's, from its tags.
+	RestorePoint *RestorePoint `json:"restore_point,omitempty"`
 	// Doc is the whole document, when it was read.
 	Doc *Evidence `json:"doc,omitempty"`
 }
@@ -155,7 +157,7 @@ func ReadEvidence(s Snapshot) (EvidenceRef, bool) {
 	r := EvidenceRef{
 		Kind: s.TagValue(TagKind), Result: s.TagValue(TagResult), Time: s.Time, SnapshotID: s.ID,
 		Trigger: s.TagValue(TagTrigger), RunID: s.TagValue(TagRun), Error: s.TagValue(TagError),
-		CheckPart: s.TagValue(TagPart), Bytes: tagInt(s, TagBytes), Seconds: tagInt(s, TagSeconds),
+		CheckPart: s.TagValue(TagPart), Bytes: tagInt(s, TagBytes), Seconds: tagInt(s, TagSeconds), RestorePoint: PointOf(s),
 	}
 	// Evidence from before the result tags counts as a good run.
 	if r.Result == "" {
@@ -178,6 +180,9 @@ func EvidenceTags(ev *Evidence, appID, runID, checkPart string) []string {
 	}
 	if checkPart != "" {
 		tags = append(tags, TagPart+checkPart)
+	}
+	if ev.RestorePoint != nil {
+		tags = append(tags, ev.RestorePoint.Tags()...)
 	}
 	tags = append(tags, TagSeconds+strconv.FormatInt(ev.DurationSeconds, 10))
 	if n := ev.Bytes(); n > 0 {

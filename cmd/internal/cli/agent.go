@@ -92,7 +92,7 @@ EXIT STATUS
   130  interrupted (agent cancel, a signal, or --timeout)`,
 		Hidden: true,
 	}
-	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
+	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill, operate.OpCheckpoint} {
 		cmd.AddCommand(newAgentOpCmd(f, op, nil))
 	}
 	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil))
@@ -127,6 +127,13 @@ func newAgentOpCmd(f *Factory, op operate.Op, runF func(*agentOpOptions) error) 
 		fl.BoolVar(&o.Run.Init, "init", false, "create the repository when it does not exist yet")
 	case operate.OpCheck:
 		fl.StringVar(&o.Run.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
+	case operate.OpCheckpoint:
+		o.Run.Point = &operate.RestorePoint{}
+		fl.BoolVar(&o.Run.Point.Files, "files", false, "back up the files too, not only the databases")
+		fl.StringVar(&o.Run.Point.Release, "release", "", "the revision devopsellence runs now")
+		fl.StringVar(&o.Run.Point.ReleaseID, "release-id", "", "the ID of the release devopsellence runs now")
+		fl.StringVar(&o.Run.Point.NextRelease, "next-release", "", "the revision about to be deployed")
+		fl.StringVar(&o.Run.Point.Reason, "reason", "", "why the restore point is taken (recorded in its evidence)")
 	}
 	return cmd
 }
@@ -134,6 +141,11 @@ func newAgentOpCmd(f *Factory, op operate.Op, runF func(*agentOpOptions) error) 
 func runAgentOp(ctx context.Context, o *agentOpOptions) error {
 	if o.Run.Subset != "" && !validSubset(o.Run.Subset) {
 		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", o.Run.Subset)
+	}
+	if p := o.Run.Point; p != nil {
+		if err := p.Check(); err != nil {
+			return usageError{err}
+		}
 	}
 	a, err := o.agent()
 	if err != nil {

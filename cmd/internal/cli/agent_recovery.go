@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,6 +94,9 @@ type agentRestoreOptions struct {
 	agentOptions
 	Request  agent.RestoreRequest
 	FromCopy string
+	// Before and Now are RFC 3339 times: --latest's snapshot must be older
+	// than Before, by the clock that read Now.
+	Before, Now string
 	// Args are the snapshot (unless --latest) and the paths.
 	Args []string
 }
@@ -110,6 +114,8 @@ func newAgentRestoreCmd(f *Factory, runF func(*agentRestoreOptions) error) *cobr
 	o.addFlags(cmd, operate.DefaultTimeout(operate.OpRestore), "restic is then interrupted so it releases its lock; what was already moved into place is finished by the next run")
 	fl := cmd.Flags()
 	fl.StringVar(&o.Request.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
+	fl.StringVar(&o.Before, "before", "", "with --latest: the newest snapshot taken before this time (RFC 3339, by the clock of --now)")
+	fl.StringVar(&o.Now, "now", "", "the operator's clock (RFC 3339) when it asked, to compare --before with the service's clock")
 	fl.StringVar(&o.Request.Target, "target", "", "restore into this scratch folder instead of the live data")
 	fl.StringVar(&o.Request.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
 	fl.StringVar(&o.Request.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
@@ -126,6 +132,22 @@ func runAgentRestore(ctx context.Context, o *agentRestoreOptions) error {
 		req.Snapshot, args = args[0], args[1:]
 	}
 	req.Paths = args
+	for _, t := range []struct {
+		flag, value string
+		into        *time.Time
+	}{{"--before", o.Before, &req.Before}, {"--now", o.Now, &req.Now}} {
+		if t.value == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339Nano, t.value)
+		if err != nil {
+			return usagef("%s %q: want an RFC 3339 time", t.flag, t.value)
+		}
+		*t.into = v
+	}
+	if !req.Before.IsZero() && req.Latest == "" {
+		return usagef("--before picks among the snapshots of --latest files|db:NAME")
+	}
 	a, err := o.agent()
 	if err != nil {
 		return err

@@ -53,3 +53,20 @@ func changed(ctx context.Context, environ []string, path string) bool {
 	out, err := cmd.Output()
 	return err == nil && len(bytes.TrimSpace(out)) > 0
 }
+
+// headRevision is the revision devopsellence deploy labels its next release
+// with: the first 7 characters of git's HEAD in dir ("" when dir is not in
+// a repository or git is not installed).
+func headRevision(ctx context.Context, environ []string, dir string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
+	cmd.Dir = dir
+	cmd.Env = environ
+	out, err := cmd.Output()
+	sha := strings.TrimSpace(string(out))
+	if err != nil || len(sha) < 7 {
+		return ""
+	}
+	return sha[:7]
+}

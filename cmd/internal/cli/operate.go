@@ -25,7 +25,7 @@ import (
 // service is deployed (backup, check, prune, drill, status, image).
 func operateCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newBackupCmd(f, nil), newCheckCmd(f, nil), newPruneCmd(f, nil), newDrillCmd(f, nil),
+		newBackupCmd(f, nil), newCheckpointCmd(f, nil), newCheckCmd(f, nil), newPruneCmd(f, nil), newDrillCmd(f, nil),
 		newStatusCmd(f, nil), newImageCmd(f, nil),
 	}
 }
@@ -428,7 +428,8 @@ func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool) fu
 // finishOperation prints the runs and decides the exit status: 0 when every
 // environment is ok, 1 otherwise (a partial backup included: the result
 // says partial).
-func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
+// notes are findings that do not change any run's result.
+func (o *operateOptions) finishOperation(op operate.Op, runs []envRun, notes ...reconcile.Finding) error {
 	doc := render.OperationDoc{
 		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings:     []reconcile.Finding{},
@@ -463,6 +464,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		doc.Environments = append(doc.Environments, e)
 		doc.Findings = append(doc.Findings, r.findings...)
 	}
+	doc.Findings = append(doc.Findings, notes...)
 	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
 	doc.OK = len(failed) == 0 && len(partial) == 0 && !stopped
 	doc.Summary = operationSummary(op, ok, partial, failed)

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,12 +22,15 @@ type restoreOptions struct {
 	// Args are the snapshot and the paths, as given.
 	Args []string
 
-	Latest   string
-	Target   string
-	Approve  string
-	FromCopy string
-	DryRun   bool
-	Yes      bool
+	Latest  string
+	Target  string
+	Approve string
+	// BeforeRelease picks the newest snapshot taken before that release
+	// was first deployed (restore_release.go).
+	BeforeRelease string
+	FromCopy      string
+	DryRun        bool
+	Yes           bool
 }
 
 func newRestoreCmd(f *Factory, runF func(*restoreOptions) error) *cobra.Command {
@@ -39,7 +43,13 @@ a fresh backup, a clear target and explicit human approval.
 
 A clear target: SNAPSHOT is a snapshot ID (at least its first 8 characters, as
 snapshots shows it), never a bare "latest"; --latest files or --latest db:NAME
-picks the newest snapshot of that backup, and the plan shows its ID. A files
+picks the newest snapshot of that backup, and the plan shows its ID.
+--before-release REV (a release ID, or a revision or its prefix, as
+devopsellence release list shows them) picks the newest snapshot of the
+database (the spec's one, or --latest db:NAME) taken before REV was first
+deployed: the restore point checkpoint took before the deploy, else the newest
+backup from before it. The plan names both releases. Pair it with
+devopsellence release rollback to undo a migration (docs/operations.md). A files
 snapshot restores its paths, or only the PATHs given, back into the live
 volumes; a database dump restores into the live database.
 
@@ -77,6 +87,7 @@ EXIT STATUS
   devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --dry-run
   devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --approve 1a2b3c4d
   devopsellence-backup restore --latest db:primary --env production
+  devopsellence-backup restore --before-release 3f9c0d2 --env production --dry-run
   devopsellence-backup restore 1a2b3c4d --target /tmp/restored --env production`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,6 +99,7 @@ EXIT STATUS
 	o.addFlags(cmd, operate.OpRestore)
 	fl := cmd.Flags()
 	fl.StringVar(&o.Latest, "latest", "", "restore the newest snapshot of files or db:NAME (the plan shows its ID)")
+	fl.StringVar(&o.BeforeRelease, "before-release", "", "restore the newest snapshot taken before this release (an ID or revision from devopsellence release list) was first deployed")
 	fl.StringVar(&o.Target, "target", "", "restore into this scratch folder in the service, not the live data (no approval needed)")
 	fl.StringVar(&o.Approve, "approve", "", "off a terminal: the snapshot ID of the plan, which approves restoring it into live data")
 	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
@@ -101,6 +113,11 @@ EXIT STATUS
 // --latest) and absolute paths.
 func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []string, err error) {
 	switch {
+	case o.BeforeRelease != "":
+		if err := o.beforeReleaseInputs(args); err != nil {
+			return "", nil, err
+		}
+		paths = args
 	case o.Latest != "":
 		if db, ok := strings.CutPrefix(o.Latest, "db:"); o.Latest != "files" && (!ok || db == "") {
 			return "", nil, usagef("--latest %q: want files or db:NAME", o.Latest)
@@ -167,7 +184,15 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation}, Findings: []reconcile.Finding{}, Environment: env}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}))
+	first := operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}
+	var rel *releaseRestore
+	if o.BeforeRelease != "" {
+		if rel, err = o.beforeRelease(ctx, w, in, env); err != nil {
+			return err
+		}
+		first = operate.Options{Now: o.Now().UTC(), Args: o.agentArgs("", rel.group, paths, "--before", rel.deploys.First().CreatedAt.Format(time.RFC3339Nano))}
+	}
+	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(first))
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -177,11 +202,17 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	if plan == nil || r.stopped {
 		if ev := r.outcome.Result; ev != nil && !r.stopped {
 			if f := ev.Failure(); f != nil && slices.Contains(inputClasses, f.Error) {
+				if rel != nil && f.Error == "no_snapshot" {
+					return rel.noSnapshot(f.Message)
+				}
 				return usagef("restore: %s; nothing was changed", f.Message)
 			}
 		}
 		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
 		return o.finishRestore(doc, r.stopped)
+	}
+	if rel != nil {
+		rel.describe(plan)
 	}
 	if o.Output != render.JSON {
 		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
@@ -210,6 +241,9 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	doc.Findings = append(doc.Findings, r.findings...)
 	if r.outcome.Plan != nil {
 		doc.Plan = r.outcome.Plan
+		if rel != nil {
+			rel.describe(doc.Plan)
+		}
 	}
 	doc.OK = doc.Result.Result == operate.ResultOK && !hasSeverity(doc.Findings, reconcile.SeverityError) && !r.stopped
 	into := "the live data"

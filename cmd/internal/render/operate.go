@@ -48,6 +48,13 @@ func OperationText(w io.Writer, op string, doc OperationDoc) error {
 		}
 		b.WriteString("\n")
 		if e.Evidence != nil {
+			if pt := e.Evidence.RestorePoint; pt != nil {
+				fmt.Fprintf(&b, "  restore point %s", pt.Between())
+				if pt.Reason != "" {
+					fmt.Fprintf(&b, " (%s)", pt.Reason)
+				}
+				b.WriteString("\n")
+			}
 			for _, s := range e.Evidence.Steps {
 				fmt.Fprintf(&b, "  %-24s %-8s %s\n", s.Name, s.Result, s.Message)
 			}
@@ -106,7 +113,11 @@ func StatusText(w io.Writer, doc StatusDoc) error {
 				fmt.Fprintf(&b, "    %-8s never%s\n", op.Kind, nextText(op))
 				continue
 			}
-			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale), nextText(op))
+			point := ""
+			if op.RestorePoint != nil {
+				point = "; restore point " + op.RestorePoint.Between()
+			}
+			fmt.Fprintf(&b, "    %-8s %-8s %-10s %s%s%s%s\n", op.Kind, op.Result, operate.Age(*op.AgeSeconds)+" ago", op.Time.Format("2006-01-02 15:04Z"), staleMark(op.Stale), nextText(op), point)
 		}
 		for _, c := range r.Copies {
 			fmt.Fprintf(&b, "  copy %s (%s):", c.Name, c.Repository)

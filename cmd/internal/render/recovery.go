@@ -74,6 +74,9 @@ func listedLine(s operate.Listed) string {
 	if s.PreRestore != "" {
 		parts = append(parts, "taken before restore "+s.PreRestore)
 	}
+	if pt := s.RestorePoint; pt != nil {
+		parts = append(parts, "restore point "+pt.Between())
+	}
 	if len(s.Tags) > 0 {
 		parts = append(parts, "tags "+strings.Join(s.Tags, ","))
 	}
@@ -144,6 +147,11 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 	s := p.Snapshot
 	fmt.Fprintf(&b, "Restore plan %s (%s)\n", p.ID, p.Environment)
 	fmt.Fprintf(&b, "  from:        snapshot %.8s (%s, %s, host %s) in %s\n", s.ID, kindName(s), s.Time.UTC().Format(timeFormat), s.Host, p.Repository)
+	if rc := p.Release; rc != nil {
+		writeReleaseContext(&b, rc)
+	} else if pt := s.RestorePoint; pt != nil {
+		fmt.Fprintf(&b, "  taken:       as a restore point, %s\n", pt.Between())
+	}
 	if f := p.Files; f != nil {
 		into := "the live data"
 		if !p.Live() {
@@ -271,4 +279,27 @@ func countOf(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// writeReleaseContext names, in a restore plan, the release the snapshot
+// is from before and the one it was taken under.
+func writeReleaseContext(b *strings.Builder, rc *operate.ReleaseContext) {
+	first := rc.Deploys[0]
+	deploys := ""
+	if n := len(rc.Deploys); n > 1 {
+		deploys = fmt.Sprintf("; deployed %d times, this is before the first", n)
+	}
+	fmt.Fprintf(b, "  release:     from before %s was deployed (%s, release %s%s)\n", rc.Revision, first.At.UTC().Format(timeFormat), first.ReleaseID, deploys)
+	under := "no release yet"
+	if rc.Under != "" {
+		under = rc.Under
+		if rc.UnderID != "" {
+			under += " (release " + rc.UnderID + ")"
+		}
+	}
+	what := "a restore point taken by checkpoint"
+	if !rc.RestorePoint {
+		what = "a regular backup: no restore point was taken before the deploy"
+	}
+	fmt.Fprintf(b, "  taken under: %s; %s\n", under, what)
 }

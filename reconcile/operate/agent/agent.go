@@ -188,6 +188,8 @@ func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o Run
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)
+	case operate.OpCheckpoint:
+		a.checkpoint(ctx, rec, o)
 	case operate.OpCheck:
 		a.check(ctx, rec, o)
 	case operate.OpPrune:

@@ -45,7 +45,7 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 		}
 	}
 	a.checkServers(ctx, rec)
-	if len(c.Paths) == 0 {
+	if len(c.Paths) == 0 || (o.Point != nil && !o.Point.Files) {
 		return
 	}
 	excludes := slices.Clone(c.Excludes)
@@ -53,6 +53,26 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 		excludes = append(excludes, p, p+"-wal", p+"-shm", p+"-journal")
 	}
 	a.backupFiles(ctx, rec, o, excludes)
+}
+
+// checkpoint backs up the databases (with --files, the files too) as a
+// restore point: the same dumps and checks as a backup, each snapshot and
+// the evidence tagged restore-point with the releases the point was taken
+// between, so that restore --before-release finds it and retention keeps
+// restore points by their own rule.
+func (a *Agent) checkpoint(ctx context.Context, rec *recorder, o RunOptions) {
+	var p operate.RestorePoint
+	if o.Point != nil {
+		p = *o.Point
+	}
+	o.Point = &p
+	rec.ev.RestorePoint = &p
+	o.Tags = append(slices.Clone(o.Tags), p.Tags()...)
+	a.backup(ctx, rec, o)
+	if len(rec.ev.Steps) == 0 {
+		s := rec.begin("databases", "db")
+		s.fail(nil, "no_snapshot", "nothing to take a restore point of: the spec has no database and no SQLite file was found; checkpoint --files backs up the files")
+	}
 }
 
 // backupFiles backs up the folders as one snapshot (kind:files). The paths

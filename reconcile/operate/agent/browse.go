@@ -93,7 +93,7 @@ func (a *Agent) ours(ctx context.Context) ([]restic.Snapshot, error) {
 // snapshots of no known kind.
 func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (operate.Listed, bool) {
 	sh := operate.Snapshot{ID: s.ID, Time: s.Time, Paths: s.Paths, Hostname: s.Hostname, Tags: s.Tags}
-	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore)}
+	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore), RestorePoint: operate.PointOf(sh)}
 	switch {
 	case sh.HasTag(operate.TagEvidence):
 		return l, false
@@ -105,8 +105,8 @@ func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (oper
 		return l, false
 	}
 	for _, t := range s.Tags {
-		shown := !slices.Contains(a.Config.Tags, t) && t != operate.TagFiles && t != operate.TagDB
-		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore} {
+		shown := !slices.Contains(a.Config.Tags, t) && t != operate.TagFiles && t != operate.TagDB && t != operate.TagRestorePoint
+		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore, operate.TagRelease, operate.TagReleaseID, operate.TagNextRelease} {
 			shown = shown && !strings.HasPrefix(t, p)
 		}
 		if shown {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
@@ -24,6 +25,11 @@ type RestoreRequest struct {
 	// Latest a group (files, db:NAME) whose newest snapshot is taken.
 	Snapshot string
 	Latest   string
+	// Before limits Latest to snapshots taken before it, by the operator's
+	// clock, which was Now when the request was made (zero: the service's
+	// own clock); restore --before-release gives a release's first deploy.
+	Before time.Time
+	Now    time.Time
 	// Paths limit a files restore to some of the snapshot's paths.
 	Paths []string
 	// Target is a scratch folder; empty restores into the live data.
@@ -107,6 +113,10 @@ func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) 
 	}
 	p := &planned{snap: snap, plan: &operate.RestorePlan{Environment: a.Config.Environment, Repository: a.Config.Repository,
 		RepositoryID: cfg.ID, Copy: a.copy, Snapshot: l, Target: req.Target}}
+	if c := a.cutoff(req); !c.IsZero() {
+		c = c.UTC()
+		p.plan.Before = &c
+	}
 	if req.Target != "" {
 		if err := a.checkTarget(req.Target); err != nil {
 			return nil, err
@@ -146,10 +156,14 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 	if err != nil {
 		return restic.Snapshot{}, nil, err
 	}
+	cutoff := a.cutoff(req)
 	best := -1
 	for i, s := range list {
 		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
 		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.InFuture(s.Time, a.Now()) {
+			continue
+		}
+		if !cutoff.IsZero() && !s.Time.Before(cutoff) {
 			continue
 		}
 		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, a.Config.Paths)
@@ -160,11 +174,35 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 			best = i
 		}
 	}
+	if best < 0 && !cutoff.IsZero() {
+		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s was taken before %s (the service's clock): devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository, cutoff.UTC().Format(time.RFC3339))}
+	}
 	if best < 0 {
 		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository)}
 	}
 	return list[best], list, nil
 }
+
+// cutoff is the time a --before request's snapshot must be older than, by
+// the service's clock: the operator's time shifted by how far the two
+// clocks are apart (zero without --before). Snapshot times are the
+// service's; a release's time is the deploying machine's.
+func (a *Agent) cutoff(req RestoreRequest) time.Time {
+	if req.Before.IsZero() {
+		return time.Time{}
+	}
+	skew := a.Now().Sub(req.Now)
+	if req.Now.IsZero() || (skew < skewNoise && skew > -skewNoise) {
+		return req.Before
+	}
+	return req.Before.Add(skew)
+}
+
+// skewNoise is how far apart the clocks may look only because the exec
+// took time: a measured difference this small is not a clock's error, and
+// shifting by it would let a snapshot taken just after a deploy pass for
+// one taken before.
+const skewNoise = 5 * time.Second
 
 // checkTarget refuses a scratch folder that is live data or is not empty.
 func (a *Agent) checkTarget(t string) error {
