@@ -32,6 +32,9 @@ type Observed struct {
 	ConfigOnly string
 	// Deployed maps an environment to the fingerprint of its last successful deploy.
 	Deployed map[string]string
+	// Workflows are the GitHub Actions workflows of the app's repository;
+	// nil when they were not read.
+	Workflows []Workflow
 }
 
 // Plan is what it takes to bring the app to the desired state.
@@ -262,6 +265,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	envFindings, unknown := environmentFindings(d, o, eff)
 	p.Findings = append(p.Findings, envFindings...)
 	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
+	p.Findings = append(p.Findings, restorePointFindings(d, o)...)
 	return p, nil
 }
 

@@ -72,9 +72,45 @@ func backupCommands(script string) [][]string {
 		if !strings.HasPrefix(line, "devopsellence-backup ") {
 			continue
 		}
-		line, _, _ = strings.Cut(line, ">")
-		line, _, _ = strings.Cut(line, "|")
-		out = append(out, strings.Fields(strings.TrimPrefix(line, "devopsellence-backup ")))
+		out = append(out, shellFields(strings.TrimPrefix(line, "devopsellence-backup ")))
+	}
+	return out
+}
+
+// shellFields splits a command line as sh would, enough for the workflows:
+// words, '...' and "..." quoting, and the end of the command at an
+// unquoted redirection, pipe or &&.
+func shellFields(line string) []string {
+	var out []string
+	var word strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range line {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				out = append(out, word.String())
+				word.Reset()
+				inWord = false
+			}
+		case r == '>' || r == '|' || r == '&' || r == ';':
+			if inWord {
+				out = append(out, word.String())
+			}
+			return out
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, word.String())
 	}
 	return out
 }

@@ -111,7 +111,8 @@ func (w *workspace) read() (*inputs, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return &inputs{spec: b, specRaw: specRaw, desired: d, observed: &reconcile.Observed{ConfigFile: ConfigFile, Config: cfg, Doc: doc, App: app}}, nil
+	obs := &reconcile.Observed{ConfigFile: ConfigFile, Config: cfg, Doc: doc, App: app, Workflows: readWorkflows(w.dir)}
+	return &inputs{spec: b, specRaw: specRaw, desired: d, observed: obs}, nil
 }
 
 // plan reads, observes devopsellence and the local deploy records, and diffs.

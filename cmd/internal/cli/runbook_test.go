@@ -1,0 +1,204 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile"
+)
+
+// The runbooks of docs/ are tests: the commands in their shell blocks run
+// as written, on the simulator, in order.
+
+var shBlock = regexp.MustCompile("(?s)```sh\n(.*?)```")
+
+// runbook returns the command lines of the first shell block after heading
+// in a doc, comments left out.
+func runbook(t *testing.T, doc, heading string) []string {
+	t.Helper()
+	text := string(readFile(t, "../../../docs/"+doc))
+	i := strings.Index(text, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("docs/%s has no %q", doc, heading)
+	}
+	m := shBlock.FindStringSubmatch(text[i:])
+	if m == nil {
+		t.Fatalf("docs/%s: no shell block under %q", doc, heading)
+	}
+	var lines []string
+	for _, l := range strings.Split(m[1], "\n") {
+		if c := strings.Index(l, "#"); c >= 0 {
+			l = l[:c]
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// deployWorkflow is the app's deploy workflow of docs/github-actions.md:
+// the one whose steps run devopsellence deploy.
+func deployWorkflow(t *testing.T) (text string, runs []string) {
+	t.Helper()
+	_, blocks := docWorkflows(t)
+	for _, b := range blocks {
+		if !strings.Contains(b, "devopsellence deploy") {
+			continue
+		}
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
+			t.Fatal(err)
+		}
+		for _, job := range wf.Jobs {
+			for _, step := range job.Steps {
+				if step.Run != "" {
+					runs = append(runs, strings.TrimSpace(step.Run))
+				}
+			}
+		}
+		return b, runs
+	}
+	t.Fatal("docs/github-actions.md has no deploy workflow")
+	return "", nil
+}
+
+// runLine runs one documented command line: devopsellence-backup in
+// process, devopsellence on the simulator. It returns the output and the
+// exit status.
+func (a *opsApp) runLine(t *testing.T, line string) (string, int) {
+	t.Helper()
+	args := shellFields(line)
+	switch args[0] {
+	case "devopsellence-backup":
+		r := a.cli(t, args[1:]...)
+		return r.stdout + r.stderr, r.code
+	case "devopsellence":
+		r := a.sim.Run(t, args[1:]...)
+		return string(r.Stdout), r.Code
+	}
+	t.Fatalf("a documented step runs %q, which the test does not know", args[0])
+	return "", 0
+}
+
+// migration is the release task of the next release: it changes the
+// notes in a way the previous release cannot read back.
+const migration = `tasks:
+  release:
+    service: web
+    command: [sqlite3, /rails/storage/notes.sqlite3, "ALTER TABLE notes ADD COLUMN v2 TEXT; UPDATE notes SET body = 'v2: ' || body, v2 = 'x'"]
+`
+
+const notesDigest = "SELECT count(*) || '|' || group_concat(body, ',') FROM (SELECT body FROM notes ORDER BY id)"
+
+func TestTheMigrationRollbackRunbookRunsAsWritten(t *testing.T) {
+	app := newOpsApp(t, newerRestic(t), opsConfig{})
+	vol := app.sim.VolumeDir("shop_storage")
+	seedShop(t, vol, nil)
+	notes := filepath.Join(vol, "notes.sqlite3")
+	app.mustOp(t, 0, "backup", "--init")
+	app.mustOp(t, 0, "check")
+	app.mustOp(t, 0, "drill")
+	app.deploy(t, true)
+	previous, _ := app.releaseList(t)
+	before := sqliteQuery(t, notes, notesDigest)
+
+	// The next release adds a release task that migrates the notes; the
+	// deploy workflow of docs/github-actions.md deploys it, step by step.
+	text := app.sim.ReadFile(t, "devopsellence.yml")
+	app.sim.WriteFile(t, "devopsellence.yml", strings.Replace(text, "ingress:", migration+"ingress:", 1))
+	app.sim.GitCommit(t)
+	_, steps := deployWorkflow(t)
+	for _, step := range steps {
+		line := strings.ReplaceAll(step, "${{ github.sha }}", "0123456789abcdef0123456789abcdef01234567")
+		if out, code := app.runLine(t, line); code != 0 {
+			t.Fatalf("deploy workflow step %q: exit %d\n%s", line, code, out)
+		}
+	}
+	migrated := sqliteQuery(t, notes, notesDigest)
+	if migrated == before || !strings.Contains(migrated, "v2: seed 1") {
+		t.Fatalf("the release task did not migrate the notes: %.200s", migrated)
+	}
+	_, list := app.releaseList(t)
+	rev := list[0]["revision"].(string)
+
+	// docs/operations.md, "Rolling back a migration", as written.
+	id := ""
+	for _, line := range runbook(t, "operations.md", "## Rolling back a migration") {
+		line = strings.ReplaceAll(line, "REV", rev)
+		if strings.Contains(line, "--approve ID") {
+			if id == "" {
+				t.Fatal("the runbook approves a snapshot before any plan named it")
+			}
+			line = strings.ReplaceAll(line, "--approve ID", "--approve "+id)
+		}
+		out, code := app.runLine(t, line)
+		if code != 0 {
+			t.Fatalf("runbook step %q: exit %d\n%s", line, code, out)
+		}
+		if m := regexp.MustCompile(`from:\s+snapshot ([0-9a-f]{8})`).FindStringSubmatch(out); m != nil && strings.Contains(line, "--dry-run") {
+			id = m[1]
+			for _, want := range []string{"release:     from before " + rev + " was deployed", "a restore point taken by checkpoint"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the plan of %q does not say %q:\n%s", line, want, out)
+				}
+			}
+		}
+		if strings.Contains(line, "status") && !strings.Contains(out, "restore  ok") {
+			t.Errorf("status does not show the restore:\n%s", out)
+		}
+	}
+	if id == "" {
+		t.Error("no runbook step showed a restore plan")
+	}
+	if got := sqliteQuery(t, notes, notesDigest); got != before {
+		t.Errorf("the notes are not as before the migration:\n got %.200s\nwant %.200s", got, before)
+	}
+	if cols := sqliteQuery(t, notes, "SELECT group_concat(name) FROM pragma_table_info('notes')"); cols != "id,body" {
+		t.Errorf("the migration's column is still there: %s", cols)
+	}
+	if current, _ := app.releaseList(t); current != previous {
+		t.Errorf("the release running is %s, want the one before the migration (%s)", current, previous)
+	}
+}
+
+func TestTheDocumentedDeployWorkflowIsTheStepPlanAsksFor(t *testing.T) {
+	sim := hostedRunner(t, "basic", true)
+	sim.WriteFile(t, "devopsellence.yml", strings.Replace(sim.ReadFile(t, "devopsellence.yml"), "ingress:", "tasks:\n  release:\n    service: web\n    command: [bin/rails, db:migrate]\ningress:", 1))
+	findings := func() []reconcile.Finding {
+		r := runCLI(t, sim, nil, "plan", "--config-only", "--output", "json")
+		var doc struct{ Findings []reconcile.Finding }
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 {
+			t.Fatalf("plan: exit %d %v\n%s", r.code, err, r.stdout)
+		}
+		return doc.Findings
+	}
+	no := func(f reconcile.Finding) bool { return f.Code == reconcile.CodeNoRestorePoint }
+	fs := findings()
+	i := slices.IndexFunc(fs, no)
+	if i < 0 {
+		t.Fatalf("no %s finding without any workflow: %+v", reconcile.CodeNoRestorePoint, fs)
+	}
+	wf, _ := deployWorkflow(t)
+	step := strings.TrimPrefix(fs[i].NextActions[0].Command, "- ")
+	if !strings.Contains(wf, step) {
+		t.Errorf("plan asks for %q, which the documented deploy workflow does not run", step)
+	}
+	sim.WriteFile(t, ".github/workflows/deploy.yml", wf)
+	if fs := findings(); slices.ContainsFunc(fs, no) {
+		t.Errorf("the documented deploy workflow still gets %s: %+v", reconcile.CodeNoRestorePoint, fs)
+	}
+	// The same workflow without its checkpoint step is named.
+	sim.WriteFile(t, ".github/workflows/deploy.yml", regexp.MustCompile(`(?m)^.*devopsellence-backup checkpoint.*\n`).ReplaceAllString(wf, ""))
+	if fs := findings(); !slices.ContainsFunc(fs, func(f reconcile.Finding) bool {
+		return no(f) && strings.Contains(f.Message, ".github/workflows/deploy.yml")
+	}) {
+		t.Errorf("a deploy workflow without the step is not named: %+v", fs)
+	}
+}
