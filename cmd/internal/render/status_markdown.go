@@ -111,6 +111,15 @@ func writeStatusEnv(b *strings.Builder, r *operate.Report, now time.Time) {
 	}
 	fmt.Fprintf(b, "| Repository | %s | %s |\n", repo, repoState)
 	fmt.Fprintf(b, "| Last restore drill | %s | %s |\n", lastRun(r, operate.OpDrill), state("drill_missing", "drill_stale", "drill_failed"))
+	for _, op := range r.Operations {
+		if op.Kind == string(operate.OpCheckpoint) && op.Time != nil {
+			point := lastRun(r, operate.OpCheckpoint)
+			if op.RestorePoint != nil {
+				point += "; " + mdCell(op.RestorePoint.Between())
+			}
+			fmt.Fprintf(b, "| Last restore point | %s | %s |\n", point, state("checkpoint_failed"))
+		}
+	}
 	writeHistoryChart(b, r, now)
 }
 

@@ -83,6 +83,10 @@ func TestStatusMarkdownShowsTheFiveEvidenceItemsAndAChartOfThirtyDays(t *testing
 		evidenceAt(operate.OpDrill, operate.ResultOK, at.AddDate(0, 0, -9), -1, 72),
 		evidenceAt(operate.OpPrune, operate.ResultOK, at, -1, 4),
 	)
+	// A restore point taken before yesterday's deploy.
+	cp := evidenceAt(operate.OpCheckpoint, operate.ResultOK, at.AddDate(0, 0, -1).Add(7*time.Hour), 600<<20, 9)
+	cp.Tags = append(cp.Tags, operate.RestorePoint{Release: "a1b2c3d", NextRelease: "e4f5a6b"}.Tags()...)
+	prod = append(prod, cp)
 	// Staging: one old backup, never checked or drilled, no retention.
 	old := time.Date(2026, 11, 20, 2, 30, 0, 0, time.UTC)
 	staging := []operate.Snapshot{
@@ -102,6 +106,9 @@ func TestStatusMarkdownShowsTheFiveEvidenceItemsAndAChartOfThirtyDays(t *testing
 	md := b.String()
 	if !strings.HasPrefix(md, StatusMarker+"\n") {
 		t.Error("no marker on the first line")
+	}
+	if !strings.Contains(md, "| Last restore point | ok, 23h30m ago (2026-11-24 09:30Z, schedule); under release a1b2c3d, before e4f5a6b was deployed | ✅ |") {
+		t.Error("the last restore point is not shown")
 	}
 	for _, item := range []string{"| Newest snapshot |", "| Last check |", "| Retention policy |", "| Repository |", "| Last restore drill |"} {
 		if n := strings.Count(md, item); n != 2 {
