@@ -173,7 +173,7 @@ func (f *Factory) failure(cmd *cobra.Command, args []string, ce *commandError) f
 		r.output = ce.output
 	case rawFlag(args, "--output", "-o") == render.JSON:
 		// Only JSON: every command that has --output has it, while a
-		// format a command does not have (status --output markdown) is the
+		// format a command does not have (backup --output markdown) is the
 		// usage error.
 		r.output = render.JSON
 	}

@@ -314,7 +314,7 @@ func TestOperatingAnUndeployedServiceSaysToApplyAndBadFlagsAreUsageErrors(t *tes
 		{"check", "--read-data-subset", "0%"},
 		{"drill", "--env", "staging"},
 		{"prune", "--timeout", "0s"},
-		{"status", "--output", "markdown"},
+		{"backup", "--output", "markdown"},
 		{"status", "--unlock-stale"},
 	} {
 		if r := app.cli(t, args...); r.code != 2 || r.stdout != "" {

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
@@ -285,4 +288,14 @@ func TestStatusMarkdownChartsTheBackupsFromTheirOwnEvidence(t *testing.T) {
 			t.Errorf("--output yaml: exit %d, want 2", r.code)
 		}
 	})
+}
+
+func TestStatusMarkdownThatFailsShowsTheErrorUnderItsMarker(t *testing.T) {
+	streams, out, errb := iostreams.Test("")
+	// No HOME or state home: status fails before it reaches any service.
+	code := cli.Main(context.Background(), []string{"status", "--output", "markdown", "--dir", t.TempDir()}, streams, nil)
+	if code != cli.ExitError || !strings.HasPrefix(out.String(), "<!-- devopsellence-backup:status -->\n### ⛔ devopsellence-backup status failed") ||
+		!strings.Contains(out.String(), "cannot place local state") || !strings.Contains(errb.String(), "cannot place local state") {
+		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
+	}
 }

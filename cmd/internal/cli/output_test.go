@@ -124,7 +124,7 @@ func TestWithLogFormatJSONEveryStderrLineIsJSONNoticesAndProgressIncluded(t *tes
 
 func TestAFormatTheCommandDoesNotHaveIsNotUsedToReportTheError(t *testing.T) {
 	streams, out, errb := iostreams.Test("")
-	code := cli.Main(context.Background(), []string{"status", "--output", "markdown"}, streams, nil)
+	code := cli.Main(context.Background(), []string{"backup", "--output", "markdown"}, streams, nil)
 	if code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), `--output "markdown"`) {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
 	}

@@ -22,15 +22,16 @@ type restoreOptions struct {
 	// Args are the snapshot and the paths, as given.
 	Args []string
 
-	Latest  string
-	Target  string
-	Approve string
+	Latest   string
+	Target   string
+	Approve  string
+	FromCopy string
+	DryRun   bool
+	Yes      bool
+
 	// BeforeRelease picks the newest snapshot taken before that release
 	// was first deployed (restore_release.go).
 	BeforeRelease string
-	FromCopy      string
-	DryRun        bool
-	Yes           bool
 }
 
 func newRestoreCmd(f *Factory, runF func(*restoreOptions) error) *cobra.Command {
