@@ -329,10 +329,7 @@ func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 				out = append(out, Finding{
 					Severity: SeverityError, Code: CodeNoNode, Environment: env,
 					Message: fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
-					NextActions: []Action{
-						{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)},
-						{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
-					},
+					NextActions: NoNodeActions(env),
 				})
 			}
 			continue
@@ -352,6 +349,17 @@ func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// NoNodeActions are the ways to give env a node: attach one this machine
+// already knows, or create one (labelled worker, which the backup service
+// needs) and attach it in the same step.
+func NoNodeActions(env string) []Action {
+	return []Action{
+		{Label: "attach a node this machine knows to " + env, Command: fmt.Sprintf("devopsellence node attach <node> --env %s", env)},
+		{Label: "or create a node and attach it", Command: fmt.Sprintf("devopsellence node create <node> --host <host> --user root --ssh-key <key> --labels web,worker --attach --env %s", env)},
+		{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
+	}
 }
 
 // WithWorker returns labels plus worker, sorted, without duplicates.

@@ -168,21 +168,53 @@ func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 	if f := uncommitted(ctx, ps.w, ps.plan); f != nil {
 		ps.plan.Findings = append(ps.plan.Findings, *f)
 	}
-	return ps, o.printApply(ps.plan, ps.result)
+	if err := o.printApply(ps.plan, ps.result, ps.shown); err != nil {
+		return ps, err
+	}
+	if cannotRun(ps.plan, ps.result) {
+		// Deployed, but the backup service cannot do its job there: the
+		// result says why; the run is not a success.
+		return ps, errReported
+	}
+	return ps, nil
 }
 
-func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult) error {
+// cannotRun reports an error finding about an environment this apply
+// deployed: the deploy succeeded, but what was deployed cannot back up (an
+// image without the agent, an agent too old to understand this tool).
+func cannotRun(p *reconcile.Plan, res *reconcile.ApplyResult) bool {
+	for _, f := range p.Findings {
+		if f.Severity == reconcile.SeverityError && slices.ContainsFunc(res.Deployed, func(d reconcile.Deployment) bool { return d.Environment == f.Environment }) {
+			return true
+		}
+	}
+	return false
+}
+
+// printApply prints apply's result: the summary, then every warning and
+// error finding with its next step, except the first shown, which the plan
+// printed on stdout already shows.
+func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult, shown int) error {
+	summary := applySummary(p, res, o.Envs)
+	failed := cannotRun(p, res)
 	if o.Output == render.JSON {
 		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.Operation, p), Applied: res, DeployPending: deployPending(p, res, o.Envs)}
-		doc.Summary = applySummary(p, res, o.Envs)
+		doc.Summary, doc.OK = summary, !failed
 		return render.WriteJSON(o.IO.Out, doc)
 	}
-	if _, err := fmt.Fprintln(o.IO.Out, applySummary(p, res, o.Envs)); err != nil {
+	if _, err := fmt.Fprintln(o.IO.Out, summary); err != nil {
 		return err
 	}
-	for _, f := range p.Findings {
-		if f.Code == "tool_missing" || f.Code == codeUncommitted {
-			fmt.Fprintf(o.IO.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
+	for i, f := range p.Findings {
+		if i < shown || (f.Severity != reconcile.SeverityWarning && f.Severity != reconcile.SeverityError) {
+			continue
+		}
+		line := fmt.Sprintf("%s: %s", f.Severity, f.Message)
+		if len(f.NextActions) > 0 {
+			line += "; next: " + f.NextActions[0].Command
+		}
+		if _, err := fmt.Fprintln(o.IO.Out, line); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -201,11 +233,22 @@ func deployPending(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string)
 }
 
 func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) string {
-	pending := deployPending(p, res, envs)
-	deploy := ""
-	if len(pending) > 0 {
-		deploy = fmt.Sprintf("the deploy of %s is pending: run `devopsellence-backup apply` to deploy", strings.Join(pending, ", "))
+	var pending, noNode []string
+	for _, env := range deployPending(p, res, envs) {
+		if slices.ContainsFunc(p.Findings, func(f reconcile.Finding) bool { return f.Code == reconcile.CodeNoNode && f.Environment == env }) {
+			noNode = append(noNode, env)
+		} else {
+			pending = append(pending, env)
+		}
 	}
+	var waits []string
+	if len(pending) > 0 {
+		waits = append(waits, fmt.Sprintf("the deploy of %s is pending: run `devopsellence-backup apply` to deploy", strings.Join(pending, ", ")))
+	}
+	for _, env := range noNode {
+		waits = append(waits, fmt.Sprintf("%s cannot be deployed until a node is attached to it: %s, then run `devopsellence-backup apply`", env, noNodeAdvice(env)))
+	}
+	deploy := strings.Join(waits, "; ")
 	if !res.ConfigWritten && len(res.Stored) == 0 && len(res.Deployed) == 0 {
 		if deploy != "" {
 			return fmt.Sprintf("Nothing changed, but %s.", deploy)
@@ -219,11 +262,18 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) 
 	if n := len(res.Stored); n > 0 {
 		parts = append(parts, render.Count(n, "secret")+" stored")
 	}
-	var deployed []string
+	var deployed, broken []string
 	for _, d := range res.Deployed {
 		deployed = append(deployed, d.Environment)
+		if slices.ContainsFunc(p.Findings, func(f reconcile.Finding) bool {
+			return f.Severity == reconcile.SeverityError && f.Environment == d.Environment
+		}) {
+			broken = append(broken, d.Environment)
+		}
 	}
 	switch {
+	case len(broken) > 0:
+		parts = append(parts, "deployed "+strings.Join(deployed, ", ")+", but the backup service cannot run in "+strings.Join(broken, ", ")+" (see the errors below)")
 	case len(deployed) > 0:
 		parts = append(parts, "deployed "+strings.Join(deployed, ", "))
 	case deploy == "":
@@ -233,6 +283,12 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) 
 		parts = append(parts, deploy)
 	}
 	return "Applied: " + strings.Join(parts, "; ") + "."
+}
+
+// noNodeAdvice says how to give env a node, in devopsellence's own words.
+func noNodeAdvice(env string) string {
+	a := reconcile.NoNodeActions(env)
+	return fmt.Sprintf("attach a node this machine knows (`%s`), or create one and attach it (`%s`)", a[0].Command, a[1].Command)
 }
 
 func nextCommand(f reconcile.Finding) string {

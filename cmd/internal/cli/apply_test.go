@@ -275,15 +275,21 @@ func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(
 }
 
 func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
+	// An agent of an older protocol answers version with protocol 0.
+	const oldAgent = "#!/bin/sh\necho '{\"type\":\"version\",\"agent\":{\"version\":\"v0.1.0\",\"protocol\":0}}'\n"
 	tests := []struct {
 		name string
 		bin  []string // what the service's PATH holds
-		code string
-		want []string // tools named
-		fix  string
+		// script, if set, is the devopsellence-backup on that PATH.
+		script string
+		code   string
+		exit   int
+		want   []string // tools named
+		fix    string
 	}{
-		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "tool_missing", []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
-		{"an image without the agent", []string{"sh"}, "agent_missing", nil, "devopsellence-backup apply --env production"},
+		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "", "tool_missing", 0, []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
+		{"an image without the agent", []string{"sh"}, "", "agent_missing", 1, nil, "devopsellence-backup apply --env production"},
+		{"an agent older than this tool", nil, oldAgent, "agent_outdated", 1, nil, "devopsellence-backup apply --env production"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,10 +307,13 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.script != "" {
+				must(t, os.WriteFile(filepath.Join(bin, "devopsellence-backup"), []byte(tc.script), 0o755))
+			}
 			appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
 			r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if r.code != tc.exit {
+				t.Fatalf("exit %d, want %d: %s", r.code, tc.exit, r.stderr)
 			}
 			var doc struct {
 				Findings []struct {
@@ -334,7 +343,43 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 			if !found {
 				t.Errorf("no %s finding:\n%s", tc.code, r.stdout)
 			}
+			if ok := strings.Contains(r.stdout, `"ok": true`); ok != (tc.exit == 0) {
+				t.Errorf("ok: %v with exit %d:\n%s", ok, tc.exit, r.stdout)
+			}
 		})
+	}
+}
+
+func TestApplyTextSaysTheDeployedServiceCannotRunAndFails(t *testing.T) {
+	// restic's own image has no agent: plan warns, and after the deploy the
+	// service cannot start. Text output says both, with their next steps.
+	sim := newApp(t, "basic")
+	text := strings.Replace(sim.ReadFile(t, "devopsellence.backup.yml"), "registry.example.com/example-app-backup:1.2.0", "restic/restic:0.18.1", 1)
+	sim.WriteFile(t, "devopsellence.backup.yml", text)
+	r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"deployed production, but the backup service cannot run in production (see the errors below)",
+		"warning: spec.image restic/restic:0.18.1 is restic's own image",
+		"; next: devopsellence-backup image --env production",
+		"error: the image of service backup in production (restic/restic:0.18.1) has no devopsellence-backup agent on its PATH",
+		"; next: devopsellence-backup apply --env production",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stderr, "Error:") {
+		t.Errorf("the failure is reported twice:\n%s", r.stderr)
+	}
+
+	// The same app with an agent image applies cleanly: exit 0, no error line.
+	sim.WriteFile(t, "devopsellence.backup.yml", strings.Replace(text, "restic/restic:0.18.1", "registry.example.com/example-app-backup:1.2.1", 1))
+	r = runCLI(t, sim, nil, "apply", "--non-interactive")
+	if r.code != 0 || strings.Contains(r.stdout, "error:") || !strings.Contains(r.stdout, "deployed production.") {
+		t.Fatalf("with the agent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

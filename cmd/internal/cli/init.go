@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,6 +138,9 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return err
 	}
 	if err := o.ensureMode(ctx, w); err != nil {
+		return err
+	}
+	if err := o.checkNodes(ctx, w, app); err != nil {
 		return err
 	}
 	b, out, err := o.spec(ctx, w, app)
@@ -269,6 +273,39 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 		return usagef("devopsellence has no mode for this workspace; run `%s` and run init again", fix)
 	}
 	return w.client.UseSolo(ctx)
+}
+
+// checkNodes stops init before its first question when an environment it
+// would deploy has no node attached for this app: the deploy would fail
+// after every answer was given.
+func (o *initOptions) checkNodes(ctx context.Context, w *workspace, app *reconcile.App) error {
+	if o.NoApply || o.apply.NoDeploy {
+		return nil
+	}
+	envs := o.Envs
+	if len(envs) == 0 {
+		envs = []string{app.DefaultEnvironment}
+	}
+	var advice []string
+	var missing []string
+	for _, env := range envs {
+		nodes, err := w.client.Nodes(ctx, env)
+		if err != nil {
+			return err
+		}
+		if len(nodes) == 0 && !slices.Contains(app.Environments(), env) {
+			return usagef("--environments %s: devopsellence.yml does not mention it and no node of this app is attached to it (environments: %s); nothing was written", env, strings.Join(app.Environments(), ", "))
+		}
+		if len(nodes) == 0 {
+			missing = append(missing, env)
+			advice = append(advice, env+": "+noNodeAdvice(env))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no node is attached to %s of this app, so init cannot deploy the backup service there; nothing was written.\n  %s\nthen run init again; or run `devopsellence-backup init --no-apply` to write the spec and see the plan now, and `devopsellence-backup apply` once a node is attached",
+		strings.Join(missing, ", "), strings.Join(advice, "\n  "))
 }
 
 func (o *initOptions) canAsk() bool {

@@ -110,6 +110,7 @@ func TestInitOffATerminalSaysWhatIsMissing(t *testing.T) {
 
 func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 	sim := simtest.New(t)
+	sim.AgentImages(t)
 	sim.CopyApp(t, filepath.Join(appsDir, "basic"))
 	withoutSpec(t, sim)
 	r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "/srv/repo", "--image", "x/y:1")

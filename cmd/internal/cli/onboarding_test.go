@@ -41,6 +41,7 @@ environments:
 func newShop(t *testing.T, config string, envs ...string) *simtest.Env {
 	t.Helper()
 	sim := simtest.New(t)
+	sim.AgentImages(t)
 	sim.WriteFile(t, "devopsellence.yml", config)
 	sim.WriteFile(t, "Dockerfile", "FROM scratch\n")
 	sim.Setup(t, envs...)

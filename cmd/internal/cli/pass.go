@@ -24,6 +24,9 @@ type pass struct {
 	inputs reconcile.Inputs
 	result *reconcile.ApplyResult
 	w      *workspace
+	// shown counts the plan's findings printed on stdout with the plan
+	// (init shows it first), which the result does not repeat.
+	shown int
 }
 
 // passRun is what one pass works with, step to step.
@@ -130,6 +133,7 @@ func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
 			return err
 		}
 		fmt.Fprintln(o.IO.Out)
+		r.ps.shown = len(p.Findings)
 	}
 	return nil
 }
@@ -238,6 +242,9 @@ func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconc
 		}
 		if f.Code == reconcile.CodeUnknownEnv {
 			return nil, usagef("%s; nothing was changed: %s", f.Message, nextCommand(f))
+		}
+		if f.Code == reconcile.CodeNoNode {
+			return nil, fmt.Errorf("%s; nothing was changed. %s; or pass --no-deploy to patch and store the secrets now, and deploy once a node is attached", f.Message, capitalize(noNodeAdvice(f.Environment)))
 		}
 		if f.Code != reconcile.CodeNoWorker {
 			return nil, fmt.Errorf("%s; %s", f.Message, nextCommand(f))
