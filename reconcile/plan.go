@@ -328,7 +328,7 @@ func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 			if slices.Contains(d.Covered, env) {
 				out = append(out, Finding{
 					Severity: SeverityError, Code: CodeNoNode, Environment: env,
-					Message: fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
+					Message:     fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
 					NextActions: NoNodeActions(env),
 				})
 			}
