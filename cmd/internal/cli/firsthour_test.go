@@ -1,11 +1,13 @@
 package cli_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
@@ -59,5 +61,133 @@ func TestInitWithNoNodeStopsBeforeItsQuestionsAndSaysHowToGetOne(t *testing.T) {
 	r = runCLI(t, sim, nil, "apply", "--non-interactive")
 	if r.code != 1 || !strings.Contains(r.stderr, "devopsellence node create <node>") || !strings.Contains(r.stderr, "--no-deploy") {
 		t.Errorf("apply: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestInitRunAgainDefaultsEveryQuestionFromTheSpecAndShowsHowOtherAnswersChangeIt(t *testing.T) {
+	sim := newApp(t, "basic")
+	withoutSpec(t, sim)
+	host := t.TempDir()
+	first := []string{"init", "--non-interactive", "--no-apply", "--repository", "/srv/restic", "--repository-volume", host, "--image", "registry.example.com/app-backup:3", "--keep-daily", "5", "--scratch-url-secret", "primary=DRILL_DATABASE_URL"}
+	if r := runCLI(t, sim, nil, first...); r.code != 0 {
+		t.Fatalf("first init: exit %d\n%s", r.code, r.stderr)
+	}
+	written := sim.ReadFile(t, spec.DefaultFile)
+
+	// On a terminal, with no flags: each question defaults to the spec's
+	// answer, and taking every default goes on with the spec as it is.
+	p := ptytest.Open(t)
+	var stdout bytes.Buffer
+	cmd := startOnTerminal(t, sim, p, &stdout, "init", "--no-apply")
+	p.Expect(t, "volume to mount at /srv/restic for the repository (a named volume, or a host path such as /srv/backups) ["+host+"]:", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "backup image (the devopsellence-backup agent, restic and the database clients) [registry.example.com/app-backup:3]:", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "daily snapshots to keep [5]:", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "[DRILL_DATABASE_URL]:", 1)
+	p.Send(t, "\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, p.Output())
+	}
+	p.Expect(t, "already says what these answers give; going on with it", 1)
+	if got := sim.ReadFile(t, spec.DefaultFile); got != written {
+		t.Errorf("the spec changed:\n%s", got)
+	}
+
+	// The same without a terminal, and with a hand edit that changes no
+	// meaning (a comment): it goes on, leaving the file as it is.
+	sim.WriteFile(t, spec.DefaultFile, written+"# kept by hand\n")
+	if r := runCLI(t, sim, nil, "init", "--non-interactive", "--no-apply"); r.code != 0 || !strings.Contains(r.stderr, "going on with it") {
+		t.Fatalf("rerun off a terminal: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := sim.ReadFile(t, spec.DefaultFile); got != written+"# kept by hand\n" {
+		t.Errorf("the spec was rewritten:\n%s", got)
+	}
+
+	// Another answer: refused off a terminal, with the diff of the spec.
+	r := runCLI(t, sim, nil, "init", "--non-interactive", "--no-apply", "--keep-daily", "9")
+	if r.code != 2 {
+		t.Fatalf("other answers: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{"devopsellence.backup.yml already exists, and these answers change it:", "-    keepDaily: 5", "+    keepDaily: 9", "--force"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// On a terminal it shows the same diff and asks.
+	p = ptytest.Open(t)
+	cmd = startOnTerminal(t, sim, p, &stdout, "init", "--no-apply", "--keep-daily", "9", "--image", "registry.example.com/app-backup:3", "--repository-volume", host, "--scratch-url-secret", "primary=DRILL_DATABASE_URL")
+	p.Expect(t, "+    keepDaily: 9", 1)
+	p.Expect(t, "Write these answers to devopsellence.backup.yml? [y/N]:", 1)
+	p.Send(t, "y\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("confirmed: %v\n%s", err, p.Output())
+	}
+	if s := loadSpec(t, sim).Spec; s.Retention.KeepDaily != 9 || s.Repository.Volume != host || s.Databases[0].ScratchURLSecret != "DRILL_DATABASE_URL" {
+		t.Errorf("spec = %+v", s)
+	}
+}
+
+func TestInitAsksTheBackendOfASecretRepositoryURLOnATerminal(t *testing.T) {
+	sim := newApp(t, "basic")
+	withoutSpec(t, sim)
+	p := ptytest.Open(t)
+	var stdout bytes.Buffer
+	cmd := startOnTerminal(t, sim, p, &stdout, "init", "--no-apply", "--image", "registry.example.com/app-backup:3", "--keep-daily", "7", "--scratch-url-secret", "primary=DRILL_DATABASE_URL")
+	p.Expect(t, "restic repository URL", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "backend type of the repository URL kept in RESTIC_REPOSITORY (s3, b2, rest, sftp, azure, gs, swift, rclone):", 1)
+	p.Send(t, "ftp\r")
+	p.Expect(t, "want one of s3, b2", 1)
+	p.Send(t, "b2\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("init: %v\n%s", err, p.Output())
+	}
+	if r := loadSpec(t, sim).Spec.Repository; r.URLSecret != "RESTIC_REPOSITORY" || r.Type != "b2" {
+		t.Errorf("repository = %+v", r)
+	}
+	if !strings.Contains(stdout.String(), "B2_ACCOUNT_KEY") {
+		t.Errorf("the plan does not ask for b2's credentials:\n%s", stdout.String())
+	}
+}
+
+func TestInitAsksWhereDrillsRestoreAndOtherwiseSaysWhatTheDrillWillDo(t *testing.T) {
+	sim := newApp(t, "basic")
+	withoutSpec(t, sim)
+	p := ptytest.Open(t)
+	var stdout bytes.Buffer
+	cmd := startOnTerminal(t, sim, p, &stdout, "init", "--no-apply", "--repository", "s3:s3.amazonaws.com/x", "--image", "i:1", "--keep-daily", "7")
+	p.Expect(t, "restore drills of database primary (postgres) create a scratch database, then drop it: the secret to hold the URL of a server where they may (e.g. DRILL_DATABASE_URL; empty: drills of primary stop at no_scratch):", 1)
+	p.Send(t, "postgres://u:p@h/db\r")
+	p.Expect(t, "want a secret name in capitals", 1)
+	p.Send(t, "SCRATCH_PG_URL\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("init: %v\n%s", err, p.Output())
+	}
+	if dbs := loadSpec(t, sim).Spec.Databases; dbs[0].ScratchURLSecret != "SCRATCH_PG_URL" {
+		t.Errorf("databases = %+v", dbs)
+	}
+	if strings.Contains(p.Output(), "postgres://u:p@h/db") && strings.Count(p.Output(), "postgres://u:p@h/db") > 1 {
+		t.Errorf("the URL typed where a name belongs was repeated:\n%s", p.Output())
+	}
+
+	// Without an answer, Next says what the drill does and how to drill
+	// the database too.
+	withoutSpec(t, sim)
+	r := runCLI(t, sim, basicSecrets().env(), "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/x", "--image", "i:1")
+	if r.code != 0 {
+		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"devopsellence-backup check --env production",
+		"# prove it restores: the files into a scratch folder\n",
+		"The drill stops at no_scratch for database primary: it restores a database dump into a scratch database that it creates and drops",
+		"add `scratchUrlSecret: DRILL_DATABASE_URL` to database primary in devopsellence.backup.yml",
+		"then run `devopsellence-backup apply`, which asks for its value",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

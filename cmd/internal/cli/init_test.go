@@ -132,6 +132,8 @@ func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 	p.Send(t, "x\r")
 	p.Expect(t, "want a whole number", 1)
 	p.Send(t, "10\r")
+	p.Expect(t, "restore drills of database primary (postgres) create a scratch database", 1)
+	p.Send(t, "\r")
 	p.Expect(t, "Apply this plan? [y/N]:", 1)
 	p.Send(t, "n\r")
 	_ = cmd.Wait()

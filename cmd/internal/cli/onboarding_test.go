@@ -85,6 +85,8 @@ func TestInitRefusesAnAppWithNothingToBackUp(t *testing.T) {
 	p.Send(t, "main=postgres:DATABASE_URL\r")
 	p.Expect(t, "daily snapshots to keep [7]:", 1)
 	p.Send(t, "\r")
+	p.Expect(t, "restore drills of database main (postgres) create a scratch database", 1)
+	p.Send(t, "\r")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("init: %v\n%s", err, p.Output())
 	}
