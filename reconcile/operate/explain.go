@@ -53,6 +53,10 @@ func ToolMissing(env, image, service string, missing []string) Finding {
 func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 	var out []Finding
 	for _, s := range ev.Steps {
+		if s.Result == ResultSkipped && s.Error == ClassNotCreatedYet {
+			out = append(out, Finding{Severity: SeverityInfo, Code: ClassNotCreatedYet, Environment: es.Environment, Message: s.Name + ": " + s.Message})
+			continue
+		}
 		if s.Result != ResultFailed && s.Result != ResultPartial || s.Error == "interrupted" {
 			continue
 		}

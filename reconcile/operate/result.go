@@ -17,7 +17,14 @@ const (
 	ResultOK      = "ok"
 	ResultPartial = "partial"
 	ResultFailed  = "failed"
+	// ResultSkipped is a step's result when there was nothing to do for
+	// it, and why is its error class.
+	ResultSkipped = "skipped"
 )
+
+// ClassNotCreatedYet: an optional SQLite file the app has not created yet
+// and that was never backed up; skipped, with a note.
+const ClassNotCreatedYet = "not_created_yet"
 
 // Evidence is the result document of one run of backup, check, prune, drill
 // (stored in the repository) or status (not stored). See docs/evidence.md.

@@ -191,3 +191,37 @@ func TestInitAsksWhereDrillsRestoreAndOtherwiseSaysWhatTheDrillWillDo(t *testing
 		}
 	}
 }
+
+func TestInitMakesTheSQLiteFilesItDetectsOptional(t *testing.T) {
+	// Rails 8: the cache and queue databases exist only once the app uses them.
+	sim := newShop(t, shopApp)
+	sim.WriteFile(t, "config/database.yml", `production:
+  primary:
+    <<: *default
+    database: storage/production.sqlite3
+  cache:
+    <<: *default
+    database: storage/production_cache.sqlite3
+  queue:
+    <<: *default
+    database: storage/production_queue.sqlite3
+`)
+	r := runCLI(t, sim, nil, "init", "--non-interactive", "--no-apply", "--repository", "s3:s3.amazonaws.com/shop", "--image", "i:1")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	dbs := loadSpec(t, sim).Spec.Databases
+	var names []string
+	for _, d := range dbs {
+		names = append(names, d.Name)
+		if !d.Optional || d.Engine != spec.EngineSQLite {
+			t.Errorf("database %+v is not an optional SQLite file", d)
+		}
+	}
+	if strings.Join(names, ",") != "production,production_cache,production_queue" {
+		t.Errorf("databases = %v", names)
+	}
+	if n := strings.Count(sim.ReadFile(t, spec.DefaultFile), "optional: true"); n != 3 {
+		t.Errorf("the spec says optional: true %d times, want 3", n)
+	}
+}

@@ -87,7 +87,7 @@ func TestInitFindsSQLiteUnderAVolumeAndKeepsASecretRepositoryURL(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	s := loadSpec(t, sim).Spec
-	want := spec.Database{Name: "production", Engine: spec.EngineSQLite, Path: "/data/notes_storage/production.sqlite3"}
+	want := spec.Database{Name: "production", Engine: spec.EngineSQLite, Path: "/data/notes_storage/production.sqlite3", Optional: true}
 	if len(s.Databases) != 1 || !reflect.DeepEqual(s.Databases[0], want) {
 		t.Errorf("databases = %+v, want %+v", s.Databases, want)
 	}

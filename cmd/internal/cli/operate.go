@@ -435,7 +435,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		if c := r.copy; c != nil {
 			e.Copy = operationEnv(*c)
 		}
-		if len(r.findings) > 0 && e.Result == operate.ResultOK {
+		if (hasSeverity(r.findings, reconcile.SeverityWarning) || hasSeverity(r.findings, reconcile.SeverityError)) && e.Result == operate.ResultOK {
 			e.Result = operate.ResultFailed
 			if !hasSeverity(r.findings, reconcile.SeverityError) {
 				e.Result = operate.ResultPartial
