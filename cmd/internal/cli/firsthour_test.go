@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -224,4 +225,90 @@ func TestInitMakesTheSQLiteFilesItDetectsOptional(t *testing.T) {
 	if n := strings.Count(sim.ReadFile(t, spec.DefaultFile), "optional: true"); n != 3 {
 		t.Errorf("the spec says optional: true %d times, want 3", n)
 	}
+}
+
+func TestApplyOnATerminalGeneratesTheRepositoryPasswordShowsItOnceAndSaysWhereItIsKept(t *testing.T) {
+	sim := newApp(t, "basic", "production", "staging")
+	setSpec(t, sim, `  image: registry.example.com/example-app-backup:1.2.0
+  environments: [production, staging]
+  volumes: [{name: app_storage}]
+  repository: {url: "s3:s3.amazonaws.com/example-app-backups"}
+`)
+	secrets := basicSecrets()
+	p := ptytest.Open(t)
+	var stdout bytes.Buffer
+	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--yes")
+	p.Expect(t, `restic says: "Please note that knowledge of your password is required to access the repository. Losing your password means that your data is irrecoverably lost."`, 1)
+	p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "RESTIC_PASSWORD for service backup in production, generated: copy it now into a password manager, outside this machine and the node. It is shown only this once", 1)
+	p.Expect(t, "Press Enter once you have a copy:", 1)
+	shown := regexp.MustCompile(`\n\s+([A-Za-z0-9_-]{43})\r?\n`).FindStringSubmatch(p.Output())
+	if shown == nil {
+		t.Fatalf("no generated password shown:\n%s", p.Output())
+	}
+	p.Send(t, "\r")
+	for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
+		p.Send(t, secrets[name]+"\r")
+	}
+	// staging shares the repository, so it shares its password.
+	p.Expect(t, "RESTIC_PASSWORD in staging: the same as in production, whose repository (s3:s3.amazonaws.com/example-app-backups) it shares", 1)
+	for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		p.Expect(t, "Value of "+name+" for service backup in staging (input hidden):", 1)
+		p.Send(t, secrets[name]+"\r")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, p.Output())
+	}
+	for _, env := range []string{"production", "staging"} {
+		r := sim.Run(t, "exec", "backup", "--env", env, "--", "printenv", "RESTIC_PASSWORD")
+		if got := strings.Join(outputLines(r.Events(t), "stdout"), ""); got != shown[1] {
+			t.Errorf("%s: the stored password is not the one shown", env)
+		}
+	}
+	if strings.Contains(stdout.String(), shown[1]) {
+		t.Error("the generated password is on stdout")
+	}
+	for _, want := range []string{"note: RESTIC_PASSWORD of production is stored by devopsellence as a secret of the backup service: in devopsellence's state on this machine", "Keep a copy outside the node and this machine"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// A value given for a stored secret is not used, and apply says so.
+	r := runCLI(t, sim, []string{"DEVOPSELLENCE_BACKUP_SECRET_RESTIC_PASSWORD=another"}, "apply", "--non-interactive")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: RESTIC_PASSWORD is already stored for service backup in production, so the value DEVOPSELLENCE_BACKUP_SECRET_RESTIC_PASSWORD gives is not used: apply stores only missing secrets. To change it, run `devopsellence-backup rotate-secret RESTIC_PASSWORD --env production`") {
+		t.Errorf("exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "another") {
+		t.Error("the value was printed")
+	}
+}
+
+func TestPlanWarnsWhenTheOnlyRepositoryIsOnTheNode(t *testing.T) {
+	sim := newApp(t, "basic")
+	setSpec(t, sim, `  image: registry.example.com/example-app-backup:1.2.0
+  volumes: [{name: app_storage}]
+  repository: {url: /srv/restic, volume: /mnt/backups}
+`)
+	r := runCLI(t, sim, nil, "plan")
+	if !strings.Contains(r.stdout, "repository_on_node: the repository of production is /srv/restic on the node that runs the app (volume /mnt/backups), and no copy is elsewhere") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+	appendTo(t, filepath.Join(sim.Workspace, spec.DefaultFile), "  copies:\n    - name: offsite\n      repository: {url: \"s3:s3.amazonaws.com/offsite\"}\n      passwordSecret: RESTIC_PASSWORD\n")
+	if r := runCLI(t, sim, nil, "plan"); strings.Contains(r.stdout, "repository_on_node") {
+		t.Errorf("warned with a copy off the node:\n%s", r.stdout)
+	}
+}
+
+// outputLines are an exec's output lines on stream.
+func outputLines(events []map[string]any, stream string) []string {
+	var out []string
+	for _, e := range events {
+		if e["event"] == "output" && e["stream"] == stream {
+			out = append(out, e["message"].(string))
+		}
+	}
+	return out
 }

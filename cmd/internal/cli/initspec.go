@@ -280,6 +280,16 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 	}
 	repoType = cmpOr(repoType, a.repoType)
 	volume := cmpOr(o.RepoVolume, a.repoVolume)
+	// restic's own image (the backup guide's) lacks the agent: it is never
+	// a default.
+	lent := a.image
+	if reconcile.ResticImage(lent) && o.Image == "" {
+		fmt.Fprintf(o.apply.IO.Err, "note: the backup service in %s runs %s, restic's own image, which has no devopsellence-backup agent: init needs another image\n", ConfigFile, lent)
+		lent = ""
+		if image == a.image {
+			image = ""
+		}
+	}
 	var err error
 	if o.canAsk() {
 		fmt.Fprintf(o.apply.IO.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
@@ -303,7 +313,7 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 			fmt.Fprintln(o.apply.IO.Err, "No default image: "+noImageHelp+".")
 		}
 		if o.Image == "" {
-			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), a.image)); err != nil {
+			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), lent)); err != nil {
 				return err
 			}
 		}
@@ -318,7 +328,7 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 			return err
 		}
 	}
-	image = cmpOr(image, defaultImage(), a.image)
+	image = cmpOr(image, defaultImage(), lent)
 	if (spec.Repository{URL: repo}).LocalPath() == "" {
 		volume = ""
 	}
