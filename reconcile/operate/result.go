@@ -192,6 +192,8 @@ type Outcome struct {
 	// Browse is what snapshots, ls and find read; Plan a restore's plan.
 	Browse *Browse
 	Plan   *RestorePlan
+	// Keys is what a step of rotate-key did.
+	Keys *KeyRotation
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
@@ -242,7 +244,7 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 		}
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
-		o.Browse, o.Plan = l.Browse, l.Plan
+		o.Browse, o.Plan, o.Keys = l.Browse, l.Plan, l.Keys
 	case LineCancel:
 		o.Cancel = l.Cancel
 		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {

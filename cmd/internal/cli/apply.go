@@ -16,6 +16,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -47,6 +48,10 @@ type applyOptions struct {
 	// ShowPlan prints the plan on stdout before applying it (init), unless
 	// the terminal confirmation shows it anyway.
 	ShowPlan bool
+
+	// Preset are secret values already known (rotate-secret's next
+	// value), used before any source.
+	Preset map[reconcile.SecretKey]secret.Value
 
 	// warned are the stored secrets already warned about ("ENV\nNAME"):
 	// an explicit source for one gives a value that is not used.

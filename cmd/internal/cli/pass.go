@@ -361,6 +361,10 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			}
 			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name, About: s.About}
+			if v, ok := o.Preset[reconcile.SecretKey{Environment: e.Name, Name: s.Name}]; ok {
+				values[reconcile.SecretKey{Environment: e.Name, Name: s.Name}] = v
+				continue
+			}
 			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
 			case err != nil && ctx.Err() != nil:
