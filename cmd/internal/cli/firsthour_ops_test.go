@@ -54,3 +54,54 @@ func TestAnOptionalSQLiteFileTheAppHasNotCreatedIsANoteUntilItFirstExists(t *tes
 		}
 	})
 }
+
+// TestLosingTheNodeRunbookRestoresOnANewNodeFromTheCopy follows
+// docs/operations.md, "Losing the node": the node (its volumes and the
+// primary repository on it) and the machine that ran apply are gone; a new
+// node, the secrets kept elsewhere, snapshots --from-copy, restore.
+func TestLosingTheNodeRunbookRestoresOnANewNodeFromTheCopy(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		offsite := filepath.Join(t.TempDir(), "offsite")
+		app := newOpsApp(t, rb, opsConfig{filesOnly: true,
+			extra: "  copies:\n    - name: offsite\n      repository:\n        url: " + offsite + "\n        volume: " + offsite + "\n      passwordSecret: RESTIC_PASSWORD"})
+		vol := app.sim.VolumeDir("shop_storage")
+		seedShop(t, vol, nil)
+		backedUp := readTree(t, filepath.Join(vol, "uploads"))
+		app.mustOp(t, 0, "backup", "--init")
+
+		// The node is lost, with the primary repository on it, and so is
+		// the machine that held devopsellence's state (and its secrets).
+		must(t, os.RemoveAll(app.repo))
+		app.sim.StateHome = t.TempDir()
+		for _, args := range [][]string{
+			{"mode", "use", "solo"},
+			{"node", "create", "prod-2", "--host", "127.0.0.1", "--user", "root", "--ssh-key", app.sim.SSHKey(t), "--labels", "web,worker", "--attach", "--env", "production"},
+		} {
+			if r := app.sim.Run(t, args...); r.Code != 0 {
+				t.Fatalf("devopsellence %s: %s", strings.Join(args, " "), r.Stdout)
+			}
+		}
+		newVol := app.sim.VolumeDir("shop_storage")
+		if entries, _ := os.ReadDir(newVol); len(entries) != 0 {
+			t.Fatalf("the new node's volume is not empty: %v", entries)
+		}
+		// The same secrets, from where they were kept.
+		if r := app.cli(t, "apply", "--non-interactive"); r.code != 0 {
+			t.Fatalf("apply on the new node: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		list := app.browse(t, 0, "snapshots", "--env", "production", "--from-copy", "offsite")
+		if len(list.Groups) == 0 || list.Groups[0].Name != "files" {
+			t.Fatalf("snapshots --from-copy offsite: %+v", list)
+		}
+		id := list.Groups[0].Snapshots[0].ID[:8]
+		res := app.restore(t, 0, id, "--env", "production", "--from-copy", "offsite", "--approve", id)
+		if !res.OK {
+			t.Fatalf("restore: %+v", res)
+		}
+		sameTree(t, "restored on the new node", readTree(t, filepath.Join(newVol, "uploads")), backedUp)
+		app.mustOp(t, 0, "backup", "--env", "production", "--init")
+		if _, err := os.Stat(app.repo); err != nil {
+			t.Errorf("no new primary repository: %v", err)
+		}
+	})
+}

@@ -412,7 +412,8 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 // askPassword gets a repository password on a terminal: generated (the
 // default) and shown once for the person to keep, or typed twice.
 func askPassword(ctx context.Context, t *prompt.Terminal, req prompt.Request) (secret.Value, error) {
-	fmt.Fprintf(t.Out, "%s is a repository password: restic encrypts every backup with it, and without it no backup can be read. restic says: %q\n", req.Name, restic.PasswordWarning)
+	fmt.Fprintf(t.Out, "%s is a repository password: restic encrypts every backup with it, and without it no backup can be read. restic says: %q\n"+
+		"For a repository that exists already (a new node, a new machine), answer n and type the password you kept: a new one opens nothing.\n", req.Name, restic.PasswordWarning)
 	gen, err := t.ConfirmDefault(ctx, "Generate a strong one?", true)
 	if err != nil {
 		return secret.Value{}, err
