@@ -250,6 +250,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 	p.Findings = append(p.Findings, imageFindings(d)...)
 	p.Findings = append(p.Findings, repositoryFindings(d)...)
 	p.Findings = append(p.Findings, serverFindings(d)...)
+	p.Findings = append(p.Findings, clientFindings(d, o.App)...)
 	envFindings, unknown := environmentFindings(d, o, eff)
 	p.Findings = append(p.Findings, envFindings...)
 	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)

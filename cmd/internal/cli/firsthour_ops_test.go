@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,38 @@ func TestLosingTheNodeRunbookRestoresOnANewNodeFromTheCopy(t *testing.T) {
 		app.mustOp(t, 0, "backup", "--env", "production", "--init")
 		if _, err := os.Stat(app.repo); err != nil {
 			t.Errorf("no new primary repository: %v", err)
+		}
+	})
+}
+
+func TestTheAgentReadsTheServersVersionBeforeDumpingAndRefusesAPgDumpTooOld(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		pg := startPostgres(t)
+		db := "    - name: primary\n      engine: postgres\n      urlSecret: DATABASE_URL\n"
+		app := newOpsApp(t, rb, opsConfig{databases: db, secrets: map[string]string{"DATABASE_URL": pg.url("appdb")}})
+		notes := "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a');"
+		sqliteQuery(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "notes.sqlite3"), notes)
+		d := app.mustOp(t, 0, "backup", "--init")
+		s := d.step(t, "db:primary")
+		if !strings.HasPrefix(fmt.Sprint(s["server_version"]), "15.") || !strings.Contains(fmt.Sprint(s["client_version"]), "pg_dump (PostgreSQL) 15") {
+			t.Errorf("the step does not record the versions: %v", s)
+		}
+
+		// A pg_dump of an older major than the server: the step fails before
+		// it runs, naming both versions and the fix.
+		old := newOpsApp(t, rb, opsConfig{databases: db, secrets: map[string]string{"DATABASE_URL": pg.url("appdb")},
+			bin: map[string]string{"pg_dump": "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 14.12'; exit 0; fi\necho ran >> \"$0.ran\"; exit 1\n"}})
+		sqliteQuery(t, filepath.Join(old.sim.VolumeDir("shop_storage"), "notes.sqlite3"), notes)
+		d = old.mustOp(t, 1, "backup", "--init")
+		f := d.finding("client_too_old")
+		if f == nil || !strings.Contains(f.Message, "the server is PostgreSQL 15.") || !strings.Contains(f.Message, "pg_dump is 14.12") || !strings.Contains(f.Message, "postgresql-client-15 or newer") {
+			t.Fatalf("findings: %+v", d.Findings)
+		}
+		if len(f.NextActions) == 0 || f.NextActions[0].Command != "devopsellence-backup image --env production" {
+			t.Errorf("next: %+v", f.NextActions)
+		}
+		if _, err := os.Stat(filepath.Join(old.binDir, "pg_dump.ran")); err == nil {
+			t.Error("pg_dump ran to dump a server it cannot dump")
 		}
 	})
 }

@@ -312,3 +312,22 @@ func outputLines(events []map[string]any, stream string) []string {
 	}
 	return out
 }
+
+func TestPlanWarnsWhenAPostgresServiceIsNewerThanTheImagesPgDump(t *testing.T) {
+	sim := newApp(t, "db-services")
+	config := sim.ReadFile(t, "devopsellence.yml")
+	for _, tc := range []struct {
+		image string
+		warn  bool
+	}{{"postgres:19", true}, {"postgis/postgis:19-3.6", true}, {"postgres:18.1-alpine", false}, {"postgres:latest", false}, {"postgres:16", false}} {
+		sim.WriteFile(t, "devopsellence.yml", strings.Replace(config, "image: postgres:16", "image: "+tc.image, 1))
+		r := runCLI(t, sim, nil, "plan")
+		got := strings.Contains(r.stdout, "client_older_than_server")
+		if got != tc.warn {
+			t.Errorf("%s: warned %v, want %v\n%s", tc.image, got, tc.warn, r.stdout)
+		}
+		if tc.warn && !strings.Contains(r.stdout, "newer than the backup image's pg_dump (18 in the official image)") {
+			t.Errorf("%s: the warning does not name the versions:\n%s", tc.image, r.stdout)
+		}
+	}
+}

@@ -147,6 +147,17 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		failStep(s, err)
 		return nil
 	}
+	// The server's version and the client's, before the dump: pg_dump
+	// refuses a newer server, and says so only after connecting.
+	versions, err := dbtool.CheckVersions(ctx, db)
+	if versions.Server != "" {
+		s.fact("server_version", versions.Server)
+		s.fact("client_version", versions.Client)
+	}
+	if err != nil {
+		failStep(s, err)
+		return nil
+	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
 	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
@@ -185,6 +196,10 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		return err
 	})
 	a.recordBackup(s, sum, err, nil)
+	if why := versions.NewerServer(); err != nil && why != "" && class(err) == string(restic.ClassDumperFailed) {
+		st := &rec.ev.Steps[len(rec.ev.Steps)-1]
+		st.Message += "; " + why
+	}
 	return err
 }
 
