@@ -25,6 +25,9 @@ const (
 	OpPrune  Op = "prune"
 	OpDrill  Op = "drill"
 	OpStatus Op = "status"
+	// OpDump writes one file of a snapshot, or a folder as a tar, to the
+	// operator's stdout, in data lines.
+	OpDump Op = "dump"
 	// OpRotateKey is one step of rotating a repository password: add a key
 	// for the next password, verify the current one, or remove an old key.
 	OpRotateKey Op = "rotate-key"
@@ -88,7 +91,7 @@ func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpC
 // backend for up to 15 minutes, so every run needs one of its own.
 func DefaultTimeout(op Op) time.Duration {
 	switch op {
-	case OpBackup, OpCopy, OpRestore:
+	case OpBackup, OpCopy, OpRestore, OpDump:
 		return 6 * time.Hour
 	case OpStatus, OpSnapshots, OpLs, OpFind:
 		return 5 * time.Minute
@@ -184,6 +187,24 @@ type Line struct {
 	Plan   *RestorePlan `json:"plan,omitempty"`
 	// Keys is what a step of rotate-key did.
 	Keys *KeyRotation `json:"keys,omitempty"`
+	// Data is a piece of what dump reads, in base64 (a data line); Dump
+	// is what it read in all (the result line).
+	Data string      `json:"data,omitempty"`
+	Dump *DumpResult `json:"dump,omitempty"`
+}
+
+// DumpChunk is how many bytes of a dump one data line carries: 64 KiB in
+// base64, well within the 128 KiB at which devopsellence's exec cuts a
+// line.
+const DumpChunk = 48 << 10
+
+// DumpResult is what a dump read: its bytes' count and SHA-256, which the
+// operator's side compares with what it received.
+type DumpResult struct {
+	Snapshot string `json:"snapshot"`
+	Path     string `json:"path"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
 }
 
 // Line types.
@@ -193,6 +214,7 @@ const (
 	LineResult   = "result"
 	LineVersion  = "version"
 	LineCancel   = "cancel"
+	LineData     = "data"
 )
 
 // Progress is how far a step is, from restic's status lines, at most once

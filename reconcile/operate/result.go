@@ -194,6 +194,9 @@ type Outcome struct {
 	Plan   *RestorePlan
 	// Keys is what a step of rotate-key did.
 	Keys *KeyRotation
+	// Dump is what a dump read; onData gets each data line's piece.
+	Dump   *DumpResult
+	onData func(string)
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
@@ -244,7 +247,11 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 		}
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
-		o.Browse, o.Plan, o.Keys = l.Browse, l.Plan, l.Keys
+		o.Browse, o.Plan, o.Keys, o.Dump = l.Browse, l.Plan, l.Keys, l.Dump
+	case LineData:
+		if o.onData != nil {
+			o.onData(l.Data)
+		}
 	case LineCancel:
 		o.Cancel = l.Cancel
 		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {

@@ -47,6 +47,9 @@ type operateOptions struct {
 	Output      string
 	Timeout     time.Duration
 	UnlockStale bool
+
+	// onData gets the pieces a dump sends, in base64, in order.
+	onData func(string)
 }
 
 // newOperateOptions holds the dependencies an operating command takes from
@@ -150,7 +153,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		}
 		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
-		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1)})
+		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1), OnData: o.onData})
 		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {

@@ -18,7 +18,7 @@ import (
 // recoveryCommands browse the repository, restore from it and copy it.
 func recoveryCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newSnapshotsCmd(f, nil), newLsCmd(f, nil), newFindCmd(f, nil), newRestoreCmd(f, nil), newCopyCmd(f, nil),
+		newSnapshotsCmd(f, nil), newLsCmd(f, nil), newFindCmd(f, nil), newRestoreCmd(f, nil), newCopyCmd(f, nil), newDumpCmd(f, nil),
 	}
 }
 

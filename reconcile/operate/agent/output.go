@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,6 +53,25 @@ func (o *Output) Line(l operate.Line) []byte {
 		o.mu.Unlock()
 	}
 	return data
+}
+
+// Data writes a piece of what dump reads: a data line in JSON mode, the
+// bytes themselves otherwise. It is not scrubbed: it is the app's own
+// data, which the operator asked for, and scrubbing would corrupt it; the
+// digest in the result line proves it arrived whole.
+func (o *Output) Data(b []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.JSON {
+		_, err := o.Stdout.Write(b)
+		return err
+	}
+	line := make([]byte, 0, len(`{"type":"data","data":""}`)+base64.StdEncoding.EncodedLen(len(b))+1)
+	line = append(line, `{"type":"data","data":"`...)
+	line = base64.StdEncoding.AppendEncode(line, b)
+	line = append(line, "\"}\n"...)
+	_, err := o.Stdout.Write(line)
+	return err
 }
 
 // Progress prints p unless a progress line went out less than a second
