@@ -138,3 +138,22 @@ func TestTheAgentReadsTheServersVersionBeforeDumpingAndRefusesAPgDumpTooOld(t *t
 		}
 	})
 }
+
+func TestResticItselfRunsInTheBackupServiceAsTheDocsSay(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{filesOnly: true})
+		app.mustOp(t, 0, "backup", "--init")
+		// docs/operations.md, "restic itself": the service has the repository's environment.
+		r := app.sim.Run(t, "exec", "backup", "--env", "production", "--", "restic", "snapshots", "--json", "--host", "shop-production")
+		if r.Code != 0 {
+			t.Fatalf("restic through exec: exit %d\n%s", r.Code, r.Stdout)
+		}
+		out := strings.Join(outputLines(r.Events(t), "stdout"), "")
+		if !strings.Contains(out, `"hostname":"shop-production"`) || !strings.Contains(out, "kind:files") {
+			t.Errorf("restic snapshots through exec: %s", out)
+		}
+		if strings.Contains(string(r.Stdout), app.password) {
+			t.Error("the password is in exec's output")
+		}
+	})
+}

@@ -81,7 +81,7 @@ EXIT STATUS
 		Example: `  devopsellence-backup init
   devopsellence-backup init --repository s3:s3.amazonaws.com/my-backups --image registry.example.com/app-backup:1 \
     --non-interactive --secret-env RESTIC_PASSWORD=CI_RESTIC_PASSWORD ...
-  devopsellence-backup init --repository /srv/restic --repository-volume /mnt/backups/app --image restic/restic:0.18.1
+  devopsellence-backup init --repository /srv/restic --repository-volume /mnt/backups/app --image registry.example.com/app-backup:1
   devopsellence-backup init --scratch-url-secret primary=DRILL_DATABASE_URL ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

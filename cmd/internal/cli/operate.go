@@ -160,6 +160,14 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		case errors.Is(err, operate.ErrStopped):
 			r.stopped = true
 			r.findings = append(r.findings, stoppedFinding(op, env, o.Timeout, out, ctx.Err() != nil, err))
+		case errors.Is(err, reconcile.ErrNotInstalled):
+			r.findings = append(r.findings, reconcile.Finding{
+				Severity: reconcile.SeverityError, Code: "devopsellence_not_found", Environment: env,
+				Message: fmt.Sprintf("could not run %s: devopsellence cannot be run (%v); the backup service is reached through devopsellence exec", op, err),
+				NextActions: []reconcile.Action{
+					{Label: "install devopsellence, or name the binary", Command: operate.Command(op, env, "--devopsellence", "/path/to/devopsellence")},
+				},
+			})
 		case err != nil:
 			r.findings = append(r.findings, reconcile.Finding{
 				Severity: reconcile.SeverityError, Code: "exec_failed", Environment: env,

@@ -32,10 +32,10 @@ EXIT STATUS
   130  interrupted`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if showVersion {
-				return runCommand(cmd.Context(), &versionOptions{IO: f.IO()}, render.JSON, nil, runVersion)
+				return runCommand(cmd.Context(), &versionOptions{IO: f.IO(), Output: render.JSON}, render.JSON, nil, runVersion)
 			}
 			return own(cmd.Help(), "")
 		},
