@@ -1,8 +1,11 @@
 package cli_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,4 +159,35 @@ func TestResticItselfRunsInTheBackupServiceAsTheDocsSay(t *testing.T) {
 			t.Error("the password is in exec's output")
 		}
 	})
+}
+
+func TestADatabaseDumpShowsTheBytesSoFarWhileItRuns(t *testing.T) {
+	t.Parallel()
+	rb := newerRestic(t) // restic 0.17+ backs up the dump while it is written
+	release := filepath.Join(t.TempDir(), "release")
+	dumper := fmt.Sprintf("head -c 3000000 /dev/urandom; while [ ! -e %s ]; do sleep 0.05; done", release)
+	app := newOpsApp(t, rb, opsConfig{databases: "    - name: custom\n      engine: command\n      command: [sh, -c, \"" + dumper + "\"]\n"})
+	sqliteQuery(t, filepath.Join(app.sim.VolumeDir("shop_storage"), "notes.sqlite3"), "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('a');")
+	cmd := exec.Command(cliBinary(t), "backup", "--init", "--dir", app.sim.Workspace, "--devopsellence", app.sim.Bin)
+	cmd.Env = append(app.sim.Environ(), app.secretEnv()...)
+	stderr, err := cmd.StderrPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	seen := ""
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, "db:custom: ") && strings.Contains(line, " so far") {
+			seen = line
+			break
+		}
+	}
+	// The dump goes on until the test has seen its progress.
+	must(t, os.WriteFile(release, nil, 0o644))
+	_, _ = io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if seen == "" {
+		t.Fatal("no progress line while the dump ran")
+	}
 }

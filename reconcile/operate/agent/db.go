@@ -160,7 +160,7 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
-	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
+	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file}
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		dump, err := dbtool.PrepareDump(ctx, db, opts)
 		if err != nil {
@@ -192,7 +192,11 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	var sum *restic.BackupSummary
 	err = a.call(ctx, rec, o, func() error {
 		var err error
-		sum, err = a.restic.Backup(ctx, backup, nil)
+		// A dump's size is known only at its end: the progress is the
+		// bytes so far.
+		sum, err = a.restic.Backup(ctx, backup, func(p restic.Progress) {
+			a.Out.Progress(operate.Progress{Step: "db:" + d.Name, BytesDone: p.BytesDone, ETASeconds: p.SecondsRemaining})
+		})
 		return err
 	})
 	a.recordBackup(s, sum, err, nil)

@@ -95,8 +95,7 @@ func (o *Output) Progress(p operate.Progress) {
 		o.Line(operate.Line{Type: operate.LineProgress, Progress: &p})
 		return
 	}
-	o.Say("%s: %.1f%% (%s of %s, %d of %d files, ETA %s)", p.Step, p.Percent, bytesText(p.BytesDone), bytesText(p.BytesTotal),
-		p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+	o.Say("%s", p.Text())
 }
 
 func bytesText(n int64) string {
