@@ -149,14 +149,22 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	}
 	// The server's version and the client's, before the dump: pg_dump
 	// refuses a newer server, and says so only after connecting.
+	// A server that cannot be asked fails the dump itself, with the
+	// dumper's own words; only a client known to be too old stops here.
 	versions, err := dbtool.CheckVersions(ctx, db)
 	if versions.Server != "" {
 		s.fact("server_version", versions.Server)
 		s.fact("client_version", versions.Client)
 	}
-	if err != nil {
+	switch {
+	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld:
 		failStep(s, err)
 		return nil
+	case err != nil && ctx.Err() != nil:
+		failStep(s, err)
+		return nil
+	case err != nil:
+		s.fact("version_check", message(err))
 	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
