@@ -71,7 +71,7 @@ EXIT STATUS
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text, json or markdown")
 	cmd.Flags().BoolVar(&o.DetailedExitcode, "detailed-exitcode", false, "exit 3 when changes are pending, 0 when in sync")
-	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to FILE, for `devopsellence-backup apply FILE` (no secret values are in it); - for stdout (the plan shown goes to stderr)")
+	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to `FILE`, for devopsellence-backup apply FILE (no secret values are in it); - for stdout (the plan shown goes to stderr)")
 	cmd.Flags().BoolVar(&o.ConfigOnly, "config-only", false, "plan from the files alone, without devopsellence: secrets, nodes and deploys are not checked (a runner with no devopsellence state)")
 	return cmd
 }

@@ -39,6 +39,11 @@ func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
 	p.Send(t, "y\r")
 	order := []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"}
 	for i, name := range order {
+		if i == 0 {
+			// The repository password: typed, not generated, and twice.
+			p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+			p.Send(t, "n\r")
+		}
 		p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
 		if i == 0 {
 			p.Send(t, "   \r") // blank: refused, asked again
@@ -46,6 +51,10 @@ func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
 			p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 2)
 		}
 		p.Send(t, secrets[name]+"\r")
+		if i == 0 {
+			p.Expect(t, "Again, to confirm (input hidden):", 1)
+			p.Send(t, secrets[name]+"\r")
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apply: %v\n%s", err, p.Output())
@@ -73,6 +82,8 @@ func TestCtrlCAtASecretPromptRestoresTheTerminalAndChangesNothing(t *testing.T) 
 	p := ptytest.Open(t)
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--yes")
+	p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+	p.Send(t, "n\r")
 	p.Expect(t, "Value of RESTIC_PASSWORD for service backup in production (input hidden):", 1)
 	p.Send(t, "half-typed")
 	p.Send(t, "\x03")
