@@ -77,16 +77,21 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 	return ev.ExitCode
 }
 
-// ours lists this app's data and evidence snapshots, without a lock.
+// ours lists this app's data and evidence snapshots, without a lock. The
+// one trust rule (operate.Identity.Trusted) decides which are this app's,
+// as it does for status, drills and prune: an unlabelled snapshot made
+// after the app's first labelled one is foreign here too.
 func (a *Agent) ours(ctx context.Context) ([]restic.Snapshot, error) {
 	list, err := a.restic.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
 	if err != nil {
 		return nil, err
 	}
-	id := a.identity()
-	return slices.DeleteFunc(list, func(s restic.Snapshot) bool {
-		return id.Owner(operate.Snapshot{ID: s.ID, Hostname: s.Hostname, Tags: s.Tags}) == operate.Foreign
-	}), nil
+	trusted, _ := a.identity().Trusted(toShared(list))
+	keep := make(map[string]bool, len(trusted))
+	for _, s := range trusted {
+		keep[s.ID] = true
+	}
+	return slices.DeleteFunc(list, func(s restic.Snapshot) bool { return !keep[s.ID] }), nil
 }
 
 // listed describes a data snapshot; ok is false for evidence and for
