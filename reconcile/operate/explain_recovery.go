@@ -55,7 +55,7 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 		f.Message = "restore: " + s.Message
 		f.NextActions = []Action{{Label: "run the same restore again: it shows the new plan to approve", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
 	case "not_approved":
-		f.NextActions = []Action{{Label: "review the plan, then approve its snapshot", Command: Command(OpRestore, env, "SNAPSHOT", "--approve", "SNAPSHOT")}}
+		f.NextActions = []Action{{Label: "review the plan; --dry-run prints the command that approves it by its ID", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
 	case "pre_restore_failed", "dumper_failed", "dump_incomplete", "partial":
 		f.Code = "pre_restore_failed"
 		f.Message = "restore: the backup of what would be overwritten was not saved whole, so nothing was overwritten: " + s.Message

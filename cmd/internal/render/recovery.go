@@ -31,8 +31,11 @@ type RestoreDoc struct {
 	Plan        *operate.RestorePlan `json:"plan"`
 	// Approval says who allowed it: terminal, --approve, or not needed
 	// (a scratch --target); empty when it did not run.
-	Approval string        `json:"approval,omitempty"`
-	Result   *OperationEnv `json:"result,omitempty"`
+	Approval string `json:"approval,omitempty"`
+	// Command carries out the plan as shown: --dry-run prints it, with the
+	// plan's ID as the approval of a restore into live data.
+	Command string        `json:"command,omitempty"`
+	Result  *OperationEnv `json:"result,omitempty"`
 }
 
 const timeFormat = "2006-01-02 15:04Z"

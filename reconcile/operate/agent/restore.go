@@ -29,8 +29,8 @@ type RestoreRequest struct {
 	// Target is a scratch folder; empty restores into the live data.
 	Target string
 	// Plan is the ID of the plan the person saw: a restore runs only when
-	// the recomputed plan has the same. Approve is the snapshot ID the
-	// person approved, which a restore into live data must name.
+	// the recomputed plan has the same. Approve is the plan ID the person
+	// approved, which a restore into live data must name.
 	Plan    string
 	Approve string
 }

@@ -17,7 +17,7 @@ import (
 // restore carries out the plan the person approved, in the guide's order:
 // the plan is worked out again and must be the one shown (same ID: same
 // snapshot, same target, same live paths or tables); into live data, the
-// approval must name the plan's snapshot, and a fresh backup of exactly
+// approval must name that plan, and a fresh backup of exactly
 // what will be overwritten must be saved and found in the repository
 // before anything is overwritten (it is the undo); then the restore, and a
 // check of what it left.
@@ -48,8 +48,10 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 	case p.plan.ID != req.Plan:
 		s.fail(nil, "plan_changed", fmt.Sprintf("the plan changed since it was shown (it was %s, it is now %s): the snapshot, the target or the live data's files or tables differ. Nothing was changed: run restore again to see the new plan", req.Plan, p.plan.ID))
 		return
-	case p.plan.Live() && !operate.SameSnapshot(req.Approve, p.plan.Snapshot.ID):
-		s.fail(nil, "not_approved", fmt.Sprintf("a restore into live data needs the approval of snapshot %s (got %q); nothing was changed", short(p.plan.Snapshot.ID), req.Approve))
+	case p.plan.Live() && req.Approve != p.plan.ID:
+		// The agent checks the approval itself, against the plan it
+		// worked out: no bug on the operator's side can skip it.
+		s.fail(nil, "not_approved", fmt.Sprintf("a restore into live data needs a person's approval of plan %s, the plan they reviewed (got %q); nothing was changed", p.plan.ID, req.Approve))
 		return
 	}
 	s.ok(0, fmt.Sprintf("plan %s: snapshot %s into %s", p.plan.ID, short(p.plan.Snapshot.ID), or(p.plan.Target, "the live data")))
