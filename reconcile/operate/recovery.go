@@ -81,14 +81,17 @@ type Listed struct {
 	Paths []string  `json:"paths"`
 	Host  string    `json:"host"`
 	// Tags are the snapshot's other tags: not the app's, nor those shown
-	// in the fields above and below (kind, db, engine, run, pre-restore).
+	// in the fields above and below (kind, db, engine, run, pre-restore,
+	// restore-of).
 	Tags []string `json:"tags,omitempty"`
 	// Bytes and Files are the size of what was backed up (restic 0.17+
 	// stores them in the snapshot; 0 when unknown).
 	Bytes int64 `json:"bytes,omitempty"`
 	Files int64 `json:"files,omitempty"`
-	// PreRestore is the restore plan whose undo this snapshot is.
+	// PreRestore is the restore plan whose undo this snapshot is, and
+	// RestoreOf the snapshot that restore brought back.
 	PreRestore string `json:"pre_restore,omitempty"`
+	RestoreOf  string `json:"restore_of,omitempty"`
 	// Run is the evidence of the run that made it, when it is known.
 	Run *RunRef `json:"run,omitempty"`
 }

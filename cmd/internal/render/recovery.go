@@ -75,7 +75,11 @@ func listedLine(s operate.Listed) string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, or(r.Trigger, operate.TriggerManual)))
 	}
 	if s.PreRestore != "" {
-		parts = append(parts, "taken before restore "+s.PreRestore)
+		before := "taken before restore " + s.PreRestore
+		if s.RestoreOf != "" {
+			before += fmt.Sprintf(" (of %.8s)", s.RestoreOf)
+		}
+		parts = append(parts, before)
 	}
 	if len(s.Tags) > 0 {
 		parts = append(parts, "tags "+strings.Join(s.Tags, ","))

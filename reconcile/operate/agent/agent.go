@@ -266,6 +266,10 @@ func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Store
 	}
 	c := a.Config
 	tags := append(slices.Clone(c.Tags), operate.EvidenceTags(ev, c.AppID, ev.RunID, rec.checkPart)...)
+	if rec.plan != nil {
+		// Prune keeps what a recent restore brought back.
+		tags = append(tags, operate.TagRestoreOf+rec.plan.Snapshot.ID)
+	}
 	sum, err := a.restic.Backup(ctx, restic.BackupOptions{
 		Host: c.Host, Tags: tags, StdinFilename: strings.TrimPrefix(operate.EvidencePath(operate.Op(ev.Kind)), "/"),
 		Stdin: strings.NewReader(string(doc)), Quiet: true,

@@ -98,7 +98,8 @@ func (a *Agent) ours(ctx context.Context) ([]restic.Snapshot, error) {
 // snapshots of no known kind.
 func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (operate.Listed, bool) {
 	sh := operate.Snapshot{ID: s.ID, Time: s.Time, Paths: s.Paths, Hostname: s.Hostname, Tags: s.Tags}
-	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore)}
+	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore),
+		RestoreOf: sh.TagValue(operate.TagRestoreOf)}
 	switch {
 	case sh.HasTag(operate.TagEvidence):
 		return l, false
@@ -111,7 +112,7 @@ func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (oper
 	}
 	for _, t := range s.Tags {
 		shown := !slices.Contains(a.Config.Tags, t) && t != operate.TagFiles && t != operate.TagDB
-		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore} {
+		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore, operate.TagRestoreOf} {
 			shown = shown && !strings.HasPrefix(t, p)
 		}
 		if shown {

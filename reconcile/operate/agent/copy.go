@@ -166,20 +166,23 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 			failStep(s, err)
 			continue
 		}
-		policy := strings.Join(c.Retention, " ")
-		s.fact("policy", policy)
-		var fr restic.ForgetResult
+		policies, err := a.policies(c.Retention)
+		if err != nil {
+			s.fail(nil, "bad_retention", err.Error()+": deploy the backup service from the spec with devopsellence-backup apply")
+			continue
+		}
+		s.fact("policy", policies[operate.KindBackups].Text)
+		s.fact("undo_policy", policies[operate.KindUndo].Text)
+		var sel operate.Forgetting
 		forget := func() (err error) {
-			fr, err = r.Forget(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}}, c.Retention)
+			sel, err = a.forget(ctx, r, policies)
 			return err
 		}
 		if err := unlockStale(ctx, rec, o, r, "unlock:"+c.Name, forget(), forget); err != nil {
 			s.fail(exitOf(err), class(err), message(err))
 			continue
 		}
-		s.fact("snapshots_before", fr.Kept+fr.Removed)
-		s.fact("snapshots_after", fr.Kept)
-		s.ok(0, fmt.Sprintf("%s forgotten, %d kept (%s)", plural(fr.Removed, "snapshot"), fr.Kept, policy))
+		forgotten(s, sel, policies)
 		p := rec.begin("prune:"+c.Name, "prune")
 		pr, err := r.Prune(ctx)
 		if err != nil {

@@ -75,7 +75,7 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 // on unless it is saved whole.
 func (a *Agent) preRestore(ctx context.Context, rec *recorder, o RunOptions, p *planned) (string, bool) {
 	po := o
-	po.Tags = append(append([]string{}, o.Tags...), operate.TagPreRestore+p.plan.ID)
+	po.Tags = append(append([]string{}, o.Tags...), operate.TagPreRestore+p.plan.ID, operate.TagRestoreOf+p.snap.ID)
 	var id string
 	if p.plan.Files != nil {
 		var paths []string

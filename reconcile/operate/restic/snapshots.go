@@ -264,6 +264,34 @@ func (r *Runner) Forget(ctx context.Context, f Filter, policy []string) (ForgetR
 	return res, err
 }
 
+// forgetBatch bounds how many IDs one restic forget names.
+const forgetBatch = 100
+
+// ForgetIDs forgets exactly the snapshots ids (`restic forget ID...`), a
+// batch at a time so that argv stays short; the caller chose them. It
+// never prunes. No IDs is nothing to do.
+func (r *Runner) ForgetIDs(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if err := checkID("forget", id); err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := r.Version(ctx); err != nil {
+		return err
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), forgetBatch)
+		if err := r.run(ctx, job{op: "forget", args: concat([]string{"forget", "--"}, ids[:n]), stdout: discard}); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // checkPolicy accepts only --keep-* and --group-by flags with their values,
 // and at least one --keep-*: anything else (--prune, --dry-run) would change
 // what forget prints or does.
