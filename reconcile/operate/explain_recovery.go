@@ -38,6 +38,9 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 			}
 		case "service_env":
 			f.NextActions = []Action{ApplyAction("deploy the backup service with the copy's secrets", env)}
+		case "copy_is_primary":
+			f.Message = fmt.Sprintf("copy %s: %s", name, s.Message)
+			f.NextActions = []Action{ApplyAction("point the copy at another repository in spec.copies, then deploy", env)}
 		default:
 			if f.Code == "" || f.Code == "failed" {
 				f.Code = kind + "_failed"

@@ -38,6 +38,8 @@ type Agent struct {
 	creating bool
 	// copy names the copy the agent reads instead of the primary (UseCopy).
 	copy string
+	// primaryID is the primary repository's ID, once read.
+	primaryID string
 }
 
 // New reads the agent's configuration from the service's environment.
