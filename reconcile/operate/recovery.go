@@ -143,6 +143,10 @@ type RestorePlan struct {
 	Database *DatabasePlan `json:"database,omitempty"`
 	// Notes are what else a person should know before approving.
 	Notes []string `json:"notes,omitempty"`
+	// Writers are the app's services that mount the volumes a files
+	// restore replaces paths in: they must not write there while it runs
+	// (the operator's side names them from devopsellence.yml).
+	Writers []string `json:"writers,omitempty"`
 }
 
 // Live reports whether the plan overwrites live data.

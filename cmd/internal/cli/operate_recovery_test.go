@@ -401,6 +401,9 @@ func TestAnApprovalNamesThePlanThePersonReviewed(t *testing.T) {
 		if dry.Plan.Files.Deleted.Files != 0 {
 			t.Fatalf("the reviewed plan deletes %d files", dry.Plan.Files.Deleted.Files)
 		}
+		if !slices.Equal(dry.Plan.Writers, []string{"web"}) {
+			t.Errorf("the plan names %v as the services that write these paths, want web", dry.Plan.Writers)
+		}
 		want := "devopsellence-backup restore " + id[:8] + " /data/shop_storage/uploads --env production --approve " + dry.Plan.ID
 		if text := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--dry-run"); text.code != 0 || !strings.Contains(text.stdout, want) {
 			t.Errorf("--dry-run does not print the command that carries out its plan (%s):\n%s", want, text.stdout)

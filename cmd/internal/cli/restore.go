@@ -185,6 +185,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
 		return o.finishRestore(doc, r.stopped)
 	}
+	plan.Writers = writers(in, env, plan)
 	if o.Output != render.JSON {
 		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
 			return err
@@ -226,6 +227,35 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", shortID(plan.Snapshot.ID), into, env)
 	}
 	return o.finishRestore(doc, r.stopped)
+}
+
+// writers are the app's services (but the backup service) that mount
+// the volumes a live files restore replaces paths in.
+func writers(in *inputs, env string, plan *operate.RestorePlan) []string {
+	if plan.Files == nil || !plan.Live() || in.observed == nil || in.observed.App == nil {
+		return nil
+	}
+	es := in.desired.Envs[env]
+	var sources []string
+	for _, p := range plan.Files.Paths {
+		for _, v := range es.Volumes {
+			if (p == v.Target || strings.HasPrefix(p, v.Target+"/")) && !slices.Contains(sources, v.Name) {
+				sources = append(sources, v.Name)
+			}
+		}
+	}
+	var out []string
+	for s := range in.observed.App.ServicesIn(env) {
+		if s.Name == in.desired.Service {
+			continue
+		}
+		for _, v := range s.Volumes {
+			if slices.Contains(sources, v.Source) && !slices.Contains(out, s.Name) {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
 }
 
 // approve asks for, or checks, a person's approval of a restore into live

@@ -183,6 +183,13 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 			fmt.Fprintf(&b, "  into:        the scratch folder: %s\n", d.Target)
 		}
 	}
+	if p.Live() && p.Files != nil {
+		who := "the app"
+		if len(p.Writers) > 0 {
+			who = "the app (services " + strings.Join(p.Writers, ", ") + ", which mount these paths)"
+		}
+		fmt.Fprintf(&b, "  writes:      %s must not write to these paths while the restore runs: a file written after the undo snapshot stops the restore, nothing changed\n", who)
+	}
 	if p.Live() {
 		b.WriteString("  undo:        first, a backup of exactly what is overwritten is saved and found in the repository; its snapshot is the undo\n")
 	} else {

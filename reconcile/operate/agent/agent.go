@@ -40,6 +40,14 @@ type Agent struct {
 	copy string
 	// primaryID is the primary repository's ID, once read.
 	primaryID string
+	// jkey seals restore journals (journal.go); nil when the service has
+	// no repository password.
+	jkey []byte
+	// finished are the plans of interrupted restores this run finished.
+	finished []string
+	// afterMove, when set, is called after each move of a restore has
+	// been counted (tests stop a restore there, as a kill would).
+	afterMove func(done int)
 }
 
 // New reads the agent's configuration from the service's environment.
@@ -51,6 +59,7 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a := &Agent{Config: cfg, Environ: env, Version: version, Now: now, Out: out,
 		Runs: Registry{Dir: filepath.Join(tempDir(env), "devopsellence-backup")}}
 	a.scrub = newScrubber(cfg, env)
+	a.jkey = journalKey(env, cfg.AppID)
 	out.Scrub = a.scrub
 	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
 		OnStderr: func(line string) {
@@ -186,7 +195,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
 	// A restore killed while it moved paths into place is finished first:
 	// nothing may see a volume half swapped.
-	a.finishSwaps()
+	a.finished = a.finishSwaps(ctx, o)
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)

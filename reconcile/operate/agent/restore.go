@@ -52,6 +52,18 @@ type planned struct {
 	inSnap map[string]int64
 }
 
+// rootList is the volume roots of the plan's paths.
+func (p *planned) rootList() []string {
+	var out []string
+	for _, r := range p.roots {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // maxSample is how many names of each kind a plan shows.
 const maxSample = 10
 
@@ -93,6 +105,9 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 // plan works out what a restore would do, reading the repository and the
 // live data, changing nothing.
 func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) {
+	if err := a.unfinished(); err != nil {
+		return nil, err
+	}
 	cfg, err := a.restic.Config(ctx)
 	if err != nil {
 		return nil, err

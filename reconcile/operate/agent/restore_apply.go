@@ -28,6 +28,12 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 		s.fail(nil, "not_approved", "a restore runs only against the ID of a plan it showed: run devopsellence-backup restore")
 		return
 	}
+	if slices.Contains(a.finished, req.Plan) {
+		// This very plan was killed while it moved paths into place, and
+		// this run finished it first: its evidence is stored.
+		s.ok(0, fmt.Sprintf("restore %s was interrupted while it moved paths into place; this run finished it first and stored its evidence", req.Plan))
+		return
+	}
 	var p *planned
 	err := a.call(ctx, rec, o, func() error {
 		var err error
@@ -46,7 +52,11 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 	}
 	switch {
 	case p.plan.ID != req.Plan:
-		s.fail(nil, "plan_changed", fmt.Sprintf("the plan changed since it was shown (it was %s, it is now %s): the snapshot, the target or the live data's files or tables differ. Nothing was changed: run restore again to see the new plan", req.Plan, p.plan.ID))
+		changed := "Nothing was changed"
+		if len(a.finished) > 0 {
+			changed = fmt.Sprintf("This run first finished restore %s, which was interrupted while it moved paths into place (its evidence is stored), and changed nothing else", strings.Join(a.finished, ", "))
+		}
+		s.fail(nil, "plan_changed", fmt.Sprintf("the plan changed since it was shown (it was %s, it is now %s): the snapshot, the target or the live data's files or tables differ. %s: run restore again to see the new plan", req.Plan, p.plan.ID, changed))
 		return
 	case p.plan.Live() && req.Approve != p.plan.ID:
 		// The agent checks the approval itself, against the plan it
@@ -59,12 +69,22 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 		a.restoreToTarget(ctx, rec, o, p)
 		return
 	}
+	var before manifest
+	if p.plan.Files != nil {
+		// What the live paths hold before the undo snapshot: the moves
+		// wait for nothing to have changed since.
+		var err error
+		if before, err = manifestOf(p.plan.Files.Paths, a.keeper(p.rootList())); err != nil {
+			rec.begin("pre-restore", "files").fail(nil, "failed", "cannot read the live paths; nothing was changed: "+err.Error())
+			return
+		}
+	}
 	undo, ok := a.preRestore(ctx, rec, o, p)
 	if !ok || ctx.Err() != nil {
 		return
 	}
 	if p.plan.Files != nil {
-		a.restoreFiles(ctx, rec, o, p, undo)
+		a.restoreFiles(ctx, rec, o, p, undo, before)
 	} else {
 		a.restoreDatabase(ctx, rec, o, p, undo)
 	}
