@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,8 +34,21 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 	}
 	found := findSQLite(c.Paths, declared)
 	dbs := slices.Clone(c.Databases)
+	named := map[string]string{}
+	for _, d := range dbs {
+		named[d.Name] = d.Path
+	}
 	for _, f := range found {
-		dbs = append(dbs, spec.Database{Name: autoName(f), Engine: spec.EngineSQLite, Path: f})
+		n := autoName(f)
+		if other, dup := named[n]; dup {
+			// Never two databases under one name: a restore of one would
+			// overwrite the other.
+			s := rec.begin("db:"+n, "db")
+			s.fail(nil, "name_collision", fmt.Sprintf("%s and %s would both be dumped as %s, so neither is: rename one, or declare it in spec.databases", f, or(other, "spec.databases"), n))
+			continue
+		}
+		named[n] = f
+		dbs = append(dbs, spec.Database{Name: n, Engine: spec.EngineSQLite, Path: f})
 	}
 	for _, d := range dbs {
 		if twin := a.twinOf(d); twin != "" {
@@ -170,12 +185,23 @@ func sqliteHeader(p string) bool {
 	return bytes.Equal(b, []byte("SQLite format 3\x00"))
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+var (
+	unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+	plainPath  = regexp.MustCompile(`^[A-Za-z0-9_./]+$`)
+)
 
-// autoName names a found SQLite file's dump: auto-<path with / as ->.
+// autoName names a found SQLite file's dump: auto-<path with / as ->. It
+// is one-to-one: a path of letters, digits, _, . and / reads back from its
+// name (no "-" of its own, and never "--"); any other path (a-b.sqlite3
+// would meet a/b.sqlite3) gets "--" and a digest of the whole path.
 func autoName(path string) string {
-	p := strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "-")
-	return "auto-" + unsafeName.ReplaceAllString(p, "_")
+	rel := strings.TrimPrefix(path, "/")
+	name := "auto-" + unsafeName.ReplaceAllString(strings.ReplaceAll(rel, "/", "-"), "_")
+	if plainPath.MatchString(rel) {
+		return name
+	}
+	sum := sha256.Sum256([]byte(path))
+	return name + "--" + hex.EncodeToString(sum[:6])
 }
 
 func short(id string) string {
