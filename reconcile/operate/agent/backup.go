@@ -44,7 +44,7 @@ func (a *Agent) backup(ctx context.Context, rec *recorder, o RunOptions) {
 			// Never two databases under one name: a restore of one would
 			// overwrite the other.
 			s := rec.begin("db:"+n, "db")
-			s.fail(nil, "name_collision", fmt.Sprintf("%s and %s would both be dumped as %s, so neither is: rename one, or declare it in spec.databases", f, or(other, "spec.databases"), n))
+			s.fail(nil, "name_collision", fmt.Sprintf("%s would be dumped as %s, which names %s already, so it is not dumped: rename one, or declare it in spec.databases", f, n, or(other, "a database of the spec")))
 			continue
 		}
 		named[n] = f
