@@ -161,6 +161,15 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
 	case "no_snapshot":
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
+	case "backup_empty":
+		f.Message = fmt.Sprintf("%s: the backup holds nothing: %s", s.Name, s.Message)
+		f.NextActions = []Action{ApplyAction("narrow spec.exclude (and the volumes' exclude) so they do not match every file, then deploy and back up", env)}
+	case "backup_shrank":
+		f.Message = fmt.Sprintf("%s: the backup is much smaller than the one before: %s", s.Name, s.Message)
+		f.NextActions = []Action{
+			{Label: "see what it holds", Command: Command(OpLs, env, short(s.Fact("snapshot_id")))},
+			ApplyAction("if the app removed those files on purpose, set spec.allowShrink: true, then deploy", env),
+		}
 	case "no_retention":
 		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
 	case "databases_left_out":

@@ -164,7 +164,7 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 	best := -1
 	for i, s := range list {
 		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
-		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.InFuture(s.Time, a.Now()) {
+		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.Suspect(sh) || operate.InFuture(s.Time, a.Now()) {
 			continue
 		}
 		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, a.Config.Paths)
