@@ -66,6 +66,15 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 	case "verify_failed", "restore_failed":
 		f.Message = "restore: " + s.Message
 		f.NextActions = []Action{see}
+	case "db_locked":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "when the app's transaction has ended (or its writes are stopped), run the same restore again, or allow a longer wait", Command: Command(OpRestore, env, "SNAPSHOT", "--lock-wait", "1m", "--dry-run")}}
+	case "targets_changed":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "stop the app's writes to the restored paths, then review the plan again", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
+	case "restore_unfinished":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "finish it now: every run of the agent first finishes an interrupted restore, verifies it and records it", Command: Command(OpBackup, env)}}
 	default:
 		return f, false
 	}

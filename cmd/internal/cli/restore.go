@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,7 @@ type restoreOptions struct {
 	FromCopy string
 	DryRun   bool
 	Yes      bool
+	LockWait time.Duration
 }
 
 func newRestoreCmd(f *Factory, runF func(*restoreOptions) error) *cobra.Command {
@@ -57,7 +59,9 @@ Before anything is overwritten, exactly what will be overwritten is backed up
 and found in the repository: the plan's undo. Files are restored into a scratch
 folder on the same volume and moved into place, so an interrupted restore
 leaves each path as it was or restored, never half; PostgreSQL restores in one
-transaction, SQLite through its backup API, MySQL by an atomic table swap. The
+transaction, SQLite through its backup API, MySQL by an atomic table swap; each
+waits at most --lock-wait (spec.restore.lockWait, default 10s) for a lock the
+app holds, then gives up with nothing changed. The
 result is stored as evidence; status shows the last restore.
 
 --target DIR restores into a scratch folder in the service instead, like a
@@ -94,6 +98,7 @@ EXIT STATUS
 	fl.StringVar(&o.Approve, "approve", "", "off a terminal: the ID of the plan a person reviewed (--dry-run prints it), which approves restoring it into live data")
 	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "show the plan only")
+	fl.DurationVar(&o.LockWait, "lock-wait", 0, "how long a database restore waits for a lock the app holds before it gives up, changing nothing (default: spec.restore.lockWait, 10s)")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "not enough to restore into live data: use --approve")
 	_ = fl.MarkHidden("yes")
 	return cmd
@@ -122,6 +127,9 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 		if p != "" && (!strings.HasPrefix(p, "/") || path.Clean(p) != p) {
 			return "", nil, usagef("restore: %q is not a clean absolute path inside the service (such as /data/app_storage/uploads)", p)
 		}
+	}
+	if o.LockWait < 0 || o.LockWait > time.Hour {
+		return "", nil, usagef("--lock-wait %s: want a duration up to 1h", o.LockWait)
 	}
 	if o.Target != "" && o.Approve != "" {
 		return "", nil, usagef("--approve is for restores into live data: a --target restore needs no approval")
@@ -202,6 +210,9 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	// The agent checks again, against the plan it works out anew: the
 	// plan's ID is both what must run and what was approved.
 	extra := []string{"--plan-id", plan.ID}
+	if o.LockWait > 0 {
+		extra = append(extra, "--lock-wait", o.LockWait.String())
+	}
 	if plan.Live() {
 		extra = append(extra, "--approve", plan.ID)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
@@ -33,6 +34,9 @@ type RestoreRequest struct {
 	// approved, which a restore into live data must name.
 	Plan    string
 	Approve string
+	// LockWait bounds a database restore's wait for the app's locks
+	// (0: the spec's).
+	LockWait time.Duration
 }
 
 // planned is a plan and what carrying it out needs.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
@@ -201,6 +202,18 @@ func (a *Agent) restoreProgress(p restic.Progress) {
 		FilesDone: p.FilesDone, FilesTotal: p.TotalFiles, ETASeconds: p.SecondsRemaining})
 }
 
+// lockWait is how long a database restore waits for the app's locks:
+// --lock-wait, else the spec's.
+func (a *Agent) lockWait(o RunOptions) time.Duration {
+	if o.Restore != nil && o.Restore.LockWait > 0 {
+		return o.Restore.LockWait
+	}
+	if a.Config.LockWait > 0 {
+		return a.Config.LockWait
+	}
+	return spec.DefaultLockWait.Std()
+}
+
 // restoreDatabase writes the snapshot's dump into the live database: in
 // one transaction for PostgreSQL, through the backup API for SQLite, by
 // an atomic table swap for MySQL. Each leaves the database as it was when
@@ -226,20 +239,26 @@ func (a *Agent) restoreDatabase(ctx context.Context, rec *recorder, o RunOptions
 		s.fail(exitOf(err), class(err), "restic dump failed, nothing was changed: "+message(err))
 		return
 	}
+	wait := a.lockWait(o)
+	s.fact("lock_wait", wait.String())
 	switch d.Engine {
 	case spec.EngineSQLite:
-		err = dbtool.RestoreSQLite(ctx, d.Path, dump)
+		err = dbtool.RestoreSQLite(ctx, d.Path, dump, wait)
 	default:
 		var f *os.File
 		if f, err = os.Open(dump); err != nil {
 			break
 		}
 		if d.Engine == spec.EnginePostgres {
-			err = dbtool.RestorePostgres(ctx, p.live.Conn, dumpFormat(d), f)
+			err = dbtool.RestorePostgres(ctx, p.live.Conn, dumpFormat(d), f, wait)
 		} else {
-			err = dbtool.RestoreMySQL(ctx, p.live.Conn, dbtool.Conn{}, f, a.Now())
+			err = dbtool.RestoreMySQL(ctx, p.live.Conn, dbtool.Conn{}, f, a.Now(), wait)
 		}
 		f.Close()
+	}
+	if dbtool.ClassOf(err) == dbtool.ClassLocked {
+		s.fail(nil, string(dbtool.ClassLocked), fmt.Sprintf("the app holds a lock on %s (an open transaction, or a writer) for longer than the restore waits for it (%s), so nothing was changed: let that transaction end or stop the app's writes, or allow a longer wait (spec.restore.lockWait, or restore --lock-wait). %s", d.Name, wait, message(err)))
+		return
 	}
 	if err != nil {
 		failStep(s, err)
