@@ -158,14 +158,19 @@ type FilesPlan struct {
 	Paths    []string `json:"paths"`
 	Snapshot Counts   `json:"snapshot"`
 	Live     Counts   `json:"live"`
-	// Overwritten exist live and in the snapshot, Deleted only live,
-	// Added only in the snapshot.
-	Overwritten Counts `json:"overwritten"`
-	Deleted     Counts `json:"deleted"`
-	Added       Counts `json:"added"`
+	// Changed exist live and in the snapshot with another size or
+	// modification time; Identical with the same (restic would not see a
+	// change either): they come back as they are. Deleted exist only
+	// live, Added only in the snapshot.
+	Changed   Counts `json:"changed"`
+	Identical Counts `json:"identical"`
+	Deleted   Counts `json:"deleted"`
+	Added     Counts `json:"added"`
 	// The first few of each, for people.
-	OverwrittenSample []string `json:"overwritten_sample,omitempty"`
-	DeletedSample     []string `json:"deleted_sample,omitempty"`
+	ChangedSample   []string `json:"changed_sample,omitempty"`
+	IdenticalSample []string `json:"identical_sample,omitempty"`
+	DeletedSample   []string `json:"deleted_sample,omitempty"`
+	AddedSample     []string `json:"added_sample,omitempty"`
 	// Kept are live paths the restore leaves as they are: database files
 	// (restored as databases) and what the spec excludes from backups
 	// (the first few; KeptCount counts them all).

@@ -256,8 +256,9 @@ func TestAFileRestoreIntoTheLiveVolumeSavesWhatItOverwritesFirst(t *testing.T) {
 
 		dry := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--dry-run")
 		f := dry.Plan.Files
-		if f == nil || f.Overwritten.Files != 8 || f.Deleted.Files != 1 || f.Added.Files != 1 || f.Snapshot.Files != 9 || f.Live.Files != 9 ||
-			!slices.Equal(f.DeletedSample, []string{"/data/shop_storage/uploads/new.txt"}) || dry.Plan.Snapshot.ID != id || !dry.Plan.Live() {
+		if f == nil || f.Changed.Files != 1 || f.Identical.Files != 7 || f.Deleted.Files != 1 || f.Added.Files != 1 || f.Snapshot.Files != 9 || f.Live.Files != 9 ||
+			!slices.Equal(f.DeletedSample, []string{"/data/shop_storage/uploads/new.txt"}) || !slices.Equal(f.ChangedSample, []string{"/data/shop_storage/uploads/doc-1.txt"}) ||
+			!slices.Equal(f.AddedSample, []string{"/data/shop_storage/uploads/doc-2.txt"}) || dry.Plan.Snapshot.ID != id || !dry.Plan.Live() {
 			t.Errorf("plan = %+v, files %+v", dry.Plan, f)
 		}
 		sameTree(t, "after --dry-run", readTree(t, uploads), changed)

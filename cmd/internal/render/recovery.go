@@ -50,7 +50,7 @@ func SnapshotsText(w io.Writer, doc BrowseDoc) error {
 		}
 		fmt.Fprintf(&b, "%s: %s in %s\n", e.Environment, Count(e.Browse.Total, "snapshot"), e.Browse.Repository)
 		for _, g := range e.Browse.Groups {
-			fmt.Fprintf(&b, "  %s  %s  (%s)\n", g.Name, strings.Join(g.Paths, " "), Count(g.Count, "snapshot"))
+			fmt.Fprintf(&b, "  %s  %s  (%s)\n", printable(g.Name), strings.Join(printables(g.Paths), " "), Count(g.Count, "snapshot"))
 			for _, s := range g.Snapshots {
 				fmt.Fprintf(&b, "    %s\n", listedLine(s))
 			}
@@ -82,7 +82,7 @@ func listedLine(s operate.Listed) string {
 		parts = append(parts, before)
 	}
 	if len(s.Tags) > 0 {
-		parts = append(parts, "tags "+strings.Join(s.Tags, ","))
+		parts = append(parts, "tags "+strings.Join(printables(s.Tags), ","))
 	}
 	return strings.Join(parts, "  ")
 }
@@ -97,9 +97,9 @@ func LsText(w io.Writer, doc BrowseDoc) error {
 		}
 		s := br.Snapshot
 		fmt.Fprintf(&b, "%s: snapshot %.8s (%s, %s) in %s\n", e.Environment, s.ID, kindName(*s), s.Time.UTC().Format(timeFormat), br.Repository)
-		fmt.Fprintf(&b, "%s: %s\n", br.Dir, countOf(br.Total, "entry", "entries"))
+		fmt.Fprintf(&b, "%s: %s\n", printable(br.Dir), countOf(br.Total, "entry", "entries"))
 		for _, en := range br.Entries {
-			name := en.Path
+			name := printable(en.Path)
 			if en.Type == "dir" {
 				name += "/"
 			}
@@ -126,7 +126,7 @@ func FindText(w io.Writer, doc BrowseDoc) error {
 		}
 		fmt.Fprintf(&b, "%s: %s for %q in %s\n", e.Environment, countOf(br.Total, "match", "matches"), br.Pattern, br.Repository)
 		for _, m := range br.Matches {
-			fmt.Fprintf(&b, "  %.8s  %s  %10s  %s\n", m.SnapshotID, m.SnapshotTime.UTC().Format(timeFormat), size(m.Size), m.Path)
+			fmt.Fprintf(&b, "  %.8s  %s  %10s  %s\n", m.SnapshotID, m.SnapshotTime.UTC().Format(timeFormat), size(m.Size), printable(m.Path))
 		}
 		if br.Shortened {
 			fmt.Fprintf(&b, "  (%d of %d shown: narrow the pattern or raise --limit)\n", len(br.Matches), br.Total)
@@ -156,15 +156,16 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 		if !p.Live() {
 			into = "the scratch folder " + p.Target
 		}
-		fmt.Fprintf(&b, "  into:        %s: %s\n", into, strings.Join(f.Paths, " "))
+		fmt.Fprintf(&b, "  into:        %s: %s\n", printable(into), strings.Join(printables(f.Paths), " "))
 		fmt.Fprintf(&b, "  snapshot:    %s\n", counts(f.Snapshot))
 		if p.Live() {
 			fmt.Fprintf(&b, "  live now:    %s\n", counts(f.Live))
-			fmt.Fprintf(&b, "  overwritten: %s%s\n", counts(f.Overwritten), names(f.OverwrittenSample, f.Overwritten.Files))
+			fmt.Fprintf(&b, "  changed:     %s%s\n", counts(f.Changed), names(f.ChangedSample, f.Changed.Files))
+			fmt.Fprintf(&b, "  identical:   %s (same size and time: they come back as they are)%s\n", counts(f.Identical), names(f.IdenticalSample, f.Identical.Files))
 			fmt.Fprintf(&b, "  deleted:     %s%s\n", counts(f.Deleted), names(f.DeletedSample, f.Deleted.Files))
-			fmt.Fprintf(&b, "  added:       %s\n", counts(f.Added))
+			fmt.Fprintf(&b, "  added:       %s%s\n", counts(f.Added), names(f.AddedSample, f.Added.Files))
 			if len(f.Kept) > 0 {
-				fmt.Fprintf(&b, "  kept:        %s%s\n", strings.Join(f.Kept, " "), more(len(f.Kept), f.KeptCount))
+				fmt.Fprintf(&b, "  kept:        %s%s\n", strings.Join(printables(f.Kept), " "), more(len(f.Kept), f.KeptCount))
 			}
 		}
 	}
@@ -196,7 +197,7 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 		b.WriteString("  live data:   not touched (a scratch restore needs no approval)\n")
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "  note:        %s\n", n)
+		fmt.Fprintf(&b, "  note:        %s\n", printable(n))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -208,7 +209,7 @@ func RestoreText(w io.Writer, doc RestoreDoc) error {
 	if r := doc.Result; r != nil && r.Evidence != nil {
 		fmt.Fprintf(&b, "%s: restore %s in %ds\n", doc.Environment, r.Result, r.Evidence.DurationSeconds)
 		for _, s := range r.Evidence.Steps {
-			fmt.Fprintf(&b, "  %-24s %-8s %s\n", s.Name, s.Result, s.Message)
+			fmt.Fprintf(&b, "  %-24s %-8s %s\n", printable(s.Name), s.Result, printable(s.Message))
 		}
 		if r.EvidenceStored {
 			fmt.Fprintf(&b, "  evidence stored in the repository as snapshot %.8s\n", r.EvidenceSnapshotID)
@@ -232,7 +233,7 @@ func names(sample []string, total int64) string {
 	if int64(len(sample)) < total {
 		more = fmt.Sprintf(" and %d more", total-int64(len(sample)))
 	}
-	return ": " + strings.Join(sample, " ") + more
+	return ": " + strings.Join(printables(sample), " ") + more
 }
 
 func tableCounts(c *operate.TableCounts, none string) string {

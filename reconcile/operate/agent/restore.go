@@ -256,7 +256,7 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 	}
 	keep := a.keeper(roots)
 	fp := &operate.FilesPlan{Paths: paths}
-	var shape, overwritten, deleted []string
+	var shape, changed, identical, deleted, added []string
 	for _, pth := range paths {
 		nodes := map[string]restic.Node{}
 		err := a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: pth, Recursive: true, NoLock: true}, func(n restic.Node) error {
@@ -271,7 +271,11 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 		if len(nodes) == 0 {
 			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (devopsellence-backup ls %s lists what it holds)", pth, short(snap.ID), short(snap.ID))}
 		}
-		liveFiles := map[string]int64{}
+		type liveFile struct {
+			size  int64
+			mtime time.Time
+		}
+		liveFiles := map[string]liveFile{}
 		if live {
 			if keep.keeps(pth, isDir(pth)) {
 				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a live database file or excluded from backups, which a files restore leaves as it is: restore a database from its db: snapshot, or restore into a scratch folder with --target", pth)}
@@ -279,7 +283,11 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 			kept, err := walkLive(pth, keep, func(q string, d fs.DirEntry, size int64) {
 				shape = append(shape, q)
 				if d.Type().IsRegular() {
-					liveFiles[q] = size
+					lf := liveFile{size: size}
+					if fi, err := d.Info(); err == nil {
+						lf.mtime = fi.ModTime()
+					}
+					liveFiles[q] = lf
 					fp.Live.Add(size)
 				}
 			})
@@ -295,24 +303,29 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 				continue
 			}
 			want.Add(n.Size)
-			if size, ok := liveFiles[q]; ok {
-				fp.Overwritten.Add(size)
-				overwritten = append(overwritten, q)
-			} else if live {
+			switch lf, ok := liveFiles[q]; {
+			case ok && lf.size == n.Size && lf.mtime.Equal(n.MTime):
+				fp.Identical.Add(lf.size)
+				identical = append(identical, q)
+			case ok:
+				fp.Changed.Add(lf.size)
+				changed = append(changed, q)
+			case live:
 				fp.Added.Add(n.Size)
+				added = append(added, q)
 			}
 		}
 		p.expected[pth] = want
 		fp.Snapshot.Files += want.Files
 		fp.Snapshot.Bytes += want.Bytes
-		for q, size := range liveFiles {
+		for q, lf := range liveFiles {
 			if n, ok := nodes[q]; !ok || n.Type != "file" {
-				fp.Deleted.Add(size)
+				fp.Deleted.Add(lf.size)
 				deleted = append(deleted, q)
 			}
 		}
 	}
-	fp.OverwrittenSample, fp.DeletedSample = sample(overwritten), sample(deleted)
+	fp.ChangedSample, fp.IdenticalSample, fp.DeletedSample, fp.AddedSample = sample(changed), sample(identical), sample(deleted), sample(added)
 	fp.Kept, fp.KeptCount = slices.Clone(p.kept), len(p.kept)
 	if len(fp.Kept) > 5*maxSample {
 		fp.Kept = fp.Kept[:5*maxSample]
