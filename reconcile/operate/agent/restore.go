@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
@@ -185,7 +186,86 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 	return list[best], list, nil
 }
 
-// checkTarget refuses a scratch folder that is live data or is not empty.
+// linkOnTheWay is the first symbolic link among p and the folders
+// between root and p ("" when none).
+func linkOnTheWay(root, p string) string {
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == "." {
+		return ""
+	}
+	q := root
+	for _, c := range strings.Split(rel, "/") {
+		q = filepath.Join(q, c)
+		fi, err := os.Lstat(q)
+		if err != nil {
+			return ""
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return q
+		}
+	}
+	return ""
+}
+
+func readLink(p string) string {
+	t, err := os.Readlink(p)
+	if err != nil {
+		return "?"
+	}
+	return t
+}
+
+// resolved is p with the symbolic links of its existing part resolved.
+func resolved(p string) string {
+	rest := ""
+	for q := p; q != "/" && q != "."; q = filepath.Dir(q) {
+		if r, err := filepath.EvalSymlinks(q); err == nil {
+			return filepath.Join(r, rest)
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+	}
+	return p
+}
+
+// offLimits are the folders a scratch restore never writes into: live data,
+// the repositories and restic's cache, the agent's own run folder, and
+// scratch folders of restores and drills.
+func (a *Agent) offLimits() map[string]string {
+	out := map[string]string{}
+	for _, p := range a.Config.Paths {
+		out[p] = "which the service backs up: a scratch restore never writes into live data (restore into it without --target)"
+	}
+	local := func(url string) string {
+		if strings.HasPrefix(url, "/") {
+			return url
+		}
+		if p, ok := strings.CutPrefix(url, "local:"); ok {
+			return p
+		}
+		return ""
+	}
+	if p := local(a.Config.RepositoryURL); p != "" {
+		out[p] = "the repository"
+	}
+	if p := local(environ.Get(a.Environ, "RESTIC_REPOSITORY")); p != "" {
+		out[p] = "the repository"
+	}
+	for _, c := range a.Config.Copies {
+		if p := local(c.URL); p != "" {
+			out[p] = "the repository of copy " + c.Name
+		}
+	}
+	for _, p := range []string{a.Config.CacheDir, environ.Get(a.Environ, "RESTIC_CACHE_DIR")} {
+		if p != "" {
+			out[p] = "restic's cache"
+		}
+	}
+	out[a.Runs.Dir] = "the agent's own run folder"
+	return out
+}
+
+// checkTarget refuses a scratch folder that is live data, a repository,
+// restic's cache, a scratch folder of the agent, or is not empty.
 func (a *Agent) checkTarget(t string) error {
 	bad := func(format string, args ...any) error {
 		return &stepError{class: "bad_target", msg: fmt.Sprintf("--target %s: ", t) + fmt.Sprintf(format, args...)}
@@ -193,9 +273,16 @@ func (a *Agent) checkTarget(t string) error {
 	if !strings.HasPrefix(t, "/") || path.Clean(t) != t || t == "/" {
 		return bad("want a clean absolute folder inside the service, not /")
 	}
-	for _, p := range a.Config.Paths {
-		if under(t, p) || under(p, t) {
-			return bad("it overlaps %s, which the service backs up: a scratch restore never writes into live data (restore into it without --target)", p)
+	for _, c := range strings.Split(t, "/") {
+		if strings.HasPrefix(c, scratchPrefix) || strings.HasPrefix(c, drillDirPrefix) {
+			return bad("it lies in a scratch folder of the agent (%s): pick a folder of your own", c)
+		}
+	}
+	rt := resolved(t)
+	for p, what := range a.offLimits() {
+		rp := resolved(p)
+		if under(t, p) || under(p, t) || under(rt, rp) || under(rp, rt) {
+			return bad("it overlaps %s, %s", p, what)
 		}
 	}
 	fi, err := os.Stat(t)
@@ -244,6 +331,9 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 			}
 			if root == "" {
 				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside a folder this service backs up (%s): restore it into a scratch folder with --target", pth, strings.Join(a.Config.Paths, " "))}
+			}
+			if link := linkOnTheWay(root, pth); link != "" {
+				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a symbolic link (to %s) in the live data: a restore never reads or writes through a link, which may lead out of the volume. Restore into a scratch folder with --target, or replace the link by a folder first", link, readLink(link))}
 			}
 			p.roots[pth] = root
 		}
