@@ -44,7 +44,10 @@ func TestALiveLinkOutOfTheVolumeIsNeverRestoredThrough(t *testing.T) {
 func TestAScratchRestoreNeverWritesIntoTheRepositoryTheCacheOrAScratchFolder(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		var cache string
-		r := newRig(t, bin, func(c *spec.AgentConfig) { cache = filepath.Join(filepath.Dir(c.RepositoryURL), "cache"); c.CacheDir = cache })
+		r := newRig(t, bin, func(c *spec.AgentConfig) {
+			cache = filepath.Join(filepath.Dir(c.RepositoryURL), "cache")
+			c.CacheDir = cache
+		})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
 		id := r.backup(RunOptions{Options: operate.Options{Init: true}})
 		link := filepath.Join(t.TempDir(), "repo-link")
