@@ -31,6 +31,9 @@ type Evidence struct {
 	Tags            []string  `json:"tags"`
 	Repository      string    `json:"repository"`
 	RepositoryID    string    `json:"repository_id,omitempty"`
+	// Copy names the copy (spec.copies) the run read instead of the
+	// primary repository (--from-copy).
+	Copy string `json:"copy,omitempty"`
 	ResticVersion   string    `json:"restic_version"`
 	AgentVersion    string    `json:"agent_version,omitempty"`
 	AppID           string    `json:"app_id,omitempty"`

@@ -218,7 +218,7 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 	return &recorder{now: a.Now, out: a.Out, scrub: a.scrub, ev: &operate.Evidence{
 		SchemaVersion: operate.EvidenceSchema, Kind: string(op), Environment: c.Environment, Service: c.Service,
 		Host: c.Host, Tags: c.Tags, Repository: c.Repository, AgentVersion: a.Version, AppID: c.AppID,
-		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{},
+		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{}, Copy: a.copy,
 	}}
 }
 
