@@ -28,8 +28,10 @@ type Agent struct {
 	Now     func() time.Time
 	Out     *Output
 	Runs    Registry
-	// HTTP sends alerts; nil uses a default client.
-	HTTP Doer
+	// HTTP sends alerts; nil uses a default client. AlertBudget is how
+	// long each alert channel may take (0: 25s).
+	HTTP        Doer
+	AlertBudget time.Duration
 
 	restic *restic.Runner
 	scrub  func(string) string
@@ -222,7 +224,8 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 	}}
 }
 
-// Deadlines of what a finished run still owes: alerts, then its evidence.
+// Deadlines of what a finished run still owes: each alert channel, then
+// its evidence.
 // They are fresh, since the run's own context may be over; an interrupted
 // run's evidence gets less, since its backend may be what hung.
 const (
@@ -239,9 +242,7 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if rec.started && ev.Kind != string(operate.OpStatus) {
-		actx, cancel := context.WithTimeout(context.Background(), alertBudget)
-		a.alert(actx, ev)
-		cancel()
+		a.alert(context.Background(), ev)
 		wait := evidenceWait
 		if interrupted {
 			wait = evidenceWaitAfter
