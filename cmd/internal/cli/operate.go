@@ -222,7 +222,9 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 		if ev := out.Result; ev != nil {
 			var ids []string
 			for _, s := range ev.Steps {
-				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed {
+				// Only what a backup step saved: a restore's plan names
+				// the snapshot it reads, which nothing saved.
+				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed && (s.Kind == "files" || s.Kind == "db") {
 					ids = append(ids, s.Name+" "+shortID(id))
 				}
 			}
@@ -423,7 +425,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		Findings:     []reconcile.Finding{},
 		Environments: []render.OperationEnv{},
 	}
-	var ok, partial, failed []string
+	var ok, partial, failed, copyFailed []string
 	for _, r := range runs {
 		e := render.OperationEnv{Environment: r.env, Result: operate.ResultFailed, ExitCode: r.outcome.ExitCode}
 		if ev := r.outcome.Result; ev != nil {
@@ -434,6 +436,9 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		}
 		if c := r.copy; c != nil {
 			e.Copy = operationEnv(*c)
+			if e.Copy.Result != operate.ResultOK {
+				copyFailed = append(copyFailed, r.env)
+			}
 		}
 		if len(r.findings) > 0 && e.Result == operate.ResultOK {
 			e.Result = operate.ResultFailed
@@ -451,10 +456,17 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		}
 		doc.Environments = append(doc.Environments, e)
 		doc.Findings = append(doc.Findings, r.findings...)
+		if r.copy != nil {
+			doc.Findings = append(doc.Findings, r.copy.findings...)
+		}
 	}
 	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
-	doc.OK = len(failed) == 0 && len(partial) == 0 && !stopped
+	doc.OK = len(failed) == 0 && len(partial) == 0 && len(copyFailed) == 0 && !stopped
 	doc.Summary = operationSummary(op, ok, partial, failed)
+	if len(copyFailed) > 0 {
+		// Say what failed: the backup may be fine, its copy not.
+		doc.Summary = strings.TrimSuffix(doc.Summary, ".") + "; the copy into spec.copies failed in " + strings.Join(copyFailed, ", ") + " (see findings)."
+	}
 	var err error
 	if o.Output == render.JSON {
 		err = render.WriteJSON(o.IO.Out, doc)
@@ -466,7 +478,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		return err
 	case stopped:
 		return errStopped
-	case len(failed) > 0:
+	case len(failed) > 0, len(copyFailed) > 0:
 		return errReported
 	case len(partial) > 0:
 		return errPartial

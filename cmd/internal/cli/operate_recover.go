@@ -328,7 +328,6 @@ func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *i
 		if len(copies) == 1 {
 			c := copies[0]
 			r.copy = &c
-			r.findings = append(r.findings, c.findings...)
 			r.stopped = r.stopped || c.stopped
 		}
 		if err != nil {
