@@ -152,6 +152,11 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 			Deploy(env),
 			rerun,
 		}
+	case "disk_full":
+		f.Message = fmt.Sprintf("the disk of the repository at %s is full (no space left on device): restic cannot even write its lock, so %s saved nothing there. %s", repo, op, s.Message)
+		f.NextActions = []Action{
+			{Label: "free space on the repository's disk or grow it (prune needs a little room to remove old data), then run it again", Command: Command(op, env)},
+		}
 	case "locked":
 		f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op)
 		f.NextActions = []Action{{Label: "remove a stale lock and retry", Command: Command(op, env, "--unlock-stale")}}

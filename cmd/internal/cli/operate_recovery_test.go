@@ -216,8 +216,14 @@ func TestSnapshotsLsAndFindShowWhatTheBackupsHold(t *testing.T) {
 		if slices.ContainsFunc(top.Entries, func(e operate.Entry) bool { return strings.HasSuffix(e.Path, ".sqlite3") }) {
 			t.Errorf("the files snapshot lists a live database file: %+v", top.Entries)
 		}
-		if r := app.cli(t, "ls", "deadbeef", "--output", "json"); r.code != 1 || !strings.Contains(r.stdout, `"no_snapshot"`) {
+		if r := app.cli(t, "ls", "deadbeef", "--output", "json"); r.code != 2 || !strings.Contains(r.stdout, "no snapshot deadbeef") {
 			t.Errorf("ls of a snapshot that is not there: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := app.cli(t, "ls", id[:8], "/data/shop_storage/nope"); r.code != 2 || !strings.Contains(r.stderr, "/data/shop_storage/nope is not in snapshot "+id[:8]) || strings.Contains(r.stderr, "run it again") {
+			t.Errorf("ls of a folder that is not in the snapshot: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := app.cli(t, "find", "["); r.code != 2 || !strings.Contains(r.stderr, "not a valid pattern") || strings.Contains(r.stderr, ".go:") {
+			t.Errorf("find of a bad pattern: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 
 		found := app.browse(t, 0, "find", "doc-3.txt")

@@ -233,10 +233,15 @@ func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) er
 	}
 	b.Dir, b.Offset = dir, req.Offset
 	limit := or0(req.Limit, DefaultLsLimit)
+	seen := dir == "/"
 	err = a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: dir, Recursive: req.Recursive, NoLock: true}, func(n restic.Node) error {
+		if n.Path == dir {
+			seen = true
+		}
 		if n.Path == dir || !under(n.Path, dir) {
 			return nil
 		}
+		seen = true
 		b.Total++
 		if b.Total > req.Offset && len(b.Entries) < limit {
 			b.Entries = append(b.Entries, operate.Entry{Path: n.Path, Type: n.Type, Size: n.Size, Mode: n.Permissions, MTime: n.MTime.UTC()})
@@ -244,12 +249,18 @@ func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) er
 		return nil
 	})
 	b.Shortened = b.Total > req.Offset+len(b.Entries)
+	if err == nil && !seen {
+		return &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (its paths: %s); devopsellence-backup ls %s lists what it holds", dir, short(snap.ID), strings.Join(snap.Paths, " "), short(snap.ID))}
+	}
 	return err
 }
 
 // find looks for a pattern in every data snapshot of this app, newest
 // snapshot first.
 func (a *Agent) find(ctx context.Context, b *operate.Browse, req BrowseRequest) error {
+	if err := CheckPattern(req.Pattern); err != nil {
+		return &stepError{class: "bad_pattern", msg: err.Error()}
+	}
 	list, err := a.ours(ctx)
 	if err != nil {
 		return err
@@ -295,6 +306,15 @@ func (a *Agent) find(ctx context.Context, b *operate.Browse, req BrowseRequest) 
 	}
 	b.Matches = all
 	b.Shortened = b.Total > len(all)
+	return nil
+}
+
+// CheckPattern refuses a find pattern restic cannot read (its error is a
+// stack trace).
+func CheckPattern(pattern string) error {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return fmt.Errorf("%q is not a valid pattern (%v): close each [ with ], or write \\[ for a [ itself", pattern, err)
+	}
 	return nil
 }
 
