@@ -265,6 +265,12 @@ func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outco
 	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,
 		Message:     fmt.Sprintf("%s in service %s exited with status %d without a result", op, service, out.ExitCode),
 		NextActions: []reconcile.Action{{Label: "run it again with more detail", Command: operate.Command(op, es.Environment) + " -v 1"}}}
+	if op == operate.OpRestore {
+		// Killed while it moved paths into place, it left them partly
+		// restored: status says so, and the next run finishes it.
+		f.Message += ": if it was moving restored paths into place, they may be partly restored until the next run of the agent finishes the restore (status shows an unfinished restore as an error)"
+		f.NextActions = append([]reconcile.Action{{Label: "see whether a restore is unfinished", Command: operate.Command(operate.OpStatus, es.Environment)}}, f.NextActions...)
+	}
 	if out.BadLines > 0 {
 		f.Message += fmt.Sprintf(" (%d line(s) of its JSON output could not be read: cut or garbled on the way)", out.BadLines)
 	}
