@@ -86,12 +86,17 @@ func (a *Agent) ours(ctx context.Context) ([]restic.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.trusted(list), nil
+}
+
+// trusted keeps of list the snapshots the trust rule says are this app's.
+func (a *Agent) trusted(list []restic.Snapshot) []restic.Snapshot {
 	trusted, _ := a.identity().Trusted(toShared(list))
 	keep := make(map[string]bool, len(trusted))
 	for _, s := range trusted {
 		keep[s.ID] = true
 	}
-	return slices.DeleteFunc(list, func(s restic.Snapshot) bool { return !keep[s.ID] }), nil
+	return slices.DeleteFunc(slices.Clone(list), func(s restic.Snapshot) bool { return !keep[s.ID] })
 }
 
 // listed describes a data snapshot; ok is false for evidence and for

@@ -166,20 +166,7 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 	if err != nil {
 		return restic.Snapshot{}, nil, err
 	}
-	best := -1
-	for i, s := range list {
-		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
-		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.Suspect(sh) || operate.InFuture(s.Time, a.Now()) {
-			continue
-		}
-		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, a.Config.Paths)
-		if isDB {
-			match = sh.HasTag(operate.TagDB) && sh.TagValue(operate.TagDBName) == db
-		}
-		if match && (best < 0 || s.Time.After(list[best].Time)) {
-			best = i
-		}
-	}
+	best := latestOf(list, req.Latest, a.Config.Paths, a.Now())
 	if best < 0 {
 		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository)}
 	}
@@ -262,6 +249,28 @@ func (a *Agent) offLimits() map[string]string {
 	}
 	out[a.Runs.Dir] = "the agent's own run folder"
 	return out
+}
+
+// latestOf is the index in list (this app's trusted snapshots) of the
+// newest backup of group latest (files, or db:NAME): no evidence, undo,
+// suspect or future-dated snapshot; -1 when there is none.
+func latestOf(list []restic.Snapshot, latest string, paths []string, now time.Time) int {
+	db, isDB := strings.CutPrefix(latest, "db:")
+	best := -1
+	for i, s := range list {
+		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
+		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.Suspect(sh) || operate.InFuture(s.Time, now) {
+			continue
+		}
+		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, paths)
+		if isDB {
+			match = sh.HasTag(operate.TagDB) && sh.TagValue(operate.TagDBName) == db
+		}
+		if match && (best < 0 || s.Time.After(list[best].Time)) {
+			best = i
+		}
+	}
+	return best
 }
 
 // checkTarget refuses a scratch folder that is live data, a repository,
