@@ -131,7 +131,7 @@ func FuzzTheAgentsReadersTakeNoDirection(f *testing.F) {
 			}
 		}
 		for _, latest := range []string{"files", "db:main"} {
-			if i := latestOf(trusted, latest, a.Config.Paths, now); i >= 0 && (!ours(toShared(trusted[i:i+1])[0]) || operate.Suspect(toShared(trusted[i:i+1])[0])) {
+			if i := latestOf(trusted, latest, a.Config.Paths, now); i >= 0 && (!ours(toShared(trusted[i : i+1])[0]) || operate.Suspect(toShared(trusted[i : i+1])[0])) {
 				t.Errorf("--latest %s picks %s (tags %q)", latest, trusted[i].ID, trusted[i].Tags)
 			}
 		}
@@ -149,7 +149,7 @@ func FuzzTheAgentsReadersTakeNoDirection(f *testing.F) {
 				continue
 			}
 			i := slices.IndexFunc(list, func(s restic.Snapshot) bool { return s.ID == g.Newest.ID })
-			if i < 0 || !ours(toShared(list[i:i+1])[0]) {
+			if i < 0 || !ours(toShared(list[i : i+1])[0]) {
 				t.Errorf("status counts %s as the newest backup of %s", g.Newest.ID, g.Kind)
 			}
 		}
