@@ -45,7 +45,7 @@ picks the newest snapshot of that backup, and the plan shows its ID. A files
 snapshot restores its paths, or only the PATHs given, back into the live
 volumes; a database dump restores into the live database.
 
-First it prints the plan: what will be overwritten, deleted and added (file
+First it prints the plan: what will be changed, deleted and added, and what is identical (file
 counts and sizes), or, for a database, its tables and row counts now and in the
 snapshot (read from a scratch copy when the spec gives a scratchUrlSecret).
 
