@@ -17,6 +17,9 @@ const (
 	DefaultCheckEvery = Duration(7 * day)
 	DefaultPruneEvery = Duration(day)
 
+	// DefaultLockWait bounds a database restore's wait for a lock.
+	DefaultLockWait = Duration(10 * time.Second)
+
 	DefaultBackupFreshness = Duration(26 * time.Hour)
 	DefaultCheckFreshness  = Duration(8 * day)
 	DefaultDrillFreshness  = Duration(35 * day)
@@ -43,6 +46,8 @@ type EnvSpec struct {
 	Check       Check
 	Drill       Drill
 	Freshness   Freshness
+	// Restore has its defaults filled in.
+	Restore Restore
 
 	Copies []Copy
 	// Rotating names a secret being rotated (rotate-secret; never set from
@@ -53,7 +58,11 @@ type EnvSpec struct {
 	// them together with the volumes' own.
 	Exclude       []string
 	ExcludeCaches bool
+	AllowShrink   bool
 }
+
+// DefaultUndoRetention keeps the undo snapshots of restores for two weeks.
+func DefaultUndoRetention() Retention { return Retention{KeepWithin: "14d"} }
 
 func defaultTarget(volume string) string { return DefaultTargetDir + "/" + volume }
 
@@ -78,6 +87,7 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 
 		Exclude:       slices.Clone(s.Exclude),
 		ExcludeCaches: s.ExcludeCaches,
+		AllowShrink:   s.AllowShrink,
 	}
 	volumes := s.Volumes
 	if len(o.Volumes) > 0 {
@@ -162,6 +172,18 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	if e.Drill.SampleFiles == 0 {
 		e.Drill.SampleFiles = DefaultSampleFiles
 	}
+	if s.Restore != nil {
+		e.Restore.LockWait = s.Restore.LockWait
+		if r := s.Restore.UndoRetention; r != nil {
+			u := *r
+			e.Restore.UndoRetention = &u
+		}
+	}
+	if e.Restore.UndoRetention == nil {
+		u := DefaultUndoRetention()
+		e.Restore.UndoRetention = &u
+	}
+	e.Restore.LockWait = orDuration(e.Restore.LockWait, DefaultLockWait)
 	if s.Freshness != nil {
 		e.Freshness = *s.Freshness
 	}

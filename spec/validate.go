@@ -491,13 +491,19 @@ func (c *checker) alerts(p string, a *Alerts) {
 	}
 }
 
-// limits checks check, drill and freshness.
+// limits checks check, drill, restore and freshness.
 func (c *checker) limits(s *Spec) {
 	if s.Check != nil && (s.Check.ReadDataParts < 0 || s.Check.ReadDataParts > 1000) {
 		c.add("spec.check.readDataParts", "must be between 0 and 1000")
 	}
 	if s.Drill != nil && (s.Drill.SampleFiles < 0 || s.Drill.SampleFiles > 10000) {
 		c.add("spec.drill.sampleFiles", "must be between 0 and 10000")
+	}
+	if r := s.Restore; r != nil {
+		c.retention("spec.restore.undoRetention", r.UndoRetention)
+		if (r.LockWait != 0 || c.b.written("spec.restore.lockWait")) && (r.LockWait.Std() < time.Second || r.LockWait.Std() > time.Hour) {
+			c.add("spec.restore.lockWait", "must be between 1s and 1h")
+		}
 	}
 	if f := s.Freshness; f != nil {
 		for _, x := range []struct {

@@ -61,6 +61,9 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 			continue
 		}
 		f := explainStep(op, es, service, s)
+		if ev.Copy != "" {
+			f = explainCopy(f, es, service, ev.Copy, s)
+		}
 		f.Environment = es.Environment
 		if s.Message != "" && !strings.Contains(f.Message, s.Message) {
 			f.Evidence = append(f.Evidence, s.Name+": "+s.Message)
@@ -75,6 +78,26 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 		})
 	}
 	return out
+}
+
+// explainCopy fixes the finding f of step s of a run that read a copy
+// (--from-copy): the copy's own password secret and location, never the
+// primary's.
+func explainCopy(f Finding, es spec.EnvSpec, service, name string, s Step) Finding {
+	i := slices.IndexFunc(es.Copies, func(c spec.Copy) bool { return c.Name == name })
+	if i < 0 {
+		return f
+	}
+	c, env := es.Copies[i], es.Environment
+	switch s.Error {
+	case "wrong_password":
+		f.Message = fmt.Sprintf("copy %s at %s does not open with its password secret %s in service %s (wrong password or no key found); nothing was changed", name, c.Repository.Display(), c.PasswordSecret, service)
+		f.NextActions = []Action{{Label: "store the copy's password", Command: setSecret(c.PasswordSecret, service, env)}, Deploy(env)}
+	case "repository_missing":
+		f.Message = fmt.Sprintf("there is no restic repository at %s, where copy %s should be", c.Repository.Display(), name)
+		f.NextActions = []Action{{Label: "see what the copy holds, or whether it is reachable", Command: Command("status", env)}}
+	}
+	return f
 }
 
 // Deploy is the command that recreates the backup service's container, so
@@ -111,12 +134,32 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "repository_missing":
 		f.Message = fmt.Sprintf("there is no restic repository at %s, and devopsellence-backup does not create one unasked (a typo in the URL would otherwise start a new, empty repository)", repo)
 		f.NextActions = []Action{{Label: "create it, then back up", Command: Command(OpBackup, env, "--init")}}
+		if len(es.Copies) > 0 {
+			// A lost primary: its copies hold the backups. A new, empty
+			// primary comes after what needs restoring is restored.
+			name := es.Copies[0].Name
+			var names []string
+			for _, c := range es.Copies {
+				names = append(names, c.Name)
+			}
+			f.Message += fmt.Sprintf(". If the primary repository was lost, its copies (%s) still hold the backups", strings.Join(names, ", "))
+			f.NextActions = []Action{
+				{Label: "see the backups in copy " + name, Command: Command(OpSnapshots, env, "--from-copy", name)},
+				{Label: "restore from the copy what needs restoring", Command: Command(OpRestore, env, "SNAPSHOT", "--from-copy", name, "--dry-run")},
+				{Label: "then start a new, empty primary repository and back up into it", Command: Command(OpBackup, env, "--init")},
+			}
+		}
 	case "wrong_password":
 		f.Message = fmt.Sprintf("the repository at %s does not open with the RESTIC_PASSWORD of service %s in %s (wrong password or no key found); nothing was changed", repo, service, env)
 		f.NextActions = []Action{
 			{Label: "store the repository's password", Command: setSecret(spec.PasswordSecret, service, env)},
 			Deploy(env),
 			rerun,
+		}
+	case "disk_full":
+		f.Message = fmt.Sprintf("the disk of the repository at %s is full (no space left on device): restic cannot even write its lock, so %s saved nothing there. %s", repo, op, s.Message)
+		f.NextActions = []Action{
+			{Label: "free space on the repository's disk or grow it (prune needs a little room to remove old data), then run it again", Command: Command(op, env)},
 		}
 	case "locked":
 		f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op)
@@ -170,6 +213,15 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
 	case "no_snapshot":
 		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
+	case "backup_empty":
+		f.Message = fmt.Sprintf("%s: the backup holds nothing: %s", s.Name, s.Message)
+		f.NextActions = []Action{ApplyAction("narrow spec.exclude (and the volumes' exclude) so they do not match every file, then deploy and back up", env)}
+	case "backup_shrank":
+		f.Message = fmt.Sprintf("%s: the backup is much smaller than the one before: %s", s.Name, s.Message)
+		f.NextActions = []Action{
+			{Label: "see what it holds", Command: Command(OpLs, env, short(s.Fact("snapshot_id")))},
+			ApplyAction("if the app removed those files on purpose, set spec.allowShrink: true, then deploy", env),
+		}
 	case "no_retention":
 		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
 	case "databases_left_out":

@@ -35,7 +35,42 @@ type StatusData struct {
 	Twins map[string]string `json:"twins,omitempty"`
 	// Copies is what each second repository holds of this app.
 	Copies []CopyData `json:"copies,omitempty"`
+	// Restores are the restore folders found in the volumes: unfinished
+	// restores, folders kept for a person, folders the agent did not make.
+	Restores []RestoreFolder `json:"restores,omitempty"`
 }
+
+// RestoreFolder is a folder named like a restore's scratch folder in a
+// volume, as the agent judged it.
+type RestoreFolder struct {
+	// Folder is the folder (an owned restore's scratch folders, spaces
+	// between them).
+	Folder string `json:"folder"`
+	// State is unfinished, interrupted, kept or unknown.
+	State    string   `json:"state"`
+	Plan     string   `json:"plan,omitempty"`
+	Snapshot string   `json:"snapshot,omitempty"`
+	Targets  []string `json:"targets,omitempty"`
+	Done     int      `json:"done,omitempty"`
+	Moves    int      `json:"moves,omitempty"`
+	// Why says why an unknown folder is not trusted, or why one is kept.
+	Why string `json:"why,omitempty"`
+}
+
+// Restore folder states.
+const (
+	// RestoreUnfinished was killed while it moved paths into place: the
+	// live data is partly restored until a run finishes it.
+	RestoreUnfinished = "unfinished"
+	// RestoreInterrupted was killed before it moved anything: the live
+	// data is untouched; the next run removes the folder.
+	RestoreInterrupted = "interrupted"
+	// RestoreKept holds what the app wrote during a restore, which could
+	// not be saved to a snapshot.
+	RestoreKept = "kept"
+	// RestoreUnknown is not the agent's: no journal sealed by it.
+	RestoreUnknown = "unknown"
+)
 
 // SnapGroup is one backup group: the files, or one database's dumps.
 type SnapGroup struct {
@@ -230,7 +265,33 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		r.operation(es, service, kind, st, now, add)
 	}
 	r.assessCopies(es, st, now, add)
+	assessRestores(es, service, st.Restores, add)
 	return r
+}
+
+// assessRestores turns the restore folders found in the volumes into
+// findings: an unfinished restore is an error until a run finishes it.
+func assessRestores(es spec.EnvSpec, service string, folders []RestoreFolder, add func(Finding)) {
+	env := es.Environment
+	for _, f := range folders {
+		switch f.State {
+		case RestoreUnfinished:
+			add(Finding{Severity: SeverityError, Code: "restore_unfinished",
+				Message:     fmt.Sprintf("restore %s of snapshot %s was interrupted while it moved paths into place (%d of %d moves made): %s are partly restored until a run of the agent finishes it", f.Plan, short(f.Snapshot), f.Done, f.Moves, strings.Join(f.Targets, " ")),
+				NextActions: []Action{{Label: "finish it now: every run of the agent first finishes an interrupted restore, verifies it and records it as the restore's evidence", Command: Command(OpBackup, env)}}})
+		case RestoreInterrupted:
+			add(Finding{Severity: SeverityInfo, Code: "restore_interrupted",
+				Message: fmt.Sprintf("restore %s of snapshot %s was interrupted before it changed anything; the next run of the agent removes its scratch folder %s", f.Plan, short(f.Snapshot), f.Folder)})
+		case RestoreKept:
+			add(Finding{Severity: SeverityWarning, Code: "restore_kept",
+				Message:     fmt.Sprintf("%s is kept: %s", f.Folder, f.Why),
+				NextActions: []Action{{Label: "copy out what you need, then remove it", Command: fmt.Sprintf("devopsellence exec %s --env %s -- rm -rf %s", service, env, f.Folder)}}})
+		default:
+			add(Finding{Severity: SeverityWarning, Code: "restore_folder_unknown",
+				Message:     fmt.Sprintf("%s is named like a restore's scratch folder, but it is not the agent's: %s. The agent leaves it alone and takes no direction from it (the app writes its volumes, so what they hold is data, never an instruction)", f.Folder, f.Why),
+				NextActions: []Action{{Label: "see what it holds; if nothing needs it, remove it", Command: fmt.Sprintf("devopsellence exec %s --env %s -- ls -la %s", service, env, f.Folder)}}})
+		}
+	}
 }
 
 func fromGroups(name, kind string, declared bool, groups []SnapGroup, match func(SnapGroup) bool) Group {

@@ -28,8 +28,10 @@ type Agent struct {
 	Now     func() time.Time
 	Out     *Output
 	Runs    Registry
-	// HTTP sends alerts; nil uses a default client.
-	HTTP Doer
+	// HTTP sends alerts; nil uses a default client. AlertBudget is how
+	// long each alert channel may take (0: 25s).
+	HTTP        Doer
+	AlertBudget time.Duration
 
 	restic *restic.Runner
 	scrub  func(string) string
@@ -38,6 +40,16 @@ type Agent struct {
 	creating bool
 	// copy names the copy the agent reads instead of the primary (UseCopy).
 	copy string
+	// primaryID is the primary repository's ID, once read.
+	primaryID string
+	// jkey seals restore journals (journal.go); nil when the service has
+	// no repository password.
+	jkey []byte
+	// finished are the plans of interrupted restores this run finished.
+	finished []string
+	// afterMove, when set, is called after each move of a restore has
+	// been counted (tests stop a restore there, as a kill would).
+	afterMove func(done int)
 }
 
 // New reads the agent's configuration from the service's environment.
@@ -49,6 +61,7 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a := &Agent{Config: cfg, Environ: env, Version: version, Now: now, Out: out,
 		Runs: Registry{Dir: filepath.Join(tempDir(env), "devopsellence-backup")}}
 	a.scrub = newScrubber(cfg, env)
+	a.jkey = journalKey(env, cfg.AppID)
 	out.Scrub = a.scrub
 	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
 		OnStderr: func(line string) {
@@ -184,7 +197,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
 	// A restore killed while it moved paths into place is finished first:
 	// nothing may see a volume half swapped.
-	a.finishSwaps()
+	a.finished = a.finishSwaps(ctx, o)
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)
@@ -207,11 +220,12 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 	return &recorder{now: a.Now, out: a.Out, scrub: a.scrub, ev: &operate.Evidence{
 		SchemaVersion: operate.EvidenceSchema, Kind: string(op), Environment: c.Environment, Service: c.Service,
 		Host: c.Host, Tags: c.Tags, Repository: c.Repository, AgentVersion: a.Version, AppID: c.AppID,
-		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{},
+		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{}, Copy: a.copy,
 	}}
 }
 
-// Deadlines of what a finished run still owes: alerts, then its evidence.
+// Deadlines of what a finished run still owes: each alert channel, then
+// its evidence.
 // They are fresh, since the run's own context may be over; an interrupted
 // run's evidence gets less, since its backend may be what hung.
 const (
@@ -228,9 +242,7 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if rec.started && ev.Kind != string(operate.OpStatus) {
-		actx, cancel := context.WithTimeout(context.Background(), alertBudget)
-		a.alert(actx, ev)
-		cancel()
+		a.alert(context.Background(), ev)
 		wait := evidenceWait
 		if interrupted {
 			wait = evidenceWaitAfter
@@ -266,6 +278,10 @@ func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Store
 	}
 	c := a.Config
 	tags := append(slices.Clone(c.Tags), operate.EvidenceTags(ev, c.AppID, ev.RunID, rec.checkPart)...)
+	if rec.plan != nil {
+		// Prune keeps what a recent restore brought back.
+		tags = append(tags, operate.TagRestoreOf+rec.plan.Snapshot.ID)
+	}
 	sum, err := a.restic.Backup(ctx, restic.BackupOptions{
 		Host: c.Host, Tags: tags, StdinFilename: strings.TrimPrefix(operate.EvidencePath(operate.Op(ev.Kind)), "/"),
 		Stdin: strings.NewReader(string(doc)), Quiet: true,

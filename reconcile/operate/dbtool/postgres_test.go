@@ -318,7 +318,7 @@ func TestPostgres(t *testing.T) {
 			pg.SQL(t, "appdb", `SET ROLE app; INSERT INTO users VALUES (1001, 'late'); DELETE FROM events WHERE id <= 10; CREATE VIEW odd_names AS SELECT x FROM billing."Odd ""Name""";`)
 			before, _ := Summarize(ctx, source)
 			f, _ := os.Open(file)
-			err := RestorePostgres(ctx, live, format, f)
+			err := RestorePostgres(ctx, live, format, f, time.Minute)
 			f.Close()
 			if ClassOf(err) != ClassRestoreFailed || !strings.Contains(err.Error(), "one transaction") {
 				t.Fatalf("%s: class %q (%v), want restore_failed", format, ClassOf(err), err)
@@ -330,7 +330,7 @@ func TestPostgres(t *testing.T) {
 			}
 			pg.SQL(t, "appdb", "DROP VIEW odd_names")
 			f, _ = os.Open(file)
-			err = RestorePostgres(ctx, live, format, f)
+			err = RestorePostgres(ctx, live, format, f, time.Minute)
 			f.Close()
 			if err != nil {
 				t.Fatalf("%s: %v", format, err)
@@ -361,7 +361,7 @@ func TestPostgres(t *testing.T) {
 		before, _ := Summarize(ctx, source)
 		runCtx, kill := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- RestorePostgres(runCtx, live, FormatPlain, strings.NewReader(text)) }()
+		go func() { done <- RestorePostgres(runCtx, live, FormatPlain, strings.NewReader(text), time.Minute) }()
 		waitUntil(t, 30*time.Second, func() bool {
 			return pg.SQL(t, "postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = 'appdb' AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()") == "1"
 		})

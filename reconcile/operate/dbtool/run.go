@@ -156,6 +156,8 @@ func (c *command) run(ctx context.Context) ([]byte, error) {
 		msg += fmt.Sprintf(" (the server refused %s user or password: check the value stored for it)", what)
 	case ClassConnectFailed:
 		msg += " (the server could not be reached: check the host and port, and that it runs)"
+	case ClassLocked:
+		msg += " (the app holds a lock it needs: an open transaction or a writer)"
 	}
 	return stdout, &Error{Class: class, Op: c.op, Secret: c.secret, ExitCode: code, Msg: msg}
 }
@@ -177,6 +179,10 @@ func classify(engine Engine, stderr string) Class {
 		return false
 	}
 	switch {
+	case engine == Postgres && has("due to lock timeout"),
+		engine.mysqlish() && has("lock wait timeout exceeded", "error 1205"),
+		engine == SQLite && has("database is locked", "database is busy"):
+		return ClassLocked
 	case engine == Postgres && has("password authentication failed", "no password supplied", "fe_sendauth", "fatal:  role \"", "pg_hba.conf rejects"):
 		return ClassAuthFailed
 	case engine == Postgres && has("connection refused", "connection to server on socket", "could not translate host name", "could not connect to server", "timeout expired", "no route to host", "network is unreachable"):

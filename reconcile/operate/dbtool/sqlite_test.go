@@ -199,7 +199,7 @@ func TestSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := sqliteExec(t, live, "SELECT count(*), sum(id) FROM t")
-		err := RestoreSQLite(ctx, live, bad)
+		err := RestoreSQLite(ctx, live, bad, time.Minute)
 		if err == nil || !strings.Contains(err.Error(), "not touched") {
 			t.Fatalf("a damaged snapshot: %v", err)
 		}
@@ -211,7 +211,7 @@ func TestSQLite(t *testing.T) {
 		if err := os.WriteFile(killed, []byte("left by a killed restore"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := RestoreSQLite(ctx, live, snap); err != nil {
+		if err := RestoreSQLite(ctx, live, snap, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := Summarize(ctx, SQLiteFile(live))
