@@ -397,7 +397,9 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// humanLines prints the script's lines for people on stderr as they come.
+// humanLines prints the agent's lines for people on stderr as they come
+// (as log entries with --log-format json), each prefixed with its
+// environment when several run.
 func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool) func(stream, line string) {
 	var mu sync.Mutex
 	return func(stream, line string) {

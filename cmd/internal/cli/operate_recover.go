@@ -191,14 +191,12 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	}
 	doc := render.BrowseDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings: []reconcile.Finding{}, Environments: []render.BrowseEnv{}}
-	var answered, failed []string
+	var failed []string
 	for _, r := range runs {
 		doc.Environments = append(doc.Environments, render.BrowseEnv{Environment: r.env, Browse: r.outcome.Browse})
 		doc.Findings = append(doc.Findings, r.findings...)
 		if r.outcome.Browse == nil || hasSeverity(r.findings, reconcile.SeverityError) {
 			failed = append(failed, r.env)
-		} else {
-			answered = append(answered, r.env)
 		}
 	}
 	doc.OK = len(failed) == 0 && err == nil
