@@ -45,28 +45,9 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		backup.StdinCommand = d.Command
 	} else {
-		dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
-		if err != nil {
-			s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
-			return nil
-		}
-		defer os.RemoveAll(dir)
-		f, err := os.OpenFile(filepath.Join(dir, file), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
-		if err != nil {
-			s.fail(nil, "failed", err.Error())
-			return nil
-		}
-		defer f.Close()
-		if code, tail, err := a.runCommand(ctx, d.Command, nil, nil, f); err != nil {
-			s.fail(exitPtr(code), "dumper_failed", fmt.Sprintf("the command failed, so no snapshot was made: %v%s", err, tail))
-			return nil
-		}
-		if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
-			s.fail(code(0), "dump_incomplete", "the command exited 0 but wrote nothing, so no snapshot was made")
-			return nil
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			s.fail(nil, "failed", err.Error())
+		f, cleanup := a.dumpFile(s, file, func(path string) bool { return a.runDumpCommand(ctx, s, d, path) })
+		defer cleanup()
+		if f == nil {
 			return nil
 		}
 		backup.Stdin = f
@@ -84,6 +65,26 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	}
 	a.recordBackup(s, sum, err, nil)
 	return err
+}
+
+// runDumpCommand runs the spec's dump command into path; a command that
+// fails or writes nothing fails the step.
+func (a *Agent) runDumpCommand(ctx context.Context, s *stepRun, d spec.Database, path string) bool {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		s.fail(nil, "failed", err.Error())
+		return false
+	}
+	defer f.Close()
+	if code, tail, err := a.runCommand(ctx, d.Command, nil, nil, f); err != nil {
+		s.fail(exitPtr(code), "dumper_failed", fmt.Sprintf("the command failed, so no snapshot was made: %v%s", err, tail))
+		return false
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+		s.fail(code(0), "dump_incomplete", "the command exited 0 but wrote nothing, so no snapshot was made")
+		return false
+	}
+	return true
 }
 
 // drillCommand reads the newest custom dump back and, when the spec sets

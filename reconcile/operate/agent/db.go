@@ -121,23 +121,17 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		defer dump.Cleanup()
 		backup.StdinCommand, backup.CommandEnv = dump.Argv, dump.Env
 	} else {
-		dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
-		if err != nil {
-			s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
+		f, cleanup := a.dumpFile(s, file, func(path string) bool {
+			if err := dbtool.DumpToFile(ctx, db, opts, path); err != nil {
+				failStep(s, err)
+				return false
+			}
+			return true
+		})
+		defer cleanup()
+		if f == nil {
 			return nil
 		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, file)
-		if err := dbtool.DumpToFile(ctx, db, opts, path); err != nil {
-			failStep(s, err)
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			s.fail(nil, "failed", err.Error())
-			return nil
-		}
-		defer f.Close()
 		backup.Stdin = f
 	}
 	var sum *restic.BackupSummary
@@ -148,6 +142,30 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	})
 	a.recordBackup(s, sum, err, nil)
 	return err
+}
+
+// dumpFile is the way to a dump snapshot on restic before 0.17, which has
+// no --stdin-from-command: write runs the dumper into path, a file in a
+// scratch folder of its own, and records the step's failure; only a dump
+// it calls complete is opened for restic's stdin. The file is nil when the
+// step failed; cleanup removes the folder.
+func (a *Agent) dumpFile(s *stepRun, file string, write func(path string) bool) (*os.File, func()) {
+	dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
+	if err != nil {
+		s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
+		return nil, func() {}
+	}
+	removeDir := func() { os.RemoveAll(dir) }
+	path := filepath.Join(dir, file)
+	if !write(path) {
+		return nil, removeDir
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		s.fail(nil, "failed", err.Error())
+		return nil, removeDir
+	}
+	return f, func() { f.Close(); removeDir() }
 }
 
 // tempDir is the service's temp folder (the container's own /tmp).
