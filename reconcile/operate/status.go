@@ -129,6 +129,41 @@ func (r *Report) OK() bool {
 // Assess judges what the agent read back from the repository against the
 // spec's freshness limits at time now (the operator's clock). It is pure.
 func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Report {
+	r := newReport(es, service)
+	add := func(f Finding) {
+		f.Environment = es.Environment
+		r.Findings = append(r.Findings, f)
+	}
+	if a := out.Agent; a != nil {
+		r.AgentVersion, r.ResticVersion = a.Version, a.ResticVersion
+		if len(a.MissingTools) > 0 {
+			r.MissingTools = a.MissingTools
+			add(ToolMissing(es.Environment, es.Image, service, a.MissingTools))
+		}
+	}
+	st := out.Status
+	if st == nil {
+		noStatus(es, service, out, add)
+		return r
+	}
+	if st.ResticVersion != "" {
+		r.ResticVersion = st.ResticVersion
+	}
+	distrust(es, service, st, now, add)
+	r.assessBackups(es, st, now, add)
+	for _, kind := range EvidenceKinds() {
+		if !reported(kind, es, st) {
+			continue
+		}
+		r.operation(es, service, kind, st, now, add)
+	}
+	r.assessCopies(es, st, now, add)
+	return r
+}
+
+// newReport is the report of env before anything is judged: what the
+// spec says.
+func newReport(es spec.EnvSpec, service string) *Report {
 	r := &Report{
 		Environment: es.Environment, Service: service,
 		RepositoryType: es.Repository.Backend(), Repository: es.Repository.Display(),
@@ -144,32 +179,26 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 	if es.Retention != nil {
 		r.Retention = strings.Join(es.Retention.Flags(), " ")
 	}
-	add := func(f Finding) {
-		f.Environment = es.Environment
-		r.Findings = append(r.Findings, f)
-	}
-	if a := out.Agent; a != nil {
-		r.AgentVersion, r.ResticVersion = a.Version, a.ResticVersion
-		if len(a.MissingTools) > 0 {
-			r.MissingTools = a.MissingTools
-			add(ToolMissing(es.Environment, es.Image, service, a.MissingTools))
+	return r
+}
+
+// noStatus explains an answer without a status: the agent's failure, or
+// nothing at all.
+func noStatus(es spec.EnvSpec, service string, out *Outcome, add func(Finding)) {
+	if out.Result != nil && out.Result.Failure() != nil {
+		for _, f := range Explain(OpStatus, es, service, out.Result) {
+			add(f)
 		}
+		return
 	}
-	st := out.Status
-	if st == nil {
-		if out.Result != nil && out.Result.Failure() != nil {
-			for _, f := range Explain(OpStatus, es, service, out.Result) {
-				add(f)
-			}
-		} else {
-			add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the agent returned no status",
-				NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
-		}
-		return r
-	}
-	if st.ResticVersion != "" {
-		r.ResticVersion = st.ResticVersion
-	}
+	add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the agent returned no status",
+		NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
+}
+
+// distrust warns of what makes the repository's times and names less
+// than the truth: the service's clock, snapshots dated in the future, and
+// snapshots under this app's host and tags that are not this app's.
+func distrust(es spec.EnvSpec, service string, st *StatusData, now time.Time, add func(Finding)) {
 	if skew := st.AgentNow.Sub(now); !st.AgentNow.IsZero() && (skew > FutureSlack || skew < -FutureSlack) {
 		add(Finding{Severity: SeverityWarning, Code: "clock_skew",
 			Message:     fmt.Sprintf("the backup service's clock is %s %s this machine's: snapshot and evidence times from it are off by as much", Age(int64(abs(skew).Seconds())), aheadOrBehind(skew)),
@@ -187,6 +216,11 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 			Message:     fmt.Sprintf("%d snapshot(s) in the repository carry this app's host and tags but are not this app's (another app's identity, or none on a snapshot newer than this app's first tagged one: written by another app or by hand): they are ignored, and prune never touches them. Give that app its own host or tags", st.Foreign),
 			NextActions: []Action{{Label: "see them", Command: fmt.Sprintf("devopsellence exec %s --env %s -- restic snapshots --host %s", service, es.Environment, es.Host)}}})
 	}
+}
+
+// assessBackups judges the newest snapshot of the files, of each declared
+// database and of each SQLite file the agent found on its own.
+func (r *Report) assessBackups(es spec.EnvSpec, st *StatusData, now time.Time, add func(Finding)) {
 	limit := es.Freshness.Backup.Std()
 	judge := func(g Group, declared bool) {
 		r.Backups = append(r.Backups, judged(g, now, limit))
@@ -214,14 +248,6 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 			judge(fromGroups("db:"+g.DB, "db", false, []SnapGroup{g}, func(SnapGroup) bool { return true }), false)
 		}
 	}
-	for _, kind := range EvidenceKinds() {
-		if !reported(kind, es, st) {
-			continue
-		}
-		r.operation(es, service, kind, st, now, add)
-	}
-	r.assessCopies(es, st, now, add)
-	return r
 }
 
 func fromGroups(name, kind string, declared bool, groups []SnapGroup, match func(SnapGroup) bool) Group {
