@@ -168,21 +168,16 @@ func leaveStaleLockIn(t *testing.T, rb resticBin, repo, password, home string, e
 	stdin, err := cmd.StdinPipe()
 	must(t, err)
 	must(t, cmd.Start())
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		// The lock file must be complete: restic ignores a lock it cannot read.
+	// The lock file must be complete (restic ignores a lock it cannot
+	// read); restic writes its few hundred bytes in one write.
+	waitUntil(t, "restic takes its lock", 2*time.Minute, func() bool {
 		locks, _ := os.ReadDir(filepath.Join(repo, "locks"))
-		if len(locks) > 0 {
-			if fi, err := locks[0].Info(); err == nil && fi.Size() > 0 {
-				time.Sleep(300 * time.Millisecond)
-				break
-			}
+		if len(locks) == 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("restic took no lock")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		data, err := os.ReadFile(filepath.Join(repo, "locks", locks[0].Name()))
+		return err == nil && len(data) > 0
+	})
 	must(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	_ = stdin.Close()
