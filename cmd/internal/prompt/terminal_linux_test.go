@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 )
@@ -58,7 +57,12 @@ func TestEchoIsOffBeforeTheQuestionShowsAndBackOnAfterTheAnswer(t *testing.T) {
 	if !p.EchoOn(t) {
 		t.Error("the terminal was left without echo")
 	}
-	time.Sleep(50 * time.Millisecond) // let the reader see everything shown
+	// A line written now shows after everything shown before it: once the
+	// reader has seen it, it has seen all the terminal showed.
+	if _, err := p.Slave.Write([]byte("\nend of the test\n")); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(t, "end of the test", 1)
 	if strings.Contains(p.Output(), "hunter2") {
 		t.Errorf("the value was echoed: %q", p.Output())
 	}
