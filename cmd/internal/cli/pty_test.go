@@ -50,6 +50,7 @@ func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apply: %v\n%s", err, p.Output())
 	}
+	p.Drain(t)
 	for name, v := range secrets {
 		if strings.Contains(p.Output(), v) || strings.Contains(stdout.String(), v) {
 			t.Errorf("the value of %s was echoed", name)
