@@ -168,15 +168,19 @@ func leaveStaleLockIn(t *testing.T, rb resticBin, repo, password, home string, e
 	stdin, err := cmd.StdinPipe()
 	must(t, err)
 	must(t, cmd.Start())
-	// The lock file must be complete (restic ignores a lock it cannot
-	// read); restic writes its few hundred bytes in one write.
+	// The lock must be in place: restic writes it to "<id>-tmp-…" and
+	// renames it, and ignores a temporary file or a lock it cannot read.
 	waitUntil(t, "restic takes its lock", 2*time.Minute, func() bool {
 		locks, _ := os.ReadDir(filepath.Join(repo, "locks"))
-		if len(locks) == 0 {
-			return false
+		for _, l := range locks {
+			if strings.Contains(l.Name(), "-tmp-") {
+				continue
+			}
+			if fi, err := l.Info(); err == nil && fi.Size() > 0 {
+				return true
+			}
 		}
-		data, err := os.ReadFile(filepath.Join(repo, "locks", locks[0].Name()))
-		return err == nil && len(data) > 0
+		return false
 	})
 	must(t, cmd.Process.Kill())
 	_ = cmd.Wait()
