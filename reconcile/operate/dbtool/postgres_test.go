@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,10 +132,10 @@ func TestPostgres(t *testing.T) {
 		}
 		defer d.Cleanup()
 		assertArgvClean(t, d.Argv, source.Conn, pg.Password)
-		if d.Argv[0] != "pg_dump" || !contains(d.Argv, "--format=custom") || !contains(d.Argv, "--compress=0") {
+		if d.Argv[0] != "pg_dump" || !slices.Contains(d.Argv, "--format=custom") || !slices.Contains(d.Argv, "--compress=0") {
 			t.Errorf("argv %q", d.Argv)
 		}
-		if !contains(d.Env, "PGPASSWORD="+pg.Password) {
+		if !slices.Contains(d.Env, "PGPASSWORD="+pg.Password) {
 			t.Errorf("the password is not in the dumper's environment")
 		}
 		file := filepath.Join(t.TempDir(), "appdb.dump")
