@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"path"
 	"slices"
 	"sort"
@@ -273,7 +274,7 @@ func (c *checker) repository(p string, r Repository) {
 // named secret (the primary's: RESTIC_REPOSITORY), or, when secret is "",
 // in any secret of the app's choosing (a copy's).
 func (c *checker) repositoryFor(p string, r Repository, secret string) {
-	example := or(secret, "COPY_REPOSITORY")
+	example := cmp.Or(secret, "COPY_REPOSITORY")
 	switch {
 	case r.URL == "" && r.URLSecret == "":
 		c.add(p, "set url, or urlSecret: %s when the URL holds credentials", example)
