@@ -1,6 +1,7 @@
 package operate
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -208,7 +209,7 @@ func distrust(es spec.EnvSpec, service string, st *StatusData, now time.Time, ad
 		newest := st.Future[0]
 		add(Finding{Severity: SeverityWarning, Code: "future_snapshots",
 			Message: fmt.Sprintf("%d snapshot(s) of this app are dated after now (the latest %s, %s): a node with a wrong clock made them, or something else writes under this app's host and tags. They are not counted as fresh backups",
-				len(st.Future), short(newest.ID), newest.Time.UTC().Format(time.RFC3339)),
+				len(st.Future), ShortID(newest.ID), newest.Time.UTC().Format(time.RFC3339)),
 			NextActions: []Action{{Label: "fix the clock of the node that made them, then back up", Command: Command(OpBackup, es.Environment)}}})
 	}
 	if st.Foreign > 0 {
@@ -287,7 +288,7 @@ func groupFinding(g Group, env string, limit time.Duration) (Finding, bool) {
 			NextActions: fix}, true
 	case g.Stale:
 		return Finding{Severity: SeverityError, Code: "backup_stale",
-			Message:     fmt.Sprintf("%s: the newest snapshot (%s) is %s old, beyond the %s limit", g.Name, short(g.SnapshotID), Age(*g.AgeSeconds), spec.Duration(limit)),
+			Message:     fmt.Sprintf("%s: the newest snapshot (%s) is %s old, beyond the %s limit", g.Name, ShortID(g.SnapshotID), Age(*g.AgeSeconds), spec.Duration(limit)),
 			NextActions: fix}, true
 	}
 	return Finding{}, false
@@ -344,7 +345,7 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	switch ref.Result {
 	case ResultFailed:
 		f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
-			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), or(ref.Trigger, TriggerManual)),
+			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), cmp.Or(ref.Trigger, TriggerManual)),
 			NextActions: fix}
 		switch kind {
 		case OpPrune:
@@ -419,13 +420,6 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
 func abs(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
@@ -438,11 +432,4 @@ func aheadOrBehind(d time.Duration) string {
 		return "ahead of"
 	}
 	return "behind"
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
 }

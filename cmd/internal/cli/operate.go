@@ -223,7 +223,7 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 			var ids []string
 			for _, s := range ev.Steps {
 				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed {
-					ids = append(ids, s.Name+" "+shortID(id))
+					ids = append(ids, s.Name+" "+operate.ShortID(id))
 				}
 			}
 			if len(ids) > 0 {
@@ -237,13 +237,6 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 		f.Message = fmt.Sprintf("%s in %s: %s; the agent stopped restic, which released its lock; %s; %s", op, env, why, saved, stored)
 	}
 	return f
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // noAnswer explains an agent that gave no result, from its last lines: a
@@ -361,7 +354,7 @@ func (l *liveLine) show(p operate.Progress) {
 		l.last = now
 	}
 	text := fmt.Sprintf("%s%s %5.1f%%  %s / %s  %d / %d files  ETA %s", l.prefix, p.Step, p.Percent,
-		humanBytes(p.BytesDone), humanBytes(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+		operate.Size(p.BytesDone), operate.Size(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
 	switch {
 	case l.asLog:
 		l.log.Info("progress", "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
@@ -382,19 +375,6 @@ func (l *liveLine) end() {
 		_, _ = fmt.Fprintln(l.err)
 		l.shown = false
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // humanLines prints the agent's lines for people on stderr as they come

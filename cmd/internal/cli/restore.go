@@ -217,9 +217,9 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		into = plan.Target
 	}
 	if doc.OK {
-		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", operate.ShortID(plan.Snapshot.ID), into, env)
 	} else {
-		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", operate.ShortID(plan.Snapshot.ID), into, env)
 	}
 	return o.finishRestore(doc, r.stopped)
 }
@@ -227,7 +227,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 // approve asks for, or checks, a person's approval of a restore into live
 // data. A scratch restore needs none.
 func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.RestorePlan) (string, error) {
-	id := shortID(plan.Snapshot.ID)
+	id := operate.ShortID(plan.Snapshot.ID)
 	switch {
 	case !plan.Live():
 		return "not needed (--target)", nil

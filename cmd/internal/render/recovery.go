@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -69,7 +70,7 @@ func listedLine(s operate.Listed) string {
 	}
 	parts = append(parts, "host "+s.Host)
 	if r := s.Run; r != nil {
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, or(r.Trigger, operate.TriggerManual)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, cmp.Or(r.Trigger, operate.TriggerManual)))
 	}
 	if s.PreRestore != "" {
 		parts = append(parts, "taken before restore "+s.PreRestore)
@@ -240,23 +241,7 @@ func size(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
+	return operate.Size(n)
 }
 
 func more(shown, total int) string {
