@@ -27,7 +27,7 @@ type run struct {
 func measure(b *testing.B, dir string, env []string, argv ...string) run {
 	b.Helper()
 	out := filepath.Join(b.TempDir(), "time")
-	cmd := exec.Command(timeBin, append([]string{"-o", out, "-f", "%U %S %M"}, argv...)...)
+	cmd := exec.Command(timeBin, append([]string{"-o", out, "-f", "%M"}, argv...)...)
 	cmd.Dir, cmd.Env = dir, env
 	start := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -38,14 +38,14 @@ func measure(b *testing.B, dir string, env []string, argv ...string) run {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := strings.Fields(string(data))
-	if len(f) != 3 {
+	rss, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
 		b.Fatalf("GNU time printed %q", data)
 	}
-	user, _ := strconv.ParseFloat(f[0], 64)
-	sys, _ := strconv.ParseFloat(f[1], 64)
-	rss, _ := strconv.Atoi(f[2])
-	return run{wall: wall, cpu: time.Duration((user + sys) * float64(time.Second)), rssKB: rss}
+	// GNU time's own CPU time includes its child's, to the microsecond
+	// (its %U and %S round to 10 ms).
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return run{wall: wall, cpu: cpu, rssKB: rss}
 }
 
 // releaseBuild builds pkg as the release does (.ci/release-build): static,
