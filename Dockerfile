@@ -7,9 +7,9 @@
 
 ARG GO_VERSION=1.26.8
 ARG RESTIC_VERSION=0.18.1
-# pg_dump must be at least the server's major version: 17 dumps every
-# server from 9.2 to 17.
-ARG POSTGRES_CLIENT=17
+# pg_dump must be at least the server's major version: 18 dumps every
+# server from 9.2 to 18 (postgres:latest is 18).
+ARG POSTGRES_CLIENT=18
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS

@@ -40,8 +40,8 @@ func TestTheOfficialImagePinsItsToolsAndRunsTheAgentTheServiceCommandNames(t *te
 	if goVer := argValue(t, df, "GO_VERSION"); goLine == nil || !strings.HasPrefix(goVer, goLine[1]+".") {
 		t.Errorf("Dockerfile builds with Go %s, go.mod wants %v", goVer, goLine)
 	}
-	if pg, err := strconv.Atoi(argValue(t, df, "POSTGRES_CLIENT")); err != nil || pg < 17 {
-		t.Errorf("pg_dump %v is older than current PostgreSQL servers (17)", pg)
+	if pg, err := strconv.Atoi(argValue(t, df, "POSTGRES_CLIENT")); err != nil || pg != spec.PostgresClientMajor || pg < 18 {
+		t.Errorf("the image's pg_dump is %v: want %d (spec.PostgresClientMajor), at least the current PostgreSQL major (18, postgres:latest)", pg, spec.PostgresClientMajor)
 	}
 	if !strings.Contains(df, "FROM restic/restic:${RESTIC_VERSION} AS restic") {
 		t.Error("restic does not come from its official image at the pinned version")

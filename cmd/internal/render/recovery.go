@@ -241,7 +241,7 @@ func size(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	return operate.Size(n)
+	return operate.Bytes(n)
 }
 
 func more(shown, total int) string {
