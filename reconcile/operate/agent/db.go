@@ -147,24 +147,9 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		failStep(s, err)
 		return nil
 	}
-	// The server's version and the client's, before the dump: pg_dump
-	// refuses a newer server, and says so only after connecting.
-	// A server that cannot be asked fails the dump itself, with the
-	// dumper's own words; only a client known to be too old stops here.
-	versions, err := dbtool.CheckVersions(ctx, db)
-	if versions.Server != "" {
-		s.fact("server_version", versions.Server)
-		s.fact("client_version", versions.Client)
-	}
-	switch {
-	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld:
-		failStep(s, err)
+	versions, ok := checkVersions(ctx, s, db)
+	if !ok {
 		return nil
-	case err != nil && ctx.Err() != nil:
-		failStep(s, err)
-		return nil
-	case err != nil:
-		s.fact("version_check", message(err))
 	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
@@ -207,6 +192,27 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		st.Message += "; " + why
 	}
 	return err
+}
+
+// checkVersions notes the server's version and the client's, before the
+// dump: pg_dump refuses a newer server, and says so only after connecting.
+// A server that cannot be asked fails the dump itself, with the dumper's
+// own words; only a client known to be too old (or an interrupt) fails the
+// step here (ok false).
+func checkVersions(ctx context.Context, s *stepRun, db dbtool.Database) (versions dbtool.Versions, ok bool) {
+	versions, err := dbtool.CheckVersions(ctx, db)
+	if versions.Server != "" {
+		s.fact("server_version", versions.Server)
+		s.fact("client_version", versions.Client)
+	}
+	switch {
+	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld, err != nil && ctx.Err() != nil:
+		failStep(s, err)
+		return versions, false
+	case err != nil:
+		s.fact("version_check", message(err))
+	}
+	return versions, true
 }
 
 // dumpFile is the way to a dump snapshot on restic before 0.17, which has
