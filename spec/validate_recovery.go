@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"path"
 	"strings"
 )
@@ -137,7 +138,7 @@ func (c *checker) argv(p string, argv []string) {
 // noCommand refuses the fields of a custom dump on a built-in engine.
 func (c *checker) noCommand(p string, d Database) {
 	if len(d.Command) > 0 {
-		c.add(p+".command", "only for engine command: %s is dumped by its own client", or(d.Engine, "this engine"))
+		c.add(p+".command", "only for engine command: %s is dumped by its own client", cmp.Or(d.Engine, "this engine"))
 	}
 	if len(d.RestoreCommand) > 0 {
 		c.add(p+".restoreCommand", "only for engine command")

@@ -236,7 +236,7 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 				// Only what a backup step saved: a restore's plan names
 				// the snapshot it reads, which nothing saved.
 				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed && (s.Kind == "files" || s.Kind == "db") {
-					ids = append(ids, s.Name+" "+shortID(id))
+					ids = append(ids, s.Name+" "+operate.ShortID(id))
 				}
 			}
 			if len(ids) > 0 {
@@ -250,13 +250,6 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 		f.Message = fmt.Sprintf("%s in %s: %s; the agent stopped restic, which released its lock; %s; %s", op, env, why, saved, stored)
 	}
 	return f
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // noAnswer explains an agent that gave no result, from its last lines: a
@@ -414,8 +407,10 @@ func (l *liveLine) end() {
 	}
 }
 
-// humanLines prints the script's lines for people on stderr as they come,
-// each on a line of its own: the live progress line is cleared first.
+// humanLines prints the agent's lines for people on stderr as they come
+// (as log entries with --log-format json), each on a line of its own: the
+// live progress line is cleared first, and each is prefixed with its
+// environment when several run.
 func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool, live *liveLine) func(stream, line string) {
 	var mu sync.Mutex
 	return func(stream, line string) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -204,14 +205,12 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 			return usagef("%s: %s", op, ev.Failure().Message)
 		}
 	}
-	var answered, failed []string
+	var failed []string
 	for _, r := range runs {
 		doc.Environments = append(doc.Environments, render.BrowseEnv{Environment: r.env, Browse: r.outcome.Browse})
 		doc.Findings = append(doc.Findings, r.findings...)
 		if r.outcome.Browse == nil || hasSeverity(r.findings, reconcile.SeverityError) {
 			failed = append(failed, r.env)
-		} else {
-			answered = append(answered, r.env)
 		}
 	}
 	doc.OK = len(failed) == 0 && err == nil
@@ -251,7 +250,7 @@ func browseSummary(op operate.Op, positional []string, runs []envRun, failed []s
 		case operate.OpSnapshots:
 			parts = append(parts, fmt.Sprintf("%s in %s", plural(b.Total, "snapshot", "snapshots"), r.env))
 		case operate.OpLs:
-			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, shortID(positional[0]), r.env))
+			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, operate.ShortID(positional[0]), r.env))
 		case operate.OpFind:
 			parts = append(parts, fmt.Sprintf("%s for %q in %s", plural(b.Total, "match", "matches"), positional[0], r.env))
 		}
@@ -291,7 +290,7 @@ func checkCopy(in *inputs, envs []string, name string) error {
 			names = append(names, c.Name)
 		}
 		if !slices.Contains(names, name) {
-			return usagef("--from-copy %s: no copy of that name in spec.copies (copies: %s)", name, or(strings.Join(names, ", "), "none"))
+			return usagef("--from-copy %s: no copy of that name in spec.copies (copies: %s)", name, cmp.Or(strings.Join(names, ", "), "none"))
 		}
 	}
 	return nil
@@ -351,13 +350,6 @@ func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *i
 		}
 	}
 	return runs, nil
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
 }
 
 // operationEnv is a run as the operation document shows it.

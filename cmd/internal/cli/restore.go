@@ -233,9 +233,9 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		into = plan.Target
 	}
 	if doc.OK {
-		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", operate.ShortID(plan.Snapshot.ID), into, env)
 	} else {
-		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", operate.ShortID(plan.Snapshot.ID), into, env)
 	}
 	return o.finishRestore(doc, r.stopped)
 }
@@ -273,7 +273,7 @@ func writers(in *inputs, env string, plan *operate.RestorePlan) []string {
 // data: off a terminal, --approve names the plan they reviewed. A scratch
 // restore needs none.
 func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.RestorePlan, command string) (string, error) {
-	id := shortID(plan.Snapshot.ID)
+	id := operate.ShortID(plan.Snapshot.ID)
 	switch {
 	case !plan.Live():
 		return "not needed (--target)", nil
@@ -303,7 +303,7 @@ func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.
 // approveCommand is the command line that carries out plan as shown: the
 // plan's snapshot by ID, the paths, and (into live data) its approval.
 func (o *restoreOptions) approveCommand(env string, plan *operate.RestorePlan, paths []string) string {
-	args := []string{"devopsellence-backup", "restore", shortID(plan.Snapshot.ID)}
+	args := []string{"devopsellence-backup", "restore", operate.ShortID(plan.Snapshot.ID)}
 	args = append(args, paths...)
 	args = append(args, "--env", env)
 	if o.FromCopy != "" {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -72,7 +73,7 @@ func listedLine(s operate.Listed) string {
 	}
 	parts = append(parts, "host "+s.Host)
 	if r := s.Run; r != nil {
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, or(r.Trigger, operate.TriggerManual)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, cmp.Or(r.Trigger, operate.TriggerManual)))
 	}
 	if s.PreRestore != "" {
 		before := "taken before restore " + s.PreRestore
@@ -255,23 +256,7 @@ func size(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
+	return operate.Bytes(n)
 }
 
 func more(shown, total int) string {

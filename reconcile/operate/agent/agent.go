@@ -229,6 +229,7 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 // They are fresh, since the run's own context may be over; an interrupted
 // run's evidence gets less, since its backend may be what hung.
 const (
+	unlockBudget      = 10 * time.Second
 	alertBudget       = 25 * time.Second
 	evidenceWait      = 30 * time.Second
 	evidenceWaitAfter = 10 * time.Second
@@ -238,6 +239,9 @@ const (
 // stores the evidence (unless the repository cannot take it), and prints
 // the result line. A run that never started (cancelled first) only says so.
 func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
+	if interrupted && rec.ev.ResticVersion != "" && !rec.repoUnusable {
+		a.releaseLocks()
+	}
 	ev := rec.finish(interrupted)
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
@@ -257,6 +261,20 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	}
 	a.Runs.Finish(o.RunID, data)
 	return ev.ExitCode
+}
+
+// releaseLocks removes, after an interrupted run, the lock a restic it
+// stopped may have left: restic 0.14 to 0.16 exit from their signal
+// handler, and one stopped while it was still taking its lock leaves that
+// lock behind with its process gone. restic unlock removes only such stale
+// locks (a process gone from this host, or 30 minutes without a refresh),
+// never a live run's.
+func (a *Agent) releaseLocks() {
+	ctx, cancel := context.WithTimeout(context.Background(), unlockBudget)
+	defer cancel()
+	if _, err := a.restic.Unlock(ctx); err != nil {
+		a.Out.Say("could not remove a lock the interrupted restic may have left: %s", message(err))
+	}
 }
 
 // storeEvidence saves the document as its own snapshot: a fixed path per

@@ -310,12 +310,9 @@ func autoName(path string) string {
 	return name + "--" + hex.EncodeToString(sum[:6])
 }
 
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
+// short is operate.ShortID under the name the restore code (being reworked
+// for issue 17) still calls.
+func short(id string) string { return operate.ShortID(id) }
 
 func head(list []string, n int) []string {
 	if len(list) > n {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -29,7 +30,7 @@ func (a *Agent) copyConfig(name string) (spec.CopyConfig, error) {
 	for _, c := range a.Config.Copies {
 		names = append(names, c.Name)
 	}
-	return spec.CopyConfig{}, &stepError{class: "no_copy", msg: fmt.Sprintf("no copy named %q in the spec (copies: %s)", name, or(strings.Join(names, ", "), "none"))}
+	return spec.CopyConfig{}, &stepError{class: "no_copy", msg: fmt.Sprintf("no copy named %q in the spec (copies: %s)", name, cmp.Or(strings.Join(names, ", "), "none"))}
 }
 
 // copyEnv is the service's environment with the copy as the repository.
@@ -288,12 +289,9 @@ func toShared(list []restic.Snapshot) []operate.Snapshot {
 	return out
 }
 
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
-}
+// or is cmp.Or under the name the restore code (being reworked for issue
+// 17) still calls; the other agent code calls cmp.Or.
+func or(s, fallback string) string { return cmp.Or(s, fallback) }
 
 // copyAfterBackup runs a scheduled copy right after a scheduled backup
 // saved its snapshots. Its result does not move the backup's rhythm.
