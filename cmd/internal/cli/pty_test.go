@@ -12,9 +12,25 @@ import (
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 )
 
+// terminalCmd is a command running on a pseudo-terminal. Its Wait returns
+// once the terminal has shown everything the command wrote, so that the
+// terminal's Output can be checked right after it (the reader of the
+// terminal may lag behind the exit on a busy machine).
+type terminalCmd struct {
+	*exec.Cmd
+	t *testing.T
+	p *ptytest.PTY
+}
+
+func (c terminalCmd) Wait() error {
+	err := c.Cmd.Wait()
+	c.p.Settle(c.t)
+	return err
+}
+
 // startOnTerminal runs devopsellence-backup with stdin and stderr on the
 // pseudo-terminal (its controlling terminal) and stdout on a buffer.
-func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *bytes.Buffer, args ...string) *exec.Cmd {
+func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *bytes.Buffer, args ...string) terminalCmd {
 	t.Helper()
 	cmd := exec.Command(cliBinary(t), append(args, "--dir", sim.Workspace, "--devopsellence", sim.Bin)...)
 	cmd.Env = sim.Environ()
@@ -23,7 +39,7 @@ func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *byt
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd
+	return terminalCmd{Cmd: cmd, t: t, p: p}
 }
 
 func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
