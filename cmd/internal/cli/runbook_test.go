@@ -134,7 +134,7 @@ func TestTheMigrationRollbackRunbookRunsAsWritten(t *testing.T) {
 		line = strings.ReplaceAll(line, "REV", rev)
 		if strings.Contains(line, "--approve ID") {
 			if id == "" {
-				t.Fatal("the runbook approves a snapshot before any plan named it")
+				t.Fatal("the runbook approves a plan before any step showed one")
 			}
 			line = strings.ReplaceAll(line, "--approve ID", "--approve "+id)
 		}
@@ -142,7 +142,7 @@ func TestTheMigrationRollbackRunbookRunsAsWritten(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("runbook step %q: exit %d\n%s", line, code, out)
 		}
-		if m := regexp.MustCompile(`from:\s+snapshot ([0-9a-f]{8})`).FindStringSubmatch(out); m != nil && strings.Contains(line, "--dry-run") {
+		if m := regexp.MustCompile(`(?m)^Restore plan ([0-9a-f]{12}) `).FindStringSubmatch(out); m != nil && strings.Contains(line, "--dry-run") {
 			id = m[1]
 			for _, want := range []string{"release:     from before " + rev + " was deployed", "a restore point taken by checkpoint"} {
 				if !strings.Contains(out, want) {
