@@ -39,6 +39,10 @@ const (
 	AgentAllowShrink   = "BACKUP_ALLOW_SHRINK"
 	ResticRepository   = "RESTIC_REPOSITORY"
 	ResticCacheDir     = "RESTIC_CACHE_DIR"
+
+	// AgentPointRetention keeps checkpoint's restore points; set only
+	// when the spec differs from the default.
+	AgentPointRetention = "BACKUP_POINT_RETENTION"
 )
 
 // AgentConfig is what the agent inside the backup service knows about its
@@ -82,6 +86,9 @@ type AgentConfig struct {
 	// forget flags; LockWait bounds a database restore's wait for a lock.
 	UndoRetention []string
 	LockWait      time.Duration
+	// PointRetention keeps the restore points of checkpoint, as restic
+	// forget flags and --keep-releases.
+	PointRetention []string
 	// AllowShrink accepts a files backup much smaller than the one before.
 	AllowShrink bool
 }
@@ -139,6 +146,10 @@ func (e EnvSpec) Agent(appID string) AgentConfig {
 	}
 	if e.Restore.LockWait > 0 {
 		a.LockWait = e.Restore.LockWait.Std()
+	}
+	a.PointRetention = DefaultPointRetention().Flags()
+	if f := e.PointRetention.Flags(); len(f) > 0 {
+		a.PointRetention = f
 	}
 	for _, c := range e.Copies {
 		cc := CopyConfig{Name: c.Name, Repository: c.Repository.Display(), URL: c.Repository.URL,
@@ -198,6 +209,9 @@ func (a AgentConfig) Env() map[string]string {
 	}
 	if u := strings.Join(a.UndoRetention, " "); u != "" && u != strings.Join(DefaultUndoRetention().Flags(), " ") {
 		env[AgentUndoRetention] = u
+	}
+	if p := strings.Join(a.PointRetention, " "); p != "" && p != strings.Join(DefaultPointRetention().Flags(), " ") {
+		env[AgentPointRetention] = p
 	}
 	if a.LockWait > 0 && a.LockWait != DefaultLockWait.Std() {
 		env[AgentLockWait] = Duration(a.LockWait).String()
@@ -285,6 +299,10 @@ func ParseAgentEnv(get func(string) string) (AgentConfig, error) {
 	a.UndoRetention = fields(get(AgentUndoRetention))
 	if a.UndoRetention == nil {
 		a.UndoRetention = DefaultUndoRetention().Flags()
+	}
+	a.PointRetention = fields(get(AgentPointRetention))
+	if a.PointRetention == nil {
+		a.PointRetention = DefaultPointRetention().Flags()
 	}
 	a.LockWait = DefaultLockWait.Std()
 	if v := get(AgentLockWait); v != "" {

@@ -49,6 +49,8 @@ type EnvSpec struct {
 	Freshness   Freshness
 	// Restore has its defaults filled in.
 	Restore Restore
+	// PointRetention keeps the restore points (the spec's, or the default).
+	PointRetention PointRetention
 
 	Copies []Copy
 	// Rotating names a secret being rotated (rotate-secret; never set from
@@ -64,6 +66,10 @@ type EnvSpec struct {
 
 // DefaultUndoRetention keeps the undo snapshots of restores for two weeks.
 func DefaultUndoRetention() Retention { return Retention{KeepWithin: "14d"} }
+
+// DefaultPointRetention keeps the last 10 restore points and every one of
+// the last 5 releases.
+func DefaultPointRetention() PointRetention { return PointRetention{KeepLast: 10, KeepReleases: 5} }
 
 func defaultTarget(volume string) string { return DefaultTargetDir + "/" + volume }
 
@@ -228,6 +234,10 @@ func (e *EnvSpec) checkDrillFreshness(s Spec) {
 		e.Restore.UndoRetention = &u
 	}
 	e.Restore.LockWait = cmp.Or(e.Restore.LockWait, DefaultLockWait)
+	e.PointRetention = DefaultPointRetention()
+	if s.Checkpoint != nil && s.Checkpoint.Retention != nil {
+		e.PointRetention = *s.Checkpoint.Retention
+	}
 	if s.Freshness != nil {
 		e.Freshness = *s.Freshness
 	}
@@ -331,6 +341,22 @@ func (r Retention) Flags() []string {
 		if k.n != 0 {
 			out = append(out, k.flag, strconv.Itoa(k.n))
 		}
+	}
+	if r.KeepWithin != "" {
+		out = append(out, "--keep-within", r.KeepWithin)
+	}
+	return out
+}
+
+// Flags renders the rule as the agent reads it: restic's --keep-last and
+// --keep-within, and --keep-releases, which prune applies itself.
+func (r PointRetention) Flags() []string {
+	var out []string
+	if r.KeepLast != 0 {
+		out = append(out, "--keep-last", strconv.Itoa(r.KeepLast))
+	}
+	if r.KeepReleases != 0 {
+		out = append(out, "--keep-releases", strconv.Itoa(r.KeepReleases))
 	}
 	if r.KeepWithin != "" {
 		out = append(out, "--keep-within", r.KeepWithin)

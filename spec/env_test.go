@@ -19,19 +19,20 @@ func TestForEnvironmentFillsDefaults(t *testing.T) {
 	b := mustParse(t, base+"  volumes:\n    - name: app_storage\n    - name: /srv/media\n      target: /media\n  paths: [/etc/app]\n  schedule:\n    every: 6h\n")
 	got := b.ForEnvironment("production", "shop")
 	want := EnvSpec{
-		Environment: "production",
-		Service:     "backup",
-		Image:       "img:1",
-		Volumes:     []Volume{{Name: "app_storage", Target: "/data/app_storage"}, {Name: "/srv/media", Target: "/media"}},
-		Paths:       []string{"/etc/app"},
-		Repository:  Repository{URL: "/backups/repo", Volume: "restic_repo"},
-		Tags:        []string{"app:shop", "env:production"},
-		Host:        "shop-production",
-		CacheDir:    "/var/cache/restic",
-		Schedule:    &Schedule{Every: Duration(6 * time.Hour), CheckEvery: Duration(7 * day), PruneEvery: Duration(day)},
-		Drill:       Drill{SampleFiles: 20},
-		Freshness:   Freshness{Backup: Duration(26 * time.Hour), Check: Duration(8 * day), Drill: Duration(35 * day)},
-		Restore:     Restore{UndoRetention: &Retention{KeepWithin: "14d"}, LockWait: Duration(10 * time.Second)},
+		Environment:    "production",
+		Service:        "backup",
+		Image:          "img:1",
+		Volumes:        []Volume{{Name: "app_storage", Target: "/data/app_storage"}, {Name: "/srv/media", Target: "/media"}},
+		Paths:          []string{"/etc/app"},
+		Repository:     Repository{URL: "/backups/repo", Volume: "restic_repo"},
+		Tags:           []string{"app:shop", "env:production"},
+		Host:           "shop-production",
+		CacheDir:       "/var/cache/restic",
+		Schedule:       &Schedule{Every: Duration(6 * time.Hour), CheckEvery: Duration(7 * day), PruneEvery: Duration(day)},
+		Drill:          Drill{SampleFiles: 20},
+		Freshness:      Freshness{Backup: Duration(26 * time.Hour), Check: Duration(8 * day), Drill: Duration(35 * day)},
+		Restore:        Restore{UndoRetention: &Retention{KeepWithin: "14d"}, LockWait: Duration(10 * time.Second)},
+		PointRetention: PointRetention{KeepLast: 10, KeepReleases: 5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ForEnvironment\n got %#v\nwant %#v", got, want)

@@ -86,6 +86,8 @@ func specComment(field string) string {
 		return "Accept a files backup holding less than half the bytes of the one before (else it is a finding, not a fresh backup)."
 	case "restore":
 		return "Restores into live data: how long their undo snapshots are kept (default 14d), how long a database restore waits for a lock (default 10s)."
+	case "checkpoint":
+		return "Restore points taken before deploys: which prune keeps, apart from the backups (default the last 10 and those of the last 5 releases)."
 	case "freshness":
 		return "When status calls evidence stale (defaults: backup 26h, check 8d, drill 35d)."
 	case "overrides":

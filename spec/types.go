@@ -85,6 +85,8 @@ type Spec struct {
 	Drill *Drill `json:"drill,omitempty"`
 	// Restore configures restores into live data.
 	Restore *Restore `json:"restore,omitempty"`
+	// Checkpoint configures the restore points checkpoint takes.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
 	// Freshness sets when evidence counts as stale in `status`.
 	Freshness *Freshness `json:"freshness,omitempty"`
 	// Overrides holds per-environment differences, keyed by environment.
@@ -289,6 +291,26 @@ type Restore struct {
 	// holds before it gives up, changing nothing (default 10s): while it
 	// waits, the app's own queries on those tables wait behind it.
 	LockWait Duration `json:"lockWait,omitempty"`
+}
+
+// Checkpoint configures the restore points that checkpoint takes before
+// deploys.
+type Checkpoint struct {
+	// Retention keeps the restore points by their own rule (default
+	// keepLast 10, keepReleases 5). They never count in spec.retention, nor
+	// the backups in it, so a burst of deploys cannot push out the backups
+	// or the other way round.
+	Retention *PointRetention `json:"retention,omitempty"`
+}
+
+// PointRetention is what prune keeps of the restore points: the newest
+// KeepLast, every point taken before one of the last KeepReleases releases
+// was deployed, and every point within KeepWithin of the newest.
+type PointRetention struct {
+	KeepLast     int `json:"keepLast,omitempty"`
+	KeepReleases int `json:"keepReleases,omitempty"`
+	// KeepWithin is a restic duration such as 30d.
+	KeepWithin string `json:"keepWithin,omitempty"`
 }
 
 // Freshness sets the age beyond which evidence is stale.

@@ -392,6 +392,21 @@ func (c *checker) retention(p string, r *Retention) {
 	}
 }
 
+func (c *checker) pointRetention(p string, r *PointRetention) {
+	if r.KeepLast < 0 {
+		c.add(p+".keepLast", "must not be negative")
+	}
+	if r.KeepReleases < 0 {
+		c.add(p+".keepReleases", "must not be negative")
+	}
+	if r.KeepLast <= 0 && r.KeepReleases <= 0 && r.KeepWithin == "" {
+		c.add(p, "set at least one of keepLast, keepReleases and keepWithin")
+	}
+	if r.KeepWithin != "" && !resticDuration(r.KeepWithin) {
+		c.add(p+".keepWithin", "%q is not a restic duration (want e.g. 30d, 1y6m or 2y5m7d3h)", r.KeepWithin)
+	}
+}
+
 func (c *checker) tags(p string, tags []string) {
 	seen := map[string]int{}
 	for i, tag := range tags {
@@ -506,6 +521,9 @@ func (c *checker) limits(s *Spec) {
 		if (r.LockWait != 0 || c.b.written("spec.restore.lockWait")) && (r.LockWait.Std() < time.Second || r.LockWait.Std() > time.Hour) {
 			c.add("spec.restore.lockWait", "must be between 1s and 1h")
 		}
+	}
+	if cp := s.Checkpoint; cp != nil && cp.Retention != nil {
+		c.pointRetention("spec.checkpoint.retention", cp.Retention)
 	}
 	if f := s.Freshness; f != nil {
 		for _, x := range []struct {

@@ -23,6 +23,10 @@ const (
 	// KindUndo are the undo snapshots restores save of what they
 	// overwrite: spec.restore.undoRetention.
 	KindUndo = "undo"
+	// KindRestorePoints are the restore points checkpoint takes (their
+	// data and their evidence): spec.checkpoint.retention, so a burst of
+	// deploys cannot push out the backups, nor daily backups the points.
+	KindRestorePoints = "restore-points"
 )
 
 // TagRestoreOf names the snapshot a restore brought back, on its undo
@@ -32,8 +36,11 @@ const TagRestoreOf = "restore-of:"
 
 // RetentionKind is the kind whose policy keeps s.
 func RetentionKind(s Snapshot) string {
-	if s.TagValue(TagPreRestore) != "" {
+	switch {
+	case s.TagValue(TagPreRestore) != "":
 		return KindUndo
+	case s.HasTag(TagRestorePoint):
+		return KindRestorePoints
 	}
 	return KindBackups
 }
@@ -42,9 +49,13 @@ func RetentionKind(s Snapshot) string {
 // newest Last snapshots, the newest of each of the last Hourly hours,
 // Daily days, and so on, and every snapshot within Within of the group's
 // newest. Within is restic's duration (years, months, days, hours).
+// Releases, which restic lacks, is for restore points: every point taken
+// before one of the last Releases releases was deployed (by its
+// next-release tag).
 type Policy struct {
 	Last, Hourly, Daily, Weekly, Monthly, Yearly int
 	Within                                       Within
+	Releases                                     int
 	// Text is the policy as the spec writes it, for people.
 	Text string
 }
@@ -113,7 +124,7 @@ func ParsePolicy(flags []string) (Policy, error) {
 			continue
 		}
 		dst := map[string]*int{"--keep-last": &p.Last, "--keep-hourly": &p.Hourly, "--keep-daily": &p.Daily,
-			"--keep-weekly": &p.Weekly, "--keep-monthly": &p.Monthly, "--keep-yearly": &p.Yearly}[name]
+			"--keep-weekly": &p.Weekly, "--keep-monthly": &p.Monthly, "--keep-yearly": &p.Yearly, KeepReleasesFlag: &p.Releases}[name]
 		n, err := strconv.Atoi(value)
 		if dst == nil || err != nil || n < 0 {
 			return p, fmt.Errorf("retention %q: cannot read %s %s", p.Text, name, value)
@@ -128,13 +139,18 @@ func ParsePolicy(flags []string) (Policy, error) {
 
 // Empty reports a policy that sets nothing.
 func (p Policy) Empty() bool {
-	return p.Last == 0 && p.Hourly == 0 && p.Daily == 0 && p.Weekly == 0 && p.Monthly == 0 && p.Yearly == 0 && p.Within.Zero()
+	return p.Last == 0 && p.Hourly == 0 && p.Daily == 0 && p.Weekly == 0 && p.Monthly == 0 && p.Yearly == 0 && p.Within.Zero() && p.Releases == 0
 }
+
+// KeepReleasesFlag is Releases as the spec renders it, beside restic's
+// --keep-* flags.
+const KeepReleasesFlag = "--keep-releases"
 
 // keep applies the policy to one group, as restic does: newest first, a
 // snapshot is kept when it opens a new bucket of a kind that has count
 // left (the oldest snapshot too, while counts are left), or lies within
-// Within of the newest. It returns the IDs kept.
+// Within of the newest; and, newest first, every snapshot of the first
+// Releases next releases. It returns the IDs kept.
 func (p Policy) keep(group []Snapshot) map[string]bool {
 	list := slices.Clone(group)
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Time.After(list[j].Time) })
@@ -169,6 +185,16 @@ func (p Policy) keep(group []Snapshot) map[string]bool {
 			}
 		}
 		if keep {
+			kept[s.ID] = true
+		}
+	}
+	releases := map[string]bool{}
+	for _, s := range list {
+		rel := s.TagValue(TagNextRelease)
+		if rel != "" && !releases[rel] && len(releases) < p.Releases {
+			releases[rel] = true
+		}
+		if releases[rel] {
 			kept[s.ID] = true
 		}
 	}

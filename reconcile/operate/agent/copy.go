@@ -204,6 +204,7 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 		}
 		s.fact("policy", policies[operate.KindBackups].Text)
 		s.fact("undo_policy", policies[operate.KindUndo].Text)
+		s.fact("restore_point_policy", policies[operate.KindRestorePoints].Text)
 		var sel operate.Forgetting
 		forget := func() (err error) {
 			sel, err = a.forget(ctx, r, policies)

@@ -86,7 +86,8 @@ func (a *Agent) check(ctx context.Context, rec *recorder, o RunOptions) {
 // unreferenced data as a step of its own. The agent selects what to forget
 // itself (operate.SelectForget): only what the trust rule says is this
 // app's, each kind by its own retention (the undo snapshots of restores by
-// spec.restore.undoRetention, never counted in spec.retention), and never
+// spec.restore.undoRetention, the restore points of checkpoint by
+// spec.checkpoint.retention, neither counted in spec.retention), and never
 // the snapshot a recent restore brought back.
 func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 	c := a.Config
@@ -106,6 +107,7 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 	}
 	s.fact("policy", policies[operate.KindBackups].Text)
 	s.fact("undo_policy", policies[operate.KindUndo].Text)
+	s.fact("restore_point_policy", policies[operate.KindRestorePoints].Text)
 	var sel operate.Forgetting
 	err = a.call(ctx, rec, o, func() error {
 		var err error
@@ -136,7 +138,7 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 
 // policies is the retention of each kind of snapshot: backups (and
 // evidence) by the spec's retention (or a copy's), the undo snapshots of
-// restores by their own.
+// restores and the restore points of checkpoint by their own.
 func (a *Agent) policies(backups []string) (map[string]operate.Policy, error) {
 	b, err := operate.ParsePolicy(backups)
 	if err != nil {
@@ -150,7 +152,18 @@ func (a *Agent) policies(backups []string) (map[string]operate.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]operate.Policy{operate.KindBackups: b, operate.KindUndo: u}, nil
+	points := a.Config.PointRetention
+	if len(points) == 0 {
+		points = spec.DefaultPointRetention().Flags()
+	}
+	p, err := operate.ParsePolicy(points)
+	if err != nil {
+		return nil, err
+	}
+	if b.Releases > 0 || u.Releases > 0 {
+		return nil, fmt.Errorf("%s keeps restore points only, not backups or undo snapshots", operate.KeepReleasesFlag)
+	}
+	return map[string]operate.Policy{operate.KindBackups: b, operate.KindUndo: u, operate.KindRestorePoints: p}, nil
 }
 
 // forget lists this app's snapshots in the repository r, selects what the
@@ -173,8 +186,8 @@ func forgotten(s *stepRun, sel operate.Forgetting, policies map[string]operate.P
 	kept := sel.Considered - len(sel.Forget)
 	s.fact("snapshots_before", sel.Considered)
 	s.fact("snapshots_after", kept)
-	msg := fmt.Sprintf("%s forgotten, %d kept (%s; undo snapshots of restores: %s)", plural(len(sel.Forget), "snapshot"), kept,
-		policies[operate.KindBackups].Text, policies[operate.KindUndo].Text)
+	msg := fmt.Sprintf("%s forgotten, %d kept (%s; undo snapshots of restores: %s; restore points: %s)", plural(len(sel.Forget), "snapshot"), kept,
+		policies[operate.KindBackups].Text, policies[operate.KindUndo].Text, policies[operate.KindRestorePoints].Text)
 	if len(sel.Sources) > 0 {
 		var ids []string
 		for _, src := range sel.Sources {
