@@ -36,7 +36,8 @@ restore point taken before REV was deployed.
 
 Its evidence (kind checkpoint, with --reason) is stored in the repository and
 shows in status. Restore points are kept by their own retention rule
-(spec.retention.restorePoints), apart from the regular backups.` + operateExitStatus,
+(spec.checkpoint.retention: by default the last 10 and those of the last 5
+releases), apart from the regular backups.` + operateExitStatus,
 		Example: `  devopsellence-backup checkpoint --env production
   devopsellence-backup checkpoint --env production --reason "deploy $GITHUB_SHA" && devopsellence deploy --env production
   devopsellence-backup checkpoint --env production --files`,
