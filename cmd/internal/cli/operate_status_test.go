@@ -299,3 +299,19 @@ func TestStatusMarkdownThatFailsShowsTheErrorUnderItsMarker(t *testing.T) {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
 	}
 }
+
+// TestStatusMarkdownOnYearsOfHistoryOpensTheRepositoryTwiceAtMost: the
+// chart is drawn from what status already reads (the evidence's tags), so
+// the Markdown costs no repository open more than the text.
+func TestStatusMarkdownOnYearsOfHistoryOpensTheRepositoryTwiceAtMost(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app, argvLog := newHistoryApp(t, rb)
+		r := app.cliAt(t, time.Now(), "status", "--output", "markdown")
+		if r.code != 1 || !strings.HasPrefix(r.stdout, "<!-- devopsellence-backup:status -->\n") || !strings.Contains(r.stdout, "xychart-beta") {
+			t.Fatalf("exit %d, want 1 (no check or drill yet), with the chart:\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		if n := opens(t, argvLog); n == 0 || n > 2 {
+			t.Errorf("status --output markdown opened the repository %d times, want 1 or 2 (the log of restic calls):\n%s", n, readFile(t, argvLog))
+		}
+	})
+}
