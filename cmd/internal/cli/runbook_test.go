@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
@@ -166,6 +167,41 @@ func TestTheMigrationRollbackRunbookRunsAsWritten(t *testing.T) {
 	if current, _ := app.releaseList(t); current != previous {
 		t.Errorf("the release running is %s, want the one before the migration (%s)", current, previous)
 	}
+	// The daily status workflow's step, as written, on the same app: the
+	// Markdown it posts shows the restore point and the chart.
+	line := "devopsellence-backup " + strings.Join(scheduledStatusStep(t), " ")
+	out, code := app.runLine(t, line)
+	if code != 0 || !strings.HasPrefix(out, "<!-- devopsellence-backup:status -->\n") ||
+		!strings.Contains(out, "| Last restore point | ok") || !strings.Contains(out, "xychart-beta") {
+		t.Errorf("the daily status step %q: exit %d\n%s", line, code, out)
+	}
+}
+
+// scheduledStatusStep is the status command of the scheduled workflow of
+// docs/github-actions.md.
+func scheduledStatusStep(t *testing.T) []string {
+	t.Helper()
+	_, blocks := docWorkflows(t)
+	for _, b := range blocks {
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
+			t.Fatal(err)
+		}
+		if _, scheduled := wf.On["schedule"]; !scheduled {
+			continue
+		}
+		for _, job := range wf.Jobs {
+			for _, step := range job.Steps {
+				for _, args := range backupCommands(step.Run) {
+					if args[0] == "status" {
+						return args
+					}
+				}
+			}
+		}
+	}
+	t.Fatal("docs/github-actions.md has no scheduled status step")
+	return nil
 }
 
 func TestTheDocumentedDeployWorkflowIsTheStepPlanAsksFor(t *testing.T) {
@@ -200,5 +236,66 @@ func TestTheDocumentedDeployWorkflowIsTheStepPlanAsksFor(t *testing.T) {
 		return no(f) && strings.Contains(f.Message, ".github/workflows/deploy.yml")
 	}) {
 		t.Errorf("a deploy workflow without the step is not named: %+v", fs)
+	}
+}
+
+// hostedPlanStep is the devopsellence-backup command of the hosted-runner
+// pull-request workflow of docs/github-actions.md (runs-on: ubuntu-latest).
+func hostedPlanStep(t *testing.T) []string {
+	t.Helper()
+	_, blocks := docWorkflows(t)
+	for _, b := range blocks {
+		var wf workflow
+		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
+			t.Fatal(err)
+		}
+		for _, job := range wf.Jobs {
+			if job.RunsOn != "ubuntu-latest" {
+				continue
+			}
+			for _, step := range job.Steps {
+				for _, args := range backupCommands(step.Run) {
+					if args[0] == "plan" {
+						return args
+					}
+				}
+			}
+		}
+	}
+	t.Fatal("docs/github-actions.md has no plan on a hosted runner")
+	return nil
+}
+
+// TestTheHostedRunnerPlanStepRunsAsWrittenWithNoState runs the hosted
+// workflow's plan step as written where a hosted runner would: a checkout
+// with no devopsellence state and no devopsellence installed. Its exit
+// status is one the step accepts (0 in sync, 3 for a change), and its
+// output is the comment the next step posts, saying what was checked here.
+func TestTheHostedRunnerPlanStepRunsAsWrittenWithNoState(t *testing.T) {
+	args := hostedPlanStep(t)
+	missing := filepath.Join(t.TempDir(), "devopsellence")
+	for _, tc := range []struct {
+		name    string
+		patched bool
+		want    int
+	}{{"in sync", true, 0}, {"a change", false, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := hostedRunner(t, "basic", tc.patched)
+			r := runCLI(t, sim, nil, append(slices.Clone(args), "--devopsellence", missing)...)
+			if r.code != tc.want {
+				t.Fatalf("%v: exit %d, want %d\n%s%s", args, r.code, tc.want, r.stdout, r.stderr)
+			}
+			for _, want := range []string{render.PlanMarker + "\n", "**Checked here**", "**Not checked here**: stored secrets, nodes and deploys"} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("the comment lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if !strings.HasPrefix(r.stdout, render.PlanMarker) {
+				t.Errorf("the comment does not start with the marker the comment step looks for:\n%.200s", r.stdout)
+			}
+			if hasDiff := strings.Contains(r.stdout, "```diff"); hasDiff != (tc.want == 3) {
+				t.Errorf("diff shown: %t, want %t", hasDiff, tc.want == 3)
+			}
+		})
 	}
 }
