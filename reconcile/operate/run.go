@@ -81,7 +81,7 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 	code, err := ex.Exec(runCtx, env, service, Argv(op, o), onOutput)
 	out.ExitCode = code
 	if runCtx.Err() == nil {
-		if err == nil && code == 127 && out.Agent == nil && out.Result == nil && out.Status == nil {
+		if err == nil && code == ExitNotFound && out.Agent == nil && out.Result == nil && out.Status == nil {
 			out.NotAnAgent = true
 		}
 		return out, err
@@ -106,7 +106,7 @@ func Ask(ctx context.Context, ex Executor, env, service string, argv []string) (
 		}
 	})
 	out.ExitCode = code
-	if err == nil && code == 127 && out.Agent == nil {
+	if err == nil && code == ExitNotFound && out.Agent == nil {
 		out.NotAnAgent = true
 	}
 	return out, err

@@ -15,8 +15,8 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
 
-// agentExit carries the agent's own exit status (0 ok, 3 partial, 1
-// failed, 130 interrupted) to Main: the operator's side reads the result
+// agentExit carries the agent's own exit status (operate.ExitOK,
+// ExitPartial, ExitFailed, ExitInterrupted) to Main: the operator's side reads the result
 // line, and the status only confirms it.
 type agentExit struct{ code int }
 
@@ -256,7 +256,7 @@ func runAgentCancel(ctx context.Context, o *agentCancelOptions) error {
 		a.Out.Say("run %s: found %t, stopped %t", st.RunID, st.Found, st.Stopped)
 	}
 	if !st.Stopped {
-		return exitWith(1)
+		return exitWith(operate.ExitFailed)
 	}
 	return nil
 }
@@ -325,7 +325,7 @@ func runAgentRotateKey(ctx context.Context, o *agentRotateKeyOptions) error {
 }
 
 func exitWith(code int) error {
-	if code == 0 {
+	if code == operate.ExitOK {
 		return nil
 	}
 	return agentExit{code}

@@ -259,11 +259,11 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outcome) reconcile.Finding {
 	said := strings.Join(out.Tail, " ")
 	switch {
-	case out.ExitCode == 2 && strings.Contains(said, "not a valid agent configuration"):
+	case out.ExitCode == operate.ExitUsage && strings.Contains(said, "not a valid agent configuration"):
 		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "service_env", Environment: es.Environment,
 			Message:     fmt.Sprintf("the environment of service %s in %s is not what the spec renders, so the agent cannot run: %s", service, es.Environment, said),
 			NextActions: []reconcile.Action{operate.ApplyAction("deploy the backup service from the spec", es.Environment)}}
-	case out.ExitCode == 2 && (strings.Contains(said, "unknown flag") || strings.Contains(said, "unknown command") || strings.Contains(said, "protocol")):
+	case out.ExitCode == operate.ExitUsage && (strings.Contains(said, "unknown flag") || strings.Contains(said, "unknown command") || strings.Contains(said, "protocol")):
 		return agentOutdated(es, service, "")
 	}
 	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,

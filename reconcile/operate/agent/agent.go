@@ -133,8 +133,8 @@ func (a *Agent) Info(ctx context.Context) *operate.AgentInfo {
 }
 
 // Run runs one operation to its end and prints its result; it returns the
-// exit status: 0 ok, 3 partial, 1 failed, 130 interrupted (by `agent
-// cancel`, a signal, or its deadline).
+// exit status: ExitOK, ExitPartial, ExitFailed, or ExitInterrupted (by
+// `agent cancel`, a signal, or its deadline).
 func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	if o.RunID == "" {
 		o.RunID = operate.NewRunID()
@@ -185,7 +185,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	case err != nil && ctx.Err() == nil:
 		s := rec.begin("service", "service")
 		s.fact("tool", "restic")
-		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
+		s.fail(code(operate.ExitNotFound), "tool_missing", "restic does not run in the service: "+err.Error())
 	case err == nil:
 		rec.ev.ResticVersion = v.String()
 		a.pingStart(ctx, rec)

@@ -46,7 +46,7 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 	}
 	done, ok := a.readOnly(o, req.Op)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(req.Op, o)
 	b := &operate.Browse{Repository: a.Config.Repository, Copy: a.copy}

@@ -29,7 +29,7 @@ func (a *Agent) Dump(ctx context.Context, o RunOptions, req DumpRequest) int {
 	}
 	done, ok := a.readOnly(o, operate.OpDump)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(operate.OpDump, o)
 	s := rec.begin("dump", "dump")

@@ -81,7 +81,7 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 	}
 	done, ok := a.readOnly(o, operate.OpRestore)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(operate.OpRestore, o)
 	s := rec.begin("plan", "restore")

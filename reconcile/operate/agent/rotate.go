@@ -75,7 +75,7 @@ func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req KeyRequest) int
 		kr.Error = &operate.KeyRotateError{Repository: repo, Class: class, Message: msg}
 		a.Out.Line(operate.Line{Type: operate.LineResult, Keys: kr, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
 		a.Out.Say("rotate-key %s: %s: %s", req.Step, repo, msg)
-		return 1
+		return operate.ExitFailed
 	}
 	targets, err := a.targets(req.Secret)
 	if err != nil {
@@ -137,7 +137,7 @@ func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req KeyRequest) int
 		a.Out.Say("rotate-key %s: %s: ok (current key %s)", req.Step, t.name, rr.CurrentKey)
 	}
 	a.Out.Line(operate.Line{Type: operate.LineResult, Keys: kr, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
-	return 0
+	return operate.ExitOK
 }
 
 func currentKey(keys []restic.Key) string {
