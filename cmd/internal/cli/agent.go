@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,24 +33,6 @@ type agentOptions struct {
 
 	JSON     bool
 	Protocol int
-	RunID    string
-	Timeout  time.Duration
-}
-
-func newAgentOptions(f *Factory) agentOptions {
-	return agentOptions{Environ: f.Environ, Clock: f.Clock}
-}
-
-// addFlags adds --json and --protocol, and for a run (timeout > 0) its
-// --run-id and --timeout.
-func (o *agentOptions) addFlags(cmd *cobra.Command, timeout time.Duration, what string) {
-	f := cmd.Flags()
-	f.BoolVar(&o.JSON, "json", false, "print one JSON line per event on stdout (progress, then the result)")
-	f.IntVar(&o.Protocol, "protocol", operate.Protocol, "the protocol version the operator's side speaks")
-	if timeout > 0 {
-		f.StringVar(&o.RunID, "run-id", "", "names the run, so that agent cancel can stop it")
-		f.DurationVar(&o.Timeout, "timeout", timeout, "deadline of the run; "+what)
-	}
 }
 
 // agent builds the agent from the process's environment (the service's).
@@ -67,12 +48,9 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	return a, nil
 }
 
-// runOptions are the options of this run, as the agent takes them.
-func (o *agentOptions) runOptions() agent.RunOptions {
-	return agent.RunOptions{Options: operate.Options{RunID: o.RunID, Timeout: o.Timeout}}
-}
-
-func newAgentCmd(f *Factory) *cobra.Command {
+// newAgentCmd builds the agent's commands, one per request. runF, when a
+// test gives one, takes each parsed request in place of the agent.
+func newAgentCmd(f *Factory, runF func(operate.Request) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "The part of devopsellence-backup that runs inside the backup service",
@@ -92,123 +70,116 @@ EXIT STATUS
   130  interrupted (agent cancel, a signal, or --timeout)`,
 		Hidden: true,
 	}
-	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
-		cmd.AddCommand(newAgentOpCmd(f, op, nil))
-	}
-	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil), newAgentRotateKeyCmd(f, nil))
-	cmd.AddCommand(agentRecoveryCommands(f)...)
+	c := agentCalls{f: f, runF: runF}
+	cmd.AddCommand(
+		agentCall(c, &operate.BackupRequest{Header: header(operate.OpBackup)}, "Run backup in this service now", runAgentBackup),
+		agentCall(c, &operate.CheckRequest{Header: header(operate.OpCheck)}, "Run check in this service now", runAgentCheck),
+		agentCall(c, &operate.PruneRequest{Header: header(operate.OpPrune)}, "Run prune in this service now", runAgentPrune),
+		agentCall(c, &operate.DrillRequest{Header: header(operate.OpDrill)}, "Run drill in this service now", runAgentDrill),
+		agentCall(c, &operate.CopyRequest{Header: header(operate.OpCopy)}, "Copy this app's snapshots into each copy of the spec", runAgentCopy),
+		agentCall(c, &operate.StatusRequest{Header: header(operate.OpStatus)}, "Read this app's snapshots and evidence from the repository", runAgentStatus),
+		agentCall(c, &operate.SchedulerRequest{}, "The backup service's command: run the scheduled backups, prunes and checks", runAgentScheduler),
+		agentCall(c, &operate.CancelRequest{Wait: operate.CancelWait}, "Interrupt a run of this service and wait for it to stop", runAgentCancel),
+		agentCall(c, &operate.VersionRequest{}, "Print the agent's version, protocol, restic version and the tools the image lacks", runAgentVersion),
+		agentCall(c, &operate.RotateKeyRequest{}, "One step of rotating a repository password: add a key for the next one, verify, or remove an old key", runAgentRotateKey),
+	)
+	cmd.AddCommand(agentRecoveryCommands(c)...)
 	return cmd
 }
 
-// agentOpOptions are the options of a run of backup, check, prune, drill
-// or copy.
-type agentOpOptions struct {
-	agentOptions
-	Op  operate.Op
-	Run agent.RunOptions
+// header is a run's header with its default deadline.
+func header(op operate.Op) operate.Header {
+	return operate.Header{Timeout: operate.DefaultTimeout(op)}
 }
 
-func newAgentOpCmd(f *Factory, op operate.Op, runF func(*agentOpOptions) error) *cobra.Command {
-	o := &agentOpOptions{agentOptions: newAgentOptions(f), Op: op}
+// agentCalls is what building an agent command takes.
+type agentCalls struct {
+	f    *Factory
+	runF func(operate.Request) error
+}
+
+// agentCall is the agent's command for requests like req (which holds the
+// defaults): its flags and arguments are req's fields, bound from req's
+// own declaration, so they are what operate.Argv writes.
+func agentCall[R operate.Request](c agentCalls, req R, short string, run func(context.Context, *agentOptions, R) error) *cobra.Command {
+	o := &agentOptions{Environ: c.f.Environ, Clock: c.f.Clock}
 	cmd := &cobra.Command{
-		Use:   string(op),
-		Short: fmt.Sprintf("Run %s in this service now", op),
-		Args:  cobra.NoArgs,
+		Short: short,
+		Args: func(_ *cobra.Command, args []string) error {
+			return bindArgs(req, args)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentOp)
+			o.IO = c.f.IO()
+			if c.runF != nil {
+				return own(c.runF(req), "")
+			}
+			return own(run(cmd.Context(), o, req), "")
 		},
 	}
-	o.addFlags(cmd, operate.DefaultTimeout(op), "restic is then interrupted so it releases its lock")
 	fl := cmd.Flags()
-	fl.BoolVar(&o.Run.UnlockStale, "unlock-stale", false, "when the repository is locked, run restic unlock (stale locks only) and try once more")
-	switch op {
-	case operate.OpBackup:
-		fl.BoolVar(&o.Run.Init, "init", false, "create the repository when it does not exist yet")
-	case operate.OpCheck:
-		fl.StringVar(&o.Run.Subset, "read-data-subset", "", "also read part of the data: auto (rotate), n/t, or x%")
-	}
+	fl.BoolVar(&o.JSON, "json", false, "print one JSON line per event on stdout (progress, then the result)")
+	fl.IntVar(&o.Protocol, "protocol", operate.Protocol, "the protocol version the operator's side speaks")
+	b := &flagBinder{fs: fl}
+	req.Fields(b)
+	cmd.Use = string(req.Operation()) + b.use
 	return cmd
 }
 
-func runAgentOp(ctx context.Context, o *agentOpOptions) error {
-	if o.Run.Subset != "" && !validSubset(o.Run.Subset) {
-		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", o.Run.Subset)
+// agentRun are the options of the run a request's header names.
+func agentRun(h operate.Header) agent.RunOptions {
+	return agent.RunOptions{Header: h}
+}
+
+func runAgentBackup(ctx context.Context, o *agentOptions, r *operate.BackupRequest) error {
+	ro := agentRun(r.Header)
+	ro.Init, ro.UnlockStale = r.Init, r.UnlockStale
+	return runAgentOp(ctx, o, operate.OpBackup, ro)
+}
+
+func runAgentCheck(ctx context.Context, o *agentOptions, r *operate.CheckRequest) error {
+	if r.Subset != "" && !validSubset(r.Subset) {
+		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", r.Subset)
 	}
+	ro := agentRun(r.Header)
+	ro.Subset, ro.UnlockStale = r.Subset, r.UnlockStale
+	return runAgentOp(ctx, o, operate.OpCheck, ro)
+}
+
+func runAgentPrune(ctx context.Context, o *agentOptions, r *operate.PruneRequest) error {
+	ro := agentRun(r.Header)
+	ro.UnlockStale = r.UnlockStale
+	return runAgentOp(ctx, o, operate.OpPrune, ro)
+}
+
+func runAgentDrill(ctx context.Context, o *agentOptions, r *operate.DrillRequest) error {
+	ro := agentRun(r.Header)
+	ro.UnlockStale = r.UnlockStale
+	return runAgentOp(ctx, o, operate.OpDrill, ro)
+}
+
+func runAgentCopy(ctx context.Context, o *agentOptions, r *operate.CopyRequest) error {
+	ro := agentRun(r.Header)
+	ro.Init, ro.UnlockStale = r.Init, r.UnlockStale
+	return runAgentOp(ctx, o, operate.OpCopy, ro)
+}
+
+func runAgentOp(ctx context.Context, o *agentOptions, op operate.Op, ro agent.RunOptions) error {
 	a, err := o.agent()
 	if err != nil {
 		return err
 	}
-	ro := o.Run
-	ro.RunID, ro.Timeout = o.RunID, o.Timeout
-	return exitWith(a.Run(ctx, o.Op, ro))
+	return exitWith(a.Run(ctx, op, ro))
 }
 
-type agentStatusOptions struct {
-	agentOptions
-	// Now is the operator's clock (RFC 3339), or "".
-	Now string
-}
-
-func newAgentStatusCmd(f *Factory, runF func(*agentStatusOptions) error) *cobra.Command {
-	o := &agentStatusOptions{agentOptions: newAgentOptions(f)}
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Read this app's snapshots and evidence from the repository",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentStatus)
-		},
-	}
-	o.addFlags(cmd, operate.DefaultTimeout(operate.OpStatus), "the listing is then stopped")
-	cmd.Flags().StringVar(&o.Now, "now", "", "the operator's clock (RFC 3339): snapshots dated after it are not trusted")
-	return cmd
-}
-
-func runAgentStatus(ctx context.Context, o *agentStatusOptions) error {
-	var at time.Time
-	if o.Now != "" {
-		t, err := time.Parse(time.RFC3339, o.Now)
-		if err != nil {
-			return usagef("--now %q: want an RFC 3339 time", o.Now)
-		}
-		at = t
-	}
+func runAgentStatus(ctx context.Context, o *agentOptions, r *operate.StatusRequest) error {
 	a, err := o.agent()
 	if err != nil {
 		return err
 	}
-	return exitWith(a.Status(ctx, o.runOptions(), at))
+	return exitWith(a.Status(ctx, agentRun(r.Header), r.Now))
 }
 
-type agentRunOptions struct {
-	agentOptions
-	BackupTimeout time.Duration
-	PruneTimeout  time.Duration
-	CheckTimeout  time.Duration
-}
-
-func newAgentRunCmd(f *Factory, runF func(*agentRunOptions) error) *cobra.Command {
-	o := &agentRunOptions{agentOptions: newAgentOptions(f)}
-	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "The backup service's command: run the scheduled backups, prunes and checks",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentScheduler)
-		},
-	}
-	o.addFlags(cmd, 0, "")
-	fl := cmd.Flags()
-	fl.DurationVar(&o.BackupTimeout, "backup-timeout", 0, "deadline of each scheduled backup (default: spec.schedule.backupTimeout, else "+operate.DefaultTimeout(operate.OpBackup).String()+")")
-	fl.DurationVar(&o.PruneTimeout, "prune-timeout", 0, "deadline of each scheduled prune (default: spec.schedule.pruneTimeout, else "+operate.DefaultTimeout(operate.OpPrune).String()+")")
-	fl.DurationVar(&o.CheckTimeout, "check-timeout", 0, "deadline of each scheduled check (default: spec.schedule.checkTimeout, else "+operate.DefaultTimeout(operate.OpCheck).String()+")")
-	return cmd
-}
-
-func runAgentScheduler(ctx context.Context, o *agentRunOptions) error {
+func runAgentScheduler(ctx context.Context, o *agentOptions, r *operate.SchedulerRequest) error {
 	if code, ok := asInit(o.Environ); ok {
 		return exitWith(code)
 	}
@@ -216,41 +187,19 @@ func runAgentScheduler(ctx context.Context, o *agentRunOptions) error {
 	if err != nil {
 		return err
 	}
-	timeouts := agent.Timeouts{operate.OpBackup: o.BackupTimeout, operate.OpPrune: o.PruneTimeout, operate.OpCheck: o.CheckTimeout}
+	timeouts := agent.Timeouts{operate.OpBackup: r.BackupTimeout, operate.OpPrune: r.PruneTimeout, operate.OpCheck: r.CheckTimeout}
 	return a.Scheduler(ctx, timeouts, o.Clock.After)
 }
 
-type agentCancelOptions struct {
-	agentOptions
-	Wait time.Duration
-}
-
-func newAgentCancelCmd(f *Factory, runF func(*agentCancelOptions) error) *cobra.Command {
-	o := &agentCancelOptions{agentOptions: newAgentOptions(f)}
-	cmd := &cobra.Command{
-		Use:   "cancel",
-		Short: "Interrupt a run of this service and wait for it to stop",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentCancel)
-		},
-	}
-	o.addFlags(cmd, 0, "")
-	cmd.Flags().StringVar(&o.RunID, "run-id", "", "the run to stop")
-	cmd.Flags().DurationVar(&o.Wait, "wait", operate.CancelWait, "how long to wait for the run to stop")
-	return cmd
-}
-
-func runAgentCancel(ctx context.Context, o *agentCancelOptions) error {
-	if o.RunID == "" {
+func runAgentCancel(ctx context.Context, o *agentOptions, r *operate.CancelRequest) error {
+	if r.RunID == "" {
 		return usagef("--run-id is required")
 	}
 	a, err := o.agent()
 	if err != nil {
 		return err
 	}
-	st := a.Runs.Cancel(ctx, o.RunID, o.Wait)
+	st := a.Runs.Cancel(ctx, r.RunID, r.Wait)
 	a.Out.Line(operate.Line{Type: operate.LineCancel, Cancel: &st})
 	if !o.JSON {
 		a.Out.Say("run %s: found %t, stopped %t", st.RunID, st.Found, st.Stopped)
@@ -261,22 +210,7 @@ func runAgentCancel(ctx context.Context, o *agentCancelOptions) error {
 	return nil
 }
 
-func newAgentVersionCmd(f *Factory, runF func(*agentOptions) error) *cobra.Command {
-	o := new(newAgentOptions(f))
-	cmd := &cobra.Command{
-		Use:   "version",
-		Short: "Print the agent's version, protocol, restic version and the tools the image lacks",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentVersion)
-		},
-	}
-	o.addFlags(cmd, 0, "")
-	return cmd
-}
-
-func runAgentVersion(ctx context.Context, o *agentOptions) error {
+func runAgentVersion(ctx context.Context, o *agentOptions, _ *operate.VersionRequest) error {
 	a, err := o.agent()
 	if err != nil {
 		return err
@@ -289,41 +223,16 @@ func runAgentVersion(ctx context.Context, o *agentOptions) error {
 	return err
 }
 
-type agentRotateKeyOptions struct {
-	agentOptions
-	Request agent.KeyRequest
-}
-
-func newAgentRotateKeyCmd(f *Factory, runF func(*agentRotateKeyOptions) error) *cobra.Command {
-	o := &agentRotateKeyOptions{agentOptions: newAgentOptions(f)}
-	cmd := &cobra.Command{
-		Use:   string(operate.OpRotateKey),
-		Short: "One step of rotating a repository password: add a key for the next one, verify, or remove an old key",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = f.IO()
-			return runCommand(cmd.Context(), o, "", runF, runAgentRotateKey)
-		},
-	}
-	o.addFlags(cmd, 0, "")
-	fl := cmd.Flags()
-	fl.StringVar(&o.Request.Secret, "secret", "", "the password secret being rotated (RESTIC_PASSWORD, or a copy's passwordSecret)")
-	fl.StringVar(&o.Request.Step, "step", "", "add, verify or remove")
-	fl.StringArrayVar(&o.Request.Keys, "key", nil, "remove: the ID of a key to remove (repeatable)")
-	return cmd
-}
-
-func runAgentRotateKey(ctx context.Context, o *agentRotateKeyOptions) error {
-	if o.Request.Secret == "" || o.Request.Step == "" {
+func runAgentRotateKey(ctx context.Context, o *agentOptions, r *operate.RotateKeyRequest) error {
+	if r.Secret == "" || r.Step == "" {
 		return usagef("--secret and --step are required")
 	}
 	a, err := o.agent()
 	if err != nil {
 		return err
 	}
-	return exitWith(a.RotateKey(ctx, o.runOptions(), o.Request))
+	return exitWith(a.RotateKey(ctx, agent.RunOptions{}, *r))
 }
-
 func exitWith(code int) error {
 	if code == operate.ExitOK {
 		return nil

@@ -116,11 +116,6 @@ func coveredEnvs(w *workspace, in *inputs, asked []string) ([]string, error) {
 	return asked, nil
 }
 
-// sameOptions gives every environment the same options.
-func sameOptions(opts operate.Options) func(string) operate.Options {
-	return func(string) operate.Options { return opts }
-}
-
 // envRun is what one environment's run gave.
 type envRun struct {
 	env      string
@@ -132,13 +127,13 @@ type envRun struct {
 	copy *envRun
 }
 
-// run asks the agent in every environment, one after the other, to run op
-// with the options optsFor gives it, under the --timeout that the agent
+// run asks the agent in every environment, one after the other, to carry
+// out the request reqFor makes for it, under the --timeout that the agent
 // enforces itself, and explains what went wrong (status runs are explained
 // by operate.Assess instead). When the command is interrupted, the run in
 // the service is stopped too (a second exec), and run returns what it
 // found with the environments not yet run left out.
-func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, optsFor func(env string) operate.Options) ([]envRun, error) {
+func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, reqFor func(env string) operate.RunRequest) ([]envRun, error) {
 	service := in.desired.Service
 	// The devopsellence client's own exec deadline must not cut the run short.
 	ex := o.Executor(w, o.Timeout+operate.Grace+time.Minute)
@@ -146,14 +141,12 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 	var runs []envRun
 	for _, env := range envs {
 		es := in.desired.Envs[env]
-		opts := optsFor(env)
-		opts.Timeout, opts.RunID = o.Timeout, operate.NewRunID()
-		if op == operate.OpStatus {
-			opts.Now = o.Now().UTC()
-		}
-		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
+		req := reqFor(env)
+		op, h := req.Operation(), req.RunHeader()
+		h.Timeout, h.RunID = o.Timeout, operate.NewRunID()
+		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", h.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
-		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
+		out, err := operate.Run(ctx, ex, env, service, req, 0, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
 		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {

@@ -80,7 +80,9 @@ func runBackup(ctx context.Context, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpBackup, sameOptions(operate.Options{Init: o.Init, UnlockStale: o.UnlockStale}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest {
+		return &operate.BackupRequest{Init: o.Init, UnlockStale: o.UnlockStale}
+	})
 	if err == nil && !o.NoCopy {
 		runs, err = o.copyAfterBackup(ctx, w, in, runs)
 	}
@@ -90,13 +92,14 @@ func runBackup(ctx context.Context, o *backupOptions) error {
 	return o.finishOperation(operate.OpBackup, runs)
 }
 
-// operate runs op everywhere and prints the result.
-func (o *operateOptions) operate(ctx context.Context, op operate.Op, opts operate.Options) error {
+// operate asks every environment for the request reqFor makes and prints
+// the result.
+func (o *operateOptions) operate(ctx context.Context, op operate.Op, reqFor func(env string) operate.RunRequest) error {
 	w, in, envs, err := o.prepare()
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, op, sameOptions(opts))
+	runs, err := o.run(ctx, w, in, envs, reqFor)
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -146,12 +149,12 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	}
 	// With spec.check.readDataParts, an environment rotates through its data
 	// unless --read-data-subset says otherwise.
-	runs, err := o.run(ctx, w, in, envs, operate.OpCheck, func(env string) operate.Options {
+	runs, err := o.run(ctx, w, in, envs, func(env string) operate.RunRequest {
 		subset := o.Subset
 		if subset == "" && in.desired.Envs[env].Check.ReadDataParts > 0 {
 			subset = "auto"
 		}
-		return operate.Options{Subset: subset, UnlockStale: o.UnlockStale}
+		return &operate.CheckRequest{Subset: subset, UnlockStale: o.UnlockStale}
 	})
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
@@ -232,9 +235,9 @@ target. The result is stored as evidence.` + exitStatus("the drill did not verif
 }
 
 func runPrune(ctx context.Context, o *operateOptions) error {
-	return o.operate(ctx, operate.OpPrune, operate.Options{UnlockStale: o.UnlockStale})
+	return o.operate(ctx, operate.OpPrune, func(string) operate.RunRequest { return &operate.PruneRequest{UnlockStale: o.UnlockStale} })
 }
 
 func runDrill(ctx context.Context, o *operateOptions) error {
-	return o.operate(ctx, operate.OpDrill, operate.Options{UnlockStale: o.UnlockStale})
+	return o.operate(ctx, operate.OpDrill, func(string) operate.RunRequest { return &operate.DrillRequest{UnlockStale: o.UnlockStale} })
 }

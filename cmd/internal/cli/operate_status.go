@@ -56,7 +56,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, sameOptions(operate.Options{}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest { return &operate.StatusRequest{Now: o.Now().UTC()} })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}

@@ -217,7 +217,7 @@ func (o *applyOptions) applyPlan(ctx, stop context.Context, r *passRun, values m
 func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs, ps *pass) {
 	for _, d := range ps.result.Deployed {
 		es := in.desired.Envs[d.Environment]
-		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, operate.VersionArgv())
+		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, &operate.VersionRequest{})
 		add := func(f reconcile.Finding) { ps.plan.Findings = append(ps.plan.Findings, f) }
 		switch {
 		case err != nil:

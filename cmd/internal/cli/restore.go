@@ -137,24 +137,14 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 	return snapshot, paths, nil
 }
 
-// agentArgs are the agent's flags; the snapshot and paths follow --.
-// Without a snapshot, --latest names it.
-func (o *restoreOptions) agentArgs(snapshot, latest string, paths []string, extra ...string) []string {
-	var a []string
-	if o.FromCopy != "" {
-		a = append(a, "--from-copy", o.FromCopy)
-	}
-	if o.Target != "" {
-		a = append(a, "--target", o.Target)
-	}
+// request asks the agent for the plan of restoring snapshot (or, without
+// one, the newest of --latest) and paths.
+func (o *restoreOptions) request(snapshot string, paths []string) *operate.RestoreRequest {
+	r := &operate.RestoreRequest{FromCopy: o.FromCopy, Target: o.Target, Snapshot: snapshot, Paths: paths}
 	if snapshot == "" {
-		a = append(a, "--latest", latest)
+		r.Latest = o.Latest
 	}
-	a = append(append(a, extra...), "--")
-	if snapshot != "" {
-		a = append(a, snapshot)
-	}
-	return append(a, paths...)
+	return r
 }
 
 // inputClasses are plan failures caused by what was asked: usage errors.
@@ -177,7 +167,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation}, Findings: []reconcile.Finding{}, Environment: env}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}))
+	runs, err := o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest { return o.request(snapshot, paths) })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -208,16 +198,16 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	// The agent checks again, against the plan it works out anew: the
-	// plan's ID is both what must run and what was approved.
-	extra := []string{"--plan-id", plan.ID}
-	if o.LockWait > 0 {
-		extra = append(extra, "--lock-wait", o.LockWait.String())
-	}
-	if plan.Live() {
-		extra = append(extra, "--approve", plan.ID)
-	}
-	// The plan resolved --latest: the restore names the ID.
-	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, "", paths, extra...), UnlockStale: o.UnlockStale}))
+	// plan's ID is both what must run and what was approved. The plan
+	// resolved --latest: the restore names the ID.
+	runs, err = o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest {
+		r := o.request(plan.Snapshot.ID, paths)
+		r.Plan, r.LockWait, r.UnlockStale = plan.ID, o.LockWait, o.UnlockStale
+		if plan.Live() {
+			r.Approve = plan.ID
+		}
+		return r
+	})
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}

@@ -58,7 +58,7 @@ EXIT STATUS
 	root.AddCommand(newPlanCmd(f, nil), newApplyCmd(f, nil), newInitCmd(f, nil), newRunCmd(f, nil), newVersionCmd(f, nil), newSkillCmd(f, nil), newRotateCmd(f, nil))
 	root.AddCommand(operateCommands(f)...)
 	root.AddCommand(recoveryCommands(f)...)
-	root.AddCommand(newAgentCmd(f))
+	root.AddCommand(newAgentCmd(f, nil))
 	return root
 }
 

@@ -80,15 +80,23 @@ func tempDir(env []string) string {
 	return "/tmp"
 }
 
-// RunOptions are the flags of one run.
+// RunOptions are the choices of one run: what the request asked, and who
+// started it.
 type RunOptions struct {
-	operate.Options
+	operate.Header
+	// Init creates a missing repository (backup) or copy's (copy).
+	Init bool
+	// UnlockStale runs `restic unlock` (stale locks only) when the
+	// repository is locked, then tries once more.
+	UnlockStale bool
+	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
+	Subset  string
 	Trigger string
 	// Tags are added to the data snapshots the run makes (the undo of a
 	// restore carries its plan).
 	Tags []string
 	// Restore is what a restore run restores, and the plan it must match.
-	Restore *RestoreRequest
+	Restore *operate.RestoreRequest
 }
 
 // MissingTools lists the tools the configuration needs that the service's
