@@ -208,25 +208,8 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	}
 	doc.OK = len(failed) == 0 && err == nil
 	doc.Summary = browseSummary(op, positional, runs, failed)
-	switch {
-	case o.Output == render.JSON:
-		err = render.WriteJSON(o.IO.Out, doc)
-	case op == operate.OpLs:
-		err = render.LsText(o.IO.Out, doc)
-	case op == operate.OpFind:
-		err = render.FindText(o.IO.Out, doc)
-	default:
-		err = render.SnapshotsText(o.IO.Out, doc)
-	}
-	switch {
-	case err != nil:
-		return err
-	case slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped }):
-		return errStopped
-	case len(failed) > 0:
-		return errReported
-	}
-	return nil
+	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
+	return o.finish(func(v render.OperateView) error { return v.Browse(op, doc) }, ended(stopped, len(failed) > 0, false))
 }
 
 // browseInputClasses are answers of ls and find to a question asked wrong.

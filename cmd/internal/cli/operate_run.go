@@ -89,7 +89,7 @@ func runBackup(ctx context.Context, o *backupOptions) error {
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(operate.OpBackup, runs)
+	return o.finish(o.operationResult(operate.OpBackup, runs))
 }
 
 // operate asks every environment for the request reqFor makes and prints
@@ -103,7 +103,7 @@ func (o *operateOptions) operate(ctx context.Context, op operate.Op, reqFor func
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(op, runs)
+	return o.finish(o.operationResult(op, runs))
 }
 
 type checkOptions struct {
@@ -159,7 +159,7 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(operate.OpCheck, runs)
+	return o.finish(o.operationResult(operate.OpCheck, runs))
 }
 
 func validSubset(s string) bool {

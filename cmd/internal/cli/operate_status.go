@@ -89,21 +89,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	}
 	doc.OK = len(bad) == 0
 	doc.Summary = statusSummary(fresh, bad, doc.Findings)
-	if o.Output == render.JSON {
-		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
-		err = render.StatusText(o.IO.Out, doc)
-	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case stopped:
-		return errStopped
-	case !doc.OK:
-		return errReported
-	}
-	return nil
+	return o.finish(func(v render.OperateView) error { return v.Status(doc) }, ended(stopped, !doc.OK, false))
 }
 
 func statusSummary(fresh, bad []string, fs []reconcile.Finding) string {

@@ -181,18 +181,16 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 			}
 		}
 		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
-		return o.finishRestore(doc, r.stopped)
+		return o.finish(restoreResult(doc, r.stopped))
 	}
 	plan.Writers = writers(in, env, plan)
-	if o.Output != render.JSON {
-		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
-			return err
-		}
+	if err := o.view.RestorePlan(plan); err != nil {
+		return err
 	}
 	doc.Command = o.approveCommand(env, plan, paths)
 	if o.DryRun {
 		doc.OK, doc.Summary = true, fmt.Sprintf("Plan %s shown; nothing was changed (--dry-run). To carry out this plan as shown: %s", plan.ID, doc.Command)
-		return o.finishRestore(doc, false)
+		return o.finish(restoreResult(doc, false))
 	}
 	if doc.Approval, err = o.approve(ctx, env, plan, doc.Command); err != nil {
 		return err
@@ -227,7 +225,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	} else {
 		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", operate.ShortID(plan.Snapshot.ID), into, env)
 	}
-	return o.finishRestore(doc, r.stopped)
+	return o.finish(restoreResult(doc, r.stopped))
 }
 
 // writers are the app's services (but the backup service) that mount
@@ -319,20 +317,8 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func (o *restoreOptions) finishRestore(doc render.RestoreDoc, stopped bool) error {
-	var err error
-	if o.Output == render.JSON {
-		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
-		err = render.RestoreText(o.IO.Out, doc)
-	}
-	switch {
-	case err != nil:
-		return err
-	case stopped:
-		return errStopped
-	case !doc.OK:
-		return errReported
-	}
-	return nil
+// restoreResult is the restore's document, as finish shows it, and how it
+// ended.
+func restoreResult(doc render.RestoreDoc, stopped bool) (func(render.OperateView) error, ending) {
+	return func(v render.OperateView) error { return v.Restore(doc) }, ended(stopped, !doc.OK, false)
 }
