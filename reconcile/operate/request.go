@@ -1,6 +1,7 @@
 package operate
 
 import (
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -199,6 +200,31 @@ func (r *CheckRequest) Fields(d Declarer) {
 	r.declare(d)
 	d.String(&r.Subset, "read-data-subset", "also read part of the data: auto (rotate), n/t, or x%")
 	d.Bool(&r.UnlockStale, "unlock-stale", usageUnlockStale)
+}
+
+var subsetPattern = regexp.MustCompile(`^(auto|[0-9]+/[0-9]+|[0-9]+(\.[0-9]+)?%)$`)
+
+// ValidSubset reports whether s is a --read-data-subset restic takes:
+// auto, n/t (1 <= n <= t) or x% (0 < x <= 100).
+func ValidSubset(s string) bool {
+	if !subsetPattern.MatchString(s) {
+		return false
+	}
+	switch {
+	case s == "auto":
+		return true
+	case s[len(s)-1] == '%':
+		x, err := strconv.ParseFloat(s[:len(s)-1], 64)
+		return err == nil && x > 0 && x <= 100
+	}
+	var n, t int
+	for i := range s {
+		if s[i] == '/' {
+			n, _ = strconv.Atoi(s[:i])
+			t, _ = strconv.Atoi(s[i+1:])
+		}
+	}
+	return n >= 1 && n <= t
 }
 
 // PruneRequest asks for forget and prune by the spec's retention.

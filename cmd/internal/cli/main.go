@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/agentcmd"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
@@ -142,8 +143,14 @@ func run(ctx context.Context, args []string, f *Factory) int {
 		// argument count or flag; or the root refused the global flags.
 		err = usageError{err}
 	}
-	if code, ok := isAgentExit(err); ok {
-		return code
+	var agentExit *agentcmd.Exit
+	if errors.As(err, &agentExit) {
+		// The agent's own status; what it has to say besides its result
+		// line is reported like any failure.
+		if agentExit.Err != nil {
+			report(f.failure(cmd, args, ce), agentExit.Err, agentExit.Code)
+		}
+		return agentExit.Code
 	}
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) && !errors.Is(err, errStopped) {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -137,10 +136,8 @@ is the default. The result is stored as evidence.` + exitStatus("the check faile
 	return cmd
 }
 
-var subsetPattern = regexp.MustCompile(`^(auto|[0-9]+/[0-9]+|[0-9]+(\.[0-9]+)?%)$`)
-
 func runCheck(ctx context.Context, o *checkOptions) error {
-	if o.Subset != "" && !validSubset(o.Subset) {
+	if o.Subset != "" && !operate.ValidSubset(o.Subset) {
 		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", o.Subset)
 	}
 	w, in, envs, err := o.prepare()
@@ -160,27 +157,6 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 		return err
 	}
 	return o.finish(o.operationResult(operate.OpCheck, runs))
-}
-
-func validSubset(s string) bool {
-	if !subsetPattern.MatchString(s) {
-		return false
-	}
-	switch {
-	case s == "auto":
-		return true
-	case s[len(s)-1] == '%':
-		x, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		return err == nil && x > 0 && x <= 100
-	}
-	var n, t int
-	for i := range s {
-		if s[i] == '/' {
-			n, _ = strconv.Atoi(s[:i])
-			t, _ = strconv.Atoi(s[i+1:])
-		}
-	}
-	return n >= 1 && n <= t
 }
 
 func newPruneCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {

@@ -1,4 +1,4 @@
-package cli
+package agentcmd
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func fromCopy(a *agent.Agent, name string) error {
 		return nil
 	}
 	if err := a.UseCopy(name); err != nil {
-		return usageError{err}
+		return usageError(err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package cli
+package agentcmd
 
 import (
 	"context"
@@ -14,12 +14,55 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
 
-// agentExit carries the agent's own exit status (operate.ExitOK,
-// ExitPartial, ExitFailed, ExitInterrupted) to Main: the operator's side reads the result
-// line, and the status only confirms it.
-type agentExit struct{ code int }
+// Exit is how an agent command ends when not ok: the agent's exit status
+// (operate.ExitPartial, ExitFailed, ExitInterrupted; the result line has
+// said why), or ExitUsage for a bad request or a service environment
+// that is not a valid configuration, with Err to report.
+type Exit struct {
+	Code int
+	Err  error
+}
 
-func (e agentExit) Error() string { return fmt.Sprintf("agent exit status %d", e.code) }
+func (e *Exit) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("agent exit status %d", e.Code)
+}
+
+func (e *Exit) Unwrap() error { return e.Err }
+
+func exitWith(code int) error {
+	if code == operate.ExitOK {
+		return nil
+	}
+	return &Exit{Code: code}
+}
+
+// ended makes every error of a command an Exit: an interrupted command
+// exits ExitInterrupted, any other failure ExitFailed.
+func ended(ctx context.Context, err error) error {
+	var e *Exit
+	switch {
+	case err == nil || errors.As(err, &e):
+		return err
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		return &Exit{Code: operate.ExitInterrupted, Err: err}
+	}
+	return &Exit{Code: operate.ExitFailed, Err: err}
+}
+
+func usageError(err error) error { return &Exit{Code: operate.ExitUsage, Err: err} }
+
+func usagef(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
+
+// Deps are what the agent's commands take from the process: its streams
+// (once the root has parsed the global flags), environment and clock.
+type Deps struct {
+	IO      func() *iostreams.Streams
+	Environ []string
+	Clock   reconcile.Clock
+}
 
 // agentOptions are what every agent command shares: the service's
 // streams, environment and clock, and the flags of the protocol.
@@ -43,14 +86,14 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	out := &agent.Output{JSON: o.JSON, Stdout: o.IO.Out, Stderr: o.IO.Err, Now: o.Clock.Now}
 	a, err := agent.New(o.Environ, buildinfo.Version(), out, o.Clock.Now)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError(err)
 	}
 	return a, nil
 }
 
-// newAgentCmd builds the agent's commands, one per request. runF, when a
-// test gives one, takes each parsed request in place of the agent.
-func newAgentCmd(f *Factory, runF func(operate.Request) error) *cobra.Command {
+// New builds the agent's commands, one per request. runF, when a test
+// gives one, takes each parsed request in place of the agent.
+func New(d Deps, runF func(operate.Request) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "The part of devopsellence-backup that runs inside the backup service",
@@ -70,7 +113,7 @@ EXIT STATUS
   130  interrupted (agent cancel, a signal, or --timeout)`,
 		Hidden: true,
 	}
-	c := agentCalls{f: f, runF: runF}
+	c := agentCalls{d: d, runF: runF}
 	cmd.AddCommand(
 		agentCall(c, &operate.BackupRequest{Header: header(operate.OpBackup)}, "Run backup in this service now", runAgentBackup),
 		agentCall(c, &operate.CheckRequest{Header: header(operate.OpCheck)}, "Run check in this service now", runAgentCheck),
@@ -94,7 +137,7 @@ func header(op operate.Op) operate.Header {
 
 // agentCalls is what building an agent command takes.
 type agentCalls struct {
-	f    *Factory
+	d    Deps
 	runF func(operate.Request) error
 }
 
@@ -102,18 +145,18 @@ type agentCalls struct {
 // defaults): its flags and arguments are req's fields, bound from req's
 // own declaration, so they are what operate.Argv writes.
 func agentCall[R operate.Request](c agentCalls, req R, short string, run func(context.Context, *agentOptions, R) error) *cobra.Command {
-	o := &agentOptions{Environ: c.f.Environ, Clock: c.f.Clock}
+	o := &agentOptions{Environ: c.d.Environ, Clock: c.d.Clock}
 	cmd := &cobra.Command{
 		Short: short,
 		Args: func(_ *cobra.Command, args []string) error {
 			return bindArgs(req, args)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.IO = c.f.IO()
+			o.IO = c.d.IO()
 			if c.runF != nil {
-				return own(c.runF(req), "")
+				return c.runF(req)
 			}
-			return own(run(cmd.Context(), o, req), "")
+			return ended(cmd.Context(), run(cmd.Context(), o, req))
 		},
 	}
 	fl := cmd.Flags()
@@ -137,7 +180,7 @@ func runAgentBackup(ctx context.Context, o *agentOptions, r *operate.BackupReque
 }
 
 func runAgentCheck(ctx context.Context, o *agentOptions, r *operate.CheckRequest) error {
-	if r.Subset != "" && !validSubset(r.Subset) {
+	if r.Subset != "" && !operate.ValidSubset(r.Subset) {
 		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", r.Subset)
 	}
 	ro := agentRun(r.Header)
@@ -232,19 +275,4 @@ func runAgentRotateKey(ctx context.Context, o *agentOptions, r *operate.RotateKe
 		return err
 	}
 	return exitWith(a.RotateKey(ctx, agent.RunOptions{}, *r))
-}
-func exitWith(code int) error {
-	if code == operate.ExitOK {
-		return nil
-	}
-	return agentExit{code}
-}
-
-// isAgentExit reports an agent exit status.
-func isAgentExit(err error) (int, bool) {
-	var e agentExit
-	if errors.As(err, &e) {
-		return e.code, true
-	}
-	return 0, false
 }

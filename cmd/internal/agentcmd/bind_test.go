@@ -1,4 +1,4 @@
-package cli
+package agentcmd
 
 import (
 	"reflect"
@@ -40,9 +40,13 @@ func agentRequests() []operate.Request {
 	}
 }
 
-func TestEveryAgentRequestParsesBackFromItsArgvIntoAnEqualRequest(t *testing.T) {
+func testDeps() Deps {
 	streams, _, _ := iostreams.Test("")
-	f := newFactory(streams, nil, reconcile.RealClock{}, nil)
+	return Deps{IO: func() *iostreams.Streams { return streams }, Clock: reconcile.RealClock{}}
+}
+
+func TestEveryAgentRequestParsesBackFromItsArgvIntoAnEqualRequest(t *testing.T) {
+	d := testDeps()
 	covered := map[string]bool{}
 	for _, req := range agentRequests() {
 		argv := operate.Argv(req)
@@ -51,7 +55,7 @@ func TestEveryAgentRequestParsesBackFromItsArgvIntoAnEqualRequest(t *testing.T) 
 				t.Fatalf("argv = %q", argv)
 			}
 			var got operate.Request
-			cmd := newAgentCmd(f, func(r operate.Request) error { got = r; return nil })
+			cmd := New(d, func(r operate.Request) error { got = r; return nil })
 			cmd.SetArgs(argv[2:])
 			if err := cmd.Execute(); err != nil {
 				t.Fatalf("%q: %v", argv, err)
@@ -62,7 +66,7 @@ func TestEveryAgentRequestParsesBackFromItsArgvIntoAnEqualRequest(t *testing.T) 
 		})
 		covered[string(req.Operation())] = true
 	}
-	for _, c := range newAgentCmd(f, nil).Commands() {
+	for _, c := range New(d, nil).Commands() {
 		if !covered[c.Name()] {
 			t.Errorf("agent %s: no request of it is tested", c.Name())
 		}
@@ -70,12 +74,11 @@ func TestEveryAgentRequestParsesBackFromItsArgvIntoAnEqualRequest(t *testing.T) 
 }
 
 func TestTheAgentRefusesAPositionalArgumentMissingOrTooMany(t *testing.T) {
-	streams, _, _ := iostreams.Test("")
-	f := newFactory(streams, nil, reconcile.RealClock{}, nil)
+	d := testDeps()
 	for _, args := range [][]string{
 		{"ls"}, {"ls", "--", "a", "b", "c"}, {"find"}, {"dump", "--", "1a2b3c4d"}, {"restore"}, {"backup", "--", "x"},
 	} {
-		cmd := newAgentCmd(f, func(operate.Request) error { t.Errorf("%q ran", args); return nil })
+		cmd := New(d, func(operate.Request) error { t.Errorf("%q ran", args); return nil })
 		cmd.SetArgs(args)
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		for _, c := range cmd.Commands() {
@@ -88,9 +91,8 @@ func TestTheAgentRefusesAPositionalArgumentMissingOrTooMany(t *testing.T) {
 }
 
 func TestAgentCommandsNameTheirArgumentsFromTheRequest(t *testing.T) {
-	streams, _, _ := iostreams.Test("")
 	var uses []string
-	for _, c := range newAgentCmd(newFactory(streams, nil, reconcile.RealClock{}, nil), nil).Commands() {
+	for _, c := range New(testDeps(), nil).Commands() {
 		uses = append(uses, c.Use)
 	}
 	for _, want := range []string{"ls SNAPSHOT [DIR]", "find PATTERN", "dump SNAPSHOT PATH", "restore SNAPSHOT [PATH...]", "backup"} {
