@@ -94,13 +94,13 @@ func runCheckpoint(ctx context.Context, o *checkpointOptions) error {
 		}
 		points[env] = p
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpCheckpoint, func(env string) operate.Options {
-		return operate.Options{Point: points[env], UnlockStale: o.UnlockStale}
+	runs, err := o.run(ctx, w, in, envs, func(env string) operate.RunRequest {
+		return &operate.CheckpointRequest{Point: *points[env], UnlockStale: o.UnlockStale}
 	})
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(operate.OpCheckpoint, runs, findings...)
+	return o.finish(o.operationResult(operate.OpCheckpoint, runs, findings...))
 }
 
 // tagSafe keeps a value that can be a tag, and drops one that cannot.

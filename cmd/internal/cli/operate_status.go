@@ -64,7 +64,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, sameOptions(operate.Options{}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest { return &operate.StatusRequest{Now: o.Now().UTC()} })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -97,24 +97,13 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	}
 	doc.OK = len(bad) == 0
 	doc.Summary = statusSummary(fresh, bad, doc.Findings)
-	switch o.Output {
-	case render.JSON:
-		err = render.WriteJSON(o.IO.Out, doc)
-	case render.Markdown:
-		err = render.StatusMarkdown(o.IO.Out, doc, now)
-	default:
-		err = render.StatusText(o.IO.Out, doc)
+	if o.Output == render.Markdown {
+		// The Markdown needs the clock for its chart's days; the
+		// operating commands' views have no Markdown.
+		show := func(render.OperateView) error { return render.StatusMarkdown(o.IO.Out, doc, now) }
+		return o.finish(show, ended(stopped, !doc.OK, false))
 	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case stopped:
-		return errStopped
-	case !doc.OK:
-		return errReported
-	}
-	return nil
+	return o.finish(func(v render.OperateView) error { return v.Status(doc) }, ended(stopped, !doc.OK, false))
 }
 
 func statusSummary(fresh, bad []string, fs []reconcile.Finding) string {

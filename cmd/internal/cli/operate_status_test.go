@@ -14,6 +14,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 type opsStatusDoc struct {
@@ -294,7 +295,7 @@ func TestStatusMarkdownThatFailsShowsTheErrorUnderItsMarker(t *testing.T) {
 	streams, out, errb := iostreams.Test("")
 	// No HOME or state home: status fails before it reaches any service.
 	code := cli.Main(context.Background(), []string{"status", "--output", "markdown", "--dir", t.TempDir()}, streams, nil)
-	if code != cli.ExitError || !strings.HasPrefix(out.String(), "<!-- devopsellence-backup:status -->\n### ⛔ devopsellence-backup status failed") ||
+	if code != operate.ExitFailed || !strings.HasPrefix(out.String(), "<!-- devopsellence-backup:status -->\n### ⛔ devopsellence-backup status failed") ||
 		!strings.Contains(out.String(), "cannot place local state") || !strings.Contains(errb.String(), "cannot place local state") {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
 	}

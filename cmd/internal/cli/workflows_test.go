@@ -15,6 +15,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
@@ -153,7 +154,7 @@ func TestGitHubActionsWorkflowsRelyOnWhatTheToolDoes(t *testing.T) {
 			t.Errorf("no workflow runs devopsellence-backup %s (found %v)", want, commands)
 		}
 	}
-	if n := strings.Count(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`); n < 2 || cli.ExitPending != 3 || cli.ExitOK != 0 {
+	if n := strings.Count(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`); n < 2 || operate.ExitPending != 3 || operate.ExitOK != 0 {
 		t.Errorf("the plan steps (%d found) do not accept exactly the in-sync and pending exit codes", n)
 	}
 	if err := cli.CheckArgs([]string{"plan", "--no-such-flag"}); err == nil {

@@ -80,15 +80,25 @@ func tempDir(env []string) string {
 	return "/tmp"
 }
 
-// RunOptions are the flags of one run.
+// RunOptions are the choices of one run: what the request asked, and who
+// started it.
 type RunOptions struct {
-	operate.Options
+	operate.Header
+	// Init creates a missing repository (backup) or copy's (copy).
+	Init bool
+	// UnlockStale runs `restic unlock` (stale locks only) when the
+	// repository is locked, then tries once more.
+	UnlockStale bool
+	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
+	Subset  string
 	Trigger string
 	// Tags are added to the data snapshots the run makes (the undo of a
 	// restore carries its plan).
 	Tags []string
 	// Restore is what a restore run restores, and the plan it must match.
-	Restore *RestoreRequest
+	Restore *operate.RestoreRequest
+	// Point is what a checkpoint's restore point records (checkpoint only).
+	Point *operate.RestorePoint
 }
 
 // MissingTools lists the tools the configuration needs that the service's
@@ -133,8 +143,8 @@ func (a *Agent) Info(ctx context.Context) *operate.AgentInfo {
 }
 
 // Run runs one operation to its end and prints its result; it returns the
-// exit status: 0 ok, 3 partial, 1 failed, 130 interrupted (by `agent
-// cancel`, a signal, or its deadline).
+// exit status: ExitOK, ExitPartial, ExitFailed, or ExitInterrupted (by
+// `agent cancel`, a signal, or its deadline).
 func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	if o.RunID == "" {
 		o.RunID = operate.NewRunID()
@@ -185,7 +195,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	case err != nil && ctx.Err() == nil:
 		s := rec.begin("service", "service")
 		s.fact("tool", "restic")
-		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
+		s.fail(code(operate.ExitNotFound), "tool_missing", "restic does not run in the service: "+err.Error())
 	case err == nil:
 		rec.ev.ResticVersion = v.String()
 		a.pingStart(ctx, rec)

@@ -34,7 +34,7 @@ func TestACopysWrongPasswordNamesTheCopysOwnSecret(t *testing.T) {
 		a.restic.Bin = bin.Path
 		r.a = a
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		r.stdout.Reset()
 		r.a.Status(context.Background(), RunOptions{}, time.Now())
 		st := r.result().Status

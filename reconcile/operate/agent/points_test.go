@@ -12,7 +12,7 @@ import (
 // returns its files snapshot's ID.
 func (r *rig) checkpoint(next string) string {
 	r.t.Helper()
-	l := r.run(operate.OpCheckpoint, RunOptions{Options: operate.Options{Point: &operate.RestorePoint{Files: true, Release: "prev", NextRelease: next}}})
+	l := r.run(operate.OpCheckpoint, RunOptions{Point: &operate.RestorePoint{Files: true, Release: "prev", NextRelease: next}})
 	if l.Evidence.Result != operate.ResultOK {
 		r.t.Fatalf("checkpoint: %+v\nstderr:\n%s", l.Evidence.Steps, r.stderr.String())
 	}
@@ -40,7 +40,7 @@ func TestABurstOfCheckpointsAndAPruneLeaveTheRegularBackups(t *testing.T) {
 			c.PointRetention = []string{"--keep-last", "1", "--keep-releases", "1"}
 		})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "one"})
-		b1 := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		b1 := r.backup(RunOptions{Init: true})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "two"})
 		b2 := r.backup(RunOptions{})
 		var points []string
@@ -75,7 +75,7 @@ func TestManyBackupsAndAPruneLeaveTheRestorePointsTheirRuleKeeps(t *testing.T) {
 			c.PointRetention = []string{"--keep-last", "1", "--keep-releases", "2"}
 		})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "v0"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		var points []string
 		for _, rev := range []string{"rev1", "rev2", "rev3"} {
 			points = append(points, r.checkpoint(rev))
@@ -106,11 +106,11 @@ func TestARestorePointARecentRestoreBroughtBackOutlivesItsRule(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, func(c *spec.AgentConfig) { c.PointRetention = []string{"--keep-last", "1"} })
 		writeFiles(t, r.vol, map[string]string{"a.txt": "before rev1"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		p1 := r.checkpoint("rev1")
 		writeFiles(t, r.vol, map[string]string{"a.txt": "migrated by rev1"})
 		p2 := r.checkpoint("rev2")
-		if res := r.restore(RestoreRequest{Snapshot: p1}); res.Evidence.Result != operate.ResultOK {
+		if res := r.restore(operate.RestoreRequest{Snapshot: p1}); res.Evidence.Result != operate.ResultOK {
 			t.Fatalf("restore: %+v", res.Evidence.Steps)
 		}
 		l := r.prune()

@@ -19,31 +19,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// RestoreRequest is what a person asked to restore.
-type RestoreRequest struct {
-	// Snapshot is an ID (a unique prefix of 8 or more characters), or
-	// Latest a group (files, db:NAME) whose newest snapshot is taken.
-	Snapshot string
-	Latest   string
-	// Before limits Latest to snapshots taken before it, by the operator's
-	// clock, which was Now when the request was made (zero: the service's
-	// own clock); restore --before-release gives a release's first deploy.
-	Before time.Time
-	Now    time.Time
-	// Paths limit a files restore to some of the snapshot's paths.
-	Paths []string
-	// Target is a scratch folder; empty restores into the live data.
-	Target string
-	// Plan is the ID of the plan the person saw: a restore runs only when
-	// the recomputed plan has the same. Approve is the plan ID the person
-	// approved, which a restore into live data must name.
-	Plan    string
-	Approve string
-	// LockWait bounds a database restore's wait for the app's locks
-	// (0: the spec's).
-	LockWait time.Duration
-}
-
 // planned is a plan and what carrying it out needs.
 type planned struct {
 	plan *operate.RestorePlan
@@ -78,7 +53,7 @@ const maxSample = 10
 
 // PlanRestore prints the plan of a restore without doing it. It stores no
 // evidence; a refused plan says why.
-func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreRequest) int {
+func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req operate.RestoreRequest) int {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -86,7 +61,7 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 	}
 	done, ok := a.readOnly(o, operate.OpRestore)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(operate.OpRestore, o)
 	s := rec.begin("plan", "restore")
@@ -113,7 +88,7 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 
 // plan works out what a restore would do, reading the repository and the
 // live data, changing nothing.
-func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) {
+func (a *Agent) plan(ctx context.Context, req operate.RestoreRequest) (*planned, error) {
 	if err := a.unfinished(); err != nil {
 		return nil, err
 	}
@@ -162,7 +137,7 @@ func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) 
 
 // pick finds the snapshot the request names, or the newest of the group
 // --latest names (a restore's own undo snapshots left out).
-func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, []restic.Snapshot, error) {
+func (a *Agent) pick(ctx context.Context, req operate.RestoreRequest) (restic.Snapshot, []restic.Snapshot, error) {
 	if req.Latest == "" {
 		return a.resolve(ctx, req.Snapshot)
 	}
@@ -198,7 +173,7 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 // the service's clock: the operator's time shifted by how far the two
 // clocks are apart (zero without --before). Snapshot times are the
 // service's; a release's time is the deploying machine's.
-func (a *Agent) cutoff(req RestoreRequest) time.Time {
+func (a *Agent) cutoff(req operate.RestoreRequest) time.Time {
 	if req.Before.IsZero() {
 		return time.Time{}
 	}
