@@ -33,7 +33,11 @@ type Agent struct {
 	HTTP        Doer
 	AlertBudget time.Duration
 
-	restic *restic.Runner
+	// restic is the repository the agent works on: the primary, or the
+	// copy UseCopy chose. runner is the primary's own runner, whose binary,
+	// folder and stderr handling the copies' runners share.
+	restic repository
+	runner *restic.Runner
 	scrub  func(string) string
 	// creating is set for a run with --init, which creates a missing
 	// repository instead of failing on it.
@@ -63,13 +67,14 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a.scrub = newScrubber(cfg, env)
 	a.jkey = journalKey(env, cfg.AppID)
 	out.Scrub = a.scrub
-	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
+	a.runner = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
 		OnStderr: func(line string) {
 			if a.creating && (missingRepository(line) || strings.TrimSpace(line) == a.Config.RepositoryURL) {
 				return // backup --init creates it next; restic's own alarm would mislead
 			}
 			out.Say("restic: %s", line)
 		}}
+	a.restic = a.runner
 	return a, nil
 }
 

@@ -31,7 +31,7 @@ func TestACopysWrongPasswordNamesTheCopysOwnSecret(t *testing.T) {
 		r.env = append(r.env, "OFFSITE_PW=a-wrong-one")
 		a, err := New(r.env, "test", r.a.Out, time.Now)
 		must(t, err)
-		a.restic.Bin = bin.Path
+		a.runner.Bin = bin.Path
 		r.a = a
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
 		r.backup(RunOptions{Init: true})

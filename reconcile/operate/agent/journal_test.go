@@ -105,7 +105,7 @@ func TestARestoreKilledWhileItMovesIsAnErrorUntilTheNextRunFinishesAndRecordsIt(
 		// A new process of the agent, as after a kill.
 		a, err := New(r.env, "test", r.a.Out, time.Now)
 		must(t, err)
-		a.restic.Bin = bin.Path
+		a.runner.Bin = bin.Path
 		r.a = a
 		r.stdout.Reset()
 		r.a.Status(context.Background(), RunOptions{}, time.Now())

@@ -66,7 +66,7 @@ func newRig(t *testing.T, bin restictest.Bin, edit func(*spec.AgentConfig)) *rig
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.restic.Bin = bin.Path
+	a.runner.Bin = bin.Path
 	r.a = a
 	return r
 }

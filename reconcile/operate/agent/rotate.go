@@ -23,7 +23,7 @@ type keyTarget struct {
 func (a *Agent) targets(name string) ([]keyTarget, error) {
 	var out []keyTarget
 	if name == spec.PasswordSecret {
-		out = append(out, keyTarget{name: a.Config.Repository, runner: a.restic})
+		out = append(out, keyTarget{name: a.Config.Repository, runner: a.runner})
 	}
 	for _, c := range a.Config.Copies {
 		if c.PasswordSecret != name {

@@ -27,9 +27,9 @@ func TestAFileTheAppWritesDuringARestoreIsNeverLost(t *testing.T) {
 		wrapper := filepath.Join(t.TempDir(), "restic")
 		script := fmt.Sprintf("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --tag=pre-restore:*) echo 'written during the restore' > %s;; esac; done\nexec %s \"$@\"\n", late, bin.Path)
 		must(t, os.WriteFile(wrapper, []byte(script), 0o755))
-		r.a.restic.Bin = wrapper
+		r.a.runner.Bin = wrapper
 		res := r.restore(operate.RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}})
-		r.a.restic.Bin = bin.Path
+		r.a.runner.Bin = bin.Path
 		if s := step(t, res.Evidence, "restore"); s.Result != operate.ResultFailed || s.Error != "targets_changed" || !strings.Contains(s.Message, "late.txt") {
 			t.Errorf("a restore the app wrote into: %+v", s)
 		}
