@@ -68,6 +68,14 @@ func TestEveryAgentFieldSurvivesTheServiceEnvironment(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(back, plain) {
 		t.Errorf("plain URL read back %+v, %v", back, err)
 	}
+	// Secrets travel by name only: none is rendered as a variable (its
+	// value comes from devopsellence's secret_refs), and the repository
+	// URL that is a secret is not in RESTIC_REPOSITORY.
+	for _, name := range want.Secrets {
+		if v, ok := env[name]; ok {
+			t.Errorf("secret %s rendered into the block as %q", name, v)
+		}
+	}
 	for k, v := range env {
 		if strings.ContainsAny(v, "\n\x00") {
 			t.Errorf("%s holds a newline or NUL: %q", k, v)
