@@ -43,10 +43,6 @@ const (
 	ResticCacheDir   = "RESTIC_CACHE_DIR"
 )
 
-// unversionedKeys are variables only a configuration written before
-// versions had: their presence tells an old service from a broken one.
-var unversionedKeys = []string{"BACKUP_ENVIRONMENT", "BACKUP_HOST", "BACKUP_TAGS"}
-
 type identityEnv struct {
 	Environment string   `json:"environment"`
 	Service     string   `json:"service"`
@@ -172,83 +168,47 @@ func ParseAgentEnv(get func(string) string) (AgentConfig, error) {
 	if err := checkAgentVersion(get); err != nil {
 		return AgentConfig{}, fmt.Errorf("the backup service's environment is not a valid agent configuration for this agent:\n%w", err)
 	}
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	// read decodes one variable strictly into dst; a missing one leaves
-	// dst as it is, and reports it when required.
-	read := func(key string, required bool, dst any) bool {
-		v := get(key)
-		if v == "" {
-			if required {
-				bad(key, "not set")
-			}
-			return false
-		}
-		dec := json.NewDecoder(strings.NewReader(v))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(dst); err != nil {
-			bad(key, "not valid: %v", err)
-			return false
-		}
-		if dec.More() {
-			bad(key, "not valid: more than one JSON value")
-			return false
-		}
-		return true
-	}
+	r := &envReader{get: get}
 	a := AgentConfig{CacheDir: get(ResticCacheDir), RepositoryURL: get(ResticRepository)}
-
 	var id identityEnv
-	if read(AgentIdentity, true, &id) {
+	if r.read(AgentIdentity, true, &id) {
 		a.Environment, a.Service, a.Host, a.Tags, a.AppID = id.Environment, id.Service, id.Host, id.Tags, id.AppID
 		if a.Environment == "" || a.Service == "" || a.Host == "" || len(a.Tags) == 0 {
-			bad(AgentIdentity, "needs an environment, a service, a host and tags")
+			r.bad(AgentIdentity, "needs an environment, a service, a host and tags")
 		}
 	}
 	var files filesEnv
-	read(AgentFiles, false, &files)
+	r.read(AgentFiles, false, &files)
 	a.Paths, a.Excludes, a.ExcludeCaches, a.AllowShrink = files.Paths, files.Excludes, files.ExcludeCaches, files.AllowShrink
-	read(AgentDatabases, false, &a.Databases)
-	read(AgentRetention, false, &a.Retention)
-	read(AgentSecrets, true, &a.Secrets)
-	if len(a.Secrets) == 0 {
+	r.read(AgentDatabases, false, &a.Databases)
+	r.read(AgentRetention, false, &a.Retention)
+	if r.read(AgentSecrets, true, &a.Secrets) && len(a.Secrets) == 0 {
 		a.Secrets = nil
 	}
-	var sc Schedule
-	if read(AgentSchedule, true, &sc) {
-		if err := sc.runnable(); err != nil {
-			bad(AgentSchedule, "%v", err)
-		} else if !sc.Manual {
-			a.Schedule = &sc
-		}
-	}
+	a.Schedule = r.schedule()
 	checks := checksEnv{SampleFiles: DefaultSampleFiles}
-	if read(AgentChecks, false, &checks) && (checks.ReadDataParts < 0 || checks.SampleFiles < 0) {
-		bad(AgentChecks, "counts must not be negative")
+	if r.read(AgentChecks, false, &checks) && (checks.ReadDataParts < 0 || checks.SampleFiles < 0) {
+		r.bad(AgentChecks, "counts must not be negative")
 	}
 	a.CheckParts, a.SampleFiles = checks.ReadDataParts, checks.SampleFiles
 	var repo repositoryEnv
-	if read(AgentRepository, false, &repo) && repo.Type == "" {
-		bad(AgentRepository, "needs a type")
+	if r.read(AgentRepository, false, &repo) && repo.Type == "" {
+		r.bad(AgentRepository, "needs a type")
 	}
 	a.RepositoryType = repo.Type
-	if read(AgentAlerts, false, &a.Alerts) && a.Alerts != nil {
-		if a.Alerts.WebhookURLSecret != "" && a.Alerts.WebhookOn == "" {
-			a.Alerts.WebhookOn = WebhookOnFailure
-		}
+	if r.read(AgentAlerts, false, &a.Alerts) && a.Alerts != nil && a.Alerts.WebhookURLSecret != "" && a.Alerts.WebhookOn == "" {
+		a.Alerts.WebhookOn = WebhookOnFailure
 	}
-	if read(AgentCopies, false, &a.Copies) {
+	if r.read(AgentCopies, false, &a.Copies) {
 		for _, c := range a.Copies {
 			if c.Name == "" || c.PasswordSecret == "" || (c.URL == "") == (c.URLSecret == "") {
-				bad(AgentCopies, "copy %q needs a name, a passwordSecret and one of url and urlSecret", c.Name)
+				r.bad(AgentCopies, "copy %q needs a name, a passwordSecret and one of url and urlSecret", c.Name)
 			}
 		}
 	}
 	restore := restoreEnv{UndoRetention: DefaultUndoRetention().Flags(), LockWait: DefaultLockWait}
-	if read(AgentRestore, false, &restore) && (len(restore.UndoRetention) == 0 || restore.LockWait <= 0) {
-		bad(AgentRestore, "needs an undoRetention and a lockWait above 0")
+	if r.read(AgentRestore, false, &restore) && (len(restore.UndoRetention) == 0 || restore.LockWait <= 0) {
+		r.bad(AgentRestore, "needs an undoRetention and a lockWait above 0")
 	}
 	a.UndoRetention, a.LockWait = restore.UndoRetention, restore.LockWait.Std()
 	switch {
@@ -257,12 +217,62 @@ func ParseAgentEnv(get func(string) string) (AgentConfig, error) {
 	case a.RepositoryURL != "":
 		a.Repository = Redact(a.RepositoryURL)
 	default:
-		bad(ResticRepository, "not set, and not listed as a secret in %s", AgentSecrets)
+		r.bad(ResticRepository, "not set, and not listed as a secret in %s", AgentSecrets)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(r.errs...); err != nil {
 		return a, fmt.Errorf("the backup service's environment is not a valid agent configuration (deploy it again with devopsellence-backup apply):\n%w", err)
 	}
 	return a, nil
+}
+
+// envReader decodes the agent's variables, gathering every problem.
+type envReader struct {
+	get  func(string) string
+	errs []error
+}
+
+func (r *envReader) bad(key, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// read decodes one variable strictly into dst and reports whether it was
+// there and valid; a missing one leaves dst as it is (the default), and is
+// a problem when required.
+func (r *envReader) read(key string, required bool, dst any) bool {
+	v := r.get(key)
+	if v == "" {
+		if required {
+			r.bad(key, "not set")
+		}
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		r.bad(key, "not valid: %v", err)
+		return false
+	}
+	if dec.More() {
+		r.bad(key, "not valid: more than one JSON value")
+		return false
+	}
+	return true
+}
+
+// schedule reads BACKUP_SCHEDULE; nil for a manual one.
+func (r *envReader) schedule() *Schedule {
+	var sc Schedule
+	if !r.read(AgentSchedule, true, &sc) {
+		return nil
+	}
+	if err := sc.runnable(); err != nil {
+		r.bad(AgentSchedule, "%v", err)
+		return nil
+	}
+	if sc.Manual {
+		return nil
+	}
+	return &sc
 }
 
 // checkAgentVersion refuses a configuration this agent does not know: one
@@ -273,7 +283,9 @@ func checkAgentVersion(get func(string) string) error {
 	const older = "run devopsellence-backup apply with the release that matches spec.image: it renders the service's configuration again and deploys it"
 	v := get(AgentVersionKey)
 	if v == "" {
-		for _, k := range unversionedKeys {
+		// Variables only a configuration written before versions had:
+		// they tell an old service from one deployed by hand.
+		for _, k := range []string{"BACKUP_ENVIRONMENT", "BACKUP_HOST", "BACKUP_TAGS"} {
 			if get(k) != "" {
 				return fmt.Errorf("%s: not set: the service was configured by a devopsellence-backup older than this agent (%s is from before configuration versions; this agent reads version %d): %s",
 					AgentVersionKey, k, AgentConfigVersion, older)
