@@ -13,7 +13,7 @@ func TestRestorePointRetentionParsesAndReachesTheAgentOnlyWhenNotTheDefault(t *t
 	}
 	env := es.Agent("id").Env()
 	want := "--keep-last 3 --keep-releases 2 --keep-within 7d"
-	if env[AgentPointRetention] != want {
+	if env[AgentPointRetention] != `["--keep-last","3","--keep-releases","2","--keep-within","7d"]` {
 		t.Errorf("%s = %q, want %q", AgentPointRetention, env[AgentPointRetention], want)
 	}
 	got, err := ParseAgentEnv(func(k string) string { return env[k] })
