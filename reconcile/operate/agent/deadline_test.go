@@ -46,7 +46,7 @@ exec %s "$@"
 `, operate.TagFiles, g.ready, g.release, r.bin.Path)
 	bin := filepath.Join(dir, "restic")
 	must(t, os.WriteFile(bin, []byte(script), 0o755))
-	r.a.restic.Bin = bin
+	r.a.runner.Bin = bin
 	return g
 }
 
