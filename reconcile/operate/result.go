@@ -42,11 +42,29 @@ type Evidence struct {
 	Result          string    `json:"result"`
 	ExitCode        int       `json:"exit_code"`
 	Interrupted     bool      `json:"interrupted"`
-	Steps           []Step    `json:"steps"`
+	// InterruptedBy says what interrupted it (Interrupted* below; empty
+	// from agents before it was recorded).
+	InterruptedBy string `json:"interrupted_by,omitempty"`
+	Steps         []Step `json:"steps"`
 	// Alerts are the pings and webhooks sent about this run. A failed
 	// alert never fails the run.
 	Alerts []Alert `json:"alerts,omitempty"`
 }
+
+// What interrupts a run (Evidence.InterruptedBy).
+const (
+	// InterruptedDeadline: its own deadline (--timeout, or a scheduled
+	// run's).
+	InterruptedDeadline = "deadline"
+	// InterruptedCancel: `agent cancel` (the operator's side sends it when
+	// the operator interrupts a command).
+	InterruptedCancel = "cancel"
+	// InterruptedServiceStop: the service stopped (docker stop, or a deploy
+	// that replaced its container).
+	InterruptedServiceStop = "service_stop"
+	// InterruptedSignal: a signal to the run's own process.
+	InterruptedSignal = "signal"
+)
 
 // Alert is one notification sent about a run.
 type Alert struct {

@@ -187,6 +187,7 @@ type agentRunOptions struct {
 	BackupTimeout time.Duration
 	PruneTimeout  time.Duration
 	CheckTimeout  time.Duration
+	StopGrace     time.Duration
 }
 
 func newAgentRunCmd(f *Factory, runF func(*agentRunOptions) error) *cobra.Command {
@@ -205,6 +206,7 @@ func newAgentRunCmd(f *Factory, runF func(*agentRunOptions) error) *cobra.Comman
 	fl.DurationVar(&o.BackupTimeout, "backup-timeout", 0, "deadline of each scheduled backup (default: spec.schedule.backupTimeout, else "+operate.DefaultTimeout(operate.OpBackup).String()+")")
 	fl.DurationVar(&o.PruneTimeout, "prune-timeout", 0, "deadline of each scheduled prune (default: spec.schedule.pruneTimeout, else "+operate.DefaultTimeout(operate.OpPrune).String()+")")
 	fl.DurationVar(&o.CheckTimeout, "check-timeout", 0, "deadline of each scheduled check (default: spec.schedule.checkTimeout, else "+operate.DefaultTimeout(operate.OpCheck).String()+")")
+	fl.DurationVar(&o.StopGrace, "stop-grace", agent.StopGrace, "how long the platform waits after SIGTERM before it kills the service (devopsellence's node agent: --stop-timeout); runs interrupted by a stop end within it")
 	return cmd
 }
 
@@ -217,6 +219,7 @@ func runAgentScheduler(ctx context.Context, o *agentRunOptions) error {
 		return err
 	}
 	timeouts := agent.Timeouts{operate.OpBackup: o.BackupTimeout, operate.OpPrune: o.PruneTimeout, operate.OpCheck: o.CheckTimeout}
+	a.StopGrace = o.StopGrace
 	return a.Scheduler(ctx, timeouts, o.Clock.After)
 }
 

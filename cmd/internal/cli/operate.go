@@ -177,9 +177,9 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		if out.Result != nil && op != operate.OpStatus && !r.stopped {
 			explained := operate.Explain(op, es, service, out.Result)
 			if out.Result.Interrupted {
-				// The agent stopped at its own deadline.
+				// Not from here: the agent says what stopped it.
 				explained = slices.DeleteFunc(explained, func(f reconcile.Finding) bool { return f.Code == "interrupted" })
-				explained = append(explained, timeoutFinding(op, env, o.Timeout))
+				explained = append(explained, interruptedFinding(op, env, o.Timeout, out))
 			}
 			r.findings = append(r.findings, explained...)
 			if out.Stored != nil && !out.Stored.Stored && out.Result.Failure() == nil {
@@ -309,6 +309,34 @@ func agentOutdated(es spec.EnvSpec, service, version string) reconcile.Finding {
 		NextActions: []reconcile.Action{
 			operate.ApplyAction("set spec.image to the image matching this devopsellence-backup, then deploy it", es.Environment),
 		}}
+}
+
+// interruptedFinding explains a run the agent says was interrupted, not
+// from this side: at its deadline, by the service stopping (a deploy or a
+// docker stop), by someone's `agent cancel`, or by a signal.
+func interruptedFinding(op operate.Op, env string, d time.Duration, out *operate.Outcome) reconcile.Finding {
+	ev := out.Result
+	stored := "no evidence could be stored"
+	if out.Stored != nil && out.Stored.Stored {
+		stored = "the run is recorded as failed (interrupted) in the repository's evidence"
+	}
+	rerun := reconcile.Action{Label: "run it again", Command: operate.Command(op, env)}
+	switch ev.InterruptedBy {
+	case operate.InterruptedServiceStop:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "service_stopped", Environment: env,
+			Message: fmt.Sprintf("%s in %s was interrupted because the backup service stopped: every deploy of the app replaces its container, and docker stop stops it. "+
+				"The agent stopped restic, which released its lock, within the service's stop grace; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	case operate.InterruptedCancel:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "cancelled", Environment: env,
+			Message:     fmt.Sprintf("%s in %s was cancelled in the service (agent cancel): the agent stopped restic, which released its lock; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	case operate.InterruptedSignal:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "interrupted", Environment: env,
+			Message:     fmt.Sprintf("%s in %s was interrupted by a signal to the agent in the service: the agent stopped restic, which released its lock; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	}
+	return timeoutFinding(op, env, d)
 }
 
 func timeoutFinding(op operate.Op, env string, d time.Duration) reconcile.Finding {

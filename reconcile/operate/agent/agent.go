@@ -30,6 +30,9 @@ type Agent struct {
 	Runs    Registry
 	// HTTP sends alerts; nil uses a default client.
 	HTTP Doer
+	// StopGrace is how long the platform waits after asking the service
+	// to stop before it kills it (0: StopGrace).
+	StopGrace time.Duration
 
 	restic *restic.Runner
 	scrub  func(string) string
@@ -133,6 +136,9 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	rec := a.newRecorder(op, o)
 	a.creating = o.Init
 	if err := a.Runs.Register(me); err != nil {
+		if errors.Is(err, ErrStopping) {
+			a.Out.Say("%s: not started: %v", op, err)
+		}
 		if errors.Is(err, ErrCancelled) {
 			// Cancelled before it started: nothing ran, nothing to tell.
 			return a.report(rec, o, true)
@@ -141,6 +147,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	}
 	defer a.Runs.Finish(o.RunID, nil)
 	a.Runs.Sweep(a.Now())
+	parent := ctx
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -163,6 +170,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		return a.report(rec, o, false)
 	case err != nil:
 		// Stopped while waiting: it never started.
+		rec.ev.InterruptedBy = a.interruptedBy(parent, ctx, o.RunID)
 		return a.report(rec, o, true)
 	}
 	defer lock.Release()
@@ -178,7 +186,24 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		a.pingStart(ctx, rec)
 		a.operate(ctx, rec, op, o)
 	}
+	if ctx.Err() != nil {
+		rec.ev.InterruptedBy = a.interruptedBy(parent, ctx, o.RunID)
+	}
 	return a.report(rec, o, ctx.Err() != nil)
+}
+
+// interruptedBy says what ended ctx, the context of run id under parent.
+func (a *Agent) interruptedBy(parent, ctx context.Context, id string) string {
+	_, stopping := a.Runs.Stopping()
+	switch {
+	case parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return operate.InterruptedDeadline
+	case a.Runs.Cancelled(id):
+		return operate.InterruptedCancel
+	case stopping:
+		return operate.InterruptedServiceStop
+	}
+	return operate.InterruptedSignal
 }
 
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
@@ -228,12 +253,12 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if rec.started && ev.Kind != string(operate.OpStatus) {
-		actx, cancel := context.WithTimeout(context.Background(), alertBudget)
+		alerts, wait, grace := a.finishBudget(interrupted)
+		actx, cancel := context.WithTimeout(context.Background(), alerts)
 		a.alert(actx, ev)
 		cancel()
-		wait := evidenceWait
-		if interrupted {
-			wait = evidenceWaitAfter
+		if grace > 0 {
+			a.restic.Grace = grace
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), wait)
 		line.Stored = a.storeEvidence(sctx, rec)

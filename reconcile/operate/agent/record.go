@@ -95,6 +95,8 @@ func (r *recorder) finish(interrupted bool) *operate.Evidence {
 	if interrupted {
 		ev.Interrupted = true
 		ev.Result, ev.ExitCode = operate.ResultFailed, 130
+	} else {
+		ev.InterruptedBy = ""
 	}
 	return ev
 }

@@ -124,11 +124,32 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 	if missing := a.MissingTools(); len(missing) > 0 {
 		return fmt.Errorf("the backup service's image lacks %s, which this environment's backups need: build the image with them (devopsellence-backup image prints a Dockerfile), then devopsellence-backup apply", strings.Join(missing, ", "))
 	}
+	// The runs go on until the service stops: then stopService marks it
+	// stopping, cancels the runs' context and waits for the runs exec'd into the
+	// service too, before process 1 exits and the platform kills the rest.
+	a.Runs.ClearStopping()
+	service := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(service))
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-service.Done():
+			a.stopService(cancel)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		if service.Err() == nil {
+			cancel()
+		}
+		<-stopped
+		a.Out.Say("schedule: stopped")
+	}()
 	sc := a.Config.Schedule
 	a.Out.Say("schedule: %s", sc.Text())
 	if sc == nil {
 		<-ctx.Done()
-		a.Out.Say("schedule: stopped")
 		return nil
 	}
 	next := map[operate.Op]time.Time{}
@@ -179,6 +200,5 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 		case <-after(wait):
 		}
 	}
-	a.Out.Say("schedule: stopped")
 	return nil
 }
