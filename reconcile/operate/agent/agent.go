@@ -41,6 +41,9 @@ type Agent struct {
 	creating bool
 	// copy names the copy the agent reads instead of the primary (UseCopy).
 	copy string
+	// lastPlan is the scheduler's last plan line, said again only when it
+	// changes.
+	lastPlan string
 }
 
 // New reads the agent's configuration from the service's environment.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 // StopGrace is how long the platform lets a stopped service take before
@@ -58,6 +60,33 @@ func (r Registry) Stopping() (Stopping, bool) {
 // stopped and started again keeps its /tmp.
 func (r Registry) ClearStopping() {
 	_ = os.Remove(r.path("stopping.json"))
+}
+
+// SavePlan records the running scheduler's plan.
+func (r Registry) SavePlan(p Plan) error {
+	if err := r.ensure(); err != nil {
+		return err
+	}
+	return writeJSON(r.path("schedule.json"), p)
+}
+
+// Planned is dues with the running scheduler's own plan in place of what
+// the evidence says, for the kinds it plans (none when no scheduler runs in
+// this service).
+func (r Registry) Planned(dues []operate.Due) []operate.Due {
+	var p Plan
+	data, err := os.ReadFile(r.path("schedule.json"))
+	if err != nil || json.Unmarshal(data, &p) != nil || !alive(p.PID) || (p.Ticks != "" && startTicks(p.PID) != p.Ticks) {
+		return dues
+	}
+	for i, d := range dues {
+		for _, n := range p.Next {
+			if n.Kind == d.Kind && n.At != nil {
+				dues[i] = n
+			}
+		}
+	}
+	return dues
 }
 
 // Active lists the runs registered in this service whose process lives.
