@@ -89,6 +89,36 @@ func setSecret(name, service, env string) string {
 	return fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", name, service, env)
 }
 
+// explainLocked explains a step that found the repository locked, from
+// the lock the agent read (older agents say nothing of it): who holds it,
+// and when `restic unlock` (--unlock-stale) can remove it, so that it is
+// not recommended when it cannot.
+func explainLocked(op Op, repo, service, env string, s Step) (string, []Action) {
+	unlock := Command(op, env, "--unlock-stale")
+	host, staleAt := s.Fact("lock_host"), s.Fact("lock_stale_at")
+	kind := "a shared"
+	if s.Fact("lock_exclusive") == "true" {
+		kind = "an exclusive"
+	}
+	switch {
+	case host == "" || staleAt == "":
+		return fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op),
+			[]Action{{Label: "remove a stale lock and retry", Command: unlock}}
+	case s.Fact("lock_here") == "true":
+		return fmt.Sprintf("the repository at %s is locked, so %s could not start: restic (pid %s) in this service holds %s lock made at %s. If it still runs, wait for it; once it is gone, `restic unlock` removes the lock",
+				repo, op, s.Fact("lock_pid"), kind, s.Fact("lock_created")),
+			[]Action{{Label: "once that restic is gone, remove its lock and retry", Command: unlock}}
+	}
+	return fmt.Sprintf("the repository at %s is locked, so %s could not start: restic on host %s (pid %s) holds %s lock made at %s. That host is not this service's container: "+
+			"a container of this service that a deploy replaced or a kill stopped leaves such a lock, and so does another app's restic on the same repository. "+
+			"restic calls another host's lock stale only 30 minutes after its last refresh, at %s (a running restic refreshes it every 5 minutes): `restic unlock` (--unlock-stale) removes it then, not before. The scheduled runs retry by themselves",
+			repo, op, host, s.Fact("lock_pid"), kind, s.Fact("lock_created"), staleAt),
+		[]Action{
+			{Label: "after " + staleAt + ", remove it and retry", Command: unlock},
+			{Label: "see every lock", Command: ExecRestic(service, env, "--no-lock", "list", "locks")},
+		}
+}
+
 // explainStep says what failed in one step and gives the actions that fix
 // that cause (not "run it again" when a rerun cannot help).
 func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
@@ -115,8 +145,7 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 			rerun,
 		}
 	case "locked":
-		f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op)
-		f.NextActions = []Action{{Label: "remove a stale lock and retry", Command: Command(op, env, "--unlock-stale")}}
+		f.Message, f.NextActions = explainLocked(op, repo, service, env, s)
 	case "service_env":
 		f.NextActions = []Action{ApplyAction("deploy the backup service with its secrets", env)}
 	case "bad_url":

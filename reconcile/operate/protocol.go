@@ -108,6 +108,12 @@ func CancelArgv(id string, wait time.Duration) []string {
 	return []string{AgentCommand, "agent", "cancel", "--json", "--run-id", id, "--wait", wait.String()}
 }
 
+// LocksArgv asks the agent which locks the repository holds, and which
+// container it answers from.
+func LocksArgv() []string {
+	return []string{AgentCommand, "agent", "locks", "--json"}
+}
+
 // VersionArgv asks the agent for its version and the tools it lacks.
 func VersionArgv() []string {
 	return []string{AgentCommand, "agent", "version", "--json"}
@@ -128,6 +134,8 @@ type Line struct {
 	// Browse is what snapshots, ls and find read; Plan a restore's plan.
 	Browse *Browse      `json:"browse,omitempty"`
 	Plan   *RestorePlan `json:"plan,omitempty"`
+	// Locks is what `agent locks` read.
+	Locks *LockReport `json:"locks,omitempty"`
 }
 
 // Line types.
@@ -137,7 +145,34 @@ const (
 	LineResult   = "result"
 	LineVersion  = "version"
 	LineCancel   = "cancel"
+	LineLocks    = "locks"
 )
+
+// LockReport is what `agent locks` answers: the repository's locks, and
+// the service it answers from (its container's host name, and when the
+// container's process 1 started).
+type LockReport struct {
+	Container      string     `json:"container"`
+	ServiceStarted *time.Time `json:"service_started,omitempty"`
+	Locks          []LockInfo `json:"locks"`
+	// Error is why the locks could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// LockInfo is one restic lock in the repository.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Exclusive bool      `json:"exclusive"`
+	Created   time.Time `json:"created"`
+	// StaleAt is when restic calls it stale on any host: 30 minutes after
+	// its last refresh.
+	StaleAt time.Time `json:"stale_at"`
+	// Here is set for a lock made in the answering container: restic calls
+	// it stale as soon as its process is gone.
+	Here bool `json:"here"`
+}
 
 // Progress is how far a step is, from restic's status lines, at most once
 // a second.

@@ -206,6 +206,8 @@ type Outcome struct {
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
+	// Locks is what `agent locks` read.
+	Locks *LockReport
 	// NotAnAgent is set when the service's image has no agent.
 	NotAnAgent bool
 	// BadLines counts machine lines that could not be decoded.
@@ -254,6 +256,8 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
 		o.Browse, o.Plan = l.Browse, l.Plan
+	case LineLocks:
+		o.Locks = l.Locks
 	case LineCancel:
 		o.Cancel = l.Cancel
 		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {

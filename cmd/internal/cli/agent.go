@@ -95,7 +95,7 @@ EXIT STATUS
 	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
 		cmd.AddCommand(newAgentOpCmd(f, op, nil))
 	}
-	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil))
+	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil), newAgentLocksCmd(f, nil))
 	cmd.AddCommand(agentRecoveryCommands(f)...)
 	return cmd
 }
@@ -306,4 +306,41 @@ func isAgentExit(err error) (int, bool) {
 		return e.code, true
 	}
 	return 0, false
+}
+
+func newAgentLocksCmd(f *Factory, runF func(*agentOptions) error) *cobra.Command {
+	o := new(newAgentOptions(f))
+	cmd := &cobra.Command{
+		Use:   "locks",
+		Short: "List the repository's restic locks, who holds each, and when restic calls it stale",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentLocks)
+		},
+	}
+	o.addFlags(cmd, 0, "")
+	return cmd
+}
+
+func runAgentLocks(ctx context.Context, o *agentOptions) error {
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	rep := a.Locks(ctx)
+	a.Out.Line(operate.Line{Type: operate.LineLocks, Locks: &rep, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
+	if !o.JSON {
+		for _, l := range rep.Locks {
+			a.Out.Say("%s: %s", l.ID[:min(8, len(l.ID))], agent.LockText(l, o.Clock.Now()))
+		}
+		if len(rep.Locks) == 0 && rep.Error == "" {
+			a.Out.Say("the repository holds no lock")
+		}
+	}
+	if rep.Error != "" {
+		a.Out.Say("cannot read the repository's locks: %s", rep.Error)
+		return exitWith(1)
+	}
+	return nil
 }

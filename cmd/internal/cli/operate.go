@@ -150,6 +150,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		}
 		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
+		began := o.Now()
 		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1)})
 		live.end()
 		r := envRun{env: env, outcome: out}
@@ -168,6 +169,9 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 			})
 		case out.NotAnAgent:
 			r.findings = append(r.findings, agentMissing(es, service))
+		case out.Result == nil && out.Status == nil && out.ExitCode > 128:
+			// Killed by a signal: ask the service what became of it.
+			r.findings = append(r.findings, killedFinding(op, env, service, out, began, askLocks(ctx, ex, env, service)))
 		case out.Result == nil && out.Status == nil:
 			r.findings = append(r.findings, noAnswer(op, es, service, out))
 		}

@@ -82,6 +82,11 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 	switch class(err) {
 	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword):
 		rec.repoUnusable = true
+	case string(restic.ClassLocked):
+		// Who holds it, and when restic lets it go: the step says so.
+		if ctx.Err() == nil {
+			rec.lock = a.blockingLock(ctx)
+		}
 	}
 	return err
 }
