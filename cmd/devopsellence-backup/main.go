@@ -13,6 +13,10 @@ import (
 )
 
 func main() {
+	// The backup service's process 1 only forwards signals and reaps.
+	if code, ok := cli.Init(os.Args[1:], os.Environ()); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], iostreams.System(os.Environ()), os.Environ())
 	stop()

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -227,6 +228,8 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			}
 		}
 		wait := max(wake.Sub(a.Now()), time.Second)
+		// Idle until then: give back what the runs used.
+		debug.FreeOSMemory()
 		select {
 		case <-ctx.Done():
 		case <-after(wait):
