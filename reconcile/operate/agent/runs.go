@@ -28,6 +28,8 @@ import (
 //	runs/ID.json        a running run: pid, operation, start
 //	runs/ID.cancel      asked to stop; a run that finds it at start never starts
 //	runs/ID.result      the run's result line, read by `agent cancel`
+//	stopping.json       the service is stopping: runs must end by its deadline
+//	schedule.json       the running scheduler's next runs, which status shows
 
 // Registry is the run folder.
 type Registry struct {

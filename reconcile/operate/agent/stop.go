@@ -35,6 +35,7 @@ type Stopping struct {
 	At       time.Time `json:"at"`
 	Deadline time.Time `json:"deadline"`
 	PID      int       `json:"pid"`
+	Ticks    string    `json:"ticks,omitempty"`
 }
 
 // MarkStopping records that the service stops, with its deadline.
@@ -42,6 +43,7 @@ func (r Registry) MarkStopping(s Stopping) error {
 	if err := r.ensure(); err != nil {
 		return err
 	}
+	s.Ticks = startTicks(s.PID)
 	return writeJSON(r.path("stopping.json"), s)
 }
 
@@ -53,7 +55,7 @@ func (r Registry) Stopping() (Stopping, bool) {
 	if err != nil || json.Unmarshal(data, &s) != nil {
 		return s, false
 	}
-	return s, alive(s.PID)
+	return s, alive(s.PID) && (s.Ticks == "" || startTicks(s.PID) == s.Ticks)
 }
 
 // ClearStopping removes the mark of an earlier stop: a container that was
