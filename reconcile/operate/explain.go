@@ -104,6 +104,10 @@ func explainLocked(op Op, repo, service, env string, s Step) (string, []Action) 
 	case host == "" || staleAt == "":
 		return fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op),
 			[]Action{{Label: "remove a stale lock and retry", Command: unlock}}
+	case s.Fact("lock_stale") == "true":
+		return fmt.Sprintf("the repository at %s is locked, so %s could not start, by %s lock that restic calls stale (made at %s by restic on host %s, pid %s, which is gone, or over 30 minutes ago): --unlock-stale runs `restic unlock`, which removes only stale locks, then tries once more",
+				repo, op, kind, s.Fact("lock_created"), host, s.Fact("lock_pid")),
+			[]Action{{Label: "remove the stale lock and retry", Command: unlock}}
 	case s.Fact("lock_here") == "true":
 		return fmt.Sprintf("the repository at %s is locked, so %s could not start: restic (pid %s) in this service holds %s lock made at %s. If it still runs, wait for it; once it is gone, `restic unlock` removes the lock",
 				repo, op, s.Fact("lock_pid"), kind, s.Fact("lock_created")),

@@ -20,7 +20,9 @@ func TestALockedStepRecommendsUnlockingOnlyWhenResticCanRemoveTheLock(t *testing
 		says        string
 	}{
 		{"an agent that says nothing of the lock", nil, "remove a stale lock and retry", "--unlock-stale runs `restic unlock`"},
-		{"this container's lock", map[string]any{"lock_host": "c0ffee", "lock_pid": 41.0, "lock_here": true, "lock_exclusive": true,
+		{"this container's lock, its process gone", map[string]any{"lock_host": "c0ffee", "lock_pid": 41.0, "lock_here": true, "lock_stale": true, "lock_exclusive": true,
+			"lock_created": "2026-12-06T10:00:00Z", "lock_stale_at": "2026-12-06T10:30:00Z"}, "remove the stale lock and retry", "an exclusive lock that restic calls stale"},
+		{"this container's lock, its process running", map[string]any{"lock_host": "c0ffee", "lock_pid": 41.0, "lock_here": true, "lock_stale": false, "lock_exclusive": true,
 			"lock_created": "2026-12-06T10:00:00Z", "lock_stale_at": "2026-12-06T10:30:00Z"}, "once that restic is gone", "restic (pid 41) in this service holds an exclusive lock"},
 		{"another host's lock", map[string]any{"lock_host": "deadbeef", "lock_pid": 7.0, "lock_here": false, "lock_exclusive": false,
 			"lock_created": "2026-12-06T10:00:00Z", "lock_stale_at": "2026-12-06T10:30:00Z"}, "after 2026-12-06T10:30:00Z", "restic on host deadbeef (pid 7) holds a shared lock"},

@@ -172,6 +172,9 @@ type LockInfo struct {
 	// Here is set for a lock made in the answering container: restic calls
 	// it stale as soon as its process is gone.
 	Here bool `json:"here"`
+	// Stale says restic calls it stale now (so `restic unlock` removes it):
+	// made here by a process that is gone, or past StaleAt.
+	Stale bool `json:"stale"`
 }
 
 // Progress is how far a step is, from restic's status lines, at most once

@@ -76,9 +76,10 @@ func killedFinding(op operate.Op, env, service string, out *operate.Outcome, beg
 				b.WriteString("; ")
 			}
 			b.WriteString(agent.LockText(l, now))
-			if l.Here || !now.Before(l.StaleAt) {
+			switch {
+			case l.Stale:
 				clearNow = true
-			} else {
+			case !l.Here:
 				later = append(later, l.StaleAt)
 			}
 		}

@@ -45,9 +45,14 @@ func serviceStarted() *time.Time {
 	return nil
 }
 
-func lockInfo(l restic.Lock, here string) operate.LockInfo {
-	return operate.LockInfo{ID: l.ID, Host: l.Hostname, PID: l.PID, Exclusive: l.Exclusive, Created: l.Time.UTC(),
+// lockInfo describes l, as restic judges it from this container (host
+// name here): stale when its process is gone from this host, or when it is
+// older than restic.StaleAfter.
+func lockInfo(l restic.Lock, here string, now time.Time) operate.LockInfo {
+	li := operate.LockInfo{ID: l.ID, Host: l.Hostname, PID: l.PID, Exclusive: l.Exclusive, Created: l.Time.UTC(),
 		StaleAt: l.StaleAt().UTC(), Here: l.Hostname == here}
+	li.Stale = !now.Before(li.StaleAt) || li.Here && !alive(l.PID)
+	return li
 }
 
 // Locks is `agent locks`: the repository's locks, read without a lock,
@@ -59,7 +64,7 @@ func (a *Agent) Locks(ctx context.Context) operate.LockReport {
 		rep.Error = message(err)
 	}
 	for _, l := range locks {
-		rep.Locks = append(rep.Locks, lockInfo(l, rep.Container))
+		rep.Locks = append(rep.Locks, lockInfo(l, rep.Container, a.Now()))
 	}
 	return rep
 }
@@ -78,7 +83,7 @@ func (a *Agent) blockingLock(ctx context.Context) *operate.LockInfo {
 			best = l
 		}
 	}
-	li := lockInfo(best, hostname())
+	li := lockInfo(best, hostname(), a.Now())
 	return &li
 }
 
@@ -90,10 +95,12 @@ func LockText(l operate.LockInfo, now time.Time) string {
 	}
 	who := fmt.Sprintf("restic on host %s (pid %d) holds a %s lock made at %s", l.Host, l.PID, kind, l.Created.Format(time.RFC3339))
 	switch {
-	case !now.Before(l.StaleAt):
+	case l.Stale && l.Here && now.Before(l.StaleAt):
+		return who + " in this container, and that process is gone: restic calls the lock stale, and --unlock-stale removes it"
+	case l.Stale:
 		return who + ", older than 30 minutes: restic calls it stale, and --unlock-stale removes it"
 	case l.Here:
-		return who + " in this container: restic calls it stale once that process is gone, and --unlock-stale removes it then"
+		return who + " in this container, where that process still runs: restic calls the lock stale once it is gone, and --unlock-stale removes it then"
 	}
 	return who + ": another host's lock (a container this service ran before a deploy replaced or a kill stopped it, or another app's restic), which restic calls stale only 30 minutes after its last refresh, at " +
 		l.StaleAt.Format(time.RFC3339) + "; --unlock-stale cannot remove it before, and a running restic keeps refreshing it"

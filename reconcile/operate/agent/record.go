@@ -57,7 +57,7 @@ func (s *stepRun) fact(key string, v any) {
 func (s *stepRun) done(result string, exit *int, class, message string) {
 	if l := s.r.lock; class == "locked" && l != nil {
 		s.r.lock = nil
-		s.facts["lock_host"], s.facts["lock_pid"], s.facts["lock_exclusive"], s.facts["lock_here"] = l.Host, l.PID, l.Exclusive, l.Here
+		s.facts["lock_host"], s.facts["lock_pid"], s.facts["lock_exclusive"], s.facts["lock_here"], s.facts["lock_stale"] = l.Host, l.PID, l.Exclusive, l.Here, l.Stale
 		s.facts["lock_created"], s.facts["lock_stale_at"] = l.Created.Format(time.RFC3339), l.StaleAt.Format(time.RFC3339)
 		message = LockText(*l, s.r.now()) + ". " + message
 	}
