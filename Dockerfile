@@ -21,9 +21,9 @@
 # The legacy builder (no BuildKit) also needs --build-arg TARGETARCH=amd64.
 
 ARG RESTIC_VERSION=0.18.1
-# pg_dump must be at least the server's major version: 17 dumps every
-# server from 9.2 to 17.
-ARG POSTGRES_CLIENT=17
+# pg_dump must be at least the server's major version: 18 dumps every
+# server from 9.2 to 18 (postgres:latest is 18).
+ARG POSTGRES_CLIENT=18
 ARG BASE_IMAGE=debian:bookworm-slim
 ARG RESTIC_IMAGE=restic/restic:${RESTIC_VERSION}
 

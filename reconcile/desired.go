@@ -57,6 +57,13 @@ func PlaintextRef(name string) string { return "devopsellence://plaintext/" + na
 
 // Desire derives the desired state from the spec and the app.
 func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
+	return DesireRotating(b, app, specFile, "")
+}
+
+// DesireRotating is Desire while the secret rotating is being rotated:
+// every environment that uses it also gets its next value, as
+// spec.RotationSecret(rotating), from the secret of that name.
+func DesireRotating(b *spec.Backup, app *App, specFile, rotating string) (*Desired, error) {
 	svc := b.ServiceName()
 	d := &Desired{
 		Service:  svc,
@@ -84,6 +91,9 @@ func Desire(b *spec.Backup, app *App, specFile string) (*Desired, error) {
 		covered[e] = true
 		es := b.ForEnvironment(e, app.Project)
 		problems = append(problems, resolveServers(b, app, svc, &es)...)
+		if rotating != "" && slices.Contains(es.SecretNames(), rotating) {
+			es.Rotating = rotating
+		}
 		d.Envs[e] = es
 		d.Refs[e] = refs(es)
 		full[e] = serviceBlock(es, spec.AppID(app.Project, b.Metadata.Name), d.Refs[e])

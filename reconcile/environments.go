@@ -125,7 +125,7 @@ func unknownEnvironment(d *Desired, o *Observed, env string) Finding {
 		f.Message += fmt.Sprintf("; did you mean %q?", near)
 		f.NextActions = append(f.NextActions, Action{Label: fmt.Sprintf("write %q in spec.environments of %s", near, d.SpecFile), Command: "devopsellence-backup plan"})
 	}
-	f.NextActions = append(f.NextActions, Action{Label: "or, for a new environment, attach a node to it first", Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)})
+	f.NextActions = append(f.NextActions, Action{Label: "or, for a new environment, attach a node to it first", Command: fmt.Sprintf("devopsellence node attach <node> --env %s", env)})
 	return f
 }
 

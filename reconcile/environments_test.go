@@ -151,7 +151,7 @@ func TestAnEnvironmentDevopsellenceDoesNotKnowIsAnErrorWithTheLikelyName(t *test
 	// Far from every known name: no guess, but the way to make it known.
 	b = specDoc(t, "  image: restic/restic:0.18.1\n  environments: [qa]\n  volumes: [{name: app_storage}]\n  repository: {url: \"s3:s3.amazonaws.com/app\"}\n")
 	f := findings(plan(t, b, appYAML, nodesIn("production", "staging")), reconcile.CodeUnknownEnv)
-	if len(f) != 1 || strings.Contains(f[0].Message, "did you mean") || f[0].NextActions[0].Command != "DEVOPSELLENCE_ENVIRONMENT=qa devopsellence node attach <node>" {
+	if len(f) != 1 || strings.Contains(f[0].Message, "did you mean") || f[0].NextActions[0].Command != "devopsellence node attach <node> --env qa" {
 		t.Errorf("qa = %+v", f)
 	}
 	// A node attached to it makes it known.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/finding"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // Observed is what devopsellence-backup saw of the app.
@@ -247,7 +248,9 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 		})
 	}
 	p.Findings = append(p.Findings, imageFindings(d)...)
+	p.Findings = append(p.Findings, repositoryFindings(d)...)
 	p.Findings = append(p.Findings, serverFindings(d)...)
+	p.Findings = append(p.Findings, clientFindings(d, o.App)...)
 	envFindings, unknown := environmentFindings(d, o, eff)
 	p.Findings = append(p.Findings, envFindings...)
 	p.Findings = append(p.Findings, nodeFindings(d, o, unknown)...)
@@ -328,11 +331,8 @@ func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 			if slices.Contains(d.Covered, env) {
 				out = append(out, Finding{
 					Severity: SeverityError, Code: CodeNoNode, Environment: env,
-					Message: fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
-					NextActions: []Action{
-						{Label: "attach a node to " + env, Command: fmt.Sprintf("DEVOPSELLENCE_ENVIRONMENT=%s devopsellence node attach <node>", env)},
-						{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
-					},
+					Message:     fmt.Sprintf("no node is attached to %s of this app, so devopsellence cannot deploy it (a node attached to another app in the same state home does not count)", env),
+					NextActions: NoNodeActions(env),
 				})
 			}
 			continue
@@ -354,6 +354,17 @@ func nodeFindings(d *Desired, o *Observed, unknown map[string]bool) []Finding {
 	return out
 }
 
+// NoNodeActions are the ways to give env a node: attach one this machine
+// already knows, or create one (labelled worker, which the backup service
+// needs) and attach it in the same step.
+func NoNodeActions(env string) []Action {
+	return []Action{
+		{Label: "attach a node this machine knows to " + env, Command: fmt.Sprintf("devopsellence node attach <node> --env %s", env)},
+		{Label: "or create a node and attach it", Command: fmt.Sprintf("devopsellence node create <node> --host <host> --user root --ssh-key <key> --labels web,worker --attach --env %s", env)},
+		{Label: "see the nodes on this machine", Command: "devopsellence node list --all"},
+	}
+}
+
 // WithWorker returns labels plus worker, sorted, without duplicates.
 func WithWorker(labels []string) []string {
 	set := map[string]bool{"worker": true}
@@ -368,6 +379,42 @@ func WithWorker(labels []string) []string {
 	return out
 }
 
+// CodeRepositoryOnNode: the only repository is a folder on the node that
+// runs the app, so losing the node loses the backups with it.
+const CodeRepositoryOnNode = "repository_on_node"
+
+// repositoryFindings warn when an environment's backups all live on the
+// node itself: a local repository (a volume or a host path on the node)
+// and no copy anywhere else.
+func repositoryFindings(d *Desired) []Finding {
+	var out []Finding
+	for _, env := range d.Covered {
+		es := d.Envs[env]
+		local := es.Repository.LocalPath()
+		if local == "" || slices.ContainsFunc(es.Copies, func(c spec.Copy) bool { return c.Repository.LocalPath() == "" }) {
+			continue
+		}
+		out = append(out, Finding{
+			Severity: SeverityWarning, Code: CodeRepositoryOnNode, Environment: env,
+			Message: fmt.Sprintf("the repository of %s is %s on the node that runs the app (volume %s), and no copy is elsewhere: losing the node loses the app and its backups together. "+
+				"Add a copy off the node (spec.copies, e.g. s3: or b2:), or use a remote repository", env, local, es.Repository.Volume),
+			NextActions: []Action{{Label: "add a copy off the node to spec.copies, then apply and copy", Command: "devopsellence-backup copy --init --env " + env}},
+		})
+	}
+	return out
+}
+
+// ResticImage reports restic's own image (restic/restic, from any
+// registry, any tag), which the backup guide's hand-written service runs:
+// it has restic but no devopsellence-backup agent.
+func ResticImage(img string) bool {
+	repo, _, _ := strings.Cut(img, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	return repo == "restic/restic" || strings.HasSuffix(repo, "/restic/restic")
+}
+
 // imageFindings warn, before anything is deployed, about an image known to
 // lack the devopsellence-backup agent: restic's own, which the backup
 // guide's hand-written service runs. The service's command would not start.
@@ -376,11 +423,7 @@ func imageFindings(d *Desired) []Finding {
 	seen := map[string]bool{}
 	for _, env := range d.Covered {
 		img := d.Envs[env].Image
-		repo, _, _ := strings.Cut(img, "@")
-		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-			repo = repo[:i]
-		}
-		if seen[img] || !(repo == "restic/restic" || strings.HasSuffix(repo, "/restic/restic")) {
+		if seen[img] || !ResticImage(img) {
 			continue
 		}
 		seen[img] = true

@@ -192,8 +192,11 @@ func TestPlanFindsEnvironmentsWithoutAWorkerNode(t *testing.T) {
 	for _, f := range p.Findings {
 		if f.Code == "no_node_attached" {
 			n++
-			if !strings.Contains(f.NextActions[0].Command, "DEVOPSELLENCE_ENVIRONMENT="+f.Environment+" devopsellence node attach") {
+			if f.NextActions[0].Command != "devopsellence node attach <node> --env "+f.Environment {
 				t.Errorf("attach fix = %q", f.NextActions[0].Command)
+			}
+			if len(f.NextActions) < 2 || !strings.HasPrefix(f.NextActions[1].Command, "devopsellence node create <node> ") || !strings.HasSuffix(f.NextActions[1].Command, " --labels web,worker --attach --env "+f.Environment) {
+				t.Errorf("no node create fix: %v", f.NextActions)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/spec"
@@ -138,6 +139,69 @@ func family(engine string) string {
 		return spec.EngineMySQL
 	}
 	return engine
+}
+
+// CodeClientTooOld: a database service's image tag names a server newer
+// than the official image's client.
+const CodeClientTooOld = "client_older_than_server"
+
+// clientFindings warn before the first dump fails: a PostgreSQL service
+// whose image tag names a major version newer than the backup image's
+// pg_dump, which refuses a newer server outright. The agent checks the
+// real versions before each dump.
+func clientFindings(d *Desired, app *App) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for _, env := range d.Covered {
+		es := d.Envs[env]
+		for _, db := range es.Databases {
+			if db.Service == "" || app == nil {
+				continue
+			}
+			svc, ok := app.ServiceIn(env, db.Service)
+			if !ok {
+				continue
+			}
+			major, ok := tagMajor(svc.Image)
+			if !ok {
+				continue
+			}
+			// Only pg_dump refuses a newer server; mariadb-dump dumps newer
+			// servers, and the agent names both versions if a dump fails.
+			client, tool, pkg := spec.PostgresClientMajor, "pg_dump", fmt.Sprintf("postgresql-client-%d", major)
+			if db.Engine != spec.EnginePostgres || major <= client || seen[svc.Image+db.Name] {
+				continue
+			}
+			seen[svc.Image+db.Name] = true
+			out = append(out, Finding{
+				Severity: SeverityWarning, Code: CodeClientTooOld, Environment: env,
+				Message: fmt.Sprintf("db:%s: service %s runs %s (%s %d), newer than the backup image's %s (%d in the official image): "+
+					"pg_dump refuses to dump a newer server, so every backup of it would fail. The agent checks the versions before each dump", db.Name, db.Service, svc.Image, db.Engine, major, tool, client),
+				NextActions: []Action{{Label: "build a backup image with " + pkg + " and set spec.image to it", Command: "devopsellence-backup image --env " + env}},
+			})
+		}
+	}
+	return out
+}
+
+// tagMajor reads the major version an image's tag names: postgres:18,
+// postgres:18.1-alpine, postgis/postgis:17-3.5 (not latest, nor a digest).
+func tagMajor(image string) (int, bool) {
+	ref, _, _ := strings.Cut(image, "@")
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || i < strings.LastIndex(ref, "/") {
+		return 0, false
+	}
+	tag := ref[i+1:]
+	end := 0
+	for end < len(tag) && tag[end] >= '0' && tag[end] <= '9' {
+		end++
+	}
+	if end == 0 || end > 3 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(tag[:end])
+	return n, err == nil
 }
 
 // serverFindings says, for each live-data volume, why it is not backed up

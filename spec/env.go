@@ -45,6 +45,10 @@ type EnvSpec struct {
 	Freshness   Freshness
 
 	Copies []Copy
+	// Rotating names a secret being rotated (rotate-secret; never set from
+	// a file): its next value reaches the service as RotationSecret(name),
+	// next to the current one.
+	Rotating string
 	// Exclude are the spec's exclude patterns; ExcludePatterns resolves
 	// them together with the volumes' own.
 	Exclude       []string
@@ -167,6 +171,10 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	return e
 }
 
+// RotationSecret is the secret that carries the next value of name to the
+// service while rotate-secret rotates it.
+func RotationSecret(name string) string { return name + "_NEXT" }
+
 // SecretNames lists every secret the backup service needs, in a stable order:
 // RESTIC_PASSWORD, RESTIC_REPOSITORY when the URL is secret, the repository
 // credentials, then each database's urlSecret or passwordSecret, then each
@@ -205,6 +213,9 @@ func (e EnvSpec) SecretNames() []string {
 			names = append(names, c.PasswordSecret)
 		}
 		names = append(names, c.Repository.CredentialSecrets()...)
+	}
+	if e.Rotating != "" {
+		names = append(names, RotationSecret(e.Rotating))
 	}
 	var out []string
 	for _, n := range names {

@@ -16,6 +16,11 @@ func NetworkAlias(service string) string {
 	return string(b)
 }
 
+// PostgresClientMajor is the major version of pg_dump in the official
+// backup image (the Dockerfile at the repository's root; a test holds them
+// equal): it dumps servers of its major and older, down to 9.2.
+const PostgresClientMajor = 18
+
 // DefaultPort is the port the official image of engine listens on.
 func DefaultPort(engine string) int {
 	switch engine {

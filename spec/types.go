@@ -138,6 +138,10 @@ type Database struct {
 	URLSecret string `json:"urlSecret,omitempty"`
 	// Path is the sqlite file inside a backed-up volume, as the backup service sees it.
 	Path string `json:"path,omitempty"`
+	// Optional (sqlite only) says the file may not exist yet: the app
+	// creates it when it first needs it (Rails' production_cache). Until
+	// a backup of it exists, a missing file is a note, not a failure.
+	Optional bool `json:"optional,omitempty"`
 	// Format is the postgres dump format: custom (pg_dump -Fc -Z0, the
 	// default) or plain SQL. Both stay uncompressed so restic can dedup them.
 	Format string `json:"format,omitempty"`

@@ -251,6 +251,9 @@ func (c *checker) databases(dbs []Database, dirs []string) {
 		if d.Engine != EngineCommand {
 			c.noCommand(p, d)
 		}
+		if d.Optional && d.Engine != EngineSQLite && d.Engine != "" {
+			c.add(p+".optional", "only for sqlite: a file the app may not have created yet; a %s server is always there to dump", d.Engine)
+		}
 	}
 }
 

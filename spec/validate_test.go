@@ -119,6 +119,9 @@ func TestParseRejects(t *testing.T) {
 			file + "18: spec.databases[2].urlSecret: RESTIC_PASSWORD is always added by devopsellence-backup: leave it out here",
 			file + "21: spec.databases[3].urlSecret: BACKUP_DB is managed by devopsellence-backup",
 		}},
+		{"optional on a server database", base + "  databases:\n    - name: a\n      engine: postgres\n      urlSecret: DATABASE_URL\n      optional: true\n", []string{
+			file + "13: spec.databases[0].optional: only for sqlite: a file the app may not have created yet; a postgres server is always there to dump",
+		}},
 		{"sqlite databases", base + "  paths: [/srv]\n  databases:\n    - name: a\n      engine: sqlite\n    - name: b\n      engine: sqlite\n      urlSecret: DB_URL\n      path: srv/b.db\n    - name: c\n      engine: sqlite\n      path: /var/c.db\n    - name: d\n      engine: sqlite\n      path: /srv\n", []string{
 			file + "11: spec.databases[0].path: required for sqlite: the database file as the backup service sees it",
 			file + "15: spec.databases[1].urlSecret: not for sqlite: set path to the database file instead",

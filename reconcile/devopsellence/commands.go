@@ -58,6 +58,14 @@ func (c *Client) SetSecret(ctx context.Context, env, service, name string, value
 	})
 }
 
+// DeleteSecret removes a stored secret (`secret delete`). devopsellence
+// also drops the service's secret_ref of that name, rewriting
+// devopsellence.yml, so it is called only once no ref names it.
+func (c *Client) DeleteSecret(ctx context.Context, env, service, name string) error {
+	_, err := c.run(ctx, call{name: "secret delete", args: []string{"secret", "delete", name, "--service", service, "--env", env}})
+	return err
+}
+
 // SetSecretOnePassword records a 1Password reference; no value is involved.
 func (c *Client) SetSecretOnePassword(ctx context.Context, env, service, name, ref string) (reconcile.SetResult, error) {
 	return c.set(ctx, call{

@@ -53,6 +53,10 @@ func ToolMissing(env, image, service string, missing []string) Finding {
 func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 	var out []Finding
 	for _, s := range ev.Steps {
+		if s.Result == ResultSkipped && s.Error == ClassNotCreatedYet {
+			out = append(out, Finding{Severity: SeverityInfo, Code: ClassNotCreatedYet, Environment: es.Environment, Message: s.Name + ": " + s.Message})
+			continue
+		}
 		if s.Result != ResultFailed && s.Result != ResultPartial || s.Error == "interrupted" {
 			continue
 		}
@@ -190,6 +194,11 @@ func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
 	case "busy":
 		f.Message = fmt.Sprintf("%s: %s; runs in one service wait for each other", s.Name, s.Message)
 		f.NextActions = []Action{{Label: "see what runs and when it started", Command: Command(OpStatus, env)}, {Label: "run it again when that run is done", Command: Command(op, env)}}
+	case "client_too_old":
+		f.NextActions = []Action{
+			{Label: "print a Dockerfile for a backup image with a current client", Command: Command("image", env)},
+			ApplyAction("set spec.image to that image (or the official image of a current release), then deploy it", env),
+		}
 	case "source_missing":
 		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
 	case "no_snapshot":

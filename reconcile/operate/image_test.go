@@ -35,8 +35,8 @@ func TestTheOfficialImagePinsItsToolsAndRunsTheAgentTheServiceCommandNames(t *te
 	if got := argValue(t, df, "RESTIC_VERSION"); got != ResticVersion {
 		t.Errorf("Dockerfile pins restic %s, the tool says %s", got, ResticVersion)
 	}
-	if pg, err := strconv.Atoi(argValue(t, df, "POSTGRES_CLIENT")); err != nil || pg < 17 {
-		t.Errorf("pg_dump %v is older than current PostgreSQL servers (17)", pg)
+	if pg, err := strconv.Atoi(argValue(t, df, "POSTGRES_CLIENT")); err != nil || pg != spec.PostgresClientMajor || pg < 18 {
+		t.Errorf("the image's pg_dump is %v: want %d (spec.PostgresClientMajor), at least the current PostgreSQL major (18, postgres:latest)", pg, spec.PostgresClientMajor)
 	}
 	// What it pulls are build arguments (the end-to-end suite builds it
 	// without Docker Hub), with the official sources as defaults.

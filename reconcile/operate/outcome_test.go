@@ -89,3 +89,19 @@ func TestDockerfileHoldsExactlyTheClientsTheSpecNeeds(t *testing.T) {
 		t.Errorf("sqlite only, no release:\n%s", d)
 	}
 }
+
+func TestProgressTextLeavesOutWhatResticDoesNotKnowYet(t *testing.T) {
+	for _, tc := range []struct {
+		p    Progress
+		want string
+	}{
+		{Progress{Step: "files", Percent: 42, BytesDone: 3 << 20, BytesTotal: 10 << 20, FilesDone: 3, FilesTotal: 9, ETASeconds: 180}, "files: 42.0%, 3.0 MiB of 10.0 MiB, 3 of 9 files, ETA 3m"},
+		{Progress{Step: "files", Percent: 5, BytesDone: 1 << 20, BytesTotal: 20 << 20, FilesDone: 1, FilesTotal: 0}, "files: 5.0%, 1.0 MiB of 20.0 MiB, 1 files"},
+		{Progress{Step: "db:primary", BytesDone: 18 << 20}, "db:primary: 18.0 MiB so far"},
+		{Progress{Step: "files", Percent: 100, BytesDone: 10, BytesTotal: 10, FilesDone: 1, FilesTotal: 1, ETASeconds: 0}, "files: 100.0%, 10 B of 10 B, 1 of 1 files"},
+	} {
+		if got := tc.p.Text(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}

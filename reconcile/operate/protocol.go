@@ -25,7 +25,64 @@ const (
 	OpPrune  Op = "prune"
 	OpDrill  Op = "drill"
 	OpStatus Op = "status"
+	// OpDump writes one file of a snapshot, or a folder as a tar, to the
+	// operator's stdout, in data lines.
+	OpDump Op = "dump"
+	// OpRotateKey is one step of rotating a repository password: add a key
+	// for the next password, verify the current one, or remove an old key.
+	OpRotateKey Op = "rotate-key"
 )
+
+// Steps of OpRotateKey.
+const (
+	KeyStepAdd    = "add"
+	KeyStepVerify = "verify"
+	KeyStepRemove = "remove"
+)
+
+// RotateKeyArgv asks the agent for one step of rotating the repository
+// password held by secret (RESTIC_PASSWORD, or a copy's passwordSecret):
+// add reads the next password from the service's secret
+// spec.RotationSecret(secret); remove removes keys (IDs, never secrets).
+func RotateKeyArgv(secret, step string, keys ...string) []string {
+	argv := []string{AgentCommand, "agent", string(OpRotateKey), "--json", "--protocol", strconv.Itoa(Protocol), "--secret", secret, "--step", step}
+	for _, k := range keys {
+		argv = append(argv, "--key", k)
+	}
+	return argv
+}
+
+// KeyRotation is what a step of rotate-key found and did, per repository
+// the secret opens.
+type KeyRotation struct {
+	Secret       string          `json:"secret"`
+	Step         string          `json:"step"`
+	Repositories []RotatedRepo   `json:"repositories"`
+	Error        *KeyRotateError `json:"error,omitempty"`
+}
+
+// RotatedRepo is one repository in a rotation: the key its current
+// password opens, and the key added for the next one.
+type RotatedRepo struct {
+	Repository string `json:"repository"`
+	// Copy names the copy; empty for the primary repository.
+	Copy string `json:"copy,omitempty"`
+	// CurrentKey is the key the service's password opened it with.
+	CurrentKey string `json:"current_key"`
+	// AddedKey is the key add made for the next password, which opened it.
+	AddedKey string `json:"added_key,omitempty"`
+	// Removed are the keys remove removed.
+	Removed []string `json:"removed,omitempty"`
+	// Keys counts the repository's keys after the step.
+	Keys int `json:"keys"`
+}
+
+// KeyRotateError says why a step failed, and where.
+type KeyRotateError struct {
+	Repository string `json:"repository"`
+	Class      string `json:"class"`
+	Message    string `json:"message"`
+}
 
 // EvidenceKinds are the operations that store evidence, in report order.
 func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpCopy, OpRestore} }
@@ -34,7 +91,7 @@ func EvidenceKinds() []Op { return []Op{OpBackup, OpCheck, OpPrune, OpDrill, OpC
 // backend for up to 15 minutes, so every run needs one of its own.
 func DefaultTimeout(op Op) time.Duration {
 	switch op {
-	case OpBackup, OpCopy, OpRestore:
+	case OpBackup, OpCopy, OpRestore, OpDump:
 		return 6 * time.Hour
 	case OpStatus, OpSnapshots, OpLs, OpFind:
 		return 5 * time.Minute
@@ -136,6 +193,26 @@ type Line struct {
 	Plan   *RestorePlan `json:"plan,omitempty"`
 	// Locks is what `agent locks` read.
 	Locks *LockReport `json:"locks,omitempty"`
+	// Keys is what a step of rotate-key did.
+	Keys *KeyRotation `json:"keys,omitempty"`
+	// Data is a piece of what dump reads, in base64 (a data line); Dump
+	// is what it read in all (the result line).
+	Data string      `json:"data,omitempty"`
+	Dump *DumpResult `json:"dump,omitempty"`
+}
+
+// DumpChunk is how many bytes of a dump one data line carries: 64 KiB in
+// base64, well within the 128 KiB at which devopsellence's exec cuts a
+// line.
+const DumpChunk = 48 << 10
+
+// DumpResult is what a dump read: its bytes' count and SHA-256, which the
+// operator's side compares with what it received.
+type DumpResult struct {
+	Snapshot string `json:"snapshot"`
+	Path     string `json:"path"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
 }
 
 // Line types.
@@ -146,6 +223,7 @@ const (
 	LineVersion  = "version"
 	LineCancel   = "cancel"
 	LineLocks    = "locks"
+	LineData     = "data"
 )
 
 // LockReport is what `agent locks` answers: the repository's locks, and

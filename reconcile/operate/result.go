@@ -17,7 +17,14 @@ const (
 	ResultOK      = "ok"
 	ResultPartial = "partial"
 	ResultFailed  = "failed"
+	// ResultSkipped is a step's result when there was nothing to do for
+	// it, and why is its error class.
+	ResultSkipped = "skipped"
 )
+
+// ClassNotCreatedYet: an optional SQLite file the app has not created yet
+// and that was never backed up; skipped, with a note.
+const ClassNotCreatedYet = "not_created_yet"
 
 // Evidence is the result document of one run of backup, check, prune, drill
 // (stored in the repository) or status (not stored). See docs/evidence.md.
@@ -203,6 +210,11 @@ type Outcome struct {
 	// Browse is what snapshots, ls and find read; Plan a restore's plan.
 	Browse *Browse
 	Plan   *RestorePlan
+	// Keys is what a step of rotate-key did.
+	Keys *KeyRotation
+	// Dump is what a dump read; onData gets each data line's piece.
+	Dump   *DumpResult
+	onData func(string)
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
@@ -255,9 +267,13 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 		}
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
-		o.Browse, o.Plan = l.Browse, l.Plan
+		o.Browse, o.Plan, o.Keys, o.Dump = l.Browse, l.Plan, l.Keys, l.Dump
 	case LineLocks:
 		o.Locks = l.Locks
+	case LineData:
+		if o.onData != nil {
+			o.onData(l.Data)
+		}
 	case LineCancel:
 		o.Cancel = l.Cancel
 		if l.Cancel != nil && l.Cancel.Result != nil && o.Result == nil {

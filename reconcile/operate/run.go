@@ -23,6 +23,8 @@ type Watch struct {
 	OnProgress func(Progress)
 	// OnLine gets every line that is for people.
 	OnLine func(stream, line string)
+	// OnData gets each data line's piece (dump), in base64, in order.
+	OnData func(string)
 }
 
 // Grace is how long past its own deadline a run may take to answer before
@@ -56,7 +58,7 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 	if o.RunID == "" {
 		o.RunID = NewRunID()
 	}
-	out := &Outcome{ExitCode: -1}
+	out := &Outcome{ExitCode: -1, onData: w.OnData}
 	onOutput := func(stream, line string) {
 		if out.Take(stream, line, w.OnProgress) {
 			return

@@ -205,9 +205,18 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 				Message: fmt.Sprintf("db:%s: its URL (%s) names the server and database of db:%s, so backups dump it once, as db:%s; remove %s from spec.databases", d.Name, d.URLSecret, twin, twin, d.Name)})
 			continue
 		}
-		judge(fromGroups("db:"+d.Name, "db", true, st.Groups, func(g SnapGroup) bool {
+		g := fromGroups("db:"+d.Name, "db", true, st.Groups, func(g SnapGroup) bool {
 			return g.Kind == "db" && g.DB == d.Name && slices.Contains(g.Paths, DumpFile(d))
-		}), true)
+		})
+		if d.Optional && g.Time == nil {
+			// The app has not created the file yet: nothing is missing.
+			r.Backups = append(r.Backups, judged(g, now, limit))
+			add(Finding{Severity: SeverityInfo, Code: ClassNotCreatedYet, Environment: es.Environment,
+				Message:     fmt.Sprintf("db:%s: no snapshot yet; %s is optional (the app creates it when it first needs it), and a backup takes it once it exists", d.Name, d.Path),
+				NextActions: []Action{{Label: "back up once the app has created it", Command: Command(OpBackup, es.Environment)}}})
+			continue
+		}
+		judge(g, true)
 	}
 	for _, g := range st.Groups {
 		if g.Kind == "db" && strings.HasPrefix(g.DB, "auto-") {

@@ -37,3 +37,24 @@ func TestValueEmptyMeansBlank(t *testing.T) {
 		}
 	}
 }
+
+func TestGeneratedValuesAreLongRandomAndCopySafe(t *testing.T) {
+	a, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Equal(b) || !a.Equal(a) {
+		t.Error("two generated values are equal, or a value differs from itself")
+	}
+	got, _ := io.ReadAll(a.Reader())
+	if len(got) != 43 || strings.Trim(string(got), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		t.Errorf("generated %d bytes, or characters outside URL-safe base64", len(got))
+	}
+	if fmt.Sprint(a) != "***" {
+		t.Error("a generated value prints")
+	}
+}

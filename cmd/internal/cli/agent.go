@@ -95,7 +95,7 @@ EXIT STATUS
 	for _, op := range []operate.Op{operate.OpBackup, operate.OpCheck, operate.OpPrune, operate.OpDrill} {
 		cmd.AddCommand(newAgentOpCmd(f, op, nil))
 	}
-	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil), newAgentLocksCmd(f, nil))
+	cmd.AddCommand(newAgentStatusCmd(f, nil), newAgentRunCmd(f, nil), newAgentCancelCmd(f, nil), newAgentVersionCmd(f, nil), newAgentRotateKeyCmd(f, nil), newAgentLocksCmd(f, nil))
 	cmd.AddCommand(agentRecoveryCommands(f)...)
 	return cmd
 }
@@ -290,6 +290,41 @@ func runAgentVersion(ctx context.Context, o *agentOptions) error {
 		_, err = fmt.Fprintf(o.IO.Out, "devopsellence-backup agent %s (protocol %d), restic %s, missing tools: %v\n", info.Version, info.Protocol, info.ResticVersion, info.MissingTools)
 	}
 	return err
+}
+
+type agentRotateKeyOptions struct {
+	agentOptions
+	Request agent.KeyRequest
+}
+
+func newAgentRotateKeyCmd(f *Factory, runF func(*agentRotateKeyOptions) error) *cobra.Command {
+	o := &agentRotateKeyOptions{agentOptions: newAgentOptions(f)}
+	cmd := &cobra.Command{
+		Use:   string(operate.OpRotateKey),
+		Short: "One step of rotating a repository password: add a key for the next one, verify, or remove an old key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.IO = f.IO()
+			return runCommand(cmd.Context(), o, "", runF, runAgentRotateKey)
+		},
+	}
+	o.addFlags(cmd, 0, "")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Request.Secret, "secret", "", "the password secret being rotated (RESTIC_PASSWORD, or a copy's passwordSecret)")
+	fl.StringVar(&o.Request.Step, "step", "", "add, verify or remove")
+	fl.StringArrayVar(&o.Request.Keys, "key", nil, "remove: the ID of a key to remove (repeatable)")
+	return cmd
+}
+
+func runAgentRotateKey(ctx context.Context, o *agentRotateKeyOptions) error {
+	if o.Request.Secret == "" || o.Request.Step == "" {
+		return usagef("--secret and --step are required")
+	}
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	return exitWith(a.RotateKey(ctx, o.runOptions(), o.Request))
 }
 
 func exitWith(code int) error {

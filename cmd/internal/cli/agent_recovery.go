@@ -14,8 +14,42 @@ import (
 func agentRecoveryCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
 		newAgentBrowseCmd(f, operate.OpSnapshots, nil), newAgentBrowseCmd(f, operate.OpLs, nil), newAgentBrowseCmd(f, operate.OpFind, nil),
-		newAgentRestoreCmd(f, nil), newAgentCopyCmd(f, nil),
+		newAgentRestoreCmd(f, nil), newAgentCopyCmd(f, nil), newAgentDumpCmd(f, nil),
 	}
+}
+
+type agentDumpOptions struct {
+	agentOptions
+	FromCopy string
+	// Args are the snapshot and the path.
+	Args []string
+}
+
+func newAgentDumpCmd(f *Factory, runF func(*agentDumpOptions) error) *cobra.Command {
+	o := &agentDumpOptions{agentOptions: newAgentOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "dump SNAPSHOT PATH",
+		Short: "Write a file of a snapshot, or a folder as a tar, to stdout (data lines with --json)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.IO, o.Args = f.IO(), args
+			return runCommand(cmd.Context(), o, "", runF, runAgentDump)
+		},
+	}
+	o.addFlags(cmd, operate.DefaultTimeout(operate.OpDump), "restic is then interrupted")
+	cmd.Flags().StringVar(&o.FromCopy, "from-copy", "", "read the copy of this name instead of the primary repository")
+	return cmd
+}
+
+func runAgentDump(ctx context.Context, o *agentDumpOptions) error {
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	if err := fromCopy(a, o.FromCopy); err != nil {
+		return err
+	}
+	return exitWith(a.Dump(ctx, o.runOptions(), agent.DumpRequest{Snapshot: o.Args[0], Path: o.Args[1]}))
 }
 
 // fromCopy switches the agent to a copy when asked.

@@ -15,7 +15,10 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // applyOptions are apply's, and what init and run share with it.
@@ -45,6 +48,14 @@ type applyOptions struct {
 	// ShowPlan prints the plan on stdout before applying it (init), unless
 	// the terminal confirmation shows it anyway.
 	ShowPlan bool
+
+	// Preset are secret values already known (rotate-secret's next
+	// value), used before any source.
+	Preset map[reconcile.SecretKey]secret.Value
+
+	// warned are the stored secrets already warned about ("ENV\nNAME"):
+	// an explicit source for one gives a value that is not used.
+	warned map[string]bool
 }
 
 // newApplyOptions holds the dependencies an apply takes from f when built.
@@ -168,21 +179,69 @@ func (o *applyOptions) applyAndPrint(ctx context.Context) (*pass, error) {
 	if f := uncommitted(ctx, ps.w, ps.plan); f != nil {
 		ps.plan.Findings = append(ps.plan.Findings, *f)
 	}
-	return ps, o.printApply(ps.plan, ps.result)
+	if err := o.printApply(ps); err != nil {
+		return ps, err
+	}
+	if cannotRun(ps) {
+		// Deployed, but the backup service cannot do its job there: the
+		// result says why; the run is not a success.
+		return ps, errReported
+	}
+	return ps, nil
 }
 
-func (o *applyOptions) printApply(p *reconcile.Plan, res *reconcile.ApplyResult) error {
+// cannotRun reports an error found by the checks after the deploy about
+// an environment this apply deployed: the deploy succeeded, but what was
+// deployed cannot back up (an image without the agent, an agent too old
+// to understand this tool).
+func cannotRun(ps *pass) bool {
+	return len(brokenEnvs(ps)) > 0
+}
+
+// brokenEnvs lists the deployed environments that cannot run.
+func brokenEnvs(ps *pass) []string {
+	var out []string
+	for _, f := range ps.plan.Findings[ps.planned:] {
+		if f.Severity == reconcile.SeverityError && !slices.Contains(out, f.Environment) &&
+			slices.ContainsFunc(ps.result.Deployed, func(d reconcile.Deployment) bool { return d.Environment == f.Environment }) {
+			out = append(out, f.Environment)
+		}
+	}
+	return out
+}
+
+// printApply prints apply's result: the summary, then every warning and
+// error finding with its next step. It leaves out what the plan printed on
+// stdout already shows (init shows it first), and the plan's errors: apply
+// stops at those, so one it went past was settled (a worker label added,
+// a deploy left for later).
+func (o *applyOptions) printApply(ps *pass) error {
+	p, res := ps.plan, ps.result
+	summary := applySummary(p, res, o.Envs, brokenEnvs(ps))
+	failed := cannotRun(ps)
 	if o.Output == render.JSON {
 		doc := ApplyDoc{PlanDoc: render.NewPlanDoc(o.Operation, p), Applied: res, DeployPending: deployPending(p, res, o.Envs)}
-		doc.Summary = applySummary(p, res, o.Envs)
+		doc.Summary, doc.OK = summary, !failed
 		return render.WriteJSON(o.IO.Out, doc)
 	}
-	if _, err := fmt.Fprintln(o.IO.Out, applySummary(p, res, o.Envs)); err != nil {
+	if _, err := fmt.Fprintln(o.IO.Out, summary); err != nil {
 		return err
 	}
-	for _, f := range p.Findings {
-		if f.Code == "tool_missing" || f.Code == codeUncommitted {
-			fmt.Fprintf(o.IO.Out, "warning: %s; next: %s\n", f.Message, f.NextActions[0].Command)
+	for _, st := range res.Stored {
+		if st.Name == spec.PasswordSecret && st.Store != "1password" {
+			fmt.Fprintf(o.IO.Out, "note: %s (%s)\n", passwordNote(st.Environment), restic.PasswordWarning)
+		}
+	}
+	for i, f := range p.Findings {
+		if i < ps.shown || (f.Severity != reconcile.SeverityWarning && f.Severity != reconcile.SeverityError) || (i < ps.planned && f.Severity == reconcile.SeverityError) {
+			continue
+		}
+		line := fmt.Sprintf("%s: %s", f.Severity, f.Message)
+		if len(f.NextActions) > 0 {
+			line += "; next: " + f.NextActions[0].Command
+		}
+		if _, err := fmt.Fprintln(o.IO.Out, line); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -200,12 +259,23 @@ func deployPending(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string)
 	return out
 }
 
-func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) string {
-	pending := deployPending(p, res, envs)
-	deploy := ""
-	if len(pending) > 0 {
-		deploy = fmt.Sprintf("the deploy of %s is pending: run `devopsellence-backup apply` to deploy", strings.Join(pending, ", "))
+func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs, broken []string) string {
+	var pending, noNode []string
+	for _, env := range deployPending(p, res, envs) {
+		if slices.ContainsFunc(p.Findings, func(f reconcile.Finding) bool { return f.Code == reconcile.CodeNoNode && f.Environment == env }) {
+			noNode = append(noNode, env)
+		} else {
+			pending = append(pending, env)
+		}
 	}
+	var waits []string
+	if len(pending) > 0 {
+		waits = append(waits, fmt.Sprintf("the deploy of %s is pending: run `devopsellence-backup apply` to deploy", strings.Join(pending, ", ")))
+	}
+	for _, env := range noNode {
+		waits = append(waits, fmt.Sprintf("%s cannot be deployed until a node is attached to it: %s, then run `devopsellence-backup apply`", env, noNodeAdvice(env)))
+	}
+	deploy := strings.Join(waits, "; ")
 	if !res.ConfigWritten && len(res.Stored) == 0 && len(res.Deployed) == 0 {
 		if deploy != "" {
 			return fmt.Sprintf("Nothing changed, but %s.", deploy)
@@ -224,6 +294,8 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) 
 		deployed = append(deployed, d.Environment)
 	}
 	switch {
+	case len(broken) > 0:
+		parts = append(parts, "deployed "+strings.Join(deployed, ", ")+", but the backup service cannot run in "+strings.Join(broken, ", ")+" (see the errors below)")
 	case len(deployed) > 0:
 		parts = append(parts, "deployed "+strings.Join(deployed, ", "))
 	case deploy == "":
@@ -233,6 +305,19 @@ func applySummary(p *reconcile.Plan, res *reconcile.ApplyResult, envs []string) 
 		parts = append(parts, deploy)
 	}
 	return "Applied: " + strings.Join(parts, "; ") + "."
+}
+
+// passwordNote says where the repository password is kept, and that a
+// copy must be kept elsewhere.
+func passwordNote(env string) string {
+	return fmt.Sprintf("RESTIC_PASSWORD of %s is stored by devopsellence as a secret of the backup service: in devopsellence's state on this machine ($DEVOPSELLENCE_STATE_HOME, else ~/.local/state/devopsellence) and in the service's environment on the node. "+
+		"Keep a copy outside the node and this machine (a password manager): without it no backup can be read, and a new node needs it to restore", env)
+}
+
+// noNodeAdvice says how to give env a node, in devopsellence's own words.
+func noNodeAdvice(env string) string {
+	a := reconcile.NoNodeActions(env)
+	return fmt.Sprintf("attach a node this machine knows (`%s`), or create one and attach it (`%s`)", a[0].Command, a[1].Command)
 }
 
 func nextCommand(f reconcile.Finding) string {

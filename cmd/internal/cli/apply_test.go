@@ -39,9 +39,7 @@ func TestApplyOnboardsFixtureAppsAndASecondApplyIsANoOp(t *testing.T) {
 			sim.ResetCalls(t)
 			secrets := allSecrets()
 			r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive")
-			if r.code != 0 {
-				t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-			}
+			wantApplied(t, sim, r)
 			cfgPath := filepath.Join(sim.Workspace, "devopsellence.yml")
 			want := readFile(t, filepath.Join(appsDir, tc.fixture, "want.devopsellence.yml"))
 			if got := readFile(t, cfgPath); !bytes.Equal(got, want) {
@@ -90,12 +88,26 @@ func TestApplyOnboardsFixtureAppsAndASecondApplyIsANoOp(t *testing.T) {
 	}
 }
 
+// wantApplied checks that apply applied: exit 0; or, when the spec's image
+// is restic's own (as several fixtures' are, from the devopsellence
+// guide), exit 1 with the agent it lacks as the only error.
+func wantApplied(t *testing.T, sim *simtest.Env, r result) {
+	t.Helper()
+	if !strings.Contains(sim.ReadFile(t, "devopsellence.backup.yml"), "image: restic/restic:") {
+		if r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		return
+	}
+	if r.code != 1 || strings.Count(r.stdout, "\nerror: ") != 1 || !strings.Contains(r.stdout, "\nerror: the image of service backup in ") || !strings.Contains(r.stdout, "has no devopsellence-backup agent on its PATH") {
+		t.Fatalf("apply with restic's own image: exit %d, want 1 with the missing agent as the only error\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestApplyAdoptsTheGuideServiceWithoutDevopsellenceRewritingTheFile(t *testing.T) {
 	sim := newApp(t, "adopt-guide")
 	r := runCLI(t, sim, allSecrets().env(), "apply", "--yes")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
+	wantApplied(t, sim, r)
 	got := string(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml")))
 	for _, want := range []string{"# Backups, as the devopsellence guide shows them.", "# Deployed from a single VM.", "secret: devopsellence://plaintext/RESTIC_PASSWORD", "# managed by devopsellence-backup"} {
 		if !strings.Contains(got, want) {
@@ -173,9 +185,7 @@ func TestApplyRecordsOnePasswordReferencesWithoutValues(t *testing.T) {
 	fakeOp(t, sim)
 	sim.ResetCalls(t)
 	r := runCLI(t, sim, newSecrets("AWS_ACCESS_KEY_ID").env(), "apply", "--non-interactive")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
+	wantApplied(t, sim, r)
 	var op, plain int
 	for _, c := range sim.Calls(t) {
 		if c.Subcommand != "secret set" {
@@ -275,15 +285,21 @@ func TestApplyStopsBeforeChangingAnythingWithoutAWorkerNodeUnlessAskedToLabelIt(
 }
 
 func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
+	// An agent of an older protocol answers version with protocol 0.
+	const oldAgent = "#!/bin/sh\necho '{\"type\":\"version\",\"agent\":{\"version\":\"v0.1.0\",\"protocol\":0}}'\n"
 	tests := []struct {
 		name string
 		bin  []string // what the service's PATH holds
-		code string
-		want []string // tools named
-		fix  string
+		// script, if set, is the devopsellence-backup on that PATH.
+		script string
+		code   string
+		exit   int
+		want   []string // tools named
+		fix    string
 	}{
-		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "tool_missing", []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
-		{"an image without the agent", []string{"sh"}, "agent_missing", nil, "devopsellence-backup apply --env production"},
+		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "", "tool_missing", 0, []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
+		{"an image without the agent", []string{"sh"}, "", "agent_missing", 1, nil, "devopsellence-backup apply --env production"},
+		{"an agent older than this tool", nil, oldAgent, "agent_outdated", 1, nil, "devopsellence-backup apply --env production"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,10 +317,13 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.script != "" {
+				must(t, os.WriteFile(filepath.Join(bin, "devopsellence-backup"), []byte(tc.script), 0o755))
+			}
 			appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
 			r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			if r.code != tc.exit {
+				t.Fatalf("exit %d, want %d: %s", r.code, tc.exit, r.stderr)
 			}
 			var doc struct {
 				Findings []struct {
@@ -334,7 +353,43 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 			if !found {
 				t.Errorf("no %s finding:\n%s", tc.code, r.stdout)
 			}
+			if ok := strings.Contains(r.stdout, `"ok": true`); ok != (tc.exit == 0) {
+				t.Errorf("ok: %v with exit %d:\n%s", ok, tc.exit, r.stdout)
+			}
 		})
+	}
+}
+
+func TestApplyTextSaysTheDeployedServiceCannotRunAndFails(t *testing.T) {
+	// restic's own image has no agent: plan warns, and after the deploy the
+	// service cannot start. Text output says both, with their next steps.
+	sim := newApp(t, "basic")
+	text := strings.Replace(sim.ReadFile(t, "devopsellence.backup.yml"), "registry.example.com/example-app-backup:1.2.0", "restic/restic:0.18.1", 1)
+	sim.WriteFile(t, "devopsellence.backup.yml", text)
+	r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"deployed production, but the backup service cannot run in production (see the errors below)",
+		"warning: spec.image restic/restic:0.18.1 is restic's own image",
+		"; next: devopsellence-backup image --env production",
+		"error: the image of service backup in production (restic/restic:0.18.1) has no devopsellence-backup agent on its PATH",
+		"; next: devopsellence-backup apply --env production",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stderr, "Error:") {
+		t.Errorf("the failure is reported twice:\n%s", r.stderr)
+	}
+
+	// The same app with an agent image applies cleanly: exit 0, no error line.
+	sim.WriteFile(t, "devopsellence.backup.yml", strings.Replace(text, "restic/restic:0.18.1", "registry.example.com/example-app-backup:1.2.1", 1))
+	r = runCLI(t, sim, nil, "apply", "--non-interactive")
+	if r.code != 0 || strings.Contains(r.stdout, "error:") || !strings.Contains(r.stdout, "deployed production.") {
+		t.Fatalf("with the agent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

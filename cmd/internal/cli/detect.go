@@ -76,7 +76,7 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 		for _, v := range s.Env {
 			if m := sqlitePath.FindStringSubmatch(v); m != nil && path.IsAbs(m[1]) {
 				if p, ok := backupView(s, m[1]); ok {
-					add(spec.Database{Name: dbName(strings.TrimSuffix(path.Base(p), path.Ext(p))), Engine: spec.EngineSQLite, Path: p})
+					add(spec.Database{Name: dbName(strings.TrimSuffix(path.Base(p), path.Ext(p))), Engine: spec.EngineSQLite, Path: p, Optional: true})
 				}
 			}
 		}
@@ -92,7 +92,7 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 					continue
 				}
 				if p, ok := backupView(s, "/rails/storage/"+m[1]); ok {
-					add(spec.Database{Name: dbName(strings.TrimSuffix(m[1], path.Ext(m[1]))), Engine: spec.EngineSQLite, Path: p})
+					add(spec.Database{Name: dbName(strings.TrimSuffix(m[1], path.Ext(m[1]))), Engine: spec.EngineSQLite, Path: p, Optional: true})
 				}
 			}
 		}

@@ -41,6 +41,7 @@ func runCLI(t testing.TB, sim *simtest.Env, extraEnv []string, args ...string) r
 func newApp(t testing.TB, fixture string, envs ...string) *simtest.Env {
 	t.Helper()
 	sim := simtest.New(t)
+	sim.AgentImages(t)
 	sim.CopyApp(t, filepath.Join(appsDir, fixture))
 	if _, err := os.Stat(filepath.Join(sim.Workspace, "Dockerfile")); err != nil {
 		sim.WriteFile(t, "Dockerfile", "FROM scratch\n")

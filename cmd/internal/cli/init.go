@@ -3,12 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"io"
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +44,8 @@ type initOptions struct {
 	OnePassword []string
 	Force       bool
 	NoApply     bool
+	// changed reports a flag given on the command line.
+	changed func(name string) bool
 }
 
 func newInitCmd(f *Factory, runF func(*initOptions) error) *cobra.Command {
@@ -76,11 +81,12 @@ EXIT STATUS
 		Example: `  devopsellence-backup init
   devopsellence-backup init --repository s3:s3.amazonaws.com/my-backups --image registry.example.com/app-backup:1 \
     --non-interactive --secret-env RESTIC_PASSWORD=CI_RESTIC_PASSWORD ...
-  devopsellence-backup init --repository /srv/restic --repository-volume /mnt/backups/app --image restic/restic:0.18.1
+  devopsellence-backup init --repository /srv/restic --repository-volume /mnt/backups/app --image registry.example.com/app-backup:1
   devopsellence-backup init --scratch-url-secret primary=DRILL_DATABASE_URL ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.apply.bind(f, cmd)
+			o.changed = cmd.Flags().Changed
 			return runCommand(cmd.Context(), o, promised(o.apply.Output, textOrJSON), runF, runInit)
 		},
 	}
@@ -132,6 +138,12 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", w.specFile, err)
 	}
+	var prev *spec.Backup
+	if exists && !o.Force {
+		if prev, err = spec.Parse(w.specFile, existing); err != nil {
+			return fmt.Errorf("%w\ninit starts from the spec that exists: fix it, or pass --force to write a new one from the answers", err)
+		}
+	}
 	app, err := readAppForInit(w)
 	if err != nil {
 		return err
@@ -139,23 +151,35 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err := o.ensureMode(ctx, w); err != nil {
 		return err
 	}
-	b, out, err := o.spec(ctx, w, app)
+	if err := o.checkNodes(ctx, w, app); err != nil {
+		return err
+	}
+	b, out, err := o.spec(ctx, w, app, prev)
 	if err != nil {
 		return err
 	}
 	switch {
-	case exists && bytes.Equal(existing, out):
-		// A rerun with the same answers (after a failure, say) goes on.
-		fmt.Fprintf(streams.Err, "%s is already what these answers give; going on with it\n", w.specFile)
+	case exists && (bytes.Equal(existing, out) || sameSpec(prev, b)):
+		// A rerun with the same answers (after a failure, say) goes on,
+		// with the file as it is.
+		fmt.Fprintf(streams.Err, "%s already says what these answers give; going on with it\n", w.specFile)
+		b = prev
 	case exists && !o.Force:
-		return usagef("%s already exists and differs from what these answers give; edit it and run `devopsellence-backup plan`, or pass --force to write it again", w.specFile)
+		if err := o.confirmReplace(ctx, w, existing, out); err != nil {
+			return err
+		}
+		fallthrough
 	default:
 		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
 			return err
 		}
 		fmt.Fprintf(streams.Err, "wrote %s\n", w.specFile)
 	}
-	fmt.Fprintf(streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", b.Spec.Schedule.Text())
+	schedule := b.Spec.Schedule
+	if schedule == nil {
+		schedule = &spec.Schedule{Every: spec.DefaultBackupEvery}
+	}
+	fmt.Fprintf(streams.Err, "Scheduled: %s (UTC), run by the backup service itself; spec.schedule changes it, `schedule: manual` turns it off.\n", schedule.Text())
 
 	if o.NoApply {
 		p, _, err := w.plan(ctx, nil)
@@ -172,12 +196,72 @@ func runInit(ctx context.Context, o *initOptions) error {
 		return o.undo(w, exists, ps, err)
 	}
 	if o.apply.Output != render.JSON {
-		env := b.Spec.Environments[0]
-		// The scheduled backups never create a repository (a typo would
-		// start an empty one): the first backup by hand does, with --init.
-		fmt.Fprintf(streams.Out, "\nNext:\n  devopsellence-backup backup --env %s --init   # a first backup; --init creates the repository if it does not exist yet\n  devopsellence-backup drill --env %s           # prove it restores\n  devopsellence-backup status                   # the evidence report, with when each run is next due\n", env, env)
+		env := app.DefaultEnvironment
+		if len(b.Spec.Environments) > 0 {
+			env = b.Spec.Environments[0]
+		}
+		_, err = io.WriteString(streams.Out, "\n"+nextSteps(b, env, w.specFile))
 	}
-	return nil
+	return err
+}
+
+// nextSteps is what to run after onboarding, in order, to reach a verified
+// backup that status reports as fresh: a first backup (the scheduled ones
+// never create a repository: a typo would start an empty one), a check, a
+// drill; and what the drill will do with each database.
+func nextSteps(b *spec.Backup, env, specFile string) string {
+	drill := "prove it restores: the files into a scratch folder"
+	var dbs, blocked []string
+	for _, d := range b.Spec.Databases {
+		if needsScratch(d) && d.ScratchURLSecret == "" {
+			blocked = append(blocked, d.Name)
+		} else {
+			dbs = append(dbs, d.Name)
+		}
+	}
+	if len(b.Spec.Volumes) == 0 && len(b.Spec.Paths) == 0 {
+		drill = "prove it restores"
+	}
+	if len(dbs) > 0 {
+		drill += ", " + strings.Join(dbs, ", ") + " into a scratch copy"
+	}
+	lines := [][2]string{
+		{"devopsellence-backup backup --env " + env + " --init", "a first backup; --init creates the repository if it does not exist yet"},
+		{"devopsellence-backup check --env " + env, "verify the repository; status wants a check, a drill and a backup"},
+		{"devopsellence-backup drill --env " + env, drill},
+		{"devopsellence-backup status", "the evidence report, with when each run is next due"},
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	var sb strings.Builder
+	sb.WriteString("Next:\n")
+	for _, l := range lines {
+		fmt.Fprintf(&sb, "  %-*s   # %s\n", width, l[0], l[1])
+	}
+	if len(blocked) > 0 {
+		fmt.Fprintf(&sb, "The drill stops at no_scratch for %s: it restores a database dump into a scratch database that it creates and drops, and init was given no server where it may. "+
+			"To drill %s too, add `scratchUrlSecret: DRILL_DATABASE_URL` to %s in %s (a secret that will hold a server URL whose user may create and drop databases; never the app's own database), "+
+			"then run `devopsellence-backup apply`, which asks for its value.\n",
+			quoteDBs(blocked), pronoun(blocked), quoteDBs(blocked), specFile)
+	}
+	return sb.String()
+}
+
+func pronoun(names []string) string {
+	if len(names) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+func quoteDBs(names []string) string {
+	var q []string
+	for _, n := range names {
+		q = append(q, "database "+n)
+	}
+	return strings.Join(q, " and ")
 }
 
 // readAppForInit reads devopsellence.yml, every service in detail.
@@ -199,10 +283,40 @@ func readAppForInit(w *workspace) (*reconcile.App, error) {
 	return app, nil
 }
 
+// sameSpec reports whether b says what prev says, however prev's file is
+// laid out.
+func sameSpec(prev, b *spec.Backup) bool {
+	if prev == nil {
+		return false
+	}
+	x, err1 := json.Marshal(prev)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// confirmReplace shows how the answers change the spec that exists, then
+// asks (on a terminal) whether to write them; elsewhere --force says so.
+func (o *initOptions) confirmReplace(ctx context.Context, w *workspace, existing, out []byte) error {
+	diff := render.FileDiff(w.specFile, w.specFile+" (these answers)", existing, out)
+	if !o.canAsk() {
+		return usagef("%s already exists, and these answers change it:\n%s\nrun init again with the answers it holds, edit it and run `devopsellence-backup plan`, or pass --force to write these answers", w.specFile, strings.TrimRight(diff, "\n"))
+	}
+	fmt.Fprintf(o.apply.IO.Err, "%s already exists, and these answers change it:\n%s", w.specFile, diff)
+	t := &prompt.Terminal{Fd: o.apply.IO.InFd(), Out: o.apply.IO.Err}
+	yes, err := t.Confirm(ctx, "Write these answers to "+w.specFile+"?")
+	if err != nil {
+		return err
+	}
+	if !yes {
+		return usagef("%s was left as it is: run `devopsellence-backup plan` to see what it does, or init again with other answers", w.specFile)
+	}
+	return nil
+}
+
 // spec builds the spec and checks it, on its own and against the app,
 // before anything is written.
-func (o *initOptions) spec(ctx context.Context, w *workspace, app *reconcile.App) (*spec.Backup, []byte, error) {
-	b, err := o.build(ctx, w, app)
+func (o *initOptions) spec(ctx context.Context, w *workspace, app *reconcile.App, prev *spec.Backup) (*spec.Backup, []byte, error) {
+	b, err := o.build(ctx, w, app, prev)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,6 +383,39 @@ func (o *initOptions) ensureMode(ctx context.Context, w *workspace) error {
 		return usagef("devopsellence has no mode for this workspace; run `%s` and run init again", fix)
 	}
 	return w.client.UseSolo(ctx)
+}
+
+// checkNodes stops init before its first question when an environment it
+// would deploy has no node attached for this app: the deploy would fail
+// after every answer was given.
+func (o *initOptions) checkNodes(ctx context.Context, w *workspace, app *reconcile.App) error {
+	if o.NoApply || o.apply.NoDeploy {
+		return nil
+	}
+	envs := o.Envs
+	if len(envs) == 0 {
+		envs = []string{app.DefaultEnvironment}
+	}
+	var advice []string
+	var missing []string
+	for _, env := range envs {
+		nodes, err := w.client.Nodes(ctx, env)
+		if err != nil {
+			return err
+		}
+		if len(nodes) == 0 && !slices.Contains(app.Environments(), env) {
+			return usagef("--environments %s: devopsellence.yml does not mention it and no node of this app is attached to it (environments: %s); nothing was written", env, strings.Join(app.Environments(), ", "))
+		}
+		if len(nodes) == 0 {
+			missing = append(missing, env)
+			advice = append(advice, env+": "+noNodeAdvice(env))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("no node is attached to %s of this app, so init cannot deploy the backup service there; nothing was written.\n  %s\nthen run init again; or run `devopsellence-backup init --no-apply` to write the spec and see the plan now, and `devopsellence-backup apply` once a node is attached",
+		strings.Join(missing, ", "), strings.Join(advice, "\n  "))
 }
 
 func (o *initOptions) canAsk() bool {

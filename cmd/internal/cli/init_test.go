@@ -68,12 +68,13 @@ func TestInitDetectsWhatToBackUpWritesACommentedSpecAndApplies(t *testing.T) {
 	if r := runCLI(t, sim, nil, "plan", "--detailed-exitcode"); r.code != 0 {
 		t.Errorf("plan after init: exit %d\n%s", r.code, r.stdout)
 	}
-	if r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/elsewhere", "--image", "y"); r.code != 2 || !strings.Contains(r.stderr, "already exists and differs from what these answers give") {
+	if r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/elsewhere", "--image", "y"); r.code != 2 || !strings.Contains(r.stderr, "already exists, and these answers change it") ||
+		!strings.Contains(r.stderr, "+    url: s3:s3.amazonaws.com/elsewhere") {
 		t.Errorf("a second init with other answers: exit %d %s", r.code, r.stderr)
 	}
 	// The same answers again: init goes on with the spec it wrote.
 	r = runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/example-app-backups", "--image", "registry.example.com/example-app-backup:1.2.0")
-	if r.code != 0 || !strings.Contains(r.stderr, "is already what these answers give") || !strings.Contains(r.stdout, "Nothing to do") {
+	if r.code != 0 || !strings.Contains(r.stderr, "already says what these answers give") || !strings.Contains(r.stdout, "Nothing to do") {
 		t.Errorf("a second init with the same answers: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -87,7 +88,7 @@ func TestInitFindsSQLiteUnderAVolumeAndKeepsASecretRepositoryURL(t *testing.T) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	s := loadSpec(t, sim).Spec
-	want := spec.Database{Name: "production", Engine: spec.EngineSQLite, Path: "/data/notes_storage/production.sqlite3"}
+	want := spec.Database{Name: "production", Engine: spec.EngineSQLite, Path: "/data/notes_storage/production.sqlite3", Optional: true}
 	if len(s.Databases) != 1 || !reflect.DeepEqual(s.Databases[0], want) {
 		t.Errorf("databases = %+v, want %+v", s.Databases, want)
 	}
@@ -110,6 +111,7 @@ func TestInitOffATerminalSaysWhatIsMissing(t *testing.T) {
 
 func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 	sim := simtest.New(t)
+	sim.AgentImages(t)
 	sim.CopyApp(t, filepath.Join(appsDir, "basic"))
 	withoutSpec(t, sim)
 	r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "/srv/repo", "--image", "x/y:1")
@@ -131,6 +133,8 @@ func TestInitWithoutAWorkspaceModeOffersTheCommand(t *testing.T) {
 	p.Send(t, "x\r")
 	p.Expect(t, "want a whole number", 1)
 	p.Send(t, "10\r")
+	p.Expect(t, "restore drills of database primary (postgres) create a scratch database", 1)
+	p.Send(t, "\r")
 	p.Expect(t, "Apply this plan? [y/N]:", 1)
 	p.Send(t, "n\r")
 	_ = cmd.Wait()
@@ -156,8 +160,10 @@ func TestInitObservesDevopsellenceOnce(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	calls := sim.Calls(t)
-	// one secret list to observe, one to confirm what apply stored
-	if n, m := count(calls, "secret list"), count(calls, "node list"); n != 2 || m != 1 {
+	// one secret list to observe, one to confirm what apply stored; one
+	// node list before the questions (no node stops init there), one to
+	// observe
+	if n, m := count(calls, "secret list"), count(calls, "node list"); n != 2 || m != 2 {
 		t.Errorf("init ran secret list %d and node list %d times", n, m)
 	}
 }

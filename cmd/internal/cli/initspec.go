@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/buildinfo"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -16,8 +17,13 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// build puts the spec together from detection, flags and answers.
-func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.App) (*spec.Backup, error) {
+// build puts the spec together from detection, flags and answers; or,
+// when a spec exists (prev), from it, with the flags given and the answers
+// (whose defaults it gives) changing it.
+func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.App, prev *spec.Backup) (*spec.Backup, error) {
+	if prev != nil {
+		return o.rebuild(ctx, prev)
+	}
 	b := &spec.Backup{APIVersion: spec.APIVersion, Kind: spec.Kind}
 	b.Metadata.Name = o.Name
 	if b.Metadata.Name == "" {
@@ -37,26 +43,114 @@ func (o *initOptions) build(ctx context.Context, w *workspace, app *reconcile.Ap
 	// Backups keep happening after onboarding: init writes the daily
 	// schedule rather than leave it implied.
 	s.Schedule = &spec.Schedule{Every: spec.DefaultBackupEvery}
-	for _, kv := range o.OnePassword {
-		name, ref, ok := strings.Cut(kv, "=")
-		// Only a valid name is repeated: the value itself may have been
-		// typed where the name or the reference belongs.
-		if !ok || !spec.IsEnvVarName(name) {
-			return nil, usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
-		}
-		if !spec.IsOnePasswordRef(ref) {
-			return nil, usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
-		}
-		if s.Secrets == nil {
-			s.Secrets = map[string]spec.SecretSource{}
-		}
-		s.Secrets[name] = spec.SecretSource{OnePassword: ref}
+	if err := o.onePassword(s); err != nil {
+		return nil, err
 	}
 	a := o.adopted(app)
 	if err := o.answer(ctx, s, a); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// rebuild starts from the spec that exists: what a flag names replaces
+// its part, and every question defaults to what the spec says, so that
+// running init again with the same flags and the defaults gives the same
+// spec.
+func (o *initOptions) rebuild(ctx context.Context, prev *spec.Backup) (*spec.Backup, error) {
+	b, err := cloneSpec(prev)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.apply.IO.Err, "%s exists: its answers are the defaults, and what the flags name replaces its part\n", spec.DefaultFile)
+	s := &b.Spec
+	if o.changed("name") {
+		b.Metadata.Name = o.Name
+	}
+	if o.changed("environments") {
+		s.Environments = o.Envs
+	}
+	if len(o.Volumes) > 0 {
+		s.Volumes = nil
+		for _, v := range o.Volumes {
+			s.Volumes = append(s.Volumes, spec.Volume{Name: v})
+		}
+	}
+	if len(o.Databases) > 0 {
+		s.Databases = nil
+		for _, d := range o.Databases {
+			db, err := parseDatabaseFlag(d)
+			if err != nil {
+				return nil, err
+			}
+			s.Databases = append(s.Databases, db)
+		}
+	}
+	if err := o.scratch(s.Databases); err != nil {
+		return nil, err
+	}
+	if o.changed("keep-daily") || o.changed("keep-weekly") || o.changed("keep-monthly") {
+		r := spec.Retention{KeepDaily: o.KeepDaily, KeepWeekly: o.KeepWeekly, KeepMonthly: o.KeepMonthly}
+		if s.Retention != nil {
+			r = *s.Retention
+			for flag, into := range map[string]*int{"keep-daily": &r.KeepDaily, "keep-weekly": &r.KeepWeekly, "keep-monthly": &r.KeepMonthly} {
+				if o.changed(flag) {
+					*into = map[string]int{"keep-daily": o.KeepDaily, "keep-weekly": o.KeepWeekly, "keep-monthly": o.KeepMonthly}[flag]
+				}
+			}
+		}
+		s.Retention = &r
+	}
+	if err := o.onePassword(s); err != nil {
+		return nil, err
+	}
+	a := adoption{image: s.Image, repo: s.Repository.URL, repoType: s.Repository.Type, repoVolume: s.Repository.Volume,
+		repoSecret: s.Repository.URLSecret != "", fromSpec: true}
+	keep := s.Repository
+	if err := o.answer(ctx, s, a); err != nil {
+		return nil, err
+	}
+	if s.Repository.URL == keep.URL && s.Repository.URLSecret == keep.URLSecret {
+		// The same repository: keep what else the spec says of it
+		// (credentials), with the answers' type and volume.
+		keep.Type, keep.Volume = s.Repository.Type, s.Repository.Volume
+		s.Repository = keep
+	}
+	return b, nil
+}
+
+// cloneSpec copies a parsed spec through its JSON form, which holds every
+// field the file can set.
+func cloneSpec(b *spec.Backup) (*spec.Backup, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	out := &spec.Backup{}
+	if err := json.Unmarshal(data, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// onePassword applies --onepassword NAME=op://vault/item/field.
+func (o *initOptions) onePassword(s *spec.Spec) error {
+	for _, kv := range o.OnePassword {
+		name, ref, ok := strings.Cut(kv, "=")
+		// Only a valid name is repeated: the value itself may have been
+		// typed where the name or the reference belongs.
+		if !ok || !spec.IsEnvVarName(name) {
+			return usagef("--onepassword: want NAME=op://vault/item/field, NAME in capitals ([A-Z_][A-Z0-9_]*)")
+		}
+		if !spec.IsOnePasswordRef(ref) {
+			return usagef("--onepassword %s=…: the right side must be a 1Password reference (op://vault/item/field), never the value itself", name)
+		}
+		if s.Secrets == nil {
+			s.Secrets = map[string]spec.SecretSource{}
+		}
+		s.Secrets[name] = spec.SecretSource{OnePassword: ref}
+	}
+	return nil
 }
 
 // sources fills the volumes, per environment, and the databases: from the
@@ -133,8 +227,11 @@ func (o *initOptions) scratch(dbs []spec.Database) error {
 // adoption is what an existing backup service in devopsellence.yml already
 // says about the image and the repository.
 type adoption struct {
-	image, repo, repoType string
-	repoSecret            bool
+	image, repo, repoType, repoVolume string
+	repoSecret                        bool
+	// fromSpec: this is the spec init wrote before, whose image is kept
+	// whatever it is.
+	fromSpec bool
 }
 
 // adopted reads the hand-written (or earlier managed) backup service, if
@@ -166,16 +263,33 @@ func (o *initOptions) adopted(app *reconcile.App) adoption {
 	return a
 }
 
-// answer settles the image and the repository: flags first, then what an
-// adopted service says, then (on a terminal) questions with defaults.
+// answer settles the image, the repository and where drills restore:
+// flags first, then what an adopted service or the existing spec says,
+// then (on a terminal) questions with those as defaults.
 func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) error {
-	image := cmpOr(o.Image, agentImage(a.image))
+	image := o.Image
+	if image == "" {
+		image = agentImage(a.image)
+		if a.fromSpec {
+			image = a.image
+		}
+	}
 	repo, repoSecret, repoType := o.Repository, o.RepoSecret, o.RepoType
 	if repo == "" && !repoSecret {
 		repo, repoSecret = a.repo, a.repoSecret && a.repo == ""
 	}
 	repoType = cmpOr(repoType, a.repoType)
-	volume := o.RepoVolume
+	volume := cmpOr(o.RepoVolume, a.repoVolume)
+	// restic's own image (the backup guide's) lacks the agent: it is never
+	// a default.
+	lent := a.image
+	if reconcile.ResticImage(lent) && o.Image == "" {
+		fmt.Fprintf(o.apply.IO.Err, "note: the backup service in %s runs %s, restic's own image, which has no devopsellence-backup agent: init needs another image\n", ConfigFile, lent)
+		lent = ""
+		if image == a.image {
+			image = ""
+		}
+	}
 	var err error
 	if o.canAsk() {
 		fmt.Fprintf(o.apply.IO.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
@@ -185,8 +299,13 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 			}
 			repoSecret = repo == ""
 		}
-		if (spec.Repository{URL: repo}).LocalPath() != "" && volume == "" {
-			if volume, err = o.ask(ctx, "volume to mount at "+repo+" for the repository (a named volume, or a host path such as /srv/backups)", "restic_repo"); err != nil {
+		if repoSecret && o.RepoType == "" {
+			if repoType, err = o.askType(ctx, repoType); err != nil {
+				return err
+			}
+		}
+		if (spec.Repository{URL: repo}).LocalPath() != "" && o.RepoVolume == "" {
+			if volume, err = o.ask(ctx, "volume to mount at "+repo+" for the repository (a named volume, or a host path such as /srv/backups)", cmpOr(volume, "restic_repo")); err != nil {
 				return err
 			}
 		}
@@ -194,19 +313,25 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 			fmt.Fprintln(o.apply.IO.Err, "No default image: "+noImageHelp+".")
 		}
 		if o.Image == "" {
-			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), a.image)); err != nil {
+			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), lent)); err != nil {
 				return err
 			}
 		}
-		if s.Retention != nil {
+		if s.Retention != nil && !o.changed("keep-daily") {
 			d, err := o.askInt(ctx, "daily snapshots to keep", s.Retention.KeepDaily)
 			if err != nil {
 				return err
 			}
 			s.Retention.KeepDaily = d
 		}
+		if err := o.askScratch(ctx, s.Databases); err != nil {
+			return err
+		}
 	}
-	image = cmpOr(image, defaultImage(), a.image)
+	image = cmpOr(image, defaultImage(), lent)
+	if (spec.Repository{URL: repo}).LocalPath() == "" {
+		volume = ""
+	}
 	var missing []string
 	if repo == "" && !repoSecret {
 		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
@@ -230,6 +355,59 @@ func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) erro
 		s.Repository = spec.Repository{URL: repo, Volume: volume}
 	}
 	return nil
+}
+
+// askType asks for the backend of a repository whose URL is a secret: it
+// decides which credentials the service needs.
+func (o *initOptions) askType(ctx context.Context, def string) (string, error) {
+	for {
+		t, err := o.ask(ctx, "backend type of the repository URL kept in RESTIC_REPOSITORY ("+strings.Join(repositoryTypes, ", ")+")", def)
+		if err != nil {
+			return "", err
+		}
+		if slices.Contains(repositoryTypes, t) {
+			return t, nil
+		}
+		fmt.Fprintf(o.apply.IO.Err, "  want one of %s\n", strings.Join(repositoryTypes, ", "))
+	}
+}
+
+// repositoryTypes are the backends a secret repository URL may name.
+var repositoryTypes = []string{"s3", "b2", "rest", "sftp", "azure", "gs", "swift", "rclone"}
+
+// askScratch asks, for each database that a drill can restore only into a
+// scratch database on a server init cannot guess (one reached by a URL),
+// for the secret that holds such a server's URL. A database run by an app
+// service needs none: the drill uses its own server.
+func (o *initOptions) askScratch(ctx context.Context, dbs []spec.Database) error {
+	for i := range dbs {
+		d := &dbs[i]
+		if !needsScratch(*d) || slices.ContainsFunc(o.Scratch, func(kv string) bool { return strings.HasPrefix(kv, d.Name+"=") }) {
+			continue
+		}
+		for {
+			answer, err := o.ask(ctx, fmt.Sprintf("restore drills of database %s (%s) create a scratch database, then drop it: the secret to hold the URL of a server where they may (e.g. DRILL_DATABASE_URL; empty: drills of %s stop at no_scratch)", d.Name, d.Engine, d.Name), d.ScratchURLSecret)
+			if err != nil {
+				return err
+			}
+			if answer == "" || spec.IsEnvVarName(answer) {
+				d.ScratchURLSecret = answer
+				break
+			}
+			fmt.Fprintln(o.apply.IO.Err, "  want a secret name in capitals ([A-Z_][A-Z0-9_]*), not the URL itself")
+		}
+	}
+	return nil
+}
+
+// needsScratch reports a database whose drills need scratchUrlSecret: a
+// PostgreSQL or MySQL/MariaDB server reached by a URL.
+func needsScratch(d spec.Database) bool {
+	switch d.Engine {
+	case spec.EnginePostgres, spec.EngineMySQL, spec.EngineMariaDB:
+		return d.Service == "" && d.URLSecret != ""
+	}
+	return false
 }
 
 var flagNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -136,6 +136,14 @@ func run(ctx context.Context, args []string, f *Factory) int {
 	root.SetErr(f.streams.Err)
 	cmd, err := root.ExecuteContextC(ctx)
 	f.flush()
+	if err != nil && cmd == root {
+		// A mistyped command fails as an unknown flag first when it has a
+		// flag only commands have (--output): say what is wrong, with
+		// cobra's suggestions.
+		if u := unknownCommand(root, args); u != nil {
+			err = u
+		}
+	}
 	var ce *commandError
 	if err != nil && !errors.As(err, &ce) {
 		// cobra failed before any command ran: an unknown command, a bad
@@ -150,6 +158,46 @@ func run(ctx context.Context, args []string, f *Factory) int {
 		report(f.failure(cmd, args, ce), err, code)
 	}
 	return code
+}
+
+// unknownCommand is the error for a command line whose first word is no
+// command, with the commands it may have meant; nil when it names one.
+func unknownCommand(root *cobra.Command, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return nil
+		}
+		if strings.HasPrefix(a, "-") {
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			fl := root.PersistentFlags().Lookup(name)
+			if fl == nil && len(name) == 1 {
+				fl = root.PersistentFlags().ShorthandLookup(name)
+			}
+			if fl != nil && fl.NoOptDefVal == "" && !hasValue {
+				i++ // its value
+			}
+			continue
+		}
+		if c, _, err := root.Find([]string{a}); err == nil && c != root {
+			return nil
+		}
+		return rootArgs(root, []string{a})
+	}
+	return nil
+}
+
+// rootArgs refuses arguments to the root: an unknown command, with the
+// commands it may have meant.
+func rootArgs(root *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], root.CommandPath())
+	if s := root.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return errors.New(msg + " (devopsellence-backup --help lists the commands)")
 }
 
 // failure is how a failed run is reported.

@@ -41,6 +41,7 @@ environments:
 func newShop(t *testing.T, config string, envs ...string) *simtest.Env {
 	t.Helper()
 	sim := simtest.New(t)
+	sim.AgentImages(t)
 	sim.WriteFile(t, "devopsellence.yml", config)
 	sim.WriteFile(t, "Dockerfile", "FROM scratch\n")
 	sim.Setup(t, envs...)
@@ -50,7 +51,7 @@ func newShop(t *testing.T, config string, envs ...string) *simtest.Env {
 func TestInitBacksUpEachEnvironmentsOwnVolumes(t *testing.T) {
 	sim := newShop(t, shopApp, "production", "staging")
 	r := runCLI(t, sim, newSecrets("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY").env(), "init", "--non-interactive",
-		"--environments", "production,staging", "--repository", "s3:s3.amazonaws.com/shop", "--image", "restic/restic:0.18.1")
+		"--environments", "production,staging", "--repository", "s3:s3.amazonaws.com/shop", "--image", "registry.example.com/shop-backup:1")
 	if r.code != 0 {
 		t.Fatalf("init: exit %d\n%s", r.code, r.stderr)
 	}
@@ -68,7 +69,7 @@ func TestInitBacksUpEachEnvironmentsOwnVolumes(t *testing.T) {
 
 func TestInitRefusesAnAppWithNothingToBackUp(t *testing.T) {
 	sim := newShop(t, "schema_version: 1\norganization: solo\nproject: bare\nservices:\n  web:\n    ports:\n      - name: http\n        port: 3000\n    healthcheck:\n      path: /up\n")
-	r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/bare", "--image", "restic/restic:0.18.1")
+	r := runCLI(t, sim, nil, "init", "--non-interactive", "--repository", "s3:s3.amazonaws.com/bare", "--image", "registry.example.com/bare-backup:1")
 	if r.code != 2 || !strings.Contains(r.stderr, "init found nothing to back up") || !strings.Contains(r.stderr, "--volume NAME") || !strings.Contains(r.stderr, "--database NAME=ENGINE:URL_SECRET") {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
@@ -83,6 +84,8 @@ func TestInitRefusesAnAppWithNothingToBackUp(t *testing.T) {
 	p.Expect(t, "Nothing to back up was detected. A database to back up", 1)
 	p.Send(t, "main=postgres:DATABASE_URL\r")
 	p.Expect(t, "daily snapshots to keep [7]:", 1)
+	p.Send(t, "\r")
+	p.Expect(t, "restore drills of database main (postgres) create a scratch database", 1)
 	p.Send(t, "\r")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("init: %v\n%s", err, p.Output())
@@ -155,16 +158,23 @@ func TestInitThatFailsBeforeAnyChangeWritesNothingAndARerunGoesOn(t *testing.T) 
 	}
 }
 
-func TestInitReusesTheImageAndRepositoryOfAHandWrittenBackupService(t *testing.T) {
+func TestInitReusesTheRepositoryOfAHandWrittenBackupServiceButNotResticsOwnImage(t *testing.T) {
 	sim := newApp(t, "adopt-guide")
 	withoutSpec(t, sim)
-	r := runCLI(t, sim, newSecrets("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL").env(), "init", "--non-interactive")
+	secrets := newSecrets("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL").env()
+	// The guide's service runs restic's own image, which has no agent: it
+	// is no default, so this development build needs --image.
+	r := runCLI(t, sim, secrets, "init", "--non-interactive")
+	if r.code != 2 || !strings.Contains(r.stderr, "restic/restic:0.18.1, restic's own image, which has no devopsellence-backup agent") || !strings.Contains(r.stderr, "init needs: --image") || strings.Contains(r.stderr, "--repository") {
+		t.Fatalf("without --image: exit %d\n%s", r.code, r.stderr)
+	}
+	r = runCLI(t, sim, secrets, "init", "--non-interactive", "--image", "registry.example.com/guide-backup:1")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
 	s := loadSpec(t, sim).Spec
-	if s.Image != "restic/restic:0.18.1" || s.Repository.URL != "s3:s3.amazonaws.com/guide-app-backups" {
-		t.Errorf("image %q repository %+v, want the hand-written service's", s.Image, s.Repository)
+	if s.Image != "registry.example.com/guide-backup:1" || s.Repository.URL != "s3:s3.amazonaws.com/guide-app-backups" {
+		t.Errorf("image %q repository %+v, want the hand-written service's repository", s.Image, s.Repository)
 	}
 }
 

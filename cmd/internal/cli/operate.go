@@ -47,6 +47,9 @@ type operateOptions struct {
 	Output      string
 	Timeout     time.Duration
 	UnlockStale bool
+
+	// onData gets the pieces a dump sends, in base64, in order.
+	onData func(string)
 }
 
 // newOperateOptions holds the dependencies an operating command takes from
@@ -151,13 +154,21 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
 		began := o.Now()
-		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1)})
+		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
 		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {
 		case errors.Is(err, operate.ErrStopped):
 			r.stopped = true
 			r.findings = append(r.findings, stoppedFinding(op, env, o.Timeout, out, ctx.Err() != nil, err))
+		case errors.Is(err, reconcile.ErrNotInstalled):
+			r.findings = append(r.findings, reconcile.Finding{
+				Severity: reconcile.SeverityError, Code: "devopsellence_not_found", Environment: env,
+				Message: fmt.Sprintf("could not run %s: devopsellence cannot be run (%v); the backup service is reached through devopsellence exec", op, err),
+				NextActions: []reconcile.Action{
+					{Label: "install devopsellence, or name the binary", Command: operate.Command(op, env, "--devopsellence", "/path/to/devopsellence")},
+				},
+			})
 		case err != nil:
 			r.findings = append(r.findings, reconcile.Finding{
 				Severity: reconcile.SeverityError, Code: "exec_failed", Environment: env,
@@ -364,6 +375,7 @@ type liveLine struct {
 	asLog  bool // --log-format json: progress goes to log
 	log    logr.Logger
 	now    func() time.Time
+	env    string
 	prefix string
 	mu     sync.Mutex
 	shown  bool
@@ -375,7 +387,7 @@ type liveLine struct {
 const plainEvery = 10 * time.Second
 
 func (o *operateOptions) liveProgress(log logr.Logger, env string, prefix bool) *liveLine {
-	l := &liveLine{err: o.IO.Err, tty: o.IO.ErrIsTerminal(), asLog: o.LogJSON, log: log, now: o.Now}
+	l := &liveLine{err: o.IO.Err, tty: o.IO.ErrIsTerminal(), asLog: o.LogJSON, log: log, now: o.Now, env: env}
 	if prefix {
 		l.prefix = "[" + env + "] "
 	}
@@ -392,17 +404,27 @@ func (l *liveLine) show(p operate.Progress) {
 		}
 		l.last = now
 	}
-	text := fmt.Sprintf("%s%s %5.1f%%  %s / %s  %d / %d files  ETA %s", l.prefix, p.Step, p.Percent,
-		humanBytes(p.BytesDone), humanBytes(p.BytesTotal), p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+	text := l.prefix + p.Text()
 	switch {
 	case l.asLog:
-		l.log.Info("progress", "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
+		l.log.Info("progress", "environment", l.env, "step", p.Step, "percent", p.Percent, "bytesDone", p.BytesDone, "bytesTotal", p.BytesTotal,
 			"filesDone", p.FilesDone, "filesTotal", p.FilesTotal, "etaSeconds", p.ETASeconds)
 	case l.tty:
 		_, _ = fmt.Fprintf(l.err, "\r\033[K%s", text)
 		l.shown = true
 	default:
 		_, _ = fmt.Fprintln(l.err, text)
+	}
+}
+
+// clear takes the live line off the terminal, so that a line for people
+// starts at the left edge instead of after the percentage.
+func (l *liveLine) clear() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shown {
+		_, _ = io.WriteString(l.err, "\r\033[K")
+		l.shown = false
 	}
 }
 
@@ -416,21 +438,9 @@ func (l *liveLine) end() {
 	}
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// humanLines prints the script's lines for people on stderr as they come.
-func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool) func(stream, line string) {
+// humanLines prints the script's lines for people on stderr as they come,
+// each on a line of its own: the live progress line is cleared first.
+func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool, live *liveLine) func(stream, line string) {
 	var mu sync.Mutex
 	return func(stream, line string) {
 		mu.Lock()
@@ -439,6 +449,7 @@ func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool) fu
 			log.Info("agent", "environment", env, "stream", stream, "line", line)
 			return
 		}
+		live.clear()
 		if prefix {
 			line = "[" + env + "] " + line
 		}
@@ -467,7 +478,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		if c := r.copy; c != nil {
 			e.Copy = operationEnv(*c)
 		}
-		if len(r.findings) > 0 && e.Result == operate.ResultOK {
+		if (hasSeverity(r.findings, reconcile.SeverityWarning) || hasSeverity(r.findings, reconcile.SeverityError)) && e.Result == operate.ResultOK {
 			e.Result = operate.ResultFailed
 			if !hasSeverity(r.findings, reconcile.SeverityError) {
 				e.Result = operate.ResultPartial

@@ -18,7 +18,7 @@ import (
 // recoveryCommands browse the repository, restore from it and copy it.
 func recoveryCommands(f *Factory) []*cobra.Command {
 	return []*cobra.Command{
-		newSnapshotsCmd(f, nil), newLsCmd(f, nil), newFindCmd(f, nil), newRestoreCmd(f, nil), newCopyCmd(f, nil),
+		newSnapshotsCmd(f, nil), newLsCmd(f, nil), newFindCmd(f, nil), newRestoreCmd(f, nil), newCopyCmd(f, nil), newDumpCmd(f, nil),
 	}
 }
 
@@ -296,7 +296,7 @@ into each copy of spec.copies, for this app's snapshots only; a snapshot a copy
 already holds is skipped. backup and the scheduler run it after every backup;
 run it by hand after a copy failed, or with --init to create a new copy's
 repository. The result is stored as evidence, and status reports how fresh
-each copy is.` + operateExitStatus,
+each copy is.` + exitStatus("a copy failed"),
 		Example: `  devopsellence-backup copy --init
   devopsellence-backup copy --env production`,
 		Args: cobra.NoArgs,

@@ -20,6 +20,19 @@ EXIT STATUS
   2    usage error or invalid input
   130  interrupted (restic was asked to stop and release its lock)`
 
+// exitStatus is the EXIT STATUS section of check, prune, drill and copy:
+// what went wrong in the words of the operation.
+func exitStatus(failed string) string {
+	return `
+EXIT STATUS
+  0    ok in every environment
+  1    ` + failed + ` somewhere (the findings say why and what fixes
+       it), or error; also a run that succeeded with a warning (result
+       "partial"), such as its evidence not being stored in the repository
+  2    usage error or invalid input
+  130  interrupted (restic was asked to stop and release its lock)`
+}
+
 type backupOptions struct {
 	operateOptions
 	Init   bool
@@ -106,7 +119,7 @@ trees), which does not read the data packs. --read-data-subset n/t or x% also
 reads that part of the data; auto reads the next of spec.check.readDataParts
 parts (default ` + strconv.Itoa(operate.AutoParts) + `) after the part recorded in the newest check evidence, so
 successive checks cover all the data. With spec.check.readDataParts set, auto
-is the default. The result is stored as evidence.` + operateExitStatus,
+is the default. The result is stored as evidence.` + exitStatus("the check failed (errors in the repository) or could not run"),
 		Example: `  devopsellence-backup check
   devopsellence-backup check --read-data-subset auto
   devopsellence-backup check --env production --read-data-subset 5% --unlock-stale`,
@@ -177,7 +190,7 @@ func newPruneCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
 repository, grouped by host and paths (so the files, each database and each
 kind of evidence keep their own newest snapshots), then restic prune as a
 separate step (prune removes only data no snapshot uses). The result is
-stored as evidence.` + operateExitStatus,
+stored as evidence.` + exitStatus("forget or prune failed"),
 		Example: `  devopsellence-backup prune
   devopsellence-backup prune --env production --unlock-stale`,
 		Args: cobra.NoArgs,
@@ -205,7 +218,7 @@ database on the server of the database's scratchUrlSecret with stop-on-error.
 Row counts are compared with the source, and the spec's check query must give
 the same output on the restored copy and the source (or its check command must
 exit 0). Scratch copies are removed afterwards; live data is never a restore
-target. The result is stored as evidence.` + operateExitStatus,
+target. The result is stored as evidence.` + exitStatus("the drill did not verify, or could not run"),
 		Example: `  devopsellence-backup drill
   devopsellence-backup drill --env production --output json`,
 		Args: cobra.NoArgs,

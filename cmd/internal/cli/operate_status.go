@@ -134,7 +134,7 @@ func newImageCmd(f *Factory, runF func(*imageOptions) error) *cobra.Command {
 		Long: `image prints on stdout a small, commented Dockerfile for the backup service's
 image: restic copied from its official image at a pinned release, and the
 Debian packages of exactly the database clients the spec's databases need
-(postgresql-client, mariadb-client, sqlite3). Build and push it, then set
+(` + strings.Join(clientPackages(), ", ") + `). Build and push it, then set
 spec.image. status reports a deployed image that lacks a needed tool.
 
 EXIT STATUS
@@ -151,6 +151,19 @@ EXIT STATUS
 	}
 	cmd.Flags().StringSliceVar(&o.Envs, "env", nil, "environments the image serves (default: every environment the spec covers)")
 	return cmd
+}
+
+// clientPackages are the Debian packages image may install: those of
+// every engine's clients.
+func clientPackages() []string {
+	var out []string
+	all := []spec.Database{{Engine: spec.EnginePostgres}, {Engine: spec.EngineMySQL}, {Engine: spec.EngineRedis}, {Engine: spec.EngineSQLite}}
+	for _, t := range operate.ToolsFor(all) {
+		if t.Package != "restic" && t.Package != "" && !slices.Contains(out, t.Package) {
+			out = append(out, t.Package)
+		}
+	}
+	return out
 }
 
 func runImage(_ context.Context, o *imageOptions) error {

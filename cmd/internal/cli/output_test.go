@@ -50,7 +50,7 @@ func TestEveryFailureWithOutputJSONPrintsTheErrorEnvelope(t *testing.T) {
 		{"a bad flag value with --output=json", []string{"apply", "--output=json", "--lock-timeout", "soon"}, "devopsellence-backup apply", "invalid argument \"soon\""},
 		{"a flag without its value with -ojson", []string{"apply", "-ojson", "--env"}, "devopsellence-backup apply", "flag needs an argument"},
 		{"an argument plan does not take", []string{"plan", "-o=json", "extra"}, "devopsellence-backup plan", "unknown command \"extra\""},
-		{"an unknown command (cobra first finds the root has no --output)", []string{"bogus", "--output", "json"}, "devopsellence-backup", "unknown flag: --output"},
+		{"an unknown command, whatever flags follow it", []string{"bogus", "--output", "json"}, "devopsellence-backup", `unknown command "bogus" for "devopsellence-backup"`},
 		{"a bad -v, refused before the command runs", []string{"plan", "--output", "json", "-v", "7"}, "devopsellence-backup plan", "-v 7"},
 		{"a bad --log-format", []string{"status", "--output", "json", "--log-format", "xml"}, "devopsellence-backup status", "--log-format \"xml\""},
 	} {

@@ -14,8 +14,10 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
 	"github.com/devopsellence/devopsellence-backup/reconcile/secret"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // pass is one reconcile pass: what was planned, what was done, and where.
@@ -24,6 +26,12 @@ type pass struct {
 	inputs reconcile.Inputs
 	result *reconcile.ApplyResult
 	w      *workspace
+	// shown counts the plan's findings printed on stdout with the plan
+	// (init shows it first), which the result does not repeat.
+	shown int
+	// planned counts the findings of the plan itself; those after them
+	// are what the checks after the deploy found.
+	planned int
 }
 
 // passRun is what one pass works with, step to step.
@@ -54,6 +62,7 @@ func (o *applyOptions) pass(ctx, stop context.Context) (*pass, error) {
 	if err := o.checkPlan(r); err != nil {
 		return r.ps, err
 	}
+	o.warnIgnored(ctx, r.ps.plan, r.sources)
 	r.ps.result = reconcile.NewApplyResult()
 	if !r.ps.plan.Pending(o.Envs, !o.NoDeploy) {
 		return r.ps, nil
@@ -91,11 +100,26 @@ func (o *applyOptions) prepare(ctx context.Context, r *passRun) ([]reconcile.Nod
 			return nil, nil, err
 		}
 	}
-	values, err := o.gather(ctx, p, r.sources)
+	values, err := o.gather(ctx, p, r.sources, passwordSecrets(r.in.desired))
 	if err != nil {
 		return nil, nil, err
 	}
 	return relabel, values, nil
+}
+
+// passwordSecrets names, per environment, the secrets that are repository
+// passwords (RESTIC_PASSWORD, and each copy's), the key to every backup,
+// each with the repository it opens: environments that share a repository
+// share its password.
+func passwordSecrets(d *reconcile.Desired) map[reconcile.SecretKey]string {
+	out := map[reconcile.SecretKey]string{}
+	for env, es := range d.Envs {
+		out[reconcile.SecretKey{Environment: env, Name: spec.PasswordSecret}] = es.Repository.Display()
+		for _, c := range es.Copies {
+			out[reconcile.SecretKey{Environment: env, Name: c.PasswordSecret}] = c.Repository.Display()
+		}
+	}
+	return out
 }
 
 // open reads the flags' secret sources and saved plan, and opens the app.
@@ -124,12 +148,13 @@ func (o *applyOptions) planPass(ctx context.Context, r *passRun) error {
 		return err
 	}
 	r.in = in
-	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service), w: r.w}
+	r.ps = &pass{plan: p, inputs: reconcile.InputsOf(r.w.specFile, in.specRaw, in.observed, p.Service), w: r.w, planned: len(p.Findings)}
 	if o.ShowPlan && o.Output != render.JSON && !o.willConfirm(r.saved) {
 		if err := render.PlanText(o.IO.Out, p); err != nil {
 			return err
 		}
 		fmt.Fprintln(o.IO.Out)
+		r.ps.shown = len(p.Findings)
 	}
 	return nil
 }
@@ -239,6 +264,9 @@ func (o *applyOptions) workerLabels(p *reconcile.Plan, nodes map[string][]reconc
 		if f.Code == reconcile.CodeUnknownEnv {
 			return nil, usagef("%s; nothing was changed: %s", f.Message, nextCommand(f))
 		}
+		if f.Code == reconcile.CodeNoNode {
+			return nil, fmt.Errorf("%s; nothing was changed. %s; or pass --no-deploy to patch and store the secrets now, and deploy once a node is attached", f.Message, capitalize(noNodeAdvice(f.Environment)))
+		}
 		if f.Code != reconcile.CodeNoWorker {
 			return nil, fmt.Errorf("%s; %s", f.Message, nextCommand(f))
 		}
@@ -312,11 +340,18 @@ func (o *applyOptions) confirm(ctx context.Context, p *reconcile.Plan, stopping 
 }
 
 // gather collects every missing plaintext value before anything changes.
-func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit) (map[reconcile.SecretKey]secret.Value, error) {
+// On a terminal a repository password is generated (the default) or typed
+// twice.
+func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit, passwords map[reconcile.SecretKey]string) (map[reconcile.SecretKey]secret.Value, error) {
 	values := map[reconcile.SecretKey]secret.Value{}
 	var missing, errs []string
 	canAsk := !o.NonInteractive && o.IO.CanPrompt()
 	t := &prompt.Terminal{Fd: o.IO.InFd(), Out: o.IO.Err}
+	type askedPassword struct {
+		env string
+		v   secret.Value
+	}
+	asked := map[string]askedPassword{}
 	for _, e := range p.Environments {
 		if !reconcile.Selected(o.Envs, e.Name) {
 			continue
@@ -326,6 +361,10 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			}
 			req := prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name, About: s.About}
+			if v, ok := o.Preset[reconcile.SecretKey{Environment: e.Name, Name: s.Name}]; ok {
+				values[reconcile.SecretKey{Environment: e.Name, Name: s.Name}] = v
+				continue
+			}
 			v, from, ok, err := sources.Lookup(ctx, req)
 			switch {
 			case err != nil && ctx.Err() != nil:
@@ -335,6 +374,17 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 				continue
 			case ok:
 				logr.FromContextOrDiscard(ctx).V(1).Info("secret value source", "secret", s.Name, "environment", e.Name, "source", from)
+			case canAsk && passwords[reconcile.SecretKey{Environment: e.Name, Name: s.Name}] != "":
+				repo := passwords[reconcile.SecretKey{Environment: e.Name, Name: s.Name}]
+				if got, ok := asked[s.Name+"\n"+repo]; ok {
+					fmt.Fprintf(t.Out, "%s in %s: the same as in %s, whose repository (%s) it shares\n", s.Name, e.Name, got.env, repo)
+					v = got.v
+					break
+				}
+				if v, err = askPassword(ctx, t, req); err != nil {
+					return nil, err
+				}
+				asked[s.Name+"\n"+repo] = askedPassword{e.Name, v}
 			case canAsk:
 				if v, err = t.Secret(ctx, req); err != nil {
 					return nil, err
@@ -357,4 +407,55 @@ func (o *applyOptions) gather(ctx context.Context, p *reconcile.Plan, sources *p
 		return nil, usageError{fmt.Errorf("%w; nothing was changed. Provide each of these:\n%s", errMissingValues, strings.Join(missing, "\n"))}
 	}
 	return values, nil
+}
+
+// askPassword gets a repository password on a terminal: generated (the
+// default) and shown once for the person to keep, or typed twice.
+func askPassword(ctx context.Context, t *prompt.Terminal, req prompt.Request) (secret.Value, error) {
+	fmt.Fprintf(t.Out, "%s is a repository password: restic encrypts every backup with it, and without it no backup can be read. restic says: %q\n"+
+		"For a repository that exists already (a new node, a new machine), answer n and type the password you kept: a new one opens nothing.\n", req.Name, restic.PasswordWarning)
+	gen, err := t.ConfirmDefault(ctx, "Generate a strong one?", true)
+	if err != nil {
+		return secret.Value{}, err
+	}
+	if !gen {
+		return t.NewSecret(ctx, req)
+	}
+	v, err := secret.Generate()
+	if err != nil {
+		return secret.Value{}, err
+	}
+	intro := fmt.Sprintf("%s for service %s in %s, generated: copy it now into a password manager, outside this machine and the node. It is shown only this once; devopsellence stores it, but a copy stored with the app is lost with it.", req.Name, req.Service, req.Environment)
+	return v, t.Show(ctx, intro, v)
+}
+
+// warnIgnored warns when an explicit source names a secret that is stored
+// already: apply stores only missing secrets, so a new value there changes
+// nothing. Changing one is rotate-secret's work.
+func (o *applyOptions) warnIgnored(ctx context.Context, p *reconcile.Plan, sources *prompt.Explicit) {
+	for _, e := range p.Environments {
+		if !reconcile.Selected(o.Envs, e.Name) {
+			continue
+		}
+		for _, s := range e.Secrets {
+			if s.Status != reconcile.StatusPresent || s.Source == reconcile.SourceOnePassword {
+				continue
+			}
+			from := sources.Gives(prompt.Request{Name: s.Name, Service: s.Service, Environment: e.Name})
+			if from == "" || o.warned[e.Name+"\n"+s.Name] {
+				continue
+			}
+			if o.warned == nil {
+				o.warned = map[string]bool{}
+			}
+			// Once per process: the run loop plans again and again.
+			o.warned[e.Name+"\n"+s.Name] = true
+			if o.LogJSON {
+				logr.FromContextOrDiscard(ctx).Info("secretSourceIgnored", "secret", s.Name, "environment", e.Name, "source", from)
+				continue
+			}
+			fmt.Fprintf(o.IO.Err, "warning: %s is already stored for service %s in %s, so the value %s gives is not used: apply stores only missing secrets. To change it, run `devopsellence-backup rotate-secret %s --env %s`\n",
+				s.Name, s.Service, e.Name, from, s.Name, e.Name)
+		}
+	}
 }

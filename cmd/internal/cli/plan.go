@@ -63,7 +63,7 @@ EXIT STATUS
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", render.Text, "result format on stdout: text, json or markdown")
 	cmd.Flags().BoolVar(&o.DetailedExitcode, "detailed-exitcode", false, "exit 3 when changes are pending, 0 when in sync")
-	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to FILE, for `devopsellence-backup apply FILE` (no secret values are in it); - for stdout (the plan shown goes to stderr)")
+	cmd.Flags().StringVar(&o.Out, "out", "", "also save the plan to `FILE`, for devopsellence-backup apply FILE (no secret values are in it); - for stdout (the plan shown goes to stderr)")
 	return cmd
 }
 

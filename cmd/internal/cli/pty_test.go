@@ -12,9 +12,25 @@ import (
 	"github.com/devopsellence/devopsellence-backup/fixtures/simtest"
 )
 
+// terminalCmd is a command running on a pseudo-terminal. Its Wait returns
+// once the terminal has shown everything the command wrote, so that the
+// terminal's Output can be checked right after it (the reader of the
+// terminal may lag behind the exit on a busy machine).
+type terminalCmd struct {
+	*exec.Cmd
+	t *testing.T
+	p *ptytest.PTY
+}
+
+func (c terminalCmd) Wait() error {
+	err := c.Cmd.Wait()
+	c.p.Settle(c.t)
+	return err
+}
+
 // startOnTerminal runs devopsellence-backup with stdin and stderr on the
 // pseudo-terminal (its controlling terminal) and stdout on a buffer.
-func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *bytes.Buffer, args ...string) *exec.Cmd {
+func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *bytes.Buffer, args ...string) terminalCmd {
 	t.Helper()
 	cmd := exec.Command(cliBinary(t), append(args, "--dir", sim.Workspace, "--devopsellence", sim.Bin)...)
 	cmd.Env = sim.Environ()
@@ -23,7 +39,7 @@ func startOnTerminal(t *testing.T, sim *simtest.Env, p *ptytest.PTY, stdout *byt
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd
+	return terminalCmd{Cmd: cmd, t: t, p: p}
 }
 
 func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
@@ -39,6 +55,11 @@ func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
 	p.Send(t, "y\r")
 	order := []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"}
 	for i, name := range order {
+		if i == 0 {
+			// The repository password: typed, not generated, and twice.
+			p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+			p.Send(t, "n\r")
+		}
 		p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
 		if i == 0 {
 			p.Send(t, "   \r") // blank: refused, asked again
@@ -46,6 +67,10 @@ func TestApplyOnATerminalConfirmsAndAsksForEachSecretWithoutEcho(t *testing.T) {
 			p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 2)
 		}
 		p.Send(t, secrets[name]+"\r")
+		if i == 0 {
+			p.Expect(t, "Again, to confirm (input hidden):", 1)
+			p.Send(t, secrets[name]+"\r")
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apply: %v\n%s", err, p.Output())
@@ -73,6 +98,8 @@ func TestCtrlCAtASecretPromptRestoresTheTerminalAndChangesNothing(t *testing.T) 
 	p := ptytest.Open(t)
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--yes")
+	p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+	p.Send(t, "n\r")
 	p.Expect(t, "Value of RESTIC_PASSWORD for service backup in production (input hidden):", 1)
 	p.Send(t, "half-typed")
 	p.Send(t, "\x03")

@@ -32,10 +32,10 @@ EXIT STATUS
   130  interrupted`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if showVersion {
-				return runCommand(cmd.Context(), &versionOptions{IO: f.IO()}, render.JSON, nil, runVersion)
+				return runCommand(cmd.Context(), &versionOptions{IO: f.IO(), Output: render.JSON}, render.JSON, nil, runVersion)
 			}
 			return own(cmd.Help(), "")
 		},
@@ -55,7 +55,7 @@ EXIT STATUS
 	pf.DurationVar(&g.DeployTimeout, "deploy-timeout", devopsellence.DefaultDeployTimeout, "deadline of each devopsellence deploy")
 	root.Flags().BoolVar(&showVersion, "version", false, "print the version as JSON, as the version command does")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPlanCmd(f, nil), newApplyCmd(f, nil), newInitCmd(f, nil), newRunCmd(f, nil), newVersionCmd(f, nil), newSkillCmd(f, nil))
+	root.AddCommand(newPlanCmd(f, nil), newApplyCmd(f, nil), newInitCmd(f, nil), newRunCmd(f, nil), newVersionCmd(f, nil), newSkillCmd(f, nil), newRotateCmd(f, nil))
 	root.AddCommand(operateCommands(f)...)
 	root.AddCommand(recoveryCommands(f)...)
 	root.AddCommand(newAgentCmd(f))

@@ -203,7 +203,7 @@ func (o *runOptions) onePass(ctx, stop context.Context, st *StatusFields) error 
 	}
 	summary := "in sync"
 	if ps != nil && ps.result != nil && (ps.result.ConfigWritten || len(ps.result.Stored) > 0 || len(ps.result.Deployed) > 0 || len(deployPending(ps.plan, ps.result, o.apply.Envs)) > 0) {
-		summary = applySummary(ps.plan, ps.result, o.apply.Envs)
+		summary = applySummary(ps.plan, ps.result, o.apply.Envs, brokenEnvs(ps))
 	}
 	if err != nil {
 		summary = strings.ToLower(st.LastPassResult) + ": " + firstLine(err.Error())

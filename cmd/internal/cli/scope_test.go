@@ -17,6 +17,7 @@ import (
 func twoApps(t *testing.T) (sim *simtest.Env, appA string) {
 	t.Helper()
 	sim = simtest.New(t)
+	sim.AgentImages(t)
 	appA = filepath.Join(filepath.Dir(sim.Workspace), "shop")
 	b := sim.Workspace
 	sim.Workspace = appA
@@ -41,7 +42,7 @@ func TestApplyInAnAppWithoutANodeStopsEvenWhenAnotherAppsNodeIsAttached(t *testi
 	if r.code == 0 {
 		t.Fatalf("apply in app B succeeded with no node of its own:\n%s%s", r.stdout, r.stderr)
 	}
-	for _, want := range []string{"no node is attached to production of this app", "DEVOPSELLENCE_ENVIRONMENT=production devopsellence node attach <node>"} {
+	for _, want := range []string{"no node is attached to production of this app", "devopsellence node attach <node> --env production"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the error lacks %q:\n%s", want, r.stderr)
 		}

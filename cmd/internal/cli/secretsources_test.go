@@ -190,6 +190,10 @@ func TestASecretTypedWithANULByteIsAskedAgain(t *testing.T) {
 	var stdout bytes.Buffer
 	cmd := startOnTerminal(t, sim, p, &stdout, "apply", "--yes")
 	for i, name := range []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"} {
+		if i == 0 {
+			p.Expect(t, "Generate a strong one? [Y/n]:", 1)
+			p.Send(t, "n\r")
+		}
 		p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 1)
 		if i == 0 {
 			p.Send(t, "pass\x00Hunter2\r")
@@ -197,6 +201,10 @@ func TestASecretTypedWithANULByteIsAskedAgain(t *testing.T) {
 			p.Expect(t, "Value of "+name+" for service backup in production (input hidden):", 2)
 		}
 		p.Send(t, secrets[name]+"\r")
+		if i == 0 {
+			p.Expect(t, "Again, to confirm (input hidden):", 1)
+			p.Send(t, secrets[name]+"\r")
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("apply: %v\n%s", err, p.Output())

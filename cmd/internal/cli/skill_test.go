@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
@@ -127,47 +128,138 @@ func TestTheSkillReadsTheFiveEvidenceItemsFromFieldsStatusPrints(t *testing.T) {
 			t.Errorf("the skill does not name the evidence item %q", item)
 		}
 	}
-	for _, rule := range []string{"Restoring over live data: never.", "Approving a change: never on your own."} {
+	for _, rule := range []string{"Restoring over live data: only with a person's approval.", "Approving a change: never on your own.", "never\n  pass `--approve` with an ID the human did not give you"} {
 		if !strings.Contains(text, rule) {
 			t.Errorf("the skill lacks the rule %q", rule)
 		}
 	}
 }
 
-func TestSkillInstallWritesTheSkillInTheAppRootAndKeepsItUpToDate(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, ".agents", "skills", "devopsellence-backup", "SKILL.md")
-	install := func() (int, cli.SkillDoc, string) {
-		streams, out, errb := iostreams.Test("")
-		code := cli.Main(context.Background(), []string{"skill", "install", "--dir", dir, "--output", "json"}, streams, nil)
-		var doc cli.SkillDoc
-		_ = json.Unmarshal(out.Bytes(), &doc)
-		return code, doc, errb.String()
+// installSkill runs skill install with args, HOME at home, in process.
+func installSkill(t *testing.T, home string, args ...string) (int, cli.SkillDoc, string) {
+	t.Helper()
+	streams, out, errb := iostreams.Test("")
+	code := cli.Main(context.Background(), append([]string{"skill", "install", "--output", "json"}, args...), streams, []string{"HOME=" + home})
+	var doc cli.SkillDoc
+	_ = json.Unmarshal(out.Bytes(), &doc)
+	return code, doc, errb.String()
+}
+
+func TestSkillInstallGoesWhereDevopsellencePutsItsOwnSkill(t *testing.T) {
+	home, app := t.TempDir(), t.TempDir()
+	must(t, os.WriteFile(filepath.Join(app, "devopsellence.yml"), []byte("schema_version: 1\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(app, "config"), 0o755))
+	skillAt := func(dir string) string { return filepath.Join(dir, "devopsellence-backup", "SKILL.md") }
+
+	// Outside any app, without --global or --dir: refused, nothing written.
+	t.Chdir(home)
+	if code, _, stderr := installSkill(t, home); code != cli.ExitUsage || !strings.Contains(stderr, "no devopsellence.yml in "+home+" or above") || !strings.Contains(stderr, "--global or --dir") {
+		t.Fatalf("outside an app: exit %d %s", code, stderr)
 	}
-	if code, _, stderr := install(); code != cli.ExitUsage || !strings.Contains(stderr, "no devopsellence.yml") {
-		t.Fatalf("without devopsellence.yml: exit %d %s", code, stderr)
+	if _, err := os.Stat(filepath.Join(home, ".agents")); !os.IsNotExist(err) {
+		t.Fatal("a refused install wrote .agents")
 	}
-	if _, err := os.Stat(filepath.Join(dir, ".agents")); !os.IsNotExist(err) {
-		t.Fatal("a failed install wrote .agents")
-	}
-	if err := os.WriteFile(filepath.Join(dir, "devopsellence.yml"), []byte("schema_version: 1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+
+	// In the app (a folder below its root too): the project's folders,
+	// .claude/skills only once .claude exists.
+	t.Chdir(filepath.Join(app, "config"))
+	projectAgents := filepath.Join(app, ".agents", "skills")
 	for i, want := range []string{"installed", "unchanged", "updated"} {
 		if i == 2 {
-			if err := os.WriteFile(path, []byte("an older skill\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			must(t, os.WriteFile(skillAt(projectAgents), []byte("an older skill\n"), 0o644))
 		}
-		code, doc, stderr := install()
-		if code != 0 || doc.Action != want || doc.Path != path || !doc.OK || doc.Skill != "devopsellence-backup" {
+		code, doc, stderr := installSkill(t, home)
+		if code != 0 || doc.Action != want || doc.Path != skillAt(projectAgents) || !doc.OK || doc.Skill != "devopsellence-backup" || doc.Source != "embedded" || len(doc.Paths) != 1 {
 			t.Fatalf("run %d: exit %d %+v %s", i+1, code, doc, stderr)
 		}
-		if !bytes.Equal(readFile(t, path), cli.Skill) {
+		if p := doc.Paths[0]; p.Agent != "agents" || p.Scope != "project" {
+			t.Errorf("run %d: %+v", i+1, p)
+		}
+		if !bytes.Equal(readFile(t, skillAt(projectAgents)), cli.Skill) {
 			t.Fatalf("run %d: SKILL.md is not the bundled skill", i+1)
 		}
 	}
-	if !slices.Contains(strings.Split(string(cli.Skill), "\n"), "name: devopsellence-backup") {
-		t.Error("the skill's front matter does not name it")
+	must(t, os.Mkdir(filepath.Join(app, ".claude"), 0o755))
+	code, doc, _ := installSkill(t, home)
+	if code != 0 || len(doc.Paths) != 2 || doc.Paths[1].Agent != "claude" || doc.Paths[1].Path != skillAt(filepath.Join(app, ".claude", "skills")) || doc.Paths[1].Action != "installed" {
+		t.Fatalf("with .claude: exit %d %+v", code, doc)
+	}
+
+	// --global: the user's folders, whatever the working directory.
+	must(t, os.Mkdir(filepath.Join(home, ".claude"), 0o755))
+	code, doc, _ = installSkill(t, home, "--global")
+	if code != 0 || len(doc.Paths) != 2 || doc.Paths[0].Path != skillAt(filepath.Join(home, ".agents", "skills")) || doc.Paths[0].Scope != "global" ||
+		doc.Paths[1].Path != skillAt(filepath.Join(home, ".claude", "skills")) {
+		t.Fatalf("--global: exit %d %+v", code, doc)
+	}
+
+	// --dir is a skills folder, as for devopsellence skill install.
+	custom := filepath.Join(t.TempDir(), "skills")
+	code, doc, _ = installSkill(t, home, "--dir", custom)
+	if code != 0 || len(doc.Paths) != 1 || doc.Path != skillAt(custom) || doc.Paths[0].Scope != "custom" {
+		t.Fatalf("--dir: exit %d %+v", code, doc)
+	}
+	if !bytes.Equal(readFile(t, skillAt(custom)), cli.Skill) {
+		t.Error("--dir: SKILL.md is not the bundled skill")
+	}
+	if code, _, stderr := installSkill(t, home, "--dir", custom, "--global"); code != cli.ExitUsage || !strings.Contains(stderr, "--dir and --global") {
+		t.Errorf("--dir with --global: exit %d %s", code, stderr)
+	}
+}
+
+func TestTheSkillsFrontMatterHasTheFieldsOfDevopsellencesOwnSkill(t *testing.T) {
+	text := string(cli.Skill)
+	if !strings.HasPrefix(text, "---\n") {
+		t.Fatal("the skill does not start with front matter")
+	}
+	front, _, ok := strings.Cut(strings.TrimPrefix(text, "---\n"), "\n---\n")
+	if !ok {
+		t.Fatal("the front matter is not closed")
+	}
+	var fm struct {
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+		Version     string `yaml:"version"`
+		Metadata    struct {
+			OpenClaw struct {
+				Requires struct {
+					Bins []string `yaml:"bins"`
+				} `yaml:"requires"`
+				Homepage string `yaml:"homepage"`
+			} `yaml:"openclaw"`
+		} `yaml:"metadata"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(front))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fm); err != nil {
+		t.Fatalf("front matter: %v", err)
+	}
+	if fm.Name != cli.SkillName || len(fm.Description) < 80 || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(fm.Version) ||
+		!slices.Contains(fm.Metadata.OpenClaw.Requires.Bins, "devopsellence-backup") || !slices.Contains(fm.Metadata.OpenClaw.Requires.Bins, "devopsellence") ||
+		!strings.HasPrefix(fm.Metadata.OpenClaw.Homepage, "https://") {
+		t.Errorf("front matter = %+v", fm)
+	}
+}
+
+func TestTheSkillTeachesRecoveryAndTheEscapeHatch(t *testing.T) {
+	code, _ := skillCode()
+	used := map[string]bool{}
+	for _, c := range code {
+		for _, part := range strings.Split(c, "devopsellence-backup ")[1:] {
+			if f := strings.Fields(part); len(f) > 0 {
+				used[f[0]] = true
+			}
+		}
+	}
+	for _, cmd := range []string{"snapshots", "ls", "find", "restore", "dump", "status", "drill", "check", "rotate-secret", "skill"} {
+		if !used[cmd] {
+			t.Errorf("the skill never runs devopsellence-backup %s", cmd)
+		}
+	}
+	text := string(cli.Skill)
+	for _, want := range []string{"devopsellence exec backup --env production -- restic snapshots", "has no command that writes backups over live data"} {
+		if got := strings.Contains(text, want); got != (want != "has no command that writes backups over live data") {
+			t.Errorf("the skill contains %q: %v", want, got)
+		}
 	}
 }

@@ -38,21 +38,27 @@ func NewVersionDoc(i buildinfo.Info) VersionDoc {
 
 type versionOptions struct {
 	IO *iostreams.Streams
+	// Output is json: the only format of version, accepted so that
+	// scripts that pass --output json to every command need no exception.
+	Output string
 }
 
 func newVersionCmd(f *Factory, runF func(*versionOptions) error) *cobra.Command {
-	o := &versionOptions{}
-	return &cobra.Command{
+	o := &versionOptions{Output: render.JSON}
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and build time as JSON",
 		Long: `version prints one JSON document describing this build, in the shape of
 devopsellence's own version command: schema_version, version, version_number,
 commit and built_at; a release build adds release_url and checksums_url.
-devopsellence-backup --version prints the same.
+devopsellence-backup --version prints the same. --output json is accepted (it
+is the only format).
 
 EXIT STATUS
-  0  always`,
+  0  printed
+  2  --output other than json`,
 		Example: `  devopsellence-backup version
+  devopsellence-backup version --output json
   devopsellence-backup --version`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -60,8 +66,13 @@ EXIT STATUS
 			return runCommand(cmd.Context(), o, render.JSON, runF, runVersion)
 		},
 	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", render.JSON, "result format on stdout: json (the only one)")
+	return cmd
 }
 
 func runVersion(_ context.Context, o *versionOptions) error {
+	if err := checkOutput(o.Output, []string{render.JSON}); err != nil {
+		return err
+	}
 	return render.WriteJSON(o.IO.Out, NewVersionDoc(buildinfo.Get()))
 }

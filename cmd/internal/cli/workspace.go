@@ -29,6 +29,9 @@ type workspace struct {
 	configPath string
 	client     *devopsellence.Client
 	store      *store.Store
+	// rotating is the secret rotate-secret is rotating, whose next value
+	// the service gets too while it does (reconcile.DesireRotating).
+	rotating string
 }
 
 // openWorkspace opens the app that the global flags name; environ is the
@@ -107,7 +110,7 @@ func (w *workspace) read() (*inputs, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	d, err := reconcile.Desire(b, app, w.specFile)
+	d, err := reconcile.DesireRotating(b, app, w.specFile, w.rotating)
 	if err != nil {
 		return nil, usageError{err}
 	}

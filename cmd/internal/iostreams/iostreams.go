@@ -17,8 +17,8 @@ type Streams struct {
 	Out io.Writer
 	Err io.Writer
 
-	inTTY, errTTY bool
-	noColor       bool
+	inTTY, errTTY, outTTY bool
+	noColor               bool
 }
 
 // System returns the process's own streams, with terminal detection.
@@ -27,6 +27,7 @@ func System(env []string) *Streams {
 		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		inTTY:   isTerminal(os.Stdin),
 		errTTY:  isTerminal(os.Stderr),
+		outTTY:  isTerminal(os.Stdout),
 		noColor: environ.Get(env, "NO_COLOR") != "",
 	}
 }
@@ -45,6 +46,10 @@ func (s *Streams) WithErr(w io.Writer) *Streams {
 	c.Err, c.errTTY = w, false
 	return &c
 }
+
+// OutIsTerminal reports whether stdout is a terminal: no place for the
+// bytes of a file (dump).
+func (s *Streams) OutIsTerminal() bool { return s.outTTY }
 
 // ErrIsTerminal reports whether stderr is a terminal (live progress, console logs).
 func (s *Streams) ErrIsTerminal() bool { return s.errTTY }

@@ -3,6 +3,8 @@ package logging
 import (
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/zapr"
@@ -68,7 +70,45 @@ func New(w io.Writer, o Options) (logr.Logger, error) {
 	level := zap.NewAtomicLevelAt(zapcore.Level(-o.Verbosity))
 	// Locked: commands log from several goroutines (one per environment).
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	if format == FormatConsole {
+		core = wordsCore{core}
+	}
 	return zapr.NewLogger(zap.New(core)), nil
+}
+
+// wordsCore shows each constant message as words for people
+// ("patchedConfig" as "patched config"); JSON keeps the constant.
+type wordsCore struct{ zapcore.Core }
+
+func (c wordsCore) With(fields []zapcore.Field) zapcore.Core { return wordsCore{c.Core.With(fields)} }
+
+func (c wordsCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c wordsCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	e.Message = Words(e.Message)
+	return c.Core.Write(e, fields)
+}
+
+// Words splits a lowerCamelCase message into lower-case words.
+func Words(msg string) string {
+	var b strings.Builder
+	prev := rune(0)
+	for _, r := range msg {
+		if unicode.IsUpper(r) && (unicode.IsLower(prev) || unicode.IsDigit(prev)) {
+			b.WriteByte(' ')
+		}
+		if unicode.IsUpper(r) && prev != 0 && prev != ' ' {
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
 }
 
 // levelName prints logr's view of zap levels: V(1) and V(2) show as debug.

@@ -90,3 +90,28 @@ func TestTheFormatErrorNamesOnlyFormatsThatWork(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestConsoleLogsShowMessagesAsWordsAndJSONKeepsTheConstant(t *testing.T) {
+	var console, js bytes.Buffer
+	c, err := New(&console, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Info("patchedConfig", "changes", 1)
+	j, err := New(&js, Options{Format: FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Info("patchedConfig", "changes", 1)
+	if !strings.Contains(console.String(), "\tpatched config\t") || strings.Contains(console.String(), "patchedConfig") {
+		t.Errorf("console: %q", console.String())
+	}
+	if !strings.Contains(js.String(), `"msg":"patchedConfig"`) {
+		t.Errorf("json: %q", js.String())
+	}
+	for in, want := range map[string]string{"storedSecret": "stored secret", "deployed": "deployed", "agentCheckFailed": "agent check failed", "s3Ready": "s3 ready"} {
+		if got := Words(in); got != want {
+			t.Errorf("Words(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -148,6 +148,25 @@ func (e *Explicit) Lookup(ctx context.Context, r Request) (v secret.Value, from 
 	return v, "", false, nil
 }
 
+// Gives names the explicit source that would give r's value ("" when none
+// does), without reading it.
+func (e *Explicit) Gives(r Request) string {
+	for _, s := range []scope{{r.Environment, r.Name}, {"", r.Name}} {
+		if _, ok := e.files[s]; ok {
+			return "--secret-file " + flagName(s)
+		}
+		if _, ok := e.vars[s]; ok {
+			return "--secret-env " + flagName(s)
+		}
+	}
+	for _, name := range []string{EnvVarFor(r.Environment, r.Name), EnvPrefix + r.Name} {
+		if _, set := e.environ[name]; set {
+			return name
+		}
+	}
+	return ""
+}
+
 // flagName is the left side of the flag that named s: [ENV:]NAME.
 func flagName(s scope) string {
 	if s.env == "" {

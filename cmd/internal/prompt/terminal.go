@@ -50,6 +50,63 @@ func (t *Terminal) Secret(ctx context.Context, r Request) (secret.Value, error) 
 	return secret.Value{}, fmt.Errorf("secret %s for service %s in %s: %w", r.Name, r.Service, r.Environment, ErrEmpty)
 }
 
+// NewSecret asks for a new value of r twice, without echo, and returns it
+// once both answers are the same: a typo in a password that nobody can
+// read back would make every backup unreadable.
+func (t *Terminal) NewSecret(ctx context.Context, r Request) (secret.Value, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		v, err := t.Secret(ctx, r)
+		if err != nil {
+			return secret.Value{}, err
+		}
+		b, err := t.readHidden(ctx, "Again, to confirm (input hidden): ")
+		fmt.Fprintln(t.Out)
+		if err != nil {
+			return secret.Value{}, err
+		}
+		again := secret.New(string(b))
+		clear(b)
+		if v.Equal(again) {
+			return v, nil
+		}
+		fmt.Fprintln(t.Out, "  the two values differ; try again")
+	}
+	return secret.Value{}, fmt.Errorf("secret %s for service %s in %s: the two values typed never matched", r.Name, r.Service, r.Environment)
+}
+
+// Show writes v on the terminal, once, for a person to copy (a password
+// generated for them), and waits for Enter: the only place a value is
+// ever written by this tool besides devopsellence's stdin.
+func (t *Terminal) Show(ctx context.Context, intro string, v secret.Value) error {
+	fmt.Fprintf(t.Out, "%s\n\n    ", intro)
+	if _, err := io.Copy(t.Out, v.Reader()); err != nil {
+		return err
+	}
+	fmt.Fprint(t.Out, "\n\nPress Enter once you have a copy: ")
+	_, err := t.readLine(ctx)
+	return err
+}
+
+// ConfirmDefault asks a yes/no question whose empty answer is def.
+func (t *Terminal) ConfirmDefault(ctx context.Context, question string, def bool) (bool, error) {
+	hint := "[y/N]"
+	if def {
+		hint = "[Y/n]"
+	}
+	fmt.Fprintf(t.Out, "%s %s: ", question, hint)
+	line, err := t.readLine(ctx)
+	if err != nil {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "":
+		return def, nil
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
 // Confirm asks a yes/no question; only "y" or "yes" is yes.
 func (t *Terminal) Confirm(ctx context.Context, question string) (bool, error) {
 	fmt.Fprintf(t.Out, "%s [y/N]: ", question)

@@ -29,6 +29,15 @@ func Diff(p *reconcile.Plan) string {
 	return udiff.Unified(from, to, string(p.Before), string(p.After))
 }
 
+// FileDiff is the unified diff of two versions of a small file, "" when
+// they are the same.
+func FileDiff(from, to string, before, after []byte) string {
+	if bytes.Equal(before, after) {
+		return ""
+	}
+	return udiff.Unified(from, to, string(before), string(after))
+}
+
 // region is a stretch of whole lines that differs: before[a:b] became
 // after[newA:newB]; line is the line number (from 0) of before[a].
 type region struct {

@@ -73,7 +73,7 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 				s.fail(exitOf(ierr), class(ierr), "restic init failed: "+message(ierr))
 				return ierr
 			}
-			s.ok(0, "initialised a new repository at "+a.Config.Repository)
+			s.ok(0, "initialised a new repository at "+a.Config.Repository+"; restic says: "+restic.PasswordWarning+" Keep a copy of RESTIC_PASSWORD outside the node")
 			err = f()
 		case re.Class == restic.ClassLocked:
 			err = unlockStale(ctx, rec, o, a.restic, "unlock", err, f)

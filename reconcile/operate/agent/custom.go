@@ -40,7 +40,7 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	file := strings.TrimPrefix(operate.DumpFile(d), "/")
 	s.fact("file", "/"+file)
 	s.fact("command", strings.Join(d.Command, " "))
-	backup := restic.BackupOptions{Host: a.Config.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
+	backup := restic.BackupOptions{Host: a.Config.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file}
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		backup.StdinCommand = d.Command
 	} else {
@@ -73,7 +73,9 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	var sum *restic.BackupSummary
 	err := a.call(ctx, rec, o, func() error {
 		var err error
-		sum, err = a.restic.Backup(ctx, backup, nil)
+		sum, err = a.restic.Backup(ctx, backup, func(p restic.Progress) {
+			a.Out.Progress(operate.Progress{Step: "db:" + d.Name, BytesDone: p.BytesDone, ETASeconds: p.SecondsRemaining})
+		})
 		return err
 	})
 	if sum != nil && sum.TotalBytesProcessed == 0 && restic.ClassOf(err) == restic.ClassPartial {

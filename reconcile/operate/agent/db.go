@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
@@ -38,6 +40,35 @@ func (a *Agent) database(d spec.Database) (dbtool.Database, error) {
 		return a.serviceServer(d)
 	}
 	return a.server(d.Engine, d.URLSecret)
+}
+
+// notCreatedYet reports an optional SQLite file that does not exist and
+// has never been backed up: the app has not created it yet. Once a
+// snapshot of it exists, its absence is a failure again.
+func (a *Agent) notCreatedYet(ctx context.Context, d spec.Database) (bool, error) {
+	if !d.Optional {
+		return false, nil
+	}
+	if _, err := os.Lstat(d.Path); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	list, err := a.restic.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{append(slices.Clone(a.Config.Tags), operate.TagDB, operate.TagDBName+d.Name)}, NoLock: true})
+	if err != nil {
+		return false, err
+	}
+	id := a.identity()
+	for _, sn := range list {
+		if id.Owner(operate.Snapshot{ID: sn.ID, Hostname: sn.Hostname, Tags: sn.Tags}) != operate.Foreign {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// notCreated records the step of an optional file the app has not
+// created yet: skipped, with a note, not a failure.
+func notCreated(s *stepRun, d spec.Database) {
+	s.done(resultSkipped, nil, operate.ClassNotCreatedYet, d.Path+" does not exist yet (optional: the app creates it when it first needs it); it is backed up from the first backup after it appears")
 }
 
 // server parses the URL in the secret named name.
@@ -103,15 +134,41 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	s.fact("file", "/"+file)
 	if d.Engine == spec.EngineSQLite {
 		s.fact("path", d.Path)
+		if skip, err := a.notCreatedYet(ctx, d); err != nil {
+			failStep(s, err)
+			return err
+		} else if skip {
+			notCreated(s, d)
+			return nil
+		}
 	}
 	db, err := a.database(d)
 	if err != nil {
 		failStep(s, err)
 		return nil
 	}
+	// The server's version and the client's, before the dump: pg_dump
+	// refuses a newer server, and says so only after connecting.
+	// A server that cannot be asked fails the dump itself, with the
+	// dumper's own words; only a client known to be too old stops here.
+	versions, err := dbtool.CheckVersions(ctx, db)
+	if versions.Server != "" {
+		s.fact("server_version", versions.Server)
+		s.fact("client_version", versions.Client)
+	}
+	switch {
+	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld:
+		failStep(s, err)
+		return nil
+	case err != nil && ctx.Err() != nil:
+		failStep(s, err)
+		return nil
+	case err != nil:
+		s.fact("version_check", message(err))
+	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
-	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file, Quiet: true}
+	backup := restic.BackupOptions{Host: c.Host, Tags: a.snapTags(o, operate.TagDB, operate.TagDBName+d.Name, operate.TagEngine+d.Engine), StdinFilename: file}
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		dump, err := dbtool.PrepareDump(ctx, db, opts)
 		if err != nil {
@@ -143,10 +200,18 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 	var sum *restic.BackupSummary
 	err = a.call(ctx, rec, o, func() error {
 		var err error
-		sum, err = a.restic.Backup(ctx, backup, nil)
+		// A dump's size is known only at its end: the progress is the
+		// bytes so far.
+		sum, err = a.restic.Backup(ctx, backup, func(p restic.Progress) {
+			a.Out.Progress(operate.Progress{Step: "db:" + d.Name, BytesDone: p.BytesDone, ETASeconds: p.SecondsRemaining})
+		})
 		return err
 	})
 	a.recordBackup(s, sum, err, nil)
+	if why := versions.NewerServer(); err != nil && why != "" && class(err) == string(restic.ClassDumperFailed) {
+		st := &rec.ev.Steps[len(rec.ev.Steps)-1]
+		st.Message += "; " + why
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -216,6 +217,10 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 	if snap == nil {
 		if strings.HasPrefix(d.Name, "auto-") {
 			s.done(resultSkipped, nil, "no_snapshot", "found in the volumes but not backed up yet")
+			return
+		}
+		if _, err := os.Lstat(d.Path); d.Optional && errors.Is(err, fs.ErrNotExist) {
+			notCreated(s, d)
 			return
 		}
 		s.fail(nil, "no_snapshot", fmt.Sprintf("no snapshot of %s for this host and tags: run devopsellence-backup backup first", file))

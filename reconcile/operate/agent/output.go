@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,6 +58,25 @@ func (o *Output) Line(l operate.Line) []byte {
 	return data
 }
 
+// Data writes a piece of what dump reads: a data line in JSON mode, the
+// bytes themselves otherwise. It is not scrubbed: it is the app's own
+// data, which the operator asked for, and scrubbing would corrupt it; the
+// digest in the result line proves it arrived whole.
+func (o *Output) Data(b []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.JSON {
+		_, err := o.Stdout.Write(b)
+		return err
+	}
+	line := make([]byte, 0, len(`{"type":"data","data":""}`)+base64.StdEncoding.EncodedLen(len(b))+1)
+	line = append(line, `{"type":"data","data":"`...)
+	line = base64.StdEncoding.AppendEncode(line, b)
+	line = append(line, "\"}\n"...)
+	_, err := o.Stdout.Write(line)
+	return err
+}
+
 // Progress prints p unless a progress line went out less than a second
 // ago (for the operator's live line), or, as text for the service's log,
 // less than half a minute ago; the last one of a step (100%) always goes
@@ -82,8 +102,7 @@ func (o *Output) Progress(p operate.Progress) {
 		o.Line(operate.Line{Type: operate.LineProgress, Progress: &p})
 		return
 	}
-	o.Say("%s: %.1f%% (%s of %s, %d of %d files, ETA %s)", p.Step, p.Percent, bytesText(p.BytesDone), bytesText(p.BytesTotal),
-		p.FilesDone, p.FilesTotal, operate.Age(p.ETASeconds))
+	o.Say("%s", p.Text())
 }
 
 func bytesText(n int64) string {

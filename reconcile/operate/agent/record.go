@@ -8,7 +8,7 @@ import (
 )
 
 // Step results besides operate's ok, partial and failed.
-const resultSkipped = "skipped"
+const resultSkipped = operate.ResultSkipped
 
 // recorder builds the evidence document of one run, step by step.
 type recorder struct {

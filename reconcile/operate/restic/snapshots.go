@@ -194,6 +194,10 @@ func (r *Runner) Config(ctx context.Context) (RepositoryConfig, error) {
 	return c, err
 }
 
+// PasswordWarning is what restic init says about the repository password;
+// its --json output leaves it out, so this tool carries it instead.
+const PasswordWarning = "Please note that knowledge of your password is required to access the repository. Losing your password means that your data is irrecoverably lost."
+
 // Init creates the repository (`restic init`).
 func (r *Runner) Init(ctx context.Context) error {
 	v, err := r.Version(ctx)
