@@ -131,9 +131,11 @@ func readServices(n *yaml.Node, path, detail string, servers map[string]bool) ([
 	out := make([]AppService, 0, len(kvs))
 	for _, kv := range kvs {
 		if detail != "*" && kv.key != detail && !servers[kv.key] {
-			var v volumesOnly
-			if err := kv.value.Decode(&v); err != nil {
-				return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
+			v, ok := plainVolumes(kv.value)
+			if !ok {
+				if err := kv.value.Decode(&v); err != nil {
+					return nil, fmt.Errorf("read devopsellence.yml: %s.%s (line %d): %w", path, kv.key, kv.value.Line, err)
+				}
 			}
 			if _, ok := serverImage(v.Image); !ok {
 				out = append(out, AppService{Name: kv.key, Image: v.Image, Volumes: v.Volumes})
@@ -150,6 +152,90 @@ func readServices(n *yaml.Node, path, detail string, servers map[string]bool) ([
 		})
 	}
 	return out, nil
+}
+
+// plainVolumes reads a service's image and volumes as Decode into
+// volumesOnly would, without reflection, when the node has the plain shape
+// nearly every service has: a mapping without aliases, merge keys or
+// duplicate keys; an image that is a string or null; volumes that are null
+// or a sequence of such mappings of string or null source and target.
+// Anything else is left to Decode (ok false), errors included.
+func plainVolumes(n *yaml.Node) (v volumesOnly, ok bool) {
+	ok = plainMapping(n, func(key string, val *yaml.Node) bool {
+		switch key {
+		case "image":
+			return plainString(val, &v.Image)
+		case "volumes":
+			return plainVolumeList(val, &v.Volumes)
+		}
+		return true
+	})
+	return v, ok
+}
+
+func plainVolumeList(n *yaml.Node, out *[]Volume) bool {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return true
+	}
+	if n.Kind != yaml.SequenceNode {
+		return false
+	}
+	vols := make([]Volume, len(n.Content))
+	for i, item := range n.Content {
+		ok := plainMapping(item, func(key string, val *yaml.Node) bool {
+			switch key {
+			case "source":
+				return plainString(val, &vols[i].Source)
+			case "target":
+				return plainString(val, &vols[i].Target)
+			}
+			return true
+		})
+		if !ok {
+			return false
+		}
+	}
+	*out = vols
+	return true
+}
+
+// plainMapping calls field for each key of mapping n, in order, if n is a
+// mapping with plain string keys, no merge key and no key twice; it stops
+// at the first field that returns false.
+func plainMapping(n *yaml.Node, field func(key string, val *yaml.Node) bool) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || val.Kind == yaml.AliasNode {
+			return false
+		}
+		for j := 0; j < i; j += 2 {
+			if n.Content[j].Value == k.Value {
+				return false
+			}
+		}
+		if !field(k.Value, val) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainString reads a string or null scalar.
+func plainString(n *yaml.Node, out *string) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		*out = n.Value
+		return true
+	case "!!null":
+		return true
+	}
+	return false
 }
 
 type keyValue struct {

@@ -66,11 +66,8 @@ func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.
 	// Services this tool wrote earlier under another name: the spec renamed
 	// or dropped them. Their overlays go too, or devopsellence would reject
 	// overlays of a service that no longer exists.
-	for _, name := range doc.Keys("services") {
+	for _, name := range doc.KeysCommented(yamlpatch.MarkerPrefix, "services") {
 		if name == d.Service {
-			continue
-		}
-		if c, _ := doc.Comment("services", name); !managed(c) {
 			continue
 		}
 		path := []string{"services", name}

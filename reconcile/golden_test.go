@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -188,8 +187,6 @@ func assertOutsideBlocksUnchanged(t *testing.T, f fixture, p *reconcile.Plan) {
 		t.Errorf("original lines missing from the patched file, from %q", before[i])
 	}
 }
-
-var keyLine = regexp.MustCompile(`^(\s*)([^\s#][^:]*):`)
 
 // stripBlocks removes the entries at paths (and a marker comment directly
 // above each), by their yaml.v3 position and indentation.

@@ -248,6 +248,7 @@ func Diff(d *Desired, o *Observed, selected []string) (*Plan, error) {
 		})
 	}
 	p.Findings = append(p.Findings, imageFindings(d)...)
+	p.Findings = append(p.Findings, excludeFindings(d)...)
 	p.Findings = append(p.Findings, repositoryFindings(d)...)
 	p.Findings = append(p.Findings, serverFindings(d)...)
 	p.Findings = append(p.Findings, clientFindings(d, o.App)...)
@@ -376,6 +377,28 @@ func WithWorker(labels []string) []string {
 		out = append(out, l)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// excludeFindings warn about an exclude pattern that leaves out every
+// file of a backed-up folder: the backups would hold nothing.
+func excludeFindings(d *Desired) []Finding {
+	var out []Finding
+	for _, env := range d.Covered {
+		es := d.Envs[env]
+		for _, pat := range es.ExcludePatterns() {
+			for _, root := range es.BackupPaths() {
+				if spec.ExcludesEverything(root, pat) {
+					out = append(out, Finding{
+						Severity: SeverityWarning, Code: "exclude_everything", Environment: env,
+						Message:     fmt.Sprintf("exclude pattern %q leaves out every file of %s: its backups would hold nothing", pat, root),
+						NextActions: []Action{{Label: "narrow the pattern in " + d.SpecFile + " (spec.exclude or the volume's exclude)", Command: "devopsellence-backup plan"}},
+					})
+					break
+				}
+			}
+		}
+	}
 	return out
 }
 

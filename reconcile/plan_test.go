@@ -343,3 +343,18 @@ func TestObserveAsksOncePerEnvironmentAndExplainsWhatItCouldNotCheck(t *testing.
 		t.Errorf("a failing secret list is %v", err)
 	}
 }
+
+func TestPlanWarnsAboutAnExcludeThatLeavesOutEveryFile(t *testing.T) {
+	for pat, want := range map[string]bool{`"?*"`: true, `"**/*"`: true, `"*.log"`: false} {
+		p := plan(t, specDoc(t, baseSpec+"  exclude: ["+pat+"]\n"), appYAML, nil)
+		got := 0
+		for _, f := range p.Findings {
+			if f.Code == "exclude_everything" && f.Severity == reconcile.SeverityWarning && strings.Contains(f.Message, "/data/app_storage") {
+				got++
+			}
+		}
+		if (got == 2) != want {
+			t.Errorf("exclude %s: %d exclude_everything findings (one per environment wanted: %v)", pat, got, want)
+		}
+	}
+}

@@ -33,8 +33,12 @@ const (
 	AgentExcludes    = "BACKUP_EXCLUDES"
 	AgentCaches      = "BACKUP_EXCLUDE_CACHES"
 	AgentCopies      = "BACKUP_COPIES"
-	ResticRepository = "RESTIC_REPOSITORY"
-	ResticCacheDir   = "RESTIC_CACHE_DIR"
+	// Set only when the spec differs from the default.
+	AgentUndoRetention = "BACKUP_UNDO_RETENTION"
+	AgentLockWait      = "BACKUP_RESTORE_LOCK_WAIT"
+	AgentAllowShrink   = "BACKUP_ALLOW_SHRINK"
+	ResticRepository   = "RESTIC_REPOSITORY"
+	ResticCacheDir     = "RESTIC_CACHE_DIR"
 )
 
 // AgentConfig is what the agent inside the backup service knows about its
@@ -74,6 +78,12 @@ type AgentConfig struct {
 	ExcludeCaches bool
 	// Copies are the second repositories.
 	Copies []CopyConfig
+	// UndoRetention keeps the undo snapshots of restores, as restic
+	// forget flags; LockWait bounds a database restore's wait for a lock.
+	UndoRetention []string
+	LockWait      time.Duration
+	// AllowShrink accepts a files backup much smaller than the one before.
+	AllowShrink bool
 }
 
 // CopyConfig is a second repository as the agent sees it: where its URL,
@@ -122,7 +132,14 @@ func (e EnvSpec) Agent(appID string) AgentConfig {
 	if e.Retention != nil {
 		a.Retention = e.Retention.Flags()
 	}
-	a.Excludes, a.ExcludeCaches = e.ExcludePatterns(), e.ExcludeCaches
+	a.Excludes, a.ExcludeCaches, a.AllowShrink = e.ExcludePatterns(), e.ExcludeCaches, e.AllowShrink
+	a.UndoRetention, a.LockWait = DefaultUndoRetention().Flags(), DefaultLockWait.Std()
+	if r := e.Restore.UndoRetention; r != nil {
+		a.UndoRetention = r.Flags()
+	}
+	if e.Restore.LockWait > 0 {
+		a.LockWait = e.Restore.LockWait.Std()
+	}
 	for _, c := range e.Copies {
 		cc := CopyConfig{Name: c.Name, Repository: c.Repository.Display(), URL: c.Repository.URL,
 			URLSecret: c.Repository.URLSecret, PasswordSecret: c.PasswordSecret, Credentials: c.Repository.CredentialSecrets()}
@@ -178,6 +195,15 @@ func (a AgentConfig) Env() map[string]string {
 	if len(a.Copies) > 0 {
 		b, _ := json.Marshal(a.Copies)
 		env[AgentCopies] = string(b)
+	}
+	if u := strings.Join(a.UndoRetention, " "); u != "" && u != strings.Join(DefaultUndoRetention().Flags(), " ") {
+		env[AgentUndoRetention] = u
+	}
+	if a.LockWait > 0 && a.LockWait != DefaultLockWait.Std() {
+		env[AgentLockWait] = Duration(a.LockWait).String()
+	}
+	if a.AllowShrink {
+		env[AgentAllowShrink] = "true"
 	}
 	return env
 }
@@ -256,17 +282,31 @@ func ParseAgentEnv(get func(string) string) (AgentConfig, error) {
 		}
 	}
 	a.Retention = fields(get(AgentRetention))
+	a.UndoRetention = fields(get(AgentUndoRetention))
+	if a.UndoRetention == nil {
+		a.UndoRetention = DefaultUndoRetention().Flags()
+	}
+	a.LockWait = DefaultLockWait.Std()
+	if v := get(AgentLockWait); v != "" {
+		d, err := ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(AgentLockWait, "%q is not a duration", v)
+		}
+		a.LockWait = d.Std()
+	}
 	if v := get(AgentExcludes); v != "" {
 		if err := json.Unmarshal([]byte(v), &a.Excludes); err != nil {
 			bad(AgentExcludes, "not a JSON list of patterns: %v", err)
 		}
 	}
-	switch v := get(AgentCaches); v {
-	case "", "false":
-	case "true":
-		a.ExcludeCaches = true
-	default:
-		bad(AgentCaches, "%q: want true or false", v)
+	for key, dst := range map[string]*bool{AgentCaches: &a.ExcludeCaches, AgentAllowShrink: &a.AllowShrink} {
+		switch v := get(key); v {
+		case "", "false":
+		case "true":
+			*dst = true
+		default:
+			bad(key, "%q: want true or false", v)
+		}
 	}
 	if v := get(AgentCopies); v != "" {
 		if err := json.Unmarshal([]byte(v), &a.Copies); err != nil {

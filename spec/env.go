@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strconv"
@@ -16,6 +17,9 @@ const (
 
 	DefaultCheckEvery = Duration(7 * day)
 	DefaultPruneEvery = Duration(day)
+
+	// DefaultLockWait bounds a database restore's wait for a lock.
+	DefaultLockWait = Duration(10 * time.Second)
 
 	DefaultBackupFreshness = Duration(26 * time.Hour)
 	DefaultCheckFreshness  = Duration(8 * day)
@@ -43,6 +47,8 @@ type EnvSpec struct {
 	Check       Check
 	Drill       Drill
 	Freshness   Freshness
+	// Restore has its defaults filled in.
+	Restore Restore
 
 	Copies []Copy
 	// Rotating names a secret being rotated (rotate-secret; never set from
@@ -53,7 +59,11 @@ type EnvSpec struct {
 	// them together with the volumes' own.
 	Exclude       []string
 	ExcludeCaches bool
+	AllowShrink   bool
 }
+
+// DefaultUndoRetention keeps the undo snapshots of restores for two weeks.
+func DefaultUndoRetention() Retention { return Retention{KeepWithin: "14d"} }
 
 func defaultTarget(volume string) string { return DefaultTargetDir + "/" + volume }
 
@@ -66,47 +76,24 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	o := s.Overrides[env]
 	e := EnvSpec{
 		Environment: env,
-		Service:     or(s.Service, DefaultService),
-		Image:       or(o.Image, s.Image),
+		Service:     cmp.Or(s.Service, DefaultService),
+		Image:       cmp.Or(o.Image, s.Image),
 		Paths:       slices.Clone(s.Paths),
 		Repository:  s.Repository,
-		Host:        or(s.Host, project+"-"+env),
-		CacheDir:    or(s.CacheDir, DefaultCacheDir),
+		Host:        cmp.Or(s.Host, project+"-"+env),
+		CacheDir:    cmp.Or(s.CacheDir, DefaultCacheDir),
 		Env:         maps.Clone(s.Env),
 		Tags:        slices.Clone(s.Tags),
 		Retention:   s.Retention,
 
 		Exclude:       slices.Clone(s.Exclude),
 		ExcludeCaches: s.ExcludeCaches,
-	}
-	volumes := s.Volumes
-	if len(o.Volumes) > 0 {
-		volumes = o.Volumes
-	}
-	for _, v := range volumes {
-		if v.Target == "" {
-			v.Target = defaultTarget(v.Name)
-		}
-		v.Exclude = slices.Clone(v.Exclude)
-		e.Volumes = append(e.Volumes, v)
-	}
-	for _, c := range s.Copies {
-		c.Repository.Credentials = slices.Clone(c.Repository.Credentials)
-		if c.Retention == nil {
-			c.Retention = s.Retention
-		}
-		if c.Retention != nil {
-			r := *c.Retention
-			c.Retention = &r
-		}
-		e.Copies = append(e.Copies, c)
-	}
-	for _, d := range s.Databases {
-		if d.Check != nil {
-			c := *d.Check
-			d.Check = &c
-		}
-		e.Databases = append(e.Databases, d)
+		AllowShrink:   s.AllowShrink,
+		Volumes:       volumesOf(len(o.Volumes) > 0, s.Volumes, o.Volumes),
+		Copies:        copiesOf(s.Copies, s.Retention),
+		Databases:     databasesOf(s.Databases),
+		Schedule:      scheduleOf(s.Schedule),
+		Alerts:        alertsOf(s.Alerts),
 	}
 	if o.Repository != nil {
 		e.Repository = *o.Repository
@@ -122,37 +109,104 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	if o.Retention != nil {
 		e.Retention = o.Retention
 	}
-	if e.Retention != nil {
-		r := *e.Retention
-		e.Retention = &r
-	}
+	e.Retention = cloneRetention(e.Retention)
 	if len(o.Tags) > 0 {
 		e.Tags = slices.Clone(o.Tags)
 	}
 	if len(e.Tags) == 0 {
 		e.Tags = []string{"app:" + project, "env:" + env}
 	}
-	sched := s.Schedule
+	e.checkDrillFreshness(s)
+	return e
+}
+
+// volumesOf is the environment's volumes, the override's when it has any,
+// each with its target.
+func volumesOf(overridden bool, base, override []Volume) []Volume {
+	volumes := base
+	if overridden {
+		volumes = override
+	}
+	var out []Volume
+	for _, v := range volumes {
+		if v.Target == "" {
+			v.Target = defaultTarget(v.Name)
+		}
+		v.Exclude = slices.Clone(v.Exclude)
+		out = append(out, v)
+	}
+	return out
+}
+
+// copiesOf is the copies, each with its own retention (the spec's when it
+// sets none).
+func copiesOf(copies []Copy, retention *Retention) []Copy {
+	var out []Copy
+	for _, c := range copies {
+		c.Repository.Credentials = slices.Clone(c.Repository.Credentials)
+		if c.Retention == nil {
+			c.Retention = retention
+		}
+		c.Retention = cloneRetention(c.Retention)
+		out = append(out, c)
+	}
+	return out
+}
+
+func databasesOf(dbs []Database) []Database {
+	var out []Database
+	for _, d := range dbs {
+		if d.Check != nil {
+			c := *d.Check
+			d.Check = &c
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func cloneRetention(r *Retention) *Retention {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	return &c
+}
+
+// scheduleOf is the schedule with its defaults: a daily backup when the
+// spec sets none, nil for a manual one.
+func scheduleOf(sched *Schedule) *Schedule {
 	if sched == nil {
 		sched = &Schedule{Every: DefaultBackupEvery}
 	}
-	if !sched.Manual {
-		sc := *sched
-		if sc.CheckEvery == 0 {
-			sc.CheckEvery = DefaultCheckEvery
-		}
-		if sc.PruneEvery == 0 {
-			sc.PruneEvery = DefaultPruneEvery
-		}
-		e.Schedule = &sc
+	if sched.Manual {
+		return nil
 	}
-	if s.Alerts != nil {
-		a := *s.Alerts
-		if a.WebhookURLSecret != "" && a.WebhookOn == "" {
-			a.WebhookOn = WebhookOnFailure
-		}
-		e.Alerts = &a
+	sc := *sched
+	if sc.CheckEvery == 0 {
+		sc.CheckEvery = DefaultCheckEvery
 	}
+	if sc.PruneEvery == 0 {
+		sc.PruneEvery = DefaultPruneEvery
+	}
+	return &sc
+}
+
+// alertsOf is the alerts with their defaults: a webhook hears of failures.
+func alertsOf(alerts *Alerts) *Alerts {
+	if alerts == nil {
+		return nil
+	}
+	a := *alerts
+	if a.WebhookURLSecret != "" && a.WebhookOn == "" {
+		a.WebhookOn = WebhookOnFailure
+	}
+	return &a
+}
+
+// checkDrillFreshness sets the check, drill and freshness settings with
+// their defaults.
+func (e *EnvSpec) checkDrillFreshness(s Spec) {
 	if s.Check != nil {
 		e.Check = *s.Check
 	}
@@ -162,13 +216,24 @@ func (b *Backup) ForEnvironment(env, project string) EnvSpec {
 	if e.Drill.SampleFiles == 0 {
 		e.Drill.SampleFiles = DefaultSampleFiles
 	}
+	if s.Restore != nil {
+		e.Restore.LockWait = s.Restore.LockWait
+		if r := s.Restore.UndoRetention; r != nil {
+			u := *r
+			e.Restore.UndoRetention = &u
+		}
+	}
+	if e.Restore.UndoRetention == nil {
+		u := DefaultUndoRetention()
+		e.Restore.UndoRetention = &u
+	}
+	e.Restore.LockWait = cmp.Or(e.Restore.LockWait, DefaultLockWait)
 	if s.Freshness != nil {
 		e.Freshness = *s.Freshness
 	}
-	e.Freshness.Backup = orDuration(e.Freshness.Backup, DefaultBackupFreshness)
-	e.Freshness.Check = orDuration(e.Freshness.Check, DefaultCheckFreshness)
-	e.Freshness.Drill = orDuration(e.Freshness.Drill, DefaultDrillFreshness)
-	return e
+	e.Freshness.Backup = cmp.Or(e.Freshness.Backup, DefaultBackupFreshness)
+	e.Freshness.Check = cmp.Or(e.Freshness.Check, DefaultCheckFreshness)
+	e.Freshness.Drill = cmp.Or(e.Freshness.Drill, DefaultDrillFreshness)
 }
 
 // RotationSecret is the secret that carries the next value of name to the
@@ -273,19 +338,5 @@ func (r Retention) Flags() []string {
 	return out
 }
 
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
-}
-
-func orDuration(d, fallback Duration) Duration {
-	if d != 0 {
-		return d
-	}
-	return fallback
-}
-
 // ServiceName is the backup service's name in devopsellence.yml.
-func (b *Backup) ServiceName() string { return or(b.Spec.Service, DefaultService) }
+func (b *Backup) ServiceName() string { return cmp.Or(b.Spec.Service, DefaultService) }

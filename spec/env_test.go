@@ -31,6 +31,7 @@ func TestForEnvironmentFillsDefaults(t *testing.T) {
 		Schedule:    &Schedule{Every: Duration(6 * time.Hour), CheckEvery: Duration(7 * day), PruneEvery: Duration(day)},
 		Drill:       Drill{SampleFiles: 20},
 		Freshness:   Freshness{Backup: Duration(26 * time.Hour), Check: Duration(8 * day), Drill: Duration(35 * day)},
+		Restore:     Restore{UndoRetention: &Retention{KeepWithin: "14d"}, LockWait: Duration(10 * time.Second)},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ForEnvironment\n got %#v\nwant %#v", got, want)

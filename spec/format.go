@@ -82,6 +82,10 @@ func specComment(field string) string {
 		return "restic check; readDataParts > 0 also reads one part of the data per run."
 	case "drill":
 		return "Restore drills: how many restored files are hashed and compared (default 20)."
+	case "allowShrink":
+		return "Accept a files backup holding less than half the bytes of the one before (else it is a finding, not a fresh backup)."
+	case "restore":
+		return "Restores into live data: how long their undo snapshots are kept (default 14d), how long a database restore waits for a lock (default 10s)."
 	case "freshness":
 		return "When status calls evidence stale (defaults: backup 26h, check 8d, drill 35d)."
 	case "overrides":

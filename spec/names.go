@@ -1,21 +1,11 @@
 package spec
 
 import (
-	"sort"
 	"strings"
 	"unicode"
 )
 
 // The name and format rules of the schema, as predicates.
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 func listOr(items []string, none string) string {
 	if len(items) == 0 {

@@ -124,3 +124,58 @@ func TestRecoveryFieldsRejectMistakesWithTheirPath(t *testing.T) {
 		})
 	}
 }
+
+func TestRestoreSettingsParseAndReachTheAgentOnlyWhenNotTheDefault(t *testing.T) {
+	b := mustParse(t, base+"  allowShrink: true\n  restore:\n    undoRetention:\n      keepWithin: 30d\n      keepLast: 5\n    lockWait: 3s\n")
+	es := b.ForEnvironment("production", "shop")
+	if es.Restore.LockWait.Std().String() != "3s" || es.Restore.UndoRetention.KeepWithin != "30d" || !es.AllowShrink {
+		t.Errorf("EnvSpec = %+v, allowShrink %v", es.Restore, es.AllowShrink)
+	}
+	env := es.Agent("id").Env()
+	if env[AgentUndoRetention] != "--keep-last 5 --keep-within 30d" || env[AgentLockWait] != "3s" || env[AgentAllowShrink] != "true" {
+		t.Errorf("env = %v", env)
+	}
+	got, err := ParseAgentEnv(func(k string) string { return env[k] })
+	if err != nil || got.LockWait.String() != "3s" || strings.Join(got.UndoRetention, " ") != "--keep-last 5 --keep-within 30d" || !got.AllowShrink {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+	// The defaults render nothing, so existing services do not change.
+	plain := mustParse(t, base).ForEnvironment("production", "shop")
+	penv := plain.Agent("id").Env()
+	for _, k := range []string{AgentUndoRetention, AgentLockWait, AgentAllowShrink} {
+		if _, ok := penv[k]; ok {
+			t.Errorf("%s rendered for the default: %q", k, penv[k])
+		}
+	}
+	back, err := ParseAgentEnv(func(k string) string { return penv[k] })
+	if err != nil || strings.Join(back.UndoRetention, " ") != "--keep-within 14d" || back.LockWait.String() != "10s" || back.AllowShrink {
+		t.Errorf("defaults read back as %+v, %v", back, err)
+	}
+	checkProblems(t, parseErr(base+"  restore:\n    undoRetention: {}\n    lockWait: 2h\n"), []string{
+		file + "10: spec.restore.undoRetention: set at least one of keepLast, keepHourly, keepDaily, keepWeekly, keepMonthly, keepYearly and keepWithin",
+		file + "11: spec.restore.lockWait: must be between 1s and 1h",
+	})
+}
+
+// TestACopyIsNeverThePrimaryUnderAnotherSpelling: the same folder written
+// with ./, .., a doubled slash or local: is the primary repository.
+func TestACopyIsNeverThePrimaryUnderAnotherSpelling(t *testing.T) {
+	for _, url := range []string{"/backups/repo/./", "/backups/x/../repo", "//backups/repo", "local:/backups//repo/", "/backups/repo/"} {
+		doc := base + "  copies:\n    - name: offsite\n      repository:\n        url: " + url + "\n        volume: restic_repo\n      passwordSecret: RESTIC_PASSWORD\n"
+		checkProblems(t, parseErr(doc), []string{
+			file + "12: spec.copies[0].repository.url: is the primary repository itself: a copy must live somewhere else (another bucket, provider or server)",
+		})
+	}
+}
+
+func TestACopyOnThePrimarysVolumeIsThePrimary(t *testing.T) {
+	doc := base + "  copies:\n    - name: offsite\n      repository:\n        url: /copy\n        volume: restic_repo\n      passwordSecret: RESTIC_PASSWORD\n"
+	checkProblems(t, parseErr(doc), []string{
+		file + "13: spec.copies[0].repository.volume: restic_repo is the primary repository's volume, so the copy would be the primary repository itself: a copy must live somewhere else",
+	})
+}
+
+func parseErr(doc string) error {
+	_, err := Parse(DefaultFile, []byte(doc))
+	return err
+}

@@ -52,6 +52,11 @@ type Spec struct {
 	// ExcludeCaches leaves out the contents of folders that hold a
 	// CACHEDIR.TAG (restic --exclude-caches).
 	ExcludeCaches bool `json:"excludeCaches,omitempty"`
+	// AllowShrink accepts a files backup that holds less than half the
+	// bytes of the one before it. Without it such a backup is a finding,
+	// and status does not count it as a fresh backup: an exclude or an app
+	// bug that hides most files would otherwise pass unnoticed.
+	AllowShrink bool `json:"allowShrink,omitempty"`
 	// Databases are dumped consistently and backed up as their own snapshots.
 	Databases  []Database `json:"databases,omitempty"`
 	Repository Repository `json:"repository"`
@@ -78,6 +83,8 @@ type Spec struct {
 	Check *Check `json:"check,omitempty"`
 	// Drill configures restore drills.
 	Drill *Drill `json:"drill,omitempty"`
+	// Restore configures restores into live data.
+	Restore *Restore `json:"restore,omitempty"`
 	// Freshness sets when evidence counts as stale in `status`.
 	Freshness *Freshness `json:"freshness,omitempty"`
 	// Overrides holds per-environment differences, keyed by environment.
@@ -270,6 +277,18 @@ type Check struct {
 type Drill struct {
 	// SampleFiles is how many restored files are hashed and compared (default 20).
 	SampleFiles int `json:"sampleFiles,omitempty"`
+}
+
+// Restore configures restores into live data.
+type Restore struct {
+	// UndoRetention keeps the undo snapshots that restores save of what
+	// they overwrite (default keepWithin 14d). They never count in
+	// spec.retention, so they cannot push out the backups.
+	UndoRetention *Retention `json:"undoRetention,omitempty"`
+	// LockWait is how long a database restore waits for a lock the app
+	// holds before it gives up, changing nothing (default 10s): while it
+	// waits, the app's own queries on those tables wait behind it.
+	LockWait Duration `json:"lockWait,omitempty"`
 }
 
 // Freshness sets the age beyond which evidence is stale.

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"cmp"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -276,7 +278,7 @@ func (c *checker) repository(p string, r Repository) {
 // named secret (the primary's: RESTIC_REPOSITORY), or, when secret is "",
 // in any secret of the app's choosing (a copy's).
 func (c *checker) repositoryFor(p string, r Repository, secret string) {
-	example := or(secret, "COPY_REPOSITORY")
+	example := cmp.Or(secret, "COPY_REPOSITORY")
 	switch {
 	case r.URL == "" && r.URLSecret == "":
 		c.add(p, "set url, or urlSecret: %s when the URL holds credentials", example)
@@ -353,7 +355,7 @@ func (c *checker) secretName(p, name string) {
 }
 
 func (c *checker) secrets(p string, m map[string]SecretSource) {
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		q := childPath(p, name)
 		if !envVarName(name) {
 			c.add(q, "%q is not an env var name ([A-Z_][A-Z0-9_]*)", name)
@@ -414,7 +416,7 @@ func (c *checker) env(env map[string]string) {
 			secrets[name] = true
 		}
 	}
-	for _, name := range sortedKeys(env) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		p := childPath("spec.env", name)
 		switch {
 		case !envVarName(name):
@@ -491,13 +493,19 @@ func (c *checker) alerts(p string, a *Alerts) {
 	}
 }
 
-// limits checks check, drill and freshness.
+// limits checks check, drill, restore and freshness.
 func (c *checker) limits(s *Spec) {
 	if s.Check != nil && (s.Check.ReadDataParts < 0 || s.Check.ReadDataParts > 1000) {
 		c.add("spec.check.readDataParts", "must be between 0 and 1000")
 	}
 	if s.Drill != nil && (s.Drill.SampleFiles < 0 || s.Drill.SampleFiles > 10000) {
 		c.add("spec.drill.sampleFiles", "must be between 0 and 10000")
+	}
+	if r := s.Restore; r != nil {
+		c.retention("spec.restore.undoRetention", r.UndoRetention)
+		if (r.LockWait != 0 || c.b.written("spec.restore.lockWait")) && (r.LockWait.Std() < time.Second || r.LockWait.Std() > time.Hour) {
+			c.add("spec.restore.lockWait", "must be between 1s and 1h")
+		}
 	}
 	if f := s.Freshness; f != nil {
 		for _, x := range []struct {
@@ -513,7 +521,7 @@ func (c *checker) limits(s *Spec) {
 }
 
 func (c *checker) overrides(s *Spec) {
-	for _, env := range sortedKeys(s.Overrides) {
+	for _, env := range slices.Sorted(maps.Keys(s.Overrides)) {
 		p := childPath("spec.overrides", env)
 		switch {
 		case !envName(env):
@@ -587,7 +595,7 @@ func (c *checker) secretsUsed(s *Spec) {
 			all[n] = true
 		}
 		if o, ok := s.Overrides[env]; ok && env != "" {
-			for _, name := range sortedKeys(o.Secrets) {
+			for _, name := range slices.Sorted(maps.Keys(o.Secrets)) {
 				if envVarName(name) && !slices.Contains(names, name) {
 					c.add(childPath(childPath("spec.overrides", env)+".secrets", name), "%s is not a secret of the %s environment (it uses %s)", name, env, strings.Join(names, ", "))
 				}
@@ -599,7 +607,7 @@ func (c *checker) secretsUsed(s *Spec) {
 		used = append(used, n)
 	}
 	sort.Strings(used)
-	for _, name := range sortedKeys(s.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(s.Secrets)) {
 		if envVarName(name) && !all[name] {
 			c.add(childPath("spec.secrets", name), "%s is not a secret of this backup (it uses %s)", name, strings.Join(used, ", "))
 		}
@@ -610,7 +618,7 @@ func (c *checker) secretsUsed(s *Spec) {
 func (b *Backup) environments() []string {
 	envs := []string{""}
 	envs = append(envs, b.Spec.Environments...)
-	for _, env := range sortedKeys(b.Spec.Overrides) {
+	for _, env := range slices.Sorted(maps.Keys(b.Spec.Overrides)) {
 		if !slices.Contains(envs, env) {
 			envs = append(envs, env)
 		}

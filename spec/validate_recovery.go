@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"path"
 	"strings"
 )
@@ -23,8 +24,11 @@ func (c *checker) copies(s *Spec) {
 			names[cp.Name] = i
 		}
 		c.repositoryFor(p+".repository", cp.Repository, "")
-		if cp.Repository.URL != "" && sameRepository(cp.Repository.URL, s.Repository.URL) {
+		switch {
+		case cp.Repository.URL != "" && sameRepository(cp.Repository.URL, s.Repository.URL):
 			c.add(p+".repository.url", "is the primary repository itself: a copy must live somewhere else (another bucket, provider or server)")
+		case cp.Repository.Volume != "" && cp.Repository.Volume == s.Repository.Volume:
+			c.add(p+".repository.volume", "%s is the primary repository's volume, so the copy would be the primary repository itself: a copy must live somewhere else", cp.Repository.Volume)
 		}
 		switch {
 		case cp.PasswordSecret == "":
@@ -40,9 +44,19 @@ func (c *checker) copies(s *Spec) {
 	}
 }
 
+// sameRepository reports two repository strings that name one place: a
+// local path is compared cleaned (./, .., doubled and trailing slashes
+// and a local: prefix make no other folder), any other URL without its
+// trailing slash. The agent also compares the repositories' own IDs
+// before it copies into one.
 func sameRepository(a, b string) bool {
-	norm := func(u string) string { return strings.TrimSuffix(strings.TrimPrefix(u, "local:"), "/") }
-	return a != "" && norm(a) == norm(b)
+	norm := func(u string) string {
+		if backendOf(u) == "local" {
+			return path.Clean(strings.TrimPrefix(u, "local:"))
+		}
+		return strings.TrimRight(u, "/")
+	}
+	return a != "" && b != "" && norm(a) == norm(b)
 }
 
 // excludes checks the exclude patterns: the spec's (absolute ones are
@@ -124,7 +138,7 @@ func (c *checker) argv(p string, argv []string) {
 // noCommand refuses the fields of a custom dump on a built-in engine.
 func (c *checker) noCommand(p string, d Database) {
 	if len(d.Command) > 0 {
-		c.add(p+".command", "only for engine command: %s is dumped by its own client", or(d.Engine, "this engine"))
+		c.add(p+".command", "only for engine command: %s is dumped by its own client", cmp.Or(d.Engine, "this engine"))
 	}
 	if len(d.RestoreCommand) > 0 {
 		c.add(p+".restoreCommand", "only for engine command")

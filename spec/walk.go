@@ -230,9 +230,7 @@ func describe(n *yaml.Node) string {
 }
 
 func decimal(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	if s == "" || len(s) > 1 && s[0] == '0' {
 		return false
 	}

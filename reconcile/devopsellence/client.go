@@ -6,17 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
+	"github.com/devopsellence/devopsellence-backup/reconcile/process"
 )
 
 // Default deadlines. Bounded commands answer in seconds; a deploy builds and
@@ -130,50 +132,26 @@ func (c *Client) run(ctx context.Context, cl call) ([]json.RawMessage, error) {
 	defer cancel()
 
 	log.V(1).Info("running devopsellence", "args", cl.args, "dir", c.Dir, "stdin", cl.stdin != nil)
-	cmd := exec.CommandContext(runCtx, bin, cl.args...)
-	cmd.Dir = c.Dir
-	cmd.Env = append(append([]string(nil), c.Env...), cl.env...)
-	cmd.Stdin = cl.stdin
-	// Its own process group: a Ctrl-C on the terminal reaches this
-	// process, which then stops the command itself (SIGINT, so it can
-	// release its state lock) in an order it controls.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Ask politely first so the CLI can release its state lock; kill after a grace period.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = stopGrace
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	// SIGINT first, so the CLI can release its state lock; its group is
+	// killed after a grace period.
+	pr, pw := io.Pipe()
+	p, err := process.Start(runCtx, process.Cmd{Path: bin, Args: cl.args, Dir: c.Dir, Env: append(slices.Clone(c.Env), cl.env...),
+		Stdin: cl.stdin, Stdout: pw, Signal: syscall.SIGINT, SignalLeader: true, Grace: stopGrace})
 	if err != nil {
 		return nil, fmt.Errorf("devopsellence %s: %w", cl.name, err)
 	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("devopsellence %s: %w", cl.name, err)
-	}
-
-	var values []json.RawMessage
-	dec := json.NewDecoder(stdout)
-	badOutput := false
-	for {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			if err != io.EOF {
-				badOutput = true
-				_, _ = io.Copy(io.Discard, stdout)
-			}
-			break
-		}
-		log.V(2).Info("devopsellence output", "command", cl.name, "value", string(v))
-		if !cl.stream || bytes.Contains(v, []byte(`"error"`)) {
-			values = append(values, v)
-		}
-		if cl.onValue != nil {
-			cl.onValue(v)
-		}
-	}
-	waitErr := cmd.Wait()
-	code := cmd.ProcessState.ExitCode()
+	var res *process.Result
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		res, waitErr = p.Wait()
+		pw.Close()
+		close(exited)
+	}()
+	values, badOutput := decodeValues(log, cl, pr)
+	<-exited
+	code := res.ExitCode
 	log.V(1).Info("devopsellence finished", "command", cl.name, "exitCode", code, "duration", time.Since(start).Round(time.Millisecond))
 
 	if ctx.Err() != nil {
@@ -187,7 +165,7 @@ func (c *Client) run(ctx context.Context, cl call) ([]json.RawMessage, error) {
 		if env := envelope(values); env != nil {
 			e.Message, e.Kind, e.NextSteps = env.Message, env.Kind, env.NextSteps
 		} else {
-			e.Message = strings.TrimSpace(stderr.String())
+			e.Message = strings.TrimSpace(res.Stderr)
 		}
 		if code < 0 {
 			e.Message = strings.TrimSpace(e.Message + " " + waitErr.Error())
@@ -221,18 +199,29 @@ func envelope(values []json.RawMessage) *errorBody {
 	return nil
 }
 
-// limitedBuffer keeps the first 64 KiB of stderr, enough for any message.
-type limitedBuffer struct{ bytes.Buffer }
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 64<<10 - b.Len(); room > 0 {
-		if len(p) > room {
-			b.Buffer.Write(p[:room])
-		} else {
-			b.Buffer.Write(p)
+// decodeValues reads the command's stdout as a stream of JSON values (the
+// CLI prints its error envelope there too). It keeps every value, or with
+// cl.stream only the error envelopes; after output that is not JSON it
+// drains the rest.
+func decodeValues(log logr.Logger, cl call, stdout io.Reader) (values []json.RawMessage, bad bool) {
+	dec := json.NewDecoder(stdout)
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			if err != io.EOF {
+				bad = true
+				_, _ = io.Copy(io.Discard, stdout)
+			}
+			return values, bad
+		}
+		log.V(2).Info("devopsellence output", "command", cl.name, "value", string(v))
+		if !cl.stream || bytes.Contains(v, []byte(`"error"`)) {
+			values = append(values, v)
+		}
+		if cl.onValue != nil {
+			cl.onValue(v)
 		}
 	}
-	return len(p), nil
 }
 
 // one decodes the single document of a bounded command into v.

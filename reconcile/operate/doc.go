@@ -1,9 +1,7 @@
-// Package operate builds the shell scripts that run restic inside the backup
-// service and reads back their results and evidence.
-//
-// Each operation (backup, check, prune, drill, status) is one POSIX sh script
-// run with `devopsellence exec SERVICE -- sh -c SCRIPT`. Scripts name secrets
-// only as variables of the service's environment, print machine-readable
-// lines prefixed "devopsellence-backup: ", and store their result document
-// in the repository as evidence, so that status works from any machine.
+// Package operate is the operator's side of the conversation with the agent
+// in the backup service: the protocol both sides speak (operations, argv,
+// the JSON lines the agent prints), running a request through devopsellence
+// exec and stopping it with `agent cancel`, and reading the evidence the
+// agent stores in the repository into results, status and findings with the
+// command that fixes each.
 package operate

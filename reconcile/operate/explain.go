@@ -61,6 +61,9 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 			continue
 		}
 		f := explainStep(op, es, service, s)
+		if ev.Copy != "" {
+			f = explainCopy(f, es, service, ev.Copy, s)
+		}
 		f.Environment = es.Environment
 		if s.Message != "" && !strings.Contains(f.Message, s.Message) {
 			f.Evidence = append(f.Evidence, s.Name+": "+s.Message)
@@ -75,6 +78,26 @@ func Explain(op Op, es spec.EnvSpec, service string, ev *Evidence) []Finding {
 		})
 	}
 	return out
+}
+
+// explainCopy fixes the finding f of step s of a run that read a copy
+// (--from-copy): the copy's own password secret and location, never the
+// primary's.
+func explainCopy(f Finding, es spec.EnvSpec, service, name string, s Step) Finding {
+	i := slices.IndexFunc(es.Copies, func(c spec.Copy) bool { return c.Name == name })
+	if i < 0 {
+		return f
+	}
+	c, env := es.Copies[i], es.Environment
+	switch s.Error {
+	case "wrong_password":
+		f.Message = fmt.Sprintf("copy %s at %s does not open with its password secret %s in service %s (wrong password or no key found); nothing was changed", name, c.Repository.Display(), c.PasswordSecret, service)
+		f.NextActions = []Action{{Label: "store the copy's password", Command: setSecret(c.PasswordSecret, service, env)}, Deploy(env)}
+	case "repository_missing":
+		f.Message = fmt.Sprintf("there is no restic repository at %s, where copy %s should be", c.Repository.Display(), name)
+		f.NextActions = []Action{{Label: "see what the copy holds, or whether it is reachable", Command: Command("status", env)}}
+	}
+	return f
 }
 
 // Deploy is the command that recreates the backup service's container, so
@@ -93,11 +116,157 @@ func setSecret(name, service, env string) string {
 	return fmt.Sprintf("devopsellence secret set %s --service %s --env %s --stdin", name, service, env)
 }
 
+// explainStep says what failed in one step and gives the actions that fix
+// that cause (not "run it again" when a rerun cannot help).
+func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
+	if f, ok := explainRecovery(op, es, service, s); ok {
+		return f
+	}
+	f := Finding{Severity: SeverityError, Code: s.Error, Message: fmt.Sprintf("%s: %s", s.Name, s.Message)}
+	explain, ok := explainClass[s.Error]
+	if !ok {
+		explain = explainOther
+	}
+	explain(failedStep{op: op, es: es, service: service, s: s}, &f)
+	return f
+}
+
+// failedStep is what an explanation reads: the step, its run and its
+// environment.
+type failedStep struct {
+	op      Op
+	es      spec.EnvSpec
+	service string
+	s       Step
+}
+
+func (c failedStep) env() string  { return c.es.Environment }
+func (c failedStep) repo() string { return c.es.Repository.Display() }
+func (c failedStep) rerun() Action {
+	return Action{Label: "run it again", Command: Command(c.op, c.env())}
+}
+func (c failedStep) deploy() Action { return Deploy(c.env()) }
+
+// setSecret is the action that stores secret name with the right value.
+func (c failedStep) setSecret(label, name string) Action {
+	return Action{Label: label, Command: setSecret(name, c.service, c.env())}
+}
+
+// explainClass explains a failed step by its error class: each fills in
+// the message when the step's own says too little, and the actions.
+var explainClass = map[string]func(c failedStep, f *Finding){
+	"partial":            explainPartial,
+	"repository_missing": explainRepositoryMissing,
+	"wrong_password":     explainWrongPassword,
+	"disk_full":          explainDiskFull,
+	"locked":             explainLocked,
+	"service_env": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{ApplyAction("deploy the backup service with its secrets", c.env())}
+	},
+	"bad_url":         explainBadURL,
+	"tool_missing":    explainToolMissing,
+	"dumper_failed":   explainDumpFailed,
+	"dump_incomplete": explainDumpFailed,
+	"auth_failed":     explainAuthFailed,
+	"connect_failed": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{
+			{Label: "check that the database server runs and that the backup service reaches it by the URL's host and port", Command: fmt.Sprintf("devopsellence status --env %s", c.env())},
+			c.rerun(),
+		}
+	},
+	"busy": func(c failedStep, f *Finding) {
+		f.Message = fmt.Sprintf("%s: %s; runs in one service wait for each other", c.s.Name, c.s.Message)
+		f.NextActions = []Action{{Label: "see what runs and when it started", Command: Command(OpStatus, c.env())}, {Label: "run it again when that run is done", Command: Command(c.op, c.env())}}
+	},
+	"client_too_old": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{
+			{Label: "print a Dockerfile for a backup image with a current client", Command: Command("image", c.env())},
+			ApplyAction("set spec.image to that image (or the official image of a current release), then deploy it", c.env()),
+		}
+	},
+	"source_missing": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", c.env())}
+	},
+	"no_snapshot": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, c.env())}}
+	},
+	"backup_empty": func(c failedStep, f *Finding) {
+		f.Message = fmt.Sprintf("%s: the backup holds nothing: %s", c.s.Name, c.s.Message)
+		f.NextActions = []Action{ApplyAction("narrow spec.exclude (and the volumes' exclude) so they do not match every file, then deploy and back up", c.env())}
+	},
+	"backup_shrank": func(c failedStep, f *Finding) {
+		f.Message = fmt.Sprintf("%s: the backup is much smaller than the one before: %s", c.s.Name, c.s.Message)
+		f.NextActions = []Action{
+			{Label: "see what it holds", Command: Command(OpLs, c.env(), ShortID(c.s.Fact("snapshot_id")))},
+			ApplyAction("if the app removed those files on purpose, set spec.allowShrink: true, then deploy", c.env()),
+		}
+	},
+	"no_retention": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", c.env())}
+	},
+	"databases_left_out": func(c failedStep, f *Finding) {
+		f.Severity = SeverityWarning
+		f.NextActions = []Action{ApplyAction("dump them too: add each to spec.databases (service and database), then deploy", c.env())}
+	},
+	"no_scratch": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{ApplyAction("set scratchUrlSecret for the database in the spec, then store it and deploy", c.env())}
+	},
+	"scratch_failed": func(c failedStep, f *Finding) {
+		f.NextActions = []Action{ApplyAction("let the drill create its scratch database where it may: set scratchUrlSecret for the database in the spec (a user that may create and drop databases), then store it and deploy", c.env()), c.rerun()}
+	},
+	"verify_failed":  explainDrillFailed,
+	"restore_failed": explainDrillFailed,
+	"failed":         explainFailed,
+}
+
+func explainPartial(c failedStep, f *Finding) {
+	f.Severity = SeverityWarning
+	f.Message = fmt.Sprintf("%s: a snapshot was saved, but without some source data (restic exit 3): %s. This is not a complete backup", c.s.Name, c.s.Message)
+	f.NextActions = []Action{{Label: "make the files readable by the backup service (or mount the missing volume), then back up again", Command: Command(OpBackup, c.env())}}
+}
+
+func explainRepositoryMissing(c failedStep, f *Finding) {
+	f.Message = fmt.Sprintf("there is no restic repository at %s, and devopsellence-backup does not create one unasked (a typo in the URL would otherwise start a new, empty repository)", c.repo())
+	f.NextActions = []Action{{Label: "create it, then back up", Command: Command(OpBackup, c.env(), "--init")}}
+	if len(c.es.Copies) == 0 {
+		return
+	}
+	// A lost primary: its copies hold the backups. A new, empty primary
+	// comes after what needs restoring is restored.
+	name := c.es.Copies[0].Name
+	var names []string
+	for _, cp := range c.es.Copies {
+		names = append(names, cp.Name)
+	}
+	f.Message += fmt.Sprintf(". If the primary repository was lost, its copies (%s) still hold the backups", strings.Join(names, ", "))
+	f.NextActions = []Action{
+		{Label: "see the backups in copy " + name, Command: Command(OpSnapshots, c.env(), "--from-copy", name)},
+		{Label: "restore from the copy what needs restoring", Command: Command(OpRestore, c.env(), "SNAPSHOT", "--from-copy", name, "--dry-run")},
+		{Label: "then start a new, empty primary repository and back up into it", Command: Command(OpBackup, c.env(), "--init")},
+	}
+}
+
+func explainDiskFull(c failedStep, f *Finding) {
+	f.Message = fmt.Sprintf("the disk of the repository at %s is full (no space left on device): restic cannot even write its lock, so %s saved nothing there. %s", c.repo(), c.op, c.s.Message)
+	f.NextActions = []Action{
+		{Label: "free space on the repository's disk or grow it (prune needs a little room to remove old data), then run it again", Command: Command(c.op, c.env())},
+	}
+}
+
+func explainWrongPassword(c failedStep, f *Finding) {
+	f.Message = fmt.Sprintf("the repository at %s does not open with the RESTIC_PASSWORD of service %s in %s (wrong password or no key found); nothing was changed", c.repo(), c.service, c.env())
+	f.NextActions = []Action{c.setSecret("store the repository's password", spec.PasswordSecret), c.deploy(), c.rerun()}
+}
+
 // explainLocked explains a step that found the repository locked, from
 // the lock the agent read (older agents say nothing of it): who holds it,
 // and when `restic unlock` (--unlock-stale) can remove it, so that it is
 // not recommended when it cannot.
-func explainLocked(op Op, repo, service, env string, s Step) (string, []Action) {
+func explainLocked(c failedStep, f *Finding) {
+	f.Message, f.NextActions = lockedText(c.op, c.repo(), c.service, c.env(), c.s)
+}
+
+func lockedText(op Op, repo, service, env string, s Step) (string, []Action) {
 	unlock := Command(op, env, "--unlock-stale")
 	host, staleAt := s.Fact("lock_host"), s.Fact("lock_stale_at")
 	kind := "a shared"
@@ -127,112 +296,70 @@ func explainLocked(op Op, repo, service, env string, s Step) (string, []Action) 
 		}
 }
 
-// explainStep says what failed in one step and gives the actions that fix
-// that cause (not "run it again" when a rerun cannot help).
-func explainStep(op Op, es spec.EnvSpec, service string, s Step) Finding {
-	if f, ok := explainRecovery(op, es, service, s); ok {
-		return f
+func explainBadURL(c failedStep, f *Finding) {
+	if name := c.s.Fact("secret"); name != "" {
+		f.NextActions = []Action{
+			c.setSecret("store the database's connection URL (postgres://user:password@host/db or mysql://…, reserved characters percent-encoded)", name),
+			c.deploy(), c.rerun(),
+		}
 	}
-	env := es.Environment
-	repo := es.Repository.Display()
-	rerun := Action{Label: "run it again", Command: Command(op, env)}
-	f := Finding{Severity: SeverityError, Code: s.Error, Message: fmt.Sprintf("%s: %s", s.Name, s.Message)}
-	switch s.Error {
-	case "partial":
-		f.Severity = SeverityWarning
-		f.Message = fmt.Sprintf("%s: a snapshot was saved, but without some source data (restic exit 3): %s. This is not a complete backup", s.Name, s.Message)
-		f.NextActions = []Action{{Label: "make the files readable by the backup service (or mount the missing volume), then back up again", Command: Command(OpBackup, env)}}
-	case "repository_missing":
-		f.Message = fmt.Sprintf("there is no restic repository at %s, and devopsellence-backup does not create one unasked (a typo in the URL would otherwise start a new, empty repository)", repo)
-		f.NextActions = []Action{{Label: "create it, then back up", Command: Command(OpBackup, env, "--init")}}
-	case "wrong_password":
-		f.Message = fmt.Sprintf("the repository at %s does not open with the RESTIC_PASSWORD of service %s in %s (wrong password or no key found); nothing was changed", repo, service, env)
-		f.NextActions = []Action{
-			{Label: "store the repository's password", Command: setSecret(spec.PasswordSecret, service, env)},
-			Deploy(env),
-			rerun,
-		}
-	case "locked":
-		f.Message, f.NextActions = explainLocked(op, repo, service, env, s)
-	case "service_env":
-		f.NextActions = []Action{ApplyAction("deploy the backup service with its secrets", env)}
-	case "bad_url":
-		if name := s.Fact("secret"); name != "" {
-			f.NextActions = []Action{
-				{Label: "store the database's connection URL (postgres://user:password@host/db or mysql://…, reserved characters percent-encoded)", Command: setSecret(name, service, env)},
-				Deploy(env),
-				rerun,
-			}
-		}
-	case "tool_missing":
-		tool := s.Fact("tool")
-		t := ToolMissing(env, es.Image, service, []string{tool})
-		if tool != "" {
-			f.Message = s.Name + ": " + t.Message
-		}
-		f.NextActions = t.NextActions
-	case "dumper_failed", "dump_incomplete":
-		f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", s.Name, s.Message)
-		f.NextActions = []Action{rerun}
-		if secret, what := dbSecret(es, strings.TrimPrefix(s.Name, "db:")); secret != "" && authFailure(s.Message) {
-			f.NextActions = []Action{{Label: "store " + what + " with the right password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
-		}
-	case "auth_failed":
-		f.NextActions = []Action{rerun}
-		secret, what := dbSecret(es, strings.TrimPrefix(s.Name, "db:"))
-		if named := s.Fact("secret"); named != "" {
-			secret, what = named, "the database's connection URL"
-		}
-		if secret != "" {
-			f.NextActions = []Action{{Label: "store " + what + " with the right user and password", Command: setSecret(secret, service, env)}, Deploy(env), rerun}
-		}
-	case "connect_failed":
-		f.NextActions = []Action{
-			{Label: "check that the database server runs and that the backup service reaches it by the URL's host and port", Command: fmt.Sprintf("devopsellence status --env %s", env)},
-			rerun,
-		}
-	case "busy":
-		f.Message = fmt.Sprintf("%s: %s; runs in one service wait for each other", s.Name, s.Message)
-		f.NextActions = []Action{{Label: "see what runs and when it started", Command: Command(OpStatus, env)}, {Label: "run it again when that run is done", Command: Command(op, env)}}
-	case "client_too_old":
-		f.NextActions = []Action{
-			{Label: "print a Dockerfile for a backup image with a current client", Command: Command("image", env)},
-			ApplyAction("set spec.image to that image (or the official image of a current release), then deploy it", env),
-		}
-	case "source_missing":
-		f.NextActions = []Action{ApplyAction("point the spec's database path at a file on a volume the backup service mounts (spec.volumes), then deploy", env)}
-	case "no_snapshot":
-		f.NextActions = []Action{{Label: "back up first", Command: Command(OpBackup, env)}}
-	case "no_retention":
-		f.NextActions = []Action{ApplyAction("set spec.retention, then deploy it", env)}
-	case "databases_left_out":
-		f.Severity = SeverityWarning
-		f.NextActions = []Action{ApplyAction("dump them too: add each to spec.databases (service and database), then deploy", env)}
-	case "no_scratch":
-		f.NextActions = []Action{ApplyAction("set scratchUrlSecret for the database in the spec, then store it and deploy", env)}
-	case "scratch_failed":
-		f.NextActions = []Action{ApplyAction("let the drill create its scratch database where it may: set scratchUrlSecret for the database in the spec (a user that may create and drop databases), then store it and deploy", env), rerun}
-	case "verify_failed", "restore_failed":
-		f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", s.Name, s.Message)
-		f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, env, "--read-data-subset", "100%")}, rerun}
-	case "failed":
-		if s.Kind == string(OpCheck) {
-			f.Message = fmt.Sprintf("restic check found errors in the repository at %s: %s", repo, s.Message)
-			f.NextActions = []Action{
-				{Label: "see which packs are damaged", Command: ExecRestic(service, env, "check", "--read-data")},
-				{Label: "rebuild the index, then drop the damaged data (restic's own repair)", Command: ExecRestic(service, env, "repair", "index")},
-				{Label: "back up again so the lost data is saved anew", Command: Command(OpBackup, env)},
-			}
-			break
-		}
-		fallthrough
-	default:
-		if f.Code == "" {
-			f.Code = string(op) + "_failed"
-		}
-		f.NextActions = []Action{rerun}
+}
+
+func explainToolMissing(c failedStep, f *Finding) {
+	tool := c.s.Fact("tool")
+	t := ToolMissing(c.env(), c.es.Image, c.service, []string{tool})
+	if tool != "" {
+		f.Message = c.s.Name + ": " + t.Message
 	}
-	return f
+	f.NextActions = t.NextActions
+}
+
+func explainDumpFailed(c failedStep, f *Finding) {
+	f.Message = fmt.Sprintf("%s: the dump did not complete, so no snapshot was made for it (never a truncated one): %s", c.s.Name, c.s.Message)
+	f.NextActions = []Action{c.rerun()}
+	if secret, what := dbSecret(c.es, strings.TrimPrefix(c.s.Name, "db:")); secret != "" && authFailure(c.s.Message) {
+		f.NextActions = []Action{c.setSecret("store "+what+" with the right password", secret), c.deploy(), c.rerun()}
+	}
+}
+
+func explainAuthFailed(c failedStep, f *Finding) {
+	f.NextActions = []Action{c.rerun()}
+	secret, what := dbSecret(c.es, strings.TrimPrefix(c.s.Name, "db:"))
+	if named := c.s.Fact("secret"); named != "" {
+		secret, what = named, "the database's connection URL"
+	}
+	if secret != "" {
+		f.NextActions = []Action{c.setSecret("store "+what+" with the right user and password", secret), c.deploy(), c.rerun()}
+	}
+}
+
+func explainDrillFailed(c failedStep, f *Finding) {
+	f.Message = fmt.Sprintf("%s: the restore drill did not verify: %s", c.s.Name, c.s.Message)
+	f.NextActions = []Action{{Label: "check the repository's data", Command: Command(OpCheck, c.env(), "--read-data-subset", "100%")}, c.rerun()}
+}
+
+// explainFailed explains a step that failed for no more specific reason:
+// a check's is damage in the repository.
+func explainFailed(c failedStep, f *Finding) {
+	if c.s.Kind != string(OpCheck) {
+		explainOther(c, f)
+		return
+	}
+	f.Message = fmt.Sprintf("restic check found errors in the repository at %s: %s", c.repo(), c.s.Message)
+	f.NextActions = []Action{
+		{Label: "see which packs are damaged", Command: ExecRestic(c.service, c.env(), "check", "--read-data")},
+		{Label: "rebuild the index, then drop the damaged data (restic's own repair)", Command: ExecRestic(c.service, c.env(), "repair", "index")},
+		{Label: "back up again so the lost data is saved anew", Command: Command(OpBackup, c.env())},
+	}
+}
+
+// explainOther: an error class without an explanation of its own; a rerun
+// is all there is to suggest.
+func explainOther(c failedStep, f *Finding) {
+	if f.Code == "" {
+		f.Code = string(c.op) + "_failed"
+	}
+	f.NextActions = []Action{c.rerun()}
 }
 
 // dbSecret is the secret that logs in to the spec's database name (""

@@ -38,6 +38,9 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 			}
 		case "service_env":
 			f.NextActions = []Action{ApplyAction("deploy the backup service with the copy's secrets", env)}
+		case "copy_is_primary":
+			f.Message = fmt.Sprintf("copy %s: %s", name, s.Message)
+			f.NextActions = []Action{ApplyAction("point the copy at another repository in spec.copies, then deploy", env)}
 		default:
 			if f.Code == "" || f.Code == "failed" {
 				f.Code = kind + "_failed"
@@ -55,7 +58,7 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 		f.Message = "restore: " + s.Message
 		f.NextActions = []Action{{Label: "run the same restore again: it shows the new plan to approve", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
 	case "not_approved":
-		f.NextActions = []Action{{Label: "review the plan, then approve its snapshot", Command: Command(OpRestore, env, "SNAPSHOT", "--approve", "SNAPSHOT")}}
+		f.NextActions = []Action{{Label: "review the plan; --dry-run prints the command that approves it by its ID", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
 	case "pre_restore_failed", "dumper_failed", "dump_incomplete", "partial":
 		f.Code = "pre_restore_failed"
 		f.Message = "restore: the backup of what would be overwritten was not saved whole, so nothing was overwritten: " + s.Message
@@ -63,6 +66,15 @@ func explainRecovery(op Op, es spec.EnvSpec, service string, s Step) (Finding, b
 	case "verify_failed", "restore_failed":
 		f.Message = "restore: " + s.Message
 		f.NextActions = []Action{see}
+	case "db_locked":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "when the app's transaction has ended (or its writes are stopped), run the same restore again, or allow a longer wait", Command: Command(OpRestore, env, "SNAPSHOT", "--lock-wait", "1m", "--dry-run")}}
+	case "targets_changed":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "stop the app's writes to the restored paths, then review the plan again", Command: Command(OpRestore, env, "SNAPSHOT", "--dry-run")}}
+	case "restore_unfinished":
+		f.Message = "restore: " + s.Message
+		f.NextActions = []Action{{Label: "finish it now: every run of the agent first finishes an interrupted restore, verifies it and records it", Command: Command(OpBackup, env)}}
 	default:
 		return f, false
 	}

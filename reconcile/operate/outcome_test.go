@@ -90,6 +90,34 @@ func TestDockerfileHoldsExactlyTheClientsTheSpecNeeds(t *testing.T) {
 	}
 }
 
+func TestAFailureReadingACopyNamesTheCopysPasswordSecretNotThePrimarys(t *testing.T) {
+	es := spec.EnvSpec{Environment: "production", Copies: []spec.Copy{{Name: "offsite", Repository: spec.Repository{URL: "/srv/offsite"}, PasswordSecret: "OFFSITE_PW"}}}
+	ev := &Evidence{Kind: "snapshots", Copy: "offsite", Steps: []Step{{Name: "snapshots", Result: ResultFailed, Error: "wrong_password", Message: "wrong password or no key found"}}}
+	fs := Explain(OpSnapshots, es, "backup", ev)
+	if len(fs) != 1 {
+		t.Fatalf("findings %+v", fs)
+	}
+	text := fs[0].Message
+	for _, a := range fs[0].NextActions {
+		text += " " + a.Command
+	}
+	if strings.Contains(text, "RESTIC_PASSWORD") || !strings.Contains(text, "OFFSITE_PW") {
+		t.Errorf("finding: %s", text)
+	}
+}
+
+func TestALostPrimaryPointsAtItsCopiesBeforeANewEmptyOne(t *testing.T) {
+	es := spec.EnvSpec{Environment: "production", Copies: []spec.Copy{{Name: "offsite", PasswordSecret: "OFFSITE_PW"}}}
+	for _, op := range []Op{OpSnapshots, OpStatus, OpBackup} {
+		ev := &Evidence{Kind: string(op), Steps: []Step{{Name: string(op), Result: ResultFailed, Error: "repository_missing"}}}
+		fs := Explain(op, es, "backup", ev)
+		if len(fs) != 1 || len(fs[0].NextActions) < 2 || !strings.Contains(fs[0].NextActions[0].Command, "--from-copy offsite") ||
+			!strings.Contains(fs[0].NextActions[len(fs[0].NextActions)-1].Command, "--init") {
+			t.Errorf("%s of a lost primary: %+v", op, fs)
+		}
+	}
+}
+
 func TestProgressTextLeavesOutWhatResticDoesNotKnowYet(t *testing.T) {
 	for _, tc := range []struct {
 		p    Progress

@@ -81,14 +81,17 @@ type Listed struct {
 	Paths []string  `json:"paths"`
 	Host  string    `json:"host"`
 	// Tags are the snapshot's other tags: not the app's, nor those shown
-	// in the fields above and below (kind, db, engine, run, pre-restore).
+	// in the fields above and below (kind, db, engine, run, pre-restore,
+	// restore-of).
 	Tags []string `json:"tags,omitempty"`
 	// Bytes and Files are the size of what was backed up (restic 0.17+
 	// stores them in the snapshot; 0 when unknown).
 	Bytes int64 `json:"bytes,omitempty"`
 	Files int64 `json:"files,omitempty"`
-	// PreRestore is the restore plan whose undo this snapshot is.
+	// PreRestore is the restore plan whose undo this snapshot is, and
+	// RestoreOf the snapshot that restore brought back.
 	PreRestore string `json:"pre_restore,omitempty"`
+	RestoreOf  string `json:"restore_of,omitempty"`
 	// Run is the evidence of the run that made it, when it is known.
 	Run *RunRef `json:"run,omitempty"`
 }
@@ -140,6 +143,10 @@ type RestorePlan struct {
 	Database *DatabasePlan `json:"database,omitempty"`
 	// Notes are what else a person should know before approving.
 	Notes []string `json:"notes,omitempty"`
+	// Writers are the app's services that mount the volumes a files
+	// restore replaces paths in: they must not write there while it runs
+	// (the operator's side names them from devopsellence.yml).
+	Writers []string `json:"writers,omitempty"`
 }
 
 // Live reports whether the plan overwrites live data.
@@ -151,14 +158,19 @@ type FilesPlan struct {
 	Paths    []string `json:"paths"`
 	Snapshot Counts   `json:"snapshot"`
 	Live     Counts   `json:"live"`
-	// Overwritten exist live and in the snapshot, Deleted only live,
-	// Added only in the snapshot.
-	Overwritten Counts `json:"overwritten"`
-	Deleted     Counts `json:"deleted"`
-	Added       Counts `json:"added"`
+	// Changed exist live and in the snapshot with another size or
+	// modification time; Identical with the same (restic would not see a
+	// change either): they come back as they are. Deleted exist only
+	// live, Added only in the snapshot.
+	Changed   Counts `json:"changed"`
+	Identical Counts `json:"identical"`
+	Deleted   Counts `json:"deleted"`
+	Added     Counts `json:"added"`
 	// The first few of each, for people.
-	OverwrittenSample []string `json:"overwritten_sample,omitempty"`
-	DeletedSample     []string `json:"deleted_sample,omitempty"`
+	ChangedSample   []string `json:"changed_sample,omitempty"`
+	IdenticalSample []string `json:"identical_sample,omitempty"`
+	DeletedSample   []string `json:"deleted_sample,omitempty"`
+	AddedSample     []string `json:"added_sample,omitempty"`
 	// Kept are live paths the restore leaves as they are: database files
 	// (restored as databases) and what the spec excludes from backups
 	// (the first few; KeptCount counts them all).

@@ -30,14 +30,17 @@ const ClassNotCreatedYet = "not_created_yet"
 // (stored in the repository) or status (not stored). See docs/evidence.md.
 // Unknown fields are ignored, so older readers accept newer documents.
 type Evidence struct {
-	SchemaVersion   int       `json:"schema_version"`
-	Kind            string    `json:"kind"`
-	Environment     string    `json:"environment"`
-	Service         string    `json:"service"`
-	Host            string    `json:"host"`
-	Tags            []string  `json:"tags"`
-	Repository      string    `json:"repository"`
-	RepositoryID    string    `json:"repository_id,omitempty"`
+	SchemaVersion int      `json:"schema_version"`
+	Kind          string   `json:"kind"`
+	Environment   string   `json:"environment"`
+	Service       string   `json:"service"`
+	Host          string   `json:"host"`
+	Tags          []string `json:"tags"`
+	Repository    string   `json:"repository"`
+	RepositoryID  string   `json:"repository_id,omitempty"`
+	// Copy names the copy (spec.copies) the run read instead of the
+	// primary repository (--from-copy).
+	Copy            string    `json:"copy,omitempty"`
 	ResticVersion   string    `json:"restic_version"`
 	AgentVersion    string    `json:"agent_version,omitempty"`
 	AppID           string    `json:"app_id,omitempty"`

@@ -1,6 +1,7 @@
 package operate
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,7 +36,42 @@ type StatusData struct {
 	Twins map[string]string `json:"twins,omitempty"`
 	// Copies is what each second repository holds of this app.
 	Copies []CopyData `json:"copies,omitempty"`
+	// Restores are the restore folders found in the volumes: unfinished
+	// restores, folders kept for a person, folders the agent did not make.
+	Restores []RestoreFolder `json:"restores,omitempty"`
 }
+
+// RestoreFolder is a folder named like a restore's scratch folder in a
+// volume, as the agent judged it.
+type RestoreFolder struct {
+	// Folder is the folder (an owned restore's scratch folders, spaces
+	// between them).
+	Folder string `json:"folder"`
+	// State is unfinished, interrupted, kept or unknown.
+	State    string   `json:"state"`
+	Plan     string   `json:"plan,omitempty"`
+	Snapshot string   `json:"snapshot,omitempty"`
+	Targets  []string `json:"targets,omitempty"`
+	Done     int      `json:"done,omitempty"`
+	Moves    int      `json:"moves,omitempty"`
+	// Why says why an unknown folder is not trusted, or why one is kept.
+	Why string `json:"why,omitempty"`
+}
+
+// Restore folder states.
+const (
+	// RestoreUnfinished was killed while it moved paths into place: the
+	// live data is partly restored until a run finishes it.
+	RestoreUnfinished = "unfinished"
+	// RestoreInterrupted was killed before it moved anything: the live
+	// data is untouched; the next run removes the folder.
+	RestoreInterrupted = "interrupted"
+	// RestoreKept holds what the app wrote during a restore, which could
+	// not be saved to a snapshot.
+	RestoreKept = "kept"
+	// RestoreUnknown is not the agent's: no journal sealed by it.
+	RestoreUnknown = "unknown"
+)
 
 // SnapGroup is one backup group: the files, or one database's dumps.
 type SnapGroup struct {
@@ -129,6 +165,42 @@ func (r *Report) OK() bool {
 // Assess judges what the agent read back from the repository against the
 // spec's freshness limits at time now (the operator's clock). It is pure.
 func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Report {
+	r := newReport(es, service)
+	add := func(f Finding) {
+		f.Environment = es.Environment
+		r.Findings = append(r.Findings, f)
+	}
+	if a := out.Agent; a != nil {
+		r.AgentVersion, r.ResticVersion = a.Version, a.ResticVersion
+		if len(a.MissingTools) > 0 {
+			r.MissingTools = a.MissingTools
+			add(ToolMissing(es.Environment, es.Image, service, a.MissingTools))
+		}
+	}
+	st := out.Status
+	if st == nil {
+		noStatus(es, service, out, add)
+		return r
+	}
+	if st.ResticVersion != "" {
+		r.ResticVersion = st.ResticVersion
+	}
+	distrust(es, service, st, now, add)
+	r.assessBackups(es, st, now, add)
+	for _, kind := range EvidenceKinds() {
+		if !reported(kind, es, st) {
+			continue
+		}
+		r.operation(es, service, kind, st, now, add)
+	}
+	r.assessCopies(es, st, now, add)
+	assessRestores(es, service, st.Restores, add)
+	return r
+}
+
+// newReport is the report of env before anything is judged: what the
+// spec says.
+func newReport(es spec.EnvSpec, service string) *Report {
 	r := &Report{
 		Environment: es.Environment, Service: service,
 		RepositoryType: es.Repository.Backend(), Repository: es.Repository.Display(),
@@ -144,32 +216,26 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 	if es.Retention != nil {
 		r.Retention = strings.Join(es.Retention.Flags(), " ")
 	}
-	add := func(f Finding) {
-		f.Environment = es.Environment
-		r.Findings = append(r.Findings, f)
-	}
-	if a := out.Agent; a != nil {
-		r.AgentVersion, r.ResticVersion = a.Version, a.ResticVersion
-		if len(a.MissingTools) > 0 {
-			r.MissingTools = a.MissingTools
-			add(ToolMissing(es.Environment, es.Image, service, a.MissingTools))
+	return r
+}
+
+// noStatus explains an answer without a status: the agent's failure, or
+// nothing at all.
+func noStatus(es spec.EnvSpec, service string, out *Outcome, add func(Finding)) {
+	if out.Result != nil && out.Result.Failure() != nil {
+		for _, f := range Explain(OpStatus, es, service, out.Result) {
+			add(f)
 		}
+		return
 	}
-	st := out.Status
-	if st == nil {
-		if out.Result != nil && out.Result.Failure() != nil {
-			for _, f := range Explain(OpStatus, es, service, out.Result) {
-				add(f)
-			}
-		} else {
-			add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the agent returned no status",
-				NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
-		}
-		return r
-	}
-	if st.ResticVersion != "" {
-		r.ResticVersion = st.ResticVersion
-	}
+	add(Finding{Severity: SeverityError, Code: "status_failed", Message: "the agent returned no status",
+		NextActions: []Action{{Label: "run it again with more detail", Command: Command(OpStatus, es.Environment) + " -v 1"}}})
+}
+
+// distrust warns of what makes the repository's times and names less
+// than the truth: the service's clock, snapshots dated in the future, and
+// snapshots under this app's host and tags that are not this app's.
+func distrust(es spec.EnvSpec, service string, st *StatusData, now time.Time, add func(Finding)) {
 	if skew := st.AgentNow.Sub(now); !st.AgentNow.IsZero() && (skew > FutureSlack || skew < -FutureSlack) {
 		add(Finding{Severity: SeverityWarning, Code: "clock_skew",
 			Message:     fmt.Sprintf("the backup service's clock is %s %s this machine's: snapshot and evidence times from it are off by as much", Age(int64(abs(skew).Seconds())), aheadOrBehind(skew)),
@@ -179,7 +245,7 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 		newest := st.Future[0]
 		add(Finding{Severity: SeverityWarning, Code: "future_snapshots",
 			Message: fmt.Sprintf("%d snapshot(s) of this app are dated after now (the latest %s, %s): a node with a wrong clock made them, or something else writes under this app's host and tags. They are not counted as fresh backups",
-				len(st.Future), short(newest.ID), newest.Time.UTC().Format(time.RFC3339)),
+				len(st.Future), ShortID(newest.ID), newest.Time.UTC().Format(time.RFC3339)),
 			NextActions: []Action{{Label: "fix the clock of the node that made them, then back up", Command: Command(OpBackup, es.Environment)}}})
 	}
 	if st.Foreign > 0 {
@@ -187,6 +253,11 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 			Message:     fmt.Sprintf("%d snapshot(s) in the repository carry this app's host and tags but are not this app's (another app's identity, or none on a snapshot newer than this app's first tagged one: written by another app or by hand): they are ignored, and prune never touches them. Give that app its own host or tags", st.Foreign),
 			NextActions: []Action{{Label: "see them", Command: fmt.Sprintf("devopsellence exec %s --env %s -- restic snapshots --host %s", service, es.Environment, es.Host)}}})
 	}
+}
+
+// assessBackups judges the newest snapshot of the files, of each declared
+// database and of each SQLite file the agent found on its own.
+func (r *Report) assessBackups(es spec.EnvSpec, st *StatusData, now time.Time, add func(Finding)) {
 	limit := es.Freshness.Backup.Std()
 	judge := func(g Group, declared bool) {
 		r.Backups = append(r.Backups, judged(g, now, limit))
@@ -223,14 +294,31 @@ func Assess(es spec.EnvSpec, service string, out *Outcome, now time.Time) *Repor
 			judge(fromGroups("db:"+g.DB, "db", false, []SnapGroup{g}, func(SnapGroup) bool { return true }), false)
 		}
 	}
-	for _, kind := range EvidenceKinds() {
-		if !reported(kind, es, st) {
-			continue
+}
+
+// assessRestores turns the restore folders found in the volumes into
+// findings: an unfinished restore is an error until a run finishes it.
+func assessRestores(es spec.EnvSpec, service string, folders []RestoreFolder, add func(Finding)) {
+	env := es.Environment
+	for _, f := range folders {
+		switch f.State {
+		case RestoreUnfinished:
+			add(Finding{Severity: SeverityError, Code: "restore_unfinished",
+				Message:     fmt.Sprintf("restore %s of snapshot %s was interrupted while it moved paths into place (%d of %d moves made): %s are partly restored until a run of the agent finishes it", f.Plan, ShortID(f.Snapshot), f.Done, f.Moves, strings.Join(f.Targets, " ")),
+				NextActions: []Action{{Label: "finish it now: every run of the agent first finishes an interrupted restore, verifies it and records it as the restore's evidence", Command: Command(OpBackup, env)}}})
+		case RestoreInterrupted:
+			add(Finding{Severity: SeverityInfo, Code: "restore_interrupted",
+				Message: fmt.Sprintf("restore %s of snapshot %s was interrupted before it changed anything; the next run of the agent removes its scratch folder %s", f.Plan, ShortID(f.Snapshot), f.Folder)})
+		case RestoreKept:
+			add(Finding{Severity: SeverityWarning, Code: "restore_kept",
+				Message:     fmt.Sprintf("%s is kept: %s", f.Folder, f.Why),
+				NextActions: []Action{{Label: "copy out what you need, then remove it", Command: fmt.Sprintf("devopsellence exec %s --env %s -- rm -rf %s", service, env, f.Folder)}}})
+		default:
+			add(Finding{Severity: SeverityWarning, Code: "restore_folder_unknown",
+				Message:     fmt.Sprintf("%s is named like a restore's scratch folder, but it is not the agent's: %s. The agent leaves it alone and takes no direction from it (the app writes its volumes, so what they hold is data, never an instruction)", f.Folder, f.Why),
+				NextActions: []Action{{Label: "see what it holds; if nothing needs it, remove it", Command: fmt.Sprintf("devopsellence exec %s --env %s -- ls -la %s", service, env, f.Folder)}}})
 		}
-		r.operation(es, service, kind, st, now, add)
 	}
-	r.assessCopies(es, st, now, add)
-	return r
 }
 
 func fromGroups(name, kind string, declared bool, groups []SnapGroup, match func(SnapGroup) bool) Group {
@@ -270,7 +358,7 @@ func groupFinding(g Group, env string, limit time.Duration) (Finding, bool) {
 			NextActions: fix}, true
 	case g.Stale:
 		return Finding{Severity: SeverityError, Code: "backup_stale",
-			Message:     fmt.Sprintf("%s: the newest snapshot (%s) is %s old, beyond the %s limit", g.Name, short(g.SnapshotID), Age(*g.AgeSeconds), spec.Duration(limit)),
+			Message:     fmt.Sprintf("%s: the newest snapshot (%s) is %s old, beyond the %s limit", g.Name, ShortID(g.SnapshotID), Age(*g.AgeSeconds), spec.Duration(limit)),
 			NextActions: fix}, true
 	}
 	return Finding{}, false
@@ -327,7 +415,7 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	switch ref.Result {
 	case ResultFailed:
 		f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
-			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), or(ref.Trigger, TriggerManual)),
+			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), cmp.Or(ref.Trigger, TriggerManual)),
 			NextActions: fix}
 		switch kind {
 		case OpPrune:
@@ -402,13 +490,6 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
 func abs(d time.Duration) time.Duration {
 	if d < 0 {
 		return -d
@@ -421,11 +502,4 @@ func aheadOrBehind(d time.Duration) string {
 		return "ahead of"
 	}
 	return "behind"
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
 }

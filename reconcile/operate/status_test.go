@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // statusOutcome is what the agent reads back: this app's snapshots and
@@ -160,5 +162,30 @@ func TestAgeIsShort(t *testing.T) {
 		if got := Age(s); got != want {
 			t.Errorf("Age(%d) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+func TestStatusSaysWhatTheRestoreFoldersInTheVolumesAre(t *testing.T) {
+	es := spec.EnvSpec{Environment: "production"}
+	st := &StatusData{AgentNow: t0, Groups: []SnapGroup{}, Restores: []RestoreFolder{
+		{Folder: "/data/v/.devopsellence-restore-0123456789ab", State: RestoreUnfinished, Plan: "0123456789ab", Snapshot: "1a2b3c4d5e6f", Targets: []string{"/data/v/big"}, Done: 3, Moves: 7},
+		{Folder: "/data/v/.devopsellence-restore-x", State: RestoreUnknown, Why: "it holds no journal sealed by this app's agent"},
+		{Folder: "/data/v/.devopsellence-restore-aaaaaaaaaaaa", State: RestoreKept, Why: "the app wrote /data/v/log.txt"},
+	}}
+	r := Assess(es, "backup", &Outcome{Status: st}, t0)
+	want := map[string]string{"restore_unfinished": SeverityError, "restore_folder_unknown": SeverityWarning, "restore_kept": SeverityWarning}
+	for _, f := range r.Findings {
+		if sev, ok := want[f.Code]; ok {
+			if f.Severity != sev || len(f.NextActions) == 0 {
+				t.Errorf("%s: %+v", f.Code, f)
+			}
+			delete(want, f.Code)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no finding for %v in %+v", want, r.Findings)
+	}
+	if r.OK() {
+		t.Error("status is ok with a restore half done")
 	}
 }

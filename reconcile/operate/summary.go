@@ -40,6 +40,9 @@ func Summarize(snaps []Snapshot, id Identity, now time.Time) StatusData {
 		}
 		cur := groups[key]
 		cur.Count++
+		if Suspect(s) {
+			continue
+		}
 		if cur.Newest == nil || s.Time.After(cur.Newest.Time) {
 			cur.Newest = &SnapRef{ID: s.ID, Time: s.Time}
 		}

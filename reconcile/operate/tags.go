@@ -23,7 +23,14 @@ const (
 	TagDB       = "kind:db"
 	TagDBName   = "db:"
 	TagEngine   = "engine:"
+	// TagSuspect marks a files snapshot that restic saved but that holds
+	// nothing, or much less than the one before: status does not count
+	// it as a fresh backup, and restore --latest passes it over.
+	TagSuspect = "suspect:"
 )
+
+// Suspect reports a snapshot marked suspect.
+func Suspect(s Snapshot) bool { return s.TagValue(TagSuspect) != "" }
 
 // EvidencePath is the snapshot path of kind's evidence document.
 func EvidencePath(kind Op) string { return "/devopsellence-backup/evidence-" + string(kind) + ".json" }

@@ -102,60 +102,96 @@ func (d *Doc) flowSplices(m *yaml.Node, ops []*op, gs []*group, dels map[int]boo
 	if err != nil {
 		return nil, err
 	}
-	le := d.style.LineEnding
-	ind := pad(d.spaces(d.lineAt(open)) + d.style.Indent)
-	r := newRenderer(d.style, false)
+	f := &flowEdit{d: d, m: m, es: es, open: open, ind: pad(d.spaces(d.lineAt(open)) + d.style.Indent),
+		r: newRenderer(d.style, false), delEnd: map[int]int{}}
 	var out []splice
-	delEnd := map[int]int{}
 	for _, o := range ops {
-		idx := o.frames[len(o.frames)-1].idx
-		reg := d.flowRegion(m, es, open, idx, o.edit.Comment)
-		s := splice{start: reg.start, end: es[idx].end, order: o.order, depth: len(o.frames)}
-		if o.del {
-			s.text = reg.keep
-			if c := es[idx].comma; c >= 0 {
-				s.end = c + 1
-				for s.end < len(d.src) && (d.src[s.end] == ' ' || d.src[s.end] == '\t') {
-					s.end++
-				}
-			} else if !reg.lead {
-				for s.start > open+1 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
-					s.start--
-				}
-			}
-			delEnd[idx] = s.end
-			out = append(out, s)
-			continue
-		}
-		_, v := pair(m, idx)
-		if reg.same && matches(v, o.edit.Value, 0) {
-			continue
-		}
-		n := &node{key: o.edit.Path[len(o.edit.Path)-1], value: o.edit.Value}
-		text, err := r.flowNodes([]*node{n}, "", true)
+		s, changed, err := f.entry(o)
 		if err != nil {
-			return nil, fmt.Errorf("edit %s: %w", pathString(o.edit.Path), err)
+			return nil, err
 		}
-		if c := o.edit.Comment; c != "" {
-			switch {
-			case reg.lead:
-				text = reg.ind + "# " + c + le + reg.ind + text
-			case reg.alone:
-				text = "# " + c + le + reg.ind + text
-			default:
-				for s.start > 0 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
-					s.start--
-				}
-				text = le + ind + "# " + c + le + ind + text
-			}
-		} else if reg.lead {
-			text = reg.ind + text
+		if changed {
+			out = append(out, s)
 		}
-		s.text = reg.keep + text
+	}
+	out, remain, comma := f.lastComma(out, dels)
+	for _, g := range gs {
+		s, err := f.add(g, dels, remain, comma)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, s)
 	}
-	// The comma of the last remaining entry would end the mapping once the
-	// entries after it are gone.
+	return out, nil
+}
+
+// flowEdit is the edit of one flow mapping: its entries, its opening brace,
+// the indentation of new lines in it.
+type flowEdit struct {
+	d      *Doc
+	m      *yaml.Node
+	es     []flowEntry
+	open   int
+	ind    string
+	r      *renderer
+	delEnd map[int]int // where each deleted entry's text ended
+}
+
+// entry is the splice of op o, a change or a deletion of one entry;
+// changed is false when the entry already is as wanted.
+func (f *flowEdit) entry(o *op) (s splice, changed bool, err error) {
+	d, es := f.d, f.es
+	idx := o.frames[len(o.frames)-1].idx
+	reg := d.flowRegion(f.m, es, f.open, idx, o.edit.Comment)
+	s = splice{start: reg.start, end: es[idx].end, order: o.order, depth: len(o.frames)}
+	if o.del {
+		s.text = reg.keep
+		if c := es[idx].comma; c >= 0 {
+			s.end = c + 1
+			for s.end < len(d.src) && (d.src[s.end] == ' ' || d.src[s.end] == '\t') {
+				s.end++
+			}
+		} else if !reg.lead {
+			for s.start > f.open+1 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
+				s.start--
+			}
+		}
+		f.delEnd[idx] = s.end
+		return s, true, nil
+	}
+	if _, v := pair(f.m, idx); reg.same && matches(v, o.edit.Value, 0) {
+		return s, false, nil
+	}
+	n := &node{key: o.edit.Path[len(o.edit.Path)-1], value: o.edit.Value}
+	text, err := f.r.flowNodes([]*node{n}, "", true)
+	if err != nil {
+		return s, false, fmt.Errorf("edit %s: %w", pathString(o.edit.Path), err)
+	}
+	le := d.style.LineEnding
+	if c := o.edit.Comment; c != "" {
+		switch {
+		case reg.lead:
+			text = reg.ind + "# " + c + le + reg.ind + text
+		case reg.alone:
+			text = "# " + c + le + reg.ind + text
+		default:
+			for s.start > 0 && (d.src[s.start-1] == ' ' || d.src[s.start-1] == '\t') {
+				s.start--
+			}
+			text = le + f.ind + "# " + c + le + f.ind + text
+		}
+	} else if reg.lead {
+		text = reg.ind + text
+	}
+	s.text = reg.keep + text
+	return s, true, nil
+}
+
+// lastComma drops the comma of the last remaining entry when the entries
+// after it are gone, since it would end the mapping otherwise. It returns
+// the last remaining entry (-1 for none) and whether it still has a comma.
+func (f *flowEdit) lastComma(out []splice, dels map[int]bool) ([]splice, int, bool) {
+	es := f.es
 	last, remain := len(es)-1, -1
 	for j := last; j >= 0; j-- {
 		if !dels[j] {
@@ -167,43 +203,46 @@ func (d *Doc) flowSplices(m *yaml.Node, ops []*op, gs []*group, dels map[int]boo
 	// A plain scalar may end with ":" only before a flow indicator: without
 	// its comma, `{a:,` + "\n}" would turn key "a:" into key "a". Such an
 	// entry keeps its comma; a trailing comma is valid in a flow mapping.
-	colon := remain >= 0 && d.src[es[remain].end-1] == ':'
+	colon := remain >= 0 && f.d.src[es[remain].end-1] == ':'
 	if remain >= 0 && remain < last && es[last].comma < 0 && comma && !colon {
 		out = append(out, splice{start: es[remain].comma, end: es[remain].comma + 1})
 		comma = false
 	}
-	for _, g := range gs {
-		if g.fill {
-			f := g.frames[len(g.frames)-1]
-			k, _ := pair(m, f.idx)
-			kids, err := r.flowNodes(g.nodes, ind+pad(d.style.Indent), true)
-			if err != nil {
-				return nil, fmt.Errorf("edit %s: %w", groupPath(g), err)
-			}
-			e := es[f.idx]
-			text := string(d.src[e.start:d.nodeEnd(k, true)]) + ": {" + kids + "}"
-			out = append(out, splice{start: e.start, end: e.end, text: text, order: g.order})
-			continue
-		}
-		pos := open + 1
-		if last >= 0 {
-			switch {
-			case dels[last]:
-				pos = delEnd[last]
-			case es[last].comma >= 0:
-				pos = es[last].comma + 1
-			default:
-				pos = es[last].end
-			}
-		}
-		text, err := r.flowNodes(g.nodes, ind, remain < 0)
+	return out, remain, comma
+}
+
+// add is the splice of group g: new entries after the last one, or the
+// entries that fill an entry's null value.
+func (f *flowEdit) add(g *group, dels map[int]bool, remain int, comma bool) (splice, error) {
+	d, es := f.d, f.es
+	if g.fill {
+		fr := g.frames[len(g.frames)-1]
+		k, _ := pair(f.m, fr.idx)
+		kids, err := f.r.flowNodes(g.nodes, f.ind+pad(d.style.Indent), true)
 		if err != nil {
-			return nil, fmt.Errorf("edit %s: %w", groupPath(g), err)
+			return splice{}, fmt.Errorf("edit %s: %w", groupPath(g), err)
 		}
-		if remain >= 0 && !comma {
-			text = "," + text
-		}
-		out = append(out, splice{start: pos, end: pos, text: text, depth: len(g.frames), order: g.order})
+		e := es[fr.idx]
+		text := string(d.src[e.start:d.nodeEnd(k, true)]) + ": {" + kids + "}"
+		return splice{start: e.start, end: e.end, text: text, order: g.order}, nil
 	}
-	return out, nil
+	pos := f.open + 1
+	if last := len(es) - 1; last >= 0 {
+		switch {
+		case dels[last]:
+			pos = f.delEnd[last]
+		case es[last].comma >= 0:
+			pos = es[last].comma + 1
+		default:
+			pos = es[last].end
+		}
+	}
+	text, err := f.r.flowNodes(g.nodes, f.ind, remain < 0)
+	if err != nil {
+		return splice{}, fmt.Errorf("edit %s: %w", groupPath(g), err)
+	}
+	if remain >= 0 && !comma {
+		text = "," + text
+	}
+	return splice{start: pos, end: pos, text: text, depth: len(g.frames), order: g.order}, nil
 }

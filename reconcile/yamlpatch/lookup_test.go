@@ -1,7 +1,10 @@
 package yamlpatch
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -168,5 +171,50 @@ func TestRenderWritesTheEntryInTheGivenStyle(t *testing.T) {
 	}
 	if _, err := (Style{}).Render(Edit{Path: []string{"a"}}); err == nil {
 		t.Error("rendering a delete succeeded")
+	}
+}
+
+// TestKeysCommentedFindsTheKeysWhoseCommentHoldsTheText: the same keys as
+// Keys filtered by Comment, in every mapping of every fixture, for texts
+// that are in comments, in keys and values, and nowhere.
+func TestKeysCommentedFindsTheKeysWhoseCommentHoldsTheText(t *testing.T) {
+	srcs := map[string][]byte{"lookup": []byte(lookupSrc)}
+	inputs, _ := filepath.Glob(filepath.Join(fixtures, "*", "input.yml"))
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[in] = b
+	}
+	for name, src := range srcs {
+		d, err := Parse(src)
+		if err != nil {
+			continue // fixtures of refusals
+		}
+		var paths [][]string
+		var walk func(path []string)
+		walk = func(path []string) {
+			paths = append(paths, path)
+			for _, k := range d.Keys(path...) {
+				if len(path) < 4 {
+					walk(append(slices.Clone(path), k))
+				}
+			}
+		}
+		walk(nil)
+		for _, text := range []string{MarkerPrefix, "managed", "hand-written", "image", "e", "no such text"} {
+			for _, path := range paths {
+				var want []string
+				for _, k := range d.Keys(path...) {
+					if c, _ := d.Comment(append(slices.Clone(path), k)...); strings.Contains(c, text) {
+						want = append(want, k)
+					}
+				}
+				if got := d.KeysCommented(text, path...); !slices.Equal(got, want) {
+					t.Errorf("%s: KeysCommented(%q, %v) = %q, want %q", name, text, path, got, want)
+				}
+			}
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -125,6 +127,11 @@ func Parse(src []byte) (*Doc, error) {
 		// node's text, however it is indented.
 		k, _ := pair(d.top, entries(d.top)-1)
 		col := d.keyCol(d.top.Content[0])
+		if col == 0 && !d.markerAfter(k.Line) {
+			// Nothing is indented less than column 0: only a document
+			// marker could end it, and there is none.
+			return d, nil
+		}
 		inside := d.spans(d.top, nil)
 		sort.Slice(inside, func(i, j int) bool { return inside[i].start < inside[j].start })
 		for l, j := k.Line, 0; l < len(d.lines); l++ {
@@ -135,16 +142,31 @@ func Parse(src []byte) (*Doc, error) {
 			if j < len(inside) && inside[j].start < o {
 				continue
 			}
-			t := d.src[o:d.lines[l].end]
-			if (bytes.HasPrefix(t, []byte("---")) || bytes.HasPrefix(t, []byte("..."))) &&
-				(len(t) == 3 || t[3] == ' ' || t[3] == '\t') ||
-				!d.blankOrComment(l) && d.spaces(l) < col {
+			if d.isMarker(l) || !d.blankOrComment(l) && d.spaces(l) < col {
 				d.docEnd = l
 				break
 			}
 		}
 	}
 	return d, nil
+}
+
+// isMarker reports whether line l starts with a document marker.
+func (d *Doc) isMarker(l int) bool {
+	t := d.src[d.lines[l].start:d.lines[l].end]
+	return (bytes.HasPrefix(t, []byte("---")) || bytes.HasPrefix(t, []byte("..."))) &&
+		(len(t) == 3 || t[3] == ' ' || t[3] == '\t')
+}
+
+// markerAfter reports whether a line from from on starts with a document
+// marker (inside a quoted scalar or not).
+func (d *Doc) markerAfter(from int) bool {
+	for l := from; l < len(d.lines); l++ {
+		if d.isMarker(l) {
+			return true
+		}
+	}
+	return false
 }
 
 // span is the text of a node that may run over lines at any indentation.
@@ -365,6 +387,43 @@ func (d *Doc) Comment(path ...string) (string, bool) {
 		return d.headComment(m, j, owner), true
 	}
 	return "", false
+}
+
+// KeysCommented lists, in the order of Keys, the keys of the mapping at
+// path whose comment (as Comment returns it) contains text, a string
+// without line breaks. Only a key below a line that holds text can have
+// such a comment, so a large mapping costs one search of the source.
+func (d *Doc) KeysCommented(text string, path ...string) []string {
+	var marks []int // the lines that hold text
+	for o := 0; ; {
+		i := bytes.Index(d.src[o:], []byte(text))
+		if i < 0 {
+			break
+		}
+		o += i
+		marks = append(marks, d.lineAt(o))
+		o += len(text)
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	m := d.top
+	for _, key := range path {
+		f, _ := d.field(m, key)
+		if m = resolve(f.v); m == nil || m.Kind != yaml.MappingNode {
+			return nil
+		}
+	}
+	var out []string
+	for _, f := range d.indexOf(m).fields {
+		if i, _ := slices.BinarySearch(marks, f.k.Line-1); i == 0 {
+			continue // no line above the key holds text
+		}
+		if c, _ := d.Comment(append(slices.Clone(path), f.k.Value)...); strings.Contains(c, text) {
+			out = append(out, f.k.Value)
+		}
+	}
+	return out
 }
 
 // Keys lists the keys of the mapping at path (the root for no path) in file

@@ -45,12 +45,6 @@ func Get() Info {
 // Version is the running binary's version (see Info.Version).
 func Version() string { return Get().Version }
 
-// Commit is the running binary's commit, or Unknown.
-func Commit() string { return Get().Commit }
-
-// BuiltAt is when the running binary was built, or Unknown.
-func BuiltAt() string { return Get().BuiltAt }
-
 // Release returns the running binary's version and whether it is a real
 // release (see Info.Release).
 func Release() (string, bool) { return Get().Release() }

@@ -146,8 +146,9 @@ func newAgentRestoreCmd(f *Factory, runF func(*agentRestoreOptions) error) *cobr
 	fl.StringVar(&o.Request.Latest, "latest", "", "restore the newest snapshot of files or db:NAME")
 	fl.StringVar(&o.Request.Target, "target", "", "restore into this scratch folder instead of the live data")
 	fl.StringVar(&o.Request.Plan, "plan-id", "", "carry out the plan of this ID (it must still be the plan)")
-	fl.StringVar(&o.Request.Approve, "approve", "", "the snapshot ID a person approved (into live data)")
+	fl.StringVar(&o.Request.Approve, "approve", "", "the plan ID a person approved (into live data)")
 	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name instead of the primary repository")
+	fl.DurationVar(&o.Request.LockWait, "lock-wait", 0, "how long a database restore waits for a lock the app holds (default: spec.restore.lockWait)")
 	return cmd
 }
 

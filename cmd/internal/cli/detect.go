@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -66,7 +67,7 @@ func detect(app *reconcile.App, dir string, skip string) detected {
 				}
 			}
 		}
-		for _, k := range sortedKeys(s.Env) {
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 			if engine, ok := urlEngine(k); ok {
 				// A URL in plain env is not a secret the backup could get;
 				// it only tells which server a service uses.
@@ -291,13 +292,4 @@ func dbName(s string) string {
 		return "primary"
 	}
 	return n
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -109,7 +109,7 @@ func runDump(ctx context.Context, o *dumpOptions) error {
 	case rx.bad > 0 || rx.n != res.Bytes || hex.EncodeToString(rx.h.Sum(nil)) != res.SHA256:
 		return fmt.Errorf("%w: %d bytes arrived, %d were read in the service (SHA-256 %s); run it again", errDumpDamaged, rx.n, res.Bytes, res.SHA256)
 	}
-	fmt.Fprintf(o.IO.Err, "wrote %s of snapshot %s in %s: %d bytes, SHA-256 %s\n", res.Path, shortID(res.Snapshot), env, res.Bytes, res.SHA256)
+	fmt.Fprintf(o.IO.Err, "wrote %s of snapshot %s in %s: %d bytes, SHA-256 %s\n", res.Path, operate.ShortID(res.Snapshot), env, res.Bytes, res.SHA256)
 	return nil
 }
 

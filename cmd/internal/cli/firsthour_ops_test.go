@@ -98,7 +98,7 @@ func TestLosingTheNodeRunbookRestoresOnANewNodeFromTheCopy(t *testing.T) {
 			t.Fatalf("snapshots --from-copy offsite: %+v", list)
 		}
 		id := list.Groups[0].Snapshots[0].ID[:8]
-		res := app.restore(t, 0, id, "--env", "production", "--from-copy", "offsite", "--approve", id)
+		res := app.approved(t, 0, id, "--env", "production", "--from-copy", "offsite")
 		if !res.OK {
 			t.Fatalf("restore: %+v", res)
 		}

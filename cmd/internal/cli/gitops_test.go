@@ -162,7 +162,7 @@ func TestRunStopsOnSIGTERMAndExitsZero(t *testing.T) {
 	status := filepath.Join(t.TempDir(), "status.json")
 	var out, errb bytes.Buffer
 	cmd := startCLI(t, sim, basicSecrets().env(), &out, &errb, "run", "--interval", "1h", "--status-file", status)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		if b, err := os.ReadFile(status); err == nil && bytes.Contains(b, []byte(`"pass": 1`)) {
 			break
@@ -180,7 +180,7 @@ func TestRunStopsOnSIGTERMAndExitsZero(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
 		t.Fatal("run ignored SIGTERM")
 	}

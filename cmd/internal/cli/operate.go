@@ -237,8 +237,10 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 		if ev := out.Result; ev != nil {
 			var ids []string
 			for _, s := range ev.Steps {
-				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed {
-					ids = append(ids, s.Name+" "+shortID(id))
+				// Only what a backup step saved: a restore's plan names
+				// the snapshot it reads, which nothing saved.
+				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed && (s.Kind == "files" || s.Kind == "db") {
+					ids = append(ids, s.Name+" "+operate.ShortID(id))
 				}
 			}
 			if len(ids) > 0 {
@@ -252,13 +254,6 @@ func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *opera
 		f.Message = fmt.Sprintf("%s in %s: %s; the agent stopped restic, which released its lock; %s; %s", op, env, why, saved, stored)
 	}
 	return f
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
 }
 
 // noAnswer explains an agent that gave no result, from its last lines: a
@@ -278,6 +273,12 @@ func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outco
 	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,
 		Message:     fmt.Sprintf("%s in service %s exited with status %d without a result", op, service, out.ExitCode),
 		NextActions: []reconcile.Action{{Label: "run it again with more detail", Command: operate.Command(op, es.Environment) + " -v 1"}}}
+	if op == operate.OpRestore {
+		// Killed while it moved paths into place, it left them partly
+		// restored: status says so, and the next run finishes it.
+		f.Message += ": if it was moving restored paths into place, they may be partly restored until the next run of the agent finishes the restore (status shows an unfinished restore as an error)"
+		f.NextActions = append([]reconcile.Action{{Label: "see whether a restore is unfinished", Command: operate.Command(operate.OpStatus, es.Environment)}}, f.NextActions...)
+	}
 	if out.BadLines > 0 {
 		f.Message += fmt.Sprintf(" (%d line(s) of its JSON output could not be read: cut or garbled on the way)", out.BadLines)
 	}
@@ -438,8 +439,10 @@ func (l *liveLine) end() {
 	}
 }
 
-// humanLines prints the script's lines for people on stderr as they come,
-// each on a line of its own: the live progress line is cleared first.
+// humanLines prints the agent's lines for people on stderr as they come
+// (as log entries with --log-format json), each on a line of its own: the
+// live progress line is cleared first, and each is prefixed with its
+// environment when several run.
 func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool, live *liveLine) func(stream, line string) {
 	var mu sync.Mutex
 	return func(stream, line string) {
@@ -466,7 +469,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		Findings:     []reconcile.Finding{},
 		Environments: []render.OperationEnv{},
 	}
-	var ok, partial, failed []string
+	var ok, partial, failed, copyFailed []string
 	for _, r := range runs {
 		e := render.OperationEnv{Environment: r.env, Result: operate.ResultFailed, ExitCode: r.outcome.ExitCode}
 		if ev := r.outcome.Result; ev != nil {
@@ -477,6 +480,9 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		}
 		if c := r.copy; c != nil {
 			e.Copy = operationEnv(*c)
+			if e.Copy.Result != operate.ResultOK {
+				copyFailed = append(copyFailed, r.env)
+			}
 		}
 		if (hasSeverity(r.findings, reconcile.SeverityWarning) || hasSeverity(r.findings, reconcile.SeverityError)) && e.Result == operate.ResultOK {
 			e.Result = operate.ResultFailed
@@ -494,10 +500,17 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		}
 		doc.Environments = append(doc.Environments, e)
 		doc.Findings = append(doc.Findings, r.findings...)
+		if r.copy != nil {
+			doc.Findings = append(doc.Findings, r.copy.findings...)
+		}
 	}
 	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
-	doc.OK = len(failed) == 0 && len(partial) == 0 && !stopped
+	doc.OK = len(failed) == 0 && len(partial) == 0 && len(copyFailed) == 0 && !stopped
 	doc.Summary = operationSummary(op, ok, partial, failed)
+	if len(copyFailed) > 0 {
+		// Say what failed: the backup may be fine, its copy not.
+		doc.Summary = strings.TrimSuffix(doc.Summary, ".") + "; the copy into spec.copies failed in " + strings.Join(copyFailed, ", ") + " (see findings)."
+	}
 	var err error
 	if o.Output == render.JSON {
 		err = render.WriteJSON(o.IO.Out, doc)
@@ -509,7 +522,7 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		return err
 	case stopped:
 		return errStopped
-	case len(failed) > 0:
+	case len(failed) > 0, len(copyFailed) > 0:
 		return errReported
 	case len(partial) > 0:
 		return errPartial

@@ -76,9 +76,9 @@ func TestScheduledBackupsPingTheDeadMansSwitchAndAFailureReachesAPerson(t *testi
 		if r := app.cli(t, "apply", "--non-interactive", "--yes"); r.code != 0 {
 			t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
-		hooks.waitFor(t, "GET /ping/5d2f-check-uuid/start ", 2*time.Minute)
-		hooks.waitFor(t, "GET /ping/5d2f-check-uuid/fail ", 2*time.Minute)
-		hook := hooks.waitFor(t, "POST /hook/tok3n", time.Minute)
+		hooks.waitFor(t, "GET /ping/5d2f-check-uuid/start ", 10*time.Minute)
+		hooks.waitFor(t, "GET /ping/5d2f-check-uuid/fail ", 10*time.Minute)
+		hook := hooks.waitFor(t, "POST /hook/tok3n", 10*time.Minute)
 		if !strings.Contains(hook, `"result":"failed"`) || !strings.Contains(hook, `"trigger":"schedule"`) || !strings.Contains(hook, `"name":"db:main"`) {
 			t.Errorf("the webhook did not get the failed run's evidence: %s", hook)
 		}
@@ -95,7 +95,7 @@ func TestScheduledBackupsPingTheDeadMansSwitchAndAFailureReachesAPerson(t *testi
 		if r := app.sim.Run(t, "deploy", "--env", "production"); r.Code != 0 {
 			t.Fatalf("deploy: %s", r.Stdout)
 		}
-		hooks.waitFor(t, "GET /ping/5d2f-check-uuid ", 2*time.Minute)
+		hooks.waitFor(t, "GET /ping/5d2f-check-uuid ", 10*time.Minute)
 	})
 }
 

@@ -13,8 +13,14 @@ import (
 	"time"
 )
 
-// historyRounds doubles the files snapshots this many times: 2^12 = 4096.
+// historyRounds doubles the files snapshots this many times for the
+// benchmarks: 2^12 = 4096, years of backups several times a day.
 const historyRounds = 12
+
+// testHistoryRounds is the tests' history: 2^9 = 512 files snapshots,
+// enough that sending them all through exec would be several times the
+// 100 KB a status may send, in an eighth of the time to build.
+const testHistoryRounds = 9
 
 // historyPassword is the repository password of the shared history.
 const historyPassword = "history-pw"
@@ -86,11 +92,11 @@ func buildHistory(t testing.TB, rounds int) (string, error) {
 	return dir, exec.Command("cp", "-a", app.repo+"/.", dir).Run()
 }
 
-// newHistoryApp is the shop app on a copy of the long history, with
+// newHistoryApp is the shop app on a copy of the tests' long history, with
 // restic wrapped so that every call is logged in argvLog.
 func newHistoryApp(t testing.TB, rb resticBin) (app *opsApp, argvLog string) {
 	t.Helper()
-	return newHistoryAppRounds(t, rb, historyRounds)
+	return newHistoryAppRounds(t, rb, testHistoryRounds)
 }
 
 func newHistoryAppRounds(t testing.TB, rb resticBin, rounds int) (app *opsApp, argvLog string) {
@@ -152,8 +158,8 @@ func TestStatusOnYearsOfHistoryOpensTheRepositoryTwiceAtMostAndAnswersSmall(t *t
 		}
 		d := app.status(t, 1, time.Now())
 		for _, g := range d.Environments[0].Backups {
-			if g.Name == "files" && g.Snapshots != 1<<historyRounds {
-				t.Errorf("files: %d snapshots counted, want %d", g.Snapshots, 1<<historyRounds)
+			if g.Name == "files" && g.Snapshots != 1<<testHistoryRounds {
+				t.Errorf("files: %d snapshots counted, want %d", g.Snapshots, 1<<testHistoryRounds)
 			}
 		}
 	})

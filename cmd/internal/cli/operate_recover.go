@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/agent"
 )
 
 // recoveryCommands browse the repository, restore from it and copy it.
@@ -26,7 +28,8 @@ const browseExitStatus = `
 EXIT STATUS
   0  answered in every environment
   1  the repository could not be read somewhere (the findings say why), or error
-  2  usage error or invalid input`
+  2  usage error or invalid input: a snapshot ID that names none of this
+     app's snapshots, a folder that is not in the snapshot, a bad pattern`
 
 // browseOptions are the options of snapshots, ls and find.
 type browseOptions struct {
@@ -168,6 +171,11 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	if op == operate.OpFind && strings.TrimSpace(positional[0]) == "" {
 		return usagef("find: PATTERN must not be empty")
 	}
+	if op == operate.OpFind {
+		if err := agent.CheckPattern(positional[0]); err != nil {
+			return usagef("find: %v", err)
+		}
+	}
 	if err := o.check(); err != nil {
 		return err
 	}
@@ -191,14 +199,18 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	}
 	doc := render.BrowseDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings: []reconcile.Finding{}, Environments: []render.BrowseEnv{}}
-	var answered, failed []string
+	if op != operate.OpSnapshots && len(runs) == 1 && !runs[0].stopped {
+		// A snapshot or path that is not there is a question asked wrong.
+		if ev := runs[0].outcome.Result; ev != nil && ev.Failure() != nil && slices.Contains(browseInputClasses, ev.Failure().Error) {
+			return usagef("%s: %s", op, ev.Failure().Message)
+		}
+	}
+	var failed []string
 	for _, r := range runs {
 		doc.Environments = append(doc.Environments, render.BrowseEnv{Environment: r.env, Browse: r.outcome.Browse})
 		doc.Findings = append(doc.Findings, r.findings...)
 		if r.outcome.Browse == nil || hasSeverity(r.findings, reconcile.SeverityError) {
 			failed = append(failed, r.env)
-		} else {
-			answered = append(answered, r.env)
 		}
 	}
 	doc.OK = len(failed) == 0 && err == nil
@@ -224,6 +236,9 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	return nil
 }
 
+// browseInputClasses are answers of ls and find to a question asked wrong.
+var browseInputClasses = []string{"no_snapshot", "bad_path", "bad_pattern"}
+
 func browseSummary(op operate.Op, positional []string, runs []envRun, failed []string) string {
 	var parts []string
 	for _, r := range runs {
@@ -235,7 +250,7 @@ func browseSummary(op operate.Op, positional []string, runs []envRun, failed []s
 		case operate.OpSnapshots:
 			parts = append(parts, fmt.Sprintf("%s in %s", plural(b.Total, "snapshot", "snapshots"), r.env))
 		case operate.OpLs:
-			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, shortID(positional[0]), r.env))
+			parts = append(parts, fmt.Sprintf("%s in %s of snapshot %s in %s", plural(b.Total, "entry", "entries"), b.Dir, operate.ShortID(positional[0]), r.env))
 		case operate.OpFind:
 			parts = append(parts, fmt.Sprintf("%s for %q in %s", plural(b.Total, "match", "matches"), positional[0], r.env))
 		}
@@ -275,7 +290,7 @@ func checkCopy(in *inputs, envs []string, name string) error {
 			names = append(names, c.Name)
 		}
 		if !slices.Contains(names, name) {
-			return usagef("--from-copy %s: no copy of that name in spec.copies (copies: %s)", name, or(strings.Join(names, ", "), "none"))
+			return usagef("--from-copy %s: no copy of that name in spec.copies (copies: %s)", name, cmp.Or(strings.Join(names, ", "), "none"))
 		}
 	}
 	return nil
@@ -328,7 +343,6 @@ func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *i
 		if len(copies) == 1 {
 			c := copies[0]
 			r.copy = &c
-			r.findings = append(r.findings, c.findings...)
 			r.stopped = r.stopped || c.stopped
 		}
 		if err != nil {
@@ -336,13 +350,6 @@ func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *i
 		}
 	}
 	return runs, nil
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
 }
 
 // operationEnv is a run as the operation document shows it.

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +41,9 @@ func TestCopiesAndRestoresNeverLeakASecretValue(t *testing.T) {
 		run(0, "snapshots", "--from-copy", "offsite")
 		run(0, "find", "doc-1.txt", "--from-copy", "offsite")
 		id := app.newest(t, "kind:files")
-		run(0, "restore", id[:8], "/data/shop_storage/uploads", "--approve", id[:8])
+		var dry struct{ Plan struct{ ID string } }
+		must(t, json.Unmarshal([]byte(run(0, "restore", id[:8], "/data/shop_storage/uploads", "--dry-run", "--output", "json")), &dry))
+		run(0, "restore", id[:8], "/data/shop_storage/uploads", "--approve", dry.Plan.ID)
 		run(1, "status") // check and drill are missing; the copy is fresh
 		if !strings.Contains(seen.String(), "(secret OFFSITE_REPOSITORY, type local)") {
 			t.Fatalf("the copy was never shown, so this test could not see a leak:\n%s", seen.String())

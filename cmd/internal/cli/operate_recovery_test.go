@@ -87,6 +87,17 @@ func (a *opsApp) restore(t *testing.T, want int, args ...string) restoreDoc {
 	return d
 }
 
+// approved restores as a person does off a terminal: the plan first
+// (--dry-run), then the same restore approved with the plan's ID.
+func (a *opsApp) approved(t *testing.T, want int, args ...string) restoreDoc {
+	t.Helper()
+	dry := a.restore(t, 0, append(slices.Clone(args), "--dry-run")...)
+	if dry.Plan == nil {
+		t.Fatalf("restore %s --dry-run: no plan", strings.Join(args, " "))
+	}
+	return a.restore(t, want, append(args, "--approve", dry.Plan.ID)...)
+}
+
 // newest is the ID of the newest snapshot carrying every tag.
 func (a *opsApp) newest(t *testing.T, tags ...string) string {
 	t.Helper()
@@ -205,8 +216,14 @@ func TestSnapshotsLsAndFindShowWhatTheBackupsHold(t *testing.T) {
 		if slices.ContainsFunc(top.Entries, func(e operate.Entry) bool { return strings.HasSuffix(e.Path, ".sqlite3") }) {
 			t.Errorf("the files snapshot lists a live database file: %+v", top.Entries)
 		}
-		if r := app.cli(t, "ls", "deadbeef", "--output", "json"); r.code != 1 || !strings.Contains(r.stdout, `"no_snapshot"`) {
+		if r := app.cli(t, "ls", "deadbeef", "--output", "json"); r.code != 2 || !strings.Contains(r.stdout, "no snapshot deadbeef") {
 			t.Errorf("ls of a snapshot that is not there: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := app.cli(t, "ls", id[:8], "/data/shop_storage/nope"); r.code != 2 || !strings.Contains(r.stderr, "/data/shop_storage/nope is not in snapshot "+id[:8]) || strings.Contains(r.stderr, "run it again") {
+			t.Errorf("ls of a folder that is not in the snapshot: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if r := app.cli(t, "find", "["); r.code != 2 || !strings.Contains(r.stderr, "not a valid pattern") || strings.Contains(r.stderr, ".go:") {
+			t.Errorf("find of a bad pattern: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 
 		found := app.browse(t, 0, "find", "doc-3.txt")
@@ -245,13 +262,14 @@ func TestAFileRestoreIntoTheLiveVolumeSavesWhatItOverwritesFirst(t *testing.T) {
 
 		dry := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--dry-run")
 		f := dry.Plan.Files
-		if f == nil || f.Overwritten.Files != 8 || f.Deleted.Files != 1 || f.Added.Files != 1 || f.Snapshot.Files != 9 || f.Live.Files != 9 ||
-			!slices.Equal(f.DeletedSample, []string{"/data/shop_storage/uploads/new.txt"}) || dry.Plan.Snapshot.ID != id || !dry.Plan.Live() {
+		if f == nil || f.Changed.Files != 1 || f.Identical.Files != 7 || f.Deleted.Files != 1 || f.Added.Files != 1 || f.Snapshot.Files != 9 || f.Live.Files != 9 ||
+			!slices.Equal(f.DeletedSample, []string{"/data/shop_storage/uploads/new.txt"}) || !slices.Equal(f.ChangedSample, []string{"/data/shop_storage/uploads/doc-1.txt"}) ||
+			!slices.Equal(f.AddedSample, []string{"/data/shop_storage/uploads/doc-2.txt"}) || dry.Plan.Snapshot.ID != id || !dry.Plan.Live() {
 			t.Errorf("plan = %+v, files %+v", dry.Plan, f)
 		}
 		sameTree(t, "after --dry-run", readTree(t, uploads), changed)
 
-		res := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--approve", id[:8])
+		res := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--approve", dry.Plan.ID)
 		if !res.OK || res.Approval != "--approve" || res.Plan.ID != dry.Plan.ID {
 			t.Fatalf("restore: %+v", res)
 		}
@@ -280,7 +298,7 @@ func TestAFileRestoreIntoTheLiveVolumeSavesWhatItOverwritesFirst(t *testing.T) {
 
 		// A whole volume: its entries are swapped; its live databases stay.
 		must(t, os.WriteFile(filepath.Join(vol, "top.txt"), []byte("top\n"), 0o644))
-		whole := app.restore(t, 0, id, "--approve", id)
+		whole := app.approved(t, 0, id)
 		if !whole.OK || !slices.Contains(whole.Plan.Files.Kept, "/data/shop_storage/notes.sqlite3") || !slices.Contains(whole.Plan.Files.Kept, filepath.Join("/data/shop_storage", "cache.db")) {
 			t.Errorf("whole volume: %+v (kept %v)", whole.Summary, whole.Plan.Files.Kept)
 		}
@@ -336,7 +354,7 @@ func TestARestoreIsRefusedWithoutApprovalAndWhenItsBackupFailsAndOverwritesNothi
 		}
 
 		r := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads")
-		if r.code != 2 || !strings.Contains(r.stderr, "--approve "+id[:8]) || !strings.Contains(r.stdout, "Restore plan") {
+		if r.code != 2 || !strings.Contains(r.stderr, "--approve ") || !strings.Contains(r.stdout, "Restore plan") {
 			t.Errorf("without approval: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 		untouched("without approval")
@@ -345,7 +363,7 @@ func TestARestoreIsRefusedWithoutApprovalAndWhenItsBackupFailsAndOverwritesNothi
 		}
 		untouched("with --yes")
 		other := app.newest(t, "db:notes")
-		if r := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--approve", other[:8]); r.code != 2 || !strings.Contains(r.stderr, "does not match") {
+		if r := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--approve", other[:8]); r.code != 2 || !strings.Contains(r.stderr, "does not name this plan") {
 			t.Errorf("a wrong --approve: exit %d\n%s", r.code, r.stderr)
 		}
 		untouched("with a wrong --approve")
@@ -358,7 +376,7 @@ func TestARestoreIsRefusedWithoutApprovalAndWhenItsBackupFailsAndOverwritesNothi
 		must(t, os.WriteFile(filepath.Join(uploads, "late.txt"), []byte("written after the plan\n"), 0o644))
 		changed = readTree(t, uploads)
 		ex := app.sim.Run(t, "exec", "backup", "--env", "production", "--", "devopsellence-backup", "agent", "restore", "--json",
-			"--plan-id", dry.Plan.ID, "--approve", id, "--", id, "/data/shop_storage/uploads")
+			"--plan-id", dry.Plan.ID, "--approve", dry.Plan.ID, "--", id, "/data/shop_storage/uploads")
 		if ex.Code != 1 || !strings.Contains(string(ex.Stdout), "plan_changed") {
 			t.Errorf("a changed plan: exit %d\n%s", ex.Code, ex.Stdout)
 		}
@@ -366,10 +384,64 @@ func TestARestoreIsRefusedWithoutApprovalAndWhenItsBackupFailsAndOverwritesNothi
 
 		// When the backup of what would be overwritten fails, nothing is.
 		must(t, os.WriteFile(marker, nil, 0o644))
-		res := app.restore(t, 1, id[:8], "/data/shop_storage/uploads", "--approve", id[:8])
+		res := app.approved(t, 1, id[:8], "/data/shop_storage/uploads")
 		if f := res.finding("pre_restore_failed"); f == nil || res.OK {
 			t.Errorf("findings = %+v", res.Findings)
 		}
 		untouched("after a failed pre-restore backup")
+	})
+}
+
+// TestAnApprovalNamesThePlanThePersonReviewed: a plan that deleted nothing
+// when reviewed must not run once the app has added files that it would
+// delete; the approval names the plan, and the agent checks it itself.
+func TestAnApprovalNamesThePlanThePersonReviewed(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		app := newOpsApp(t, rb, opsConfig{})
+		vol := app.sim.VolumeDir("shop_storage")
+		seedShop(t, vol, nil)
+		app.mustOp(t, 0, "backup", "--init")
+		id := app.newest(t, "kind:files")
+		uploads := filepath.Join(vol, "uploads")
+
+		dry := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--dry-run")
+		if dry.Plan.Files.Deleted.Files != 0 {
+			t.Fatalf("the reviewed plan deletes %d files", dry.Plan.Files.Deleted.Files)
+		}
+		if !slices.Equal(dry.Plan.Writers, []string{"web"}) {
+			t.Errorf("the plan names %v as the services that write these paths, want web", dry.Plan.Writers)
+		}
+		want := "devopsellence-backup restore " + id[:8] + " /data/shop_storage/uploads --env production --approve " + dry.Plan.ID
+		if text := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--dry-run"); text.code != 0 || !strings.Contains(text.stdout, want) {
+			t.Errorf("--dry-run does not print the command that carries out its plan (%s):\n%s", want, text.stdout)
+		}
+		for i := range 20 {
+			must(t, os.WriteFile(filepath.Join(uploads, fmt.Sprintf("new-%d.txt", i)), []byte("written after the review\n"), 0o644))
+		}
+		changed := readTree(t, uploads)
+
+		r := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--approve", dry.Plan.ID)
+		if r.code != 2 || !strings.Contains(r.stderr, "does not name this plan") || !strings.Contains(r.stdout, "deleted:     20 files") {
+			t.Errorf("the approval of an older plan: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		sameTree(t, "after the approval of an older plan", readTree(t, uploads), changed)
+		if r := app.cli(t, "restore", id[:8], "/data/shop_storage/uploads", "--approve", id[:8]); r.code != 2 || !strings.Contains(r.stderr, "not a snapshot's") {
+			t.Errorf("--approve with the snapshot: exit %d\n%s", r.code, r.stderr)
+		}
+		sameTree(t, "after --approve with the snapshot", readTree(t, uploads), changed)
+
+		// The agent refuses a plan whose approval names anything else.
+		now := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--dry-run")
+		ex := app.sim.Run(t, "exec", "backup", "--env", "production", "--", "devopsellence-backup", "agent", "restore", "--json",
+			"--plan-id", now.Plan.ID, "--approve", id, "--", id, "/data/shop_storage/uploads")
+		if ex.Code != 1 || !strings.Contains(string(ex.Stdout), "not_approved") {
+			t.Errorf("the agent with the snapshot as approval: exit %d\n%s", ex.Code, ex.Stdout)
+		}
+		sameTree(t, "after the agent's refusal", readTree(t, uploads), changed)
+
+		res := app.restore(t, 0, id[:8], "/data/shop_storage/uploads", "--approve", now.Plan.ID)
+		if !res.OK || res.Plan.Files.Deleted.Files != 20 {
+			t.Errorf("the reviewed plan: %+v", res)
+		}
 	})
 }

@@ -119,11 +119,11 @@ func TestBackupDrillCheckPruneStatusOnRealFilesSQLiteAndPostgres(t *testing.T) {
 		seedShop(t, vol, pg)
 		notes := filepath.Join(vol, "notes.sqlite3")
 		writer := startSQLiteWriter(t, notes)
-		time.Sleep(300 * time.Millisecond)
-		before, _ := strconv.Atoi(sqliteQuery(t, notes, "SELECT count(*) FROM notes"))
-		if before <= 1000 {
-			t.Fatalf("the writer added no rows (%d)", before)
-		}
+		var before int
+		waitUntil(t, "the writer adds rows", 5*time.Minute, func() bool {
+			before, _ = strconv.Atoi(sqliteQuery(t, notes, "SELECT count(*) FROM notes"))
+			return before > 1000
+		})
 
 		backup := app.mustOp(t, 0, "backup", "--init")
 		writer.close()

@@ -31,7 +31,7 @@ func TestAScheduledServiceBacksUpPrunesAndChecksByItself(t *testing.T) {
 		}
 
 		// With no evidence yet, the service runs each operation right away.
-		deadline := time.Now().Add(2 * time.Minute)
+		deadline := time.Now().Add(10 * time.Minute)
 		for _, kind := range []string{"backup", "prune", "check"} {
 			for len(app.snapshots(t, "--tag", "evidence:"+kind)) == 0 {
 				if time.Now().After(deadline) {

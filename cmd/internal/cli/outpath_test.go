@@ -168,7 +168,7 @@ func TestRunStatusFileRefusesAnythingButARegularFileOrANewPath(t *testing.T) {
 	targets["-"] = "stdout carries the pass lines"
 	for path, want := range targets {
 		before, _ := os.Lstat(path)
-		r := runFor(t, 30*time.Second, sim.Environ(), "run", "--status-file", path, "--dir", sim.Workspace, "--devopsellence", sim.Bin)
+		r := runFor(t, 2*time.Minute, sim.Environ(), "run", "--status-file", path, "--dir", sim.Workspace, "--devopsellence", sim.Bin)
 		if r.code != 2 || !strings.Contains(r.stderr, want) {
 			t.Errorf("run --status-file %s: exit %d, stderr %q; want exit 2 saying %q", path, r.code, r.stderr, want)
 		}

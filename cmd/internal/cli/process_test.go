@@ -30,7 +30,7 @@ func startCLI(t *testing.T, sim *simtest.Env, extra []string, stdout, stderr *by
 // waitForHang waits until the simulator logs the hanging call of sub.
 func waitForHang(t *testing.T, sim *simtest.Env, sub string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		for _, c := range sim.Calls(t) {
 			if c.Subcommand == sub && c.ExitCode == -1 {

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,7 @@ type restoreOptions struct {
 	FromCopy string
 	DryRun   bool
 	Yes      bool
+	LockWait time.Duration
 }
 
 func newRestoreCmd(f *Factory, runF func(*restoreOptions) error) *cobra.Command {
@@ -43,20 +45,23 @@ picks the newest snapshot of that backup, and the plan shows its ID. A files
 snapshot restores its paths, or only the PATHs given, back into the live
 volumes; a database dump restores into the live database.
 
-First it prints the plan: what will be overwritten, deleted and added (file
+First it prints the plan: what will be changed, deleted and added, and what is identical (file
 counts and sizes), or, for a database, its tables and row counts now and in the
 snapshot (read from a scratch copy when the spec gives a scratchUrlSecret).
 
 Then a person approves: on a terminal, by typing the environment and the
-snapshot the plan names; off a terminal, with --approve SNAPSHOT_ID matching
-the plan. --yes is not enough. The restore runs only if the plan is still the
-same (same snapshot, target, files or tables: the plan's ID).
+snapshot the plan names; off a terminal, with --approve PLAN_ID, the ID of the
+plan they reviewed (--dry-run prints the exact command). --yes is not enough.
+The restore runs only if the plan is still the one approved (same snapshot,
+target, files or tables: the plan's ID); the agent checks that itself.
 
 Before anything is overwritten, exactly what will be overwritten is backed up
 and found in the repository: the plan's undo. Files are restored into a scratch
 folder on the same volume and moved into place, so an interrupted restore
 leaves each path as it was or restored, never half; PostgreSQL restores in one
-transaction, SQLite through its backup API, MySQL by an atomic table swap. The
+transaction, SQLite through its backup API, MySQL by an atomic table swap; each
+waits at most --lock-wait (spec.restore.lockWait, default 10s) for a lock the
+app holds, then gives up with nothing changed. The
 result is stored as evidence; status shows the last restore.
 
 --target DIR restores into a scratch folder in the service instead, like a
@@ -68,14 +73,15 @@ EXIT STATUS
   0    restored (or, with --dry-run, the plan was shown)
   1    the restore failed or did not verify (the findings say why and where
        the undo is); or it was refused because the plan changed since it was
-       shown, or the backup of what it would overwrite failed (nothing was
+       approved, or the backup of what it would overwrite failed (nothing was
        changed); or error
-  2    usage error, a snapshot or path that does not exist, or no approval:
-       nothing was changed
+  2    usage error, a snapshot or path that does not exist, or no approval
+       of this plan (none, or --approve names another plan: it changed since
+       it was reviewed): nothing was changed
   130  interrupted`,
 		Example: `  devopsellence-backup snapshots --env production
   devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --dry-run
-  devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --approve 1a2b3c4d
+  devopsellence-backup restore 1a2b3c4d /data/app_storage/uploads --env production --approve 9f8e7d6c5b4a
   devopsellence-backup restore --latest db:primary --env production
   devopsellence-backup restore 1a2b3c4d --target /tmp/restored --env production`,
 		Args: cobra.ArbitraryArgs,
@@ -89,9 +95,10 @@ EXIT STATUS
 	fl := cmd.Flags()
 	fl.StringVar(&o.Latest, "latest", "", "restore the newest snapshot of files or db:NAME (the plan shows its ID)")
 	fl.StringVar(&o.Target, "target", "", "restore into this scratch folder in the service, not the live data (no approval needed)")
-	fl.StringVar(&o.Approve, "approve", "", "off a terminal: the snapshot ID of the plan, which approves restoring it into live data")
+	fl.StringVar(&o.Approve, "approve", "", "off a terminal: the ID of the plan a person reviewed (--dry-run prints it), which approves restoring it into live data")
 	fl.StringVar(&o.FromCopy, "from-copy", "", "restore from the copy of this name (spec.copies) instead of the primary repository")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "show the plan only")
+	fl.DurationVar(&o.LockWait, "lock-wait", 0, "how long a database restore waits for a lock the app holds before it gives up, changing nothing (default: spec.restore.lockWait, 10s)")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "not enough to restore into live data: use --approve")
 	_ = fl.MarkHidden("yes")
 	return cmd
@@ -120,6 +127,9 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 		if p != "" && (!strings.HasPrefix(p, "/") || path.Clean(p) != p) {
 			return "", nil, usagef("restore: %q is not a clean absolute path inside the service (such as /data/app_storage/uploads)", p)
 		}
+	}
+	if o.LockWait < 0 || o.LockWait > time.Hour {
+		return "", nil, usagef("--lock-wait %s: want a duration up to 1h", o.LockWait)
 	}
 	if o.Target != "" && o.Approve != "" {
 		return "", nil, usagef("--approve is for restores into live data: a --target restore needs no approval")
@@ -183,22 +193,28 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
 		return o.finishRestore(doc, r.stopped)
 	}
+	plan.Writers = writers(in, env, plan)
 	if o.Output != render.JSON {
 		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
 			return err
 		}
 	}
+	doc.Command = o.approveCommand(env, plan, paths)
 	if o.DryRun {
-		doc.OK, doc.Summary = true, fmt.Sprintf("Plan %s shown; nothing was changed (--dry-run).", plan.ID)
+		doc.OK, doc.Summary = true, fmt.Sprintf("Plan %s shown; nothing was changed (--dry-run). To carry out this plan as shown: %s", plan.ID, doc.Command)
 		return o.finishRestore(doc, false)
 	}
-	if doc.Approval, err = o.approve(ctx, env, plan); err != nil {
+	if doc.Approval, err = o.approve(ctx, env, plan, doc.Command); err != nil {
 		return err
 	}
-	var extra []string
-	extra = append(extra, "--plan-id", plan.ID)
+	// The agent checks again, against the plan it works out anew: the
+	// plan's ID is both what must run and what was approved.
+	extra := []string{"--plan-id", plan.ID}
+	if o.LockWait > 0 {
+		extra = append(extra, "--lock-wait", o.LockWait.String())
+	}
 	if plan.Live() {
-		extra = append(extra, "--approve", plan.Snapshot.ID)
+		extra = append(extra, "--approve", plan.ID)
 	}
 	// The plan resolved --latest: the restore names the ID.
 	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, "", paths, extra...), UnlockStale: o.UnlockStale}))
@@ -217,25 +233,56 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		into = plan.Target
 	}
 	if doc.OK {
-		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restored snapshot %s into %s in %s.", operate.ShortID(plan.Snapshot.ID), into, env)
 	} else {
-		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", shortID(plan.Snapshot.ID), into, env)
+		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", operate.ShortID(plan.Snapshot.ID), into, env)
 	}
 	return o.finishRestore(doc, r.stopped)
 }
 
+// writers are the app's services (but the backup service) that mount
+// the volumes a live files restore replaces paths in.
+func writers(in *inputs, env string, plan *operate.RestorePlan) []string {
+	if plan.Files == nil || !plan.Live() || in.observed == nil || in.observed.App == nil {
+		return nil
+	}
+	es := in.desired.Envs[env]
+	var sources []string
+	for _, p := range plan.Files.Paths {
+		for _, v := range es.Volumes {
+			if (p == v.Target || strings.HasPrefix(p, v.Target+"/")) && !slices.Contains(sources, v.Name) {
+				sources = append(sources, v.Name)
+			}
+		}
+	}
+	var out []string
+	for s := range in.observed.App.ServicesIn(env) {
+		if s.Name == in.desired.Service {
+			continue
+		}
+		for _, v := range s.Volumes {
+			if slices.Contains(sources, v.Source) && !slices.Contains(out, s.Name) {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
 // approve asks for, or checks, a person's approval of a restore into live
-// data. A scratch restore needs none.
-func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.RestorePlan) (string, error) {
-	id := shortID(plan.Snapshot.ID)
+// data: off a terminal, --approve names the plan they reviewed. A scratch
+// restore needs none.
+func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.RestorePlan, command string) (string, error) {
+	id := operate.ShortID(plan.Snapshot.ID)
 	switch {
 	case !plan.Live():
 		return "not needed (--target)", nil
-	case o.Approve != "":
-		if !operate.SameSnapshot(o.Approve, plan.Snapshot.ID) {
-			return "", usagef("restore: --approve %s does not match snapshot %s of plan %s; nothing was changed: review the plan and approve its snapshot", o.Approve, id, plan.ID)
-		}
+	case o.Approve == plan.ID:
 		return "--approve", nil
+	case operate.SameSnapshot(o.Approve, plan.Snapshot.ID):
+		return "", usagef("restore: --approve takes the ID of the plan a person reviewed, not a snapshot's: this restore's plan is %s (shown above). Nothing was changed; to carry it out as shown: %s", plan.ID, command)
+	case o.Approve != "":
+		return "", usagef("restore: --approve %s does not name this plan: the plan is now %s (shown above), so it changed since it was reviewed, or the ID is mistyped. Nothing was changed; review the plan, then, to carry it out as shown: %s", o.Approve, plan.ID, command)
 	case o.IO.CanPrompt():
 		want := env + " " + id
 		t := &prompt.Terminal{Fd: o.IO.InFd(), Out: o.IO.Err}
@@ -248,9 +295,38 @@ func (o *restoreOptions) approve(ctx context.Context, env string, plan *operate.
 		}
 		return "terminal", nil
 	case o.Yes:
-		return "", usagef("restore: --yes is not enough to restore over live data: a person reviews the plan and approves its snapshot with --approve %s; nothing was changed", id)
+		return "", usagef("restore: --yes is not enough to restore over live data: a person reviews the plan and approves it with --approve %s; nothing was changed", plan.ID)
 	}
-	return "", usagef("restore into live data needs a person's approval: review the plan (--dry-run), then run it again with --approve %s (or on a terminal); nothing was changed", id)
+	return "", usagef("restore into live data needs a person's approval: review the plan (--dry-run), then run it again with --approve %s (or on a terminal); nothing was changed: %s", plan.ID, command)
+}
+
+// approveCommand is the command line that carries out plan as shown: the
+// plan's snapshot by ID, the paths, and (into live data) its approval.
+func (o *restoreOptions) approveCommand(env string, plan *operate.RestorePlan, paths []string) string {
+	args := []string{"devopsellence-backup", "restore", operate.ShortID(plan.Snapshot.ID)}
+	args = append(args, paths...)
+	args = append(args, "--env", env)
+	if o.FromCopy != "" {
+		args = append(args, "--from-copy", o.FromCopy)
+	}
+	if o.Target != "" {
+		args = append(args, "--target", o.Target)
+	}
+	if plan.Live() {
+		args = append(args, "--approve", plan.ID)
+	}
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes a word for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (o *restoreOptions) finishRestore(doc render.RestoreDoc, stopped bool) error {

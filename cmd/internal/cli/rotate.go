@@ -436,9 +436,9 @@ func (r *rotation) print() error {
 		})
 	}
 	for _, rr := range r.repos {
-		line := fmt.Sprintf("  %s: opens with key %s", rr.Repository, shortID(rr.CurrentKey))
+		line := fmt.Sprintf("  %s: opens with key %s", rr.Repository, operate.ShortID(rr.CurrentKey))
 		if rr.AddedKey != "" {
-			line = fmt.Sprintf("  %s: new key %s; removed %s", rr.Repository, shortID(rr.AddedKey), strings.Join(shortIDs(rr.Removed), ", "))
+			line = fmt.Sprintf("  %s: new key %s; removed %s", rr.Repository, operate.ShortID(rr.AddedKey), strings.Join(shortIDs(rr.Removed), ", "))
 		}
 		fmt.Fprintln(r.o.apply.IO.Out, line)
 	}
@@ -454,7 +454,7 @@ func sameKeyID(a, b string) bool {
 func shortIDs(ids []string) []string {
 	out := []string{}
 	for _, id := range ids {
-		out = append(out, shortID(id))
+		out = append(out, operate.ShortID(id))
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,14 +27,14 @@ func TestASecretFileThatIsAFIFOOrDevZeroIsRefusedAtOnceAndFreesTheLock(t *testin
 		go func() { done <- cmd.Wait() }()
 		select {
 		case <-done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(2 * time.Minute):
 			// What the issue saw: blocked, holding the lock. SIGTERM must
 			// still end it; the test fails either way.
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 			select {
 			case <-done:
 				t.Fatalf("--secret-file %s blocked until SIGTERM", path)
-			case <-time.After(10 * time.Second):
+			case <-time.After(time.Minute):
 				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				<-done
 				t.Fatalf("--secret-file %s blocked and ignored SIGTERM", path)
@@ -59,7 +60,9 @@ func TestSigtermWhileWaitingForTheLockEndsTheRunAndTheLockHolderKeepsIt(t *testi
 	defer func() { _ = syscall.Kill(-holder.Process.Pid, syscall.SIGKILL); _ = holder.Wait() }()
 	waitForHang(t, sim, "deploy")
 	waiter := startCLI(t, sim, secrets.env(), &out2, &err2, "apply", "--non-interactive", "--lock-timeout", "10m")
-	time.Sleep(500 * time.Millisecond)
+	// It waits once it has the app's lock file open (its signal handler is
+	// set long before).
+	waitUntil(t, "the second run waits for the lock", 5*time.Minute, func() bool { return holdsOpen(waiter.Process.Pid, ".lock") })
 	if err := syscall.Kill(-waiter.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestSigtermWhileWaitingForTheLockEndsTheRunAndTheLockHolderKeepsIt(t *testi
 	go func() { _ = waiter.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		_ = syscall.Kill(-waiter.Process.Pid, syscall.SIGKILL)
 		t.Fatal("a run waiting for the lock ignored SIGTERM")
 	}
@@ -213,4 +216,17 @@ func TestASecretTypedWithANULByteIsAskedAgain(t *testing.T) {
 	if !strings.Contains(state, secrets["RESTIC_PASSWORD"]) || strings.Contains(state, "Hunter2") {
 		t.Error("the value with a NUL byte was stored, or the one typed again was not")
 	}
+}
+
+// holdsOpen reports whether process pid has a file whose name ends in
+// suffix open.
+func holdsOpen(pid int, suffix string) bool {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	fds, _ := os.ReadDir(dir)
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && strings.HasSuffix(target, suffix) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/devopsellence/devopsellence-backup/fixtures/ptytest"
 )
@@ -58,7 +57,7 @@ func TestEchoIsOffBeforeTheQuestionShowsAndBackOnAfterTheAnswer(t *testing.T) {
 	if !p.EchoOn(t) {
 		t.Error("the terminal was left without echo")
 	}
-	time.Sleep(50 * time.Millisecond) // let the reader see everything shown
+	p.Settle(t)
 	if strings.Contains(p.Output(), "hunter2") {
 		t.Errorf("the value was echoed: %q", p.Output())
 	}

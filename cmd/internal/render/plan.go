@@ -156,11 +156,11 @@ func secretStatus(s reconcile.SecretPlan) string {
 }
 
 func writeFinding(b *strings.Builder, f reconcile.Finding) {
-	fmt.Fprintf(b, "  %-7s %s: %s\n", f.Severity, f.Code, f.Message)
+	fmt.Fprintf(b, "  %-7s %s: %s\n", f.Severity, f.Code, printable(f.Message))
 	for _, e := range f.Evidence {
-		fmt.Fprintf(b, "          evidence: %s\n", e)
+		fmt.Fprintf(b, "          evidence: %s\n", printable(e))
 	}
 	for _, a := range f.NextActions {
-		fmt.Fprintf(b, "          next: %s: %s\n", a.Label, a.Command)
+		fmt.Fprintf(b, "          next: %s: %s\n", printable(a.Label), printable(a.Command))
 	}
 }

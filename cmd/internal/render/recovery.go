@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -31,8 +32,11 @@ type RestoreDoc struct {
 	Plan        *operate.RestorePlan `json:"plan"`
 	// Approval says who allowed it: terminal, --approve, or not needed
 	// (a scratch --target); empty when it did not run.
-	Approval string        `json:"approval,omitempty"`
-	Result   *OperationEnv `json:"result,omitempty"`
+	Approval string `json:"approval,omitempty"`
+	// Command carries out the plan as shown: --dry-run prints it, with the
+	// plan's ID as the approval of a restore into live data.
+	Command string        `json:"command,omitempty"`
+	Result  *OperationEnv `json:"result,omitempty"`
 }
 
 const timeFormat = "2006-01-02 15:04Z"
@@ -47,7 +51,7 @@ func SnapshotsText(w io.Writer, doc BrowseDoc) error {
 		}
 		fmt.Fprintf(&b, "%s: %s in %s\n", e.Environment, Count(e.Browse.Total, "snapshot"), e.Browse.Repository)
 		for _, g := range e.Browse.Groups {
-			fmt.Fprintf(&b, "  %s  %s  (%s)\n", g.Name, strings.Join(g.Paths, " "), Count(g.Count, "snapshot"))
+			fmt.Fprintf(&b, "  %s  %s  (%s)\n", printable(g.Name), strings.Join(printables(g.Paths), " "), Count(g.Count, "snapshot"))
 			for _, s := range g.Snapshots {
 				fmt.Fprintf(&b, "    %s\n", listedLine(s))
 			}
@@ -69,13 +73,17 @@ func listedLine(s operate.Listed) string {
 	}
 	parts = append(parts, "host "+s.Host)
 	if r := s.Run; r != nil {
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, or(r.Trigger, operate.TriggerManual)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", r.Kind, r.Result, cmp.Or(r.Trigger, operate.TriggerManual)))
 	}
 	if s.PreRestore != "" {
-		parts = append(parts, "taken before restore "+s.PreRestore)
+		before := "taken before restore " + s.PreRestore
+		if s.RestoreOf != "" {
+			before += fmt.Sprintf(" (of %.8s)", s.RestoreOf)
+		}
+		parts = append(parts, before)
 	}
 	if len(s.Tags) > 0 {
-		parts = append(parts, "tags "+strings.Join(s.Tags, ","))
+		parts = append(parts, "tags "+strings.Join(printables(s.Tags), ","))
 	}
 	return strings.Join(parts, "  ")
 }
@@ -90,9 +98,9 @@ func LsText(w io.Writer, doc BrowseDoc) error {
 		}
 		s := br.Snapshot
 		fmt.Fprintf(&b, "%s: snapshot %.8s (%s, %s) in %s\n", e.Environment, s.ID, kindName(*s), s.Time.UTC().Format(timeFormat), br.Repository)
-		fmt.Fprintf(&b, "%s: %s\n", br.Dir, countOf(br.Total, "entry", "entries"))
+		fmt.Fprintf(&b, "%s: %s\n", printable(br.Dir), countOf(br.Total, "entry", "entries"))
 		for _, en := range br.Entries {
-			name := en.Path
+			name := printable(en.Path)
 			if en.Type == "dir" {
 				name += "/"
 			}
@@ -119,7 +127,7 @@ func FindText(w io.Writer, doc BrowseDoc) error {
 		}
 		fmt.Fprintf(&b, "%s: %s for %q in %s\n", e.Environment, countOf(br.Total, "match", "matches"), br.Pattern, br.Repository)
 		for _, m := range br.Matches {
-			fmt.Fprintf(&b, "  %.8s  %s  %10s  %s\n", m.SnapshotID, m.SnapshotTime.UTC().Format(timeFormat), size(m.Size), m.Path)
+			fmt.Fprintf(&b, "  %.8s  %s  %10s  %s\n", m.SnapshotID, m.SnapshotTime.UTC().Format(timeFormat), size(m.Size), printable(m.Path))
 		}
 		if br.Shortened {
 			fmt.Fprintf(&b, "  (%d of %d shown: narrow the pattern or raise --limit)\n", len(br.Matches), br.Total)
@@ -149,15 +157,16 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 		if !p.Live() {
 			into = "the scratch folder " + p.Target
 		}
-		fmt.Fprintf(&b, "  into:        %s: %s\n", into, strings.Join(f.Paths, " "))
+		fmt.Fprintf(&b, "  into:        %s: %s\n", printable(into), strings.Join(printables(f.Paths), " "))
 		fmt.Fprintf(&b, "  snapshot:    %s\n", counts(f.Snapshot))
 		if p.Live() {
 			fmt.Fprintf(&b, "  live now:    %s\n", counts(f.Live))
-			fmt.Fprintf(&b, "  overwritten: %s%s\n", counts(f.Overwritten), names(f.OverwrittenSample, f.Overwritten.Files))
+			fmt.Fprintf(&b, "  changed:     %s%s\n", counts(f.Changed), names(f.ChangedSample, f.Changed.Files))
+			fmt.Fprintf(&b, "  identical:   %s (same size and time: they come back as they are)%s\n", counts(f.Identical), names(f.IdenticalSample, f.Identical.Files))
 			fmt.Fprintf(&b, "  deleted:     %s%s\n", counts(f.Deleted), names(f.DeletedSample, f.Deleted.Files))
-			fmt.Fprintf(&b, "  added:       %s\n", counts(f.Added))
+			fmt.Fprintf(&b, "  added:       %s%s\n", counts(f.Added), names(f.AddedSample, f.Added.Files))
 			if len(f.Kept) > 0 {
-				fmt.Fprintf(&b, "  kept:        %s%s\n", strings.Join(f.Kept, " "), more(len(f.Kept), f.KeptCount))
+				fmt.Fprintf(&b, "  kept:        %s%s\n", strings.Join(printables(f.Kept), " "), more(len(f.Kept), f.KeptCount))
 			}
 		}
 	}
@@ -176,13 +185,20 @@ func RestorePlanText(w io.Writer, p *operate.RestorePlan) error {
 			fmt.Fprintf(&b, "  into:        the scratch folder: %s\n", d.Target)
 		}
 	}
+	if p.Live() && p.Files != nil {
+		who := "the app"
+		if len(p.Writers) > 0 {
+			who = "the app (services " + strings.Join(p.Writers, ", ") + ", which mount these paths)"
+		}
+		fmt.Fprintf(&b, "  writes:      %s must not write to these paths while the restore runs: a file written after the undo snapshot stops the restore, nothing changed\n", who)
+	}
 	if p.Live() {
 		b.WriteString("  undo:        first, a backup of exactly what is overwritten is saved and found in the repository; its snapshot is the undo\n")
 	} else {
 		b.WriteString("  live data:   not touched (a scratch restore needs no approval)\n")
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "  note:        %s\n", n)
+		fmt.Fprintf(&b, "  note:        %s\n", printable(n))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -194,7 +210,7 @@ func RestoreText(w io.Writer, doc RestoreDoc) error {
 	if r := doc.Result; r != nil && r.Evidence != nil {
 		fmt.Fprintf(&b, "%s: restore %s in %ds\n", doc.Environment, r.Result, r.Evidence.DurationSeconds)
 		for _, s := range r.Evidence.Steps {
-			fmt.Fprintf(&b, "  %-24s %-8s %s\n", s.Name, s.Result, s.Message)
+			fmt.Fprintf(&b, "  %-24s %-8s %s\n", printable(s.Name), s.Result, printable(s.Message))
 		}
 		if r.EvidenceStored {
 			fmt.Fprintf(&b, "  evidence stored in the repository as snapshot %.8s\n", r.EvidenceSnapshotID)
@@ -218,7 +234,7 @@ func names(sample []string, total int64) string {
 	if int64(len(sample)) < total {
 		more = fmt.Sprintf(" and %d more", total-int64(len(sample)))
 	}
-	return ": " + strings.Join(sample, " ") + more
+	return ": " + strings.Join(printables(sample), " ") + more
 }
 
 func tableCounts(c *operate.TableCounts, none string) string {
@@ -240,23 +256,7 @@ func size(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
+	return operate.Bytes(n)
 }
 
 func more(shown, total int) string {

@@ -28,8 +28,10 @@ type Agent struct {
 	Now     func() time.Time
 	Out     *Output
 	Runs    Registry
-	// HTTP sends alerts; nil uses a default client.
-	HTTP Doer
+	// HTTP sends alerts; nil uses a default client. AlertBudget is how
+	// long each alert channel may take (0: 25s).
+	HTTP        Doer
+	AlertBudget time.Duration
 	// StopGrace is how long the platform waits after asking the service
 	// to stop before it kills it (0: StopGrace).
 	StopGrace time.Duration
@@ -44,6 +46,16 @@ type Agent struct {
 	// lastPlan is the scheduler's last plan line, said again only when it
 	// changes.
 	lastPlan string
+	// primaryID is the primary repository's ID, once read.
+	primaryID string
+	// jkey seals restore journals (journal.go); nil when the service has
+	// no repository password.
+	jkey []byte
+	// finished are the plans of interrupted restores this run finished.
+	finished []string
+	// afterMove, when set, is called after each move of a restore has
+	// been counted (tests stop a restore there, as a kill would).
+	afterMove func(done int)
 }
 
 // New reads the agent's configuration from the service's environment.
@@ -55,6 +67,7 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a := &Agent{Config: cfg, Environ: env, Version: version, Now: now, Out: out,
 		Runs: Registry{Dir: filepath.Join(tempDir(env), "devopsellence-backup")}}
 	a.scrub = newScrubber(cfg, env)
+	a.jkey = journalKey(env, cfg.AppID)
 	out.Scrub = a.scrub
 	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
 		OnStderr: func(line string) {
@@ -212,7 +225,7 @@ func (a *Agent) interruptedBy(parent, ctx context.Context, id string) string {
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
 	// A restore killed while it moved paths into place is finished first:
 	// nothing may see a volume half swapped.
-	a.finishSwaps()
+	a.finished = a.finishSwaps(ctx, o)
 	switch op {
 	case operate.OpBackup:
 		a.backup(ctx, rec, o)
@@ -235,14 +248,16 @@ func (a *Agent) newRecorder(op operate.Op, o RunOptions) *recorder {
 	return &recorder{now: a.Now, out: a.Out, scrub: a.scrub, ev: &operate.Evidence{
 		SchemaVersion: operate.EvidenceSchema, Kind: string(op), Environment: c.Environment, Service: c.Service,
 		Host: c.Host, Tags: c.Tags, Repository: c.Repository, AgentVersion: a.Version, AppID: c.AppID,
-		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{},
+		RunID: o.RunID, Trigger: o.Trigger, StartedAt: a.Now().UTC(), Steps: []operate.Step{}, Copy: a.copy,
 	}}
 }
 
-// Deadlines of what a finished run still owes: alerts, then its evidence.
+// Deadlines of what a finished run still owes: each alert channel, then
+// its evidence.
 // They are fresh, since the run's own context may be over; an interrupted
 // run's evidence gets less, since its backend may be what hung.
 const (
+	unlockBudget      = 10 * time.Second
 	alertBudget       = 25 * time.Second
 	evidenceWait      = 30 * time.Second
 	evidenceWaitAfter = 10 * time.Second
@@ -252,6 +267,9 @@ const (
 // stores the evidence (unless the repository cannot take it), and prints
 // the result line. A run that never started (cancelled first) only says so.
 func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
+	if interrupted && rec.ev.ResticVersion != "" && !rec.repoUnusable {
+		a.releaseLocks()
+	}
 	ev := rec.finish(interrupted)
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
@@ -275,6 +293,20 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	return ev.ExitCode
 }
 
+// releaseLocks removes, after an interrupted run, the lock a restic it
+// stopped may have left: restic 0.14 to 0.16 exit from their signal
+// handler, and one stopped while it was still taking its lock leaves that
+// lock behind with its process gone. restic unlock removes only such stale
+// locks (a process gone from this host, or 30 minutes without a refresh),
+// never a live run's.
+func (a *Agent) releaseLocks() {
+	ctx, cancel := context.WithTimeout(context.Background(), unlockBudget)
+	defer cancel()
+	if _, err := a.restic.Unlock(ctx); err != nil {
+		a.Out.Say("could not remove a lock the interrupted restic may have left: %s", message(err))
+	}
+}
+
 // storeEvidence saves the document as its own snapshot: a fixed path per
 // kind, this app's host and tags, and a summary in tags (result, trigger,
 // run, error) that status and the scheduler read without opening it. Its
@@ -294,6 +326,10 @@ func (a *Agent) storeEvidence(ctx context.Context, rec *recorder) *operate.Store
 	}
 	c := a.Config
 	tags := append(slices.Clone(c.Tags), operate.EvidenceTags(ev, c.AppID, ev.RunID, rec.checkPart)...)
+	if rec.plan != nil {
+		// Prune keeps what a recent restore brought back.
+		tags = append(tags, operate.TagRestoreOf+rec.plan.Snapshot.ID)
+	}
 	sum, err := a.restic.Backup(ctx, restic.BackupOptions{
 		Host: c.Host, Tags: tags, StdinFilename: strings.TrimPrefix(operate.EvidencePath(operate.Op(ev.Kind)), "/"),
 		Stdin: strings.NewReader(string(doc)), Quiet: true,

@@ -45,10 +45,20 @@ func (a *Agent) pingStart(ctx context.Context, rec *recorder) {
 	rec.ev.Alerts = append(rec.ev.Alerts, a.send(ctx, "ping-start", http.MethodGet, a.secret(al.PingURLSecret), "/start", nil))
 }
 
+// alertBudgetOf is how long each alert channel may take, retries included.
+func (a *Agent) alertBudgetOf() time.Duration {
+	if a.AlertBudget > 0 {
+		return a.AlertBudget
+	}
+	return alertBudget
+}
+
 // alert sends what a finished run owes: for a backup, the ping (<url> on
 // success, <url>/fail otherwise); the webhook with the evidence document on
-// failure (or after every run with webhookOn: always). What they gave is
-// recorded in the evidence; a failed alert is logged, never a failed run.
+// failure (or after every run with webhookOn: always). Each has a budget of
+// its own, so a ping endpoint that hangs cannot keep the webhook from
+// going out. What they gave is recorded in the evidence; a failed alert is
+// logged, never a failed run.
 func (a *Agent) alert(ctx context.Context, ev *operate.Evidence) {
 	al := a.Config.Alerts
 	if al == nil {
@@ -60,12 +70,16 @@ func (a *Agent) alert(ctx context.Context, ev *operate.Evidence) {
 		if bad {
 			suffix = "/fail"
 		}
-		ev.Alerts = append(ev.Alerts, a.send(ctx, "ping", http.MethodGet, a.secret(al.PingURLSecret), suffix, nil))
+		cctx, cancel := context.WithTimeout(ctx, a.alertBudgetOf())
+		ev.Alerts = append(ev.Alerts, a.send(cctx, "ping", http.MethodGet, a.secret(al.PingURLSecret), suffix, nil))
+		cancel()
 	}
 	if al.WebhookURLSecret != "" && (bad || al.WebhookOn == spec.WebhookOnAlways) {
 		body, _ := json.Marshal(ev)
 		body = []byte(a.scrub(string(body)))
-		ev.Alerts = append(ev.Alerts, a.send(ctx, "webhook", http.MethodPost, a.secret(al.WebhookURLSecret), "", body))
+		cctx, cancel := context.WithTimeout(ctx, a.alertBudgetOf())
+		ev.Alerts = append(ev.Alerts, a.send(cctx, "webhook", http.MethodPost, a.secret(al.WebhookURLSecret), "", body))
+		cancel()
 	}
 }
 

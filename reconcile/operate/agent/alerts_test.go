@@ -87,3 +87,24 @@ func TestAnAlertThatCannotGetThroughIsRetriedAndRecordedNeverFatal(t *testing.T)
 		}
 	}
 }
+
+// TestAPingEndpointThatHangsLeavesTheWebhookItsOwnBudget: the failure
+// webhook goes out although the ping used up all of its time.
+func TestAPingEndpointThatHangsLeavesTheWebhookItsOwnBudget(t *testing.T) {
+	h := &hook{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ping") {
+			<-r.Context().Done() // hangs until the agent gives up on it
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	a, _ := alertAgent(t, srv, spec.WebhookOnFailure)
+	a.AlertBudget = 300 * time.Millisecond
+	ev := &operate.Evidence{Kind: "backup", Result: operate.ResultFailed}
+	a.alert(context.Background(), ev)
+	if len(ev.Alerts) != 2 || ev.Alerts[0].Kind != "ping" || ev.Alerts[0].OK || ev.Alerts[1].Kind != "webhook" || !ev.Alerts[1].OK || ev.Alerts[1].Attempts != 1 {
+		t.Errorf("alerts = %+v", ev.Alerts)
+	}
+}

@@ -77,23 +77,34 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 	return ev.ExitCode
 }
 
-// ours lists this app's data and evidence snapshots, without a lock.
+// ours lists this app's data and evidence snapshots, without a lock. The
+// one trust rule (operate.Identity.Trusted) decides which are this app's,
+// as it does for status, drills and prune: an unlabelled snapshot made
+// after the app's first labelled one is foreign here too.
 func (a *Agent) ours(ctx context.Context) ([]restic.Snapshot, error) {
 	list, err := a.restic.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
 	if err != nil {
 		return nil, err
 	}
-	id := a.identity()
-	return slices.DeleteFunc(list, func(s restic.Snapshot) bool {
-		return id.Owner(operate.Snapshot{ID: s.ID, Hostname: s.Hostname, Tags: s.Tags}) == operate.Foreign
-	}), nil
+	return a.trusted(list), nil
+}
+
+// trusted keeps of list the snapshots the trust rule says are this app's.
+func (a *Agent) trusted(list []restic.Snapshot) []restic.Snapshot {
+	trusted, _ := a.identity().Trusted(toShared(list))
+	keep := make(map[string]bool, len(trusted))
+	for _, s := range trusted {
+		keep[s.ID] = true
+	}
+	return slices.DeleteFunc(slices.Clone(list), func(s restic.Snapshot) bool { return !keep[s.ID] })
 }
 
 // listed describes a data snapshot; ok is false for evidence and for
 // snapshots of no known kind.
 func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (operate.Listed, bool) {
 	sh := operate.Snapshot{ID: s.ID, Time: s.Time, Paths: s.Paths, Hostname: s.Hostname, Tags: s.Tags}
-	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore)}
+	l := operate.Listed{ID: s.ID, Time: s.Time.UTC(), Paths: s.Paths, Host: s.Hostname, PreRestore: sh.TagValue(operate.TagPreRestore),
+		RestoreOf: sh.TagValue(operate.TagRestoreOf)}
 	switch {
 	case sh.HasTag(operate.TagEvidence):
 		return l, false
@@ -106,7 +117,7 @@ func (a *Agent) listed(s restic.Snapshot, runs map[string]*operate.RunRef) (oper
 	}
 	for _, t := range s.Tags {
 		shown := !slices.Contains(a.Config.Tags, t) && t != operate.TagFiles && t != operate.TagDB
-		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore} {
+		for _, p := range []string{operate.TagAppID, operate.TagRun, operate.TagDBName, operate.TagEngine, operate.TagPreRestore, operate.TagRestoreOf} {
 			shown = shown && !strings.HasPrefix(t, p)
 		}
 		if shown {
@@ -227,10 +238,15 @@ func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) er
 	}
 	b.Dir, b.Offset = dir, req.Offset
 	limit := or0(req.Limit, DefaultLsLimit)
+	seen := dir == "/"
 	err = a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: dir, Recursive: req.Recursive, NoLock: true}, func(n restic.Node) error {
+		if n.Path == dir {
+			seen = true
+		}
 		if n.Path == dir || !under(n.Path, dir) {
 			return nil
 		}
+		seen = true
 		b.Total++
 		if b.Total > req.Offset && len(b.Entries) < limit {
 			b.Entries = append(b.Entries, operate.Entry{Path: n.Path, Type: n.Type, Size: n.Size, Mode: n.Permissions, MTime: n.MTime.UTC()})
@@ -238,12 +254,18 @@ func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) er
 		return nil
 	})
 	b.Shortened = b.Total > req.Offset+len(b.Entries)
+	if err == nil && !seen {
+		return &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (its paths: %s); devopsellence-backup ls %s lists what it holds", dir, short(snap.ID), strings.Join(snap.Paths, " "), short(snap.ID))}
+	}
 	return err
 }
 
 // find looks for a pattern in every data snapshot of this app, newest
 // snapshot first.
 func (a *Agent) find(ctx context.Context, b *operate.Browse, req BrowseRequest) error {
+	if err := CheckPattern(req.Pattern); err != nil {
+		return &stepError{class: "bad_pattern", msg: err.Error()}
+	}
 	list, err := a.ours(ctx)
 	if err != nil {
 		return err
@@ -289,6 +311,15 @@ func (a *Agent) find(ctx context.Context, b *operate.Browse, req BrowseRequest) 
 	}
 	b.Matches = all
 	b.Shortened = b.Total > len(all)
+	return nil
+}
+
+// CheckPattern refuses a find pattern restic cannot read (its error is a
+// stack trace).
+func CheckPattern(pattern string) error {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return fmt.Errorf("%q is not a valid pattern (%v): close each [ with ], or write \\[ for a [ itself", pattern, err)
+	}
 	return nil
 }
 

@@ -16,7 +16,7 @@ func fatal(err error) bool {
 		return false
 	}
 	switch re.Class {
-	case restic.ClassRepositoryMissing, restic.ClassWrongPassword, restic.ClassInterrupted:
+	case restic.ClassRepositoryMissing, restic.ClassWrongPassword, restic.ClassInterrupted, restic.ClassDiskFull:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -29,7 +30,7 @@ func (a *Agent) copyConfig(name string) (spec.CopyConfig, error) {
 	for _, c := range a.Config.Copies {
 		names = append(names, c.Name)
 	}
-	return spec.CopyConfig{}, &stepError{class: "no_copy", msg: fmt.Sprintf("no copy named %q in the spec (copies: %s)", name, or(strings.Join(names, ", "), "none"))}
+	return spec.CopyConfig{}, &stepError{class: "no_copy", msg: fmt.Sprintf("no copy named %q in the spec (copies: %s)", name, cmp.Or(strings.Join(names, ", "), "none"))}
 }
 
 // copyEnv is the service's environment with the copy as the repository.
@@ -132,6 +133,10 @@ func (a *Agent) copyOne(ctx context.Context, rec *recorder, o RunOptions, c spec
 		s.fail(exitOf(err), class(err), message(err))
 		return
 	}
+	if err := a.notPrimary(ctx, r, c.Name); err != nil {
+		failStep(s, err)
+		return
+	}
 	filter.NoLock = false
 	copyAll := func() error { return r.Copy(ctx, restic.CopyOptions{FromEnv: a.fromEnv(), Filter: filter}) }
 	if err := unlockStale(ctx, rec, o, r, "unlock:"+c.Name, copyAll(), copyAll); err != nil {
@@ -147,6 +152,28 @@ func (a *Agent) copyOne(ctx context.Context, rec *recorder, o RunOptions, c spec
 	s.fact("snapshots", len(after))
 	s.fact("copied", len(after)-len(before))
 	s.ok(0, fmt.Sprintf("%s copied; the copy holds %d of this app's", plural(len(after)-len(before), "snapshot"), len(after)))
+}
+
+// notPrimary refuses a copy that is the primary repository reached by
+// another URL (a symlink, another spelling, the same bucket through
+// another endpoint): both have the same repository ID, and copying into
+// it is pointless while its retention would prune the primary.
+func (a *Agent) notPrimary(ctx context.Context, r *restic.Runner, name string) error {
+	if a.primaryID == "" {
+		cfg, err := a.restic.Config(ctx)
+		if err != nil {
+			return err
+		}
+		a.primaryID = cfg.ID
+	}
+	cfg, err := r.Config(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg.ID == a.primaryID {
+		return &stepError{class: "copy_is_primary", msg: fmt.Sprintf("copy %s is the primary repository itself (both have repository ID %s), reached by another URL: nothing was copied or forgotten there. Point spec.copies[].repository at another repository", name, short(cfg.ID))}
+	}
+	return nil
 }
 
 // pruneCopies forgets each copy's snapshots beyond its own retention,
@@ -166,20 +193,27 @@ func (a *Agent) pruneCopies(ctx context.Context, rec *recorder, o RunOptions) {
 			failStep(s, err)
 			continue
 		}
-		policy := strings.Join(c.Retention, " ")
-		s.fact("policy", policy)
-		var fr restic.ForgetResult
+		policies, err := a.policies(c.Retention)
+		if err != nil {
+			s.fail(nil, "bad_retention", err.Error()+": deploy the backup service from the spec with devopsellence-backup apply")
+			continue
+		}
+		if err := a.notPrimary(ctx, r, c.Name); err != nil {
+			failStep(s, err)
+			continue
+		}
+		s.fact("policy", policies[operate.KindBackups].Text)
+		s.fact("undo_policy", policies[operate.KindUndo].Text)
+		var sel operate.Forgetting
 		forget := func() (err error) {
-			fr, err = r.Forget(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.dataTags()}}, c.Retention)
+			sel, err = a.forget(ctx, r, policies)
 			return err
 		}
 		if err := unlockStale(ctx, rec, o, r, "unlock:"+c.Name, forget(), forget); err != nil {
 			s.fail(exitOf(err), class(err), message(err))
 			continue
 		}
-		s.fact("snapshots_before", fr.Kept+fr.Removed)
-		s.fact("snapshots_after", fr.Kept)
-		s.ok(0, fmt.Sprintf("%s forgotten, %d kept (%s)", plural(fr.Removed, "snapshot"), fr.Kept, policy))
+		forgotten(s, sel, policies)
 		p := rec.begin("prune:"+c.Name, "prune")
 		pr, err := r.Prune(ctx)
 		if err != nil {
@@ -255,12 +289,9 @@ func toShared(list []restic.Snapshot) []operate.Snapshot {
 	return out
 }
 
-func or(s, fallback string) string {
-	if s != "" {
-		return s
-	}
-	return fallback
-}
+// or is cmp.Or under the name the restore code (being reworked for issue
+// 17) still calls; the other agent code calls cmp.Or.
+func or(s, fallback string) string { return cmp.Or(s, fallback) }
 
 // copyAfterBackup runs a scheduled copy right after a scheduled backup
 // saved its snapshots. Its result does not move the backup's rhythm.

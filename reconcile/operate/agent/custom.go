@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/reconcile/process"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
@@ -44,28 +45,9 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	if v, _ := a.restic.Version(ctx); v.AtLeast(0, 17) {
 		backup.StdinCommand = d.Command
 	} else {
-		dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
-		if err != nil {
-			s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
-			return nil
-		}
-		defer os.RemoveAll(dir)
-		f, err := os.OpenFile(filepath.Join(dir, file), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
-		if err != nil {
-			s.fail(nil, "failed", err.Error())
-			return nil
-		}
-		defer f.Close()
-		if code, tail, err := a.runCommand(ctx, d.Command, nil, nil, f); err != nil {
-			s.fail(exitPtr(code), "dumper_failed", fmt.Sprintf("the command failed, so no snapshot was made: %v%s", err, tail))
-			return nil
-		}
-		if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
-			s.fail(code(0), "dump_incomplete", "the command exited 0 but wrote nothing, so no snapshot was made")
-			return nil
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			s.fail(nil, "failed", err.Error())
+		f, cleanup := a.dumpFile(s, file, func(path string) bool { return a.runDumpCommand(ctx, s, d, path) })
+		defer cleanup()
+		if f == nil {
 			return nil
 		}
 		backup.Stdin = f
@@ -85,6 +67,26 @@ func (a *Agent) dumpCommand(ctx context.Context, rec *recorder, o RunOptions, d 
 	}
 	a.recordBackup(s, sum, err, nil)
 	return err
+}
+
+// runDumpCommand runs the spec's dump command into path; a command that
+// fails or writes nothing fails the step.
+func (a *Agent) runDumpCommand(ctx context.Context, s *stepRun, d spec.Database, path string) bool {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		s.fail(nil, "failed", err.Error())
+		return false
+	}
+	defer f.Close()
+	if code, tail, err := a.runCommand(ctx, d.Command, nil, nil, f); err != nil {
+		s.fail(exitPtr(code), "dumper_failed", fmt.Sprintf("the command failed, so no snapshot was made: %v%s", err, tail))
+		return false
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+		s.fail(code(0), "dump_incomplete", "the command exited 0 but wrote nothing, so no snapshot was made")
+		return false
+	}
+	return true
 }
 
 // drillCommand reads the newest custom dump back and, when the spec sets
@@ -137,30 +139,26 @@ func (a *Agent) drillCommand(ctx context.Context, rec *recorder, o RunOptions, s
 }
 
 // runCommand runs a spec command in the service's environment (plus
-// extra), in its own process group: a cancelled run sends it SIGTERM, then
-// SIGKILL to the group. It returns the exit code (-1 when none) and the
-// scrubbed tail of its stderr, for the message.
+// extra), in its own process group (see package process): a cancelled run
+// sends the group SIGTERM, then SIGKILL. It returns the exit code (-1 when
+// none) and the scrubbed tail of its stderr, for the message.
 func (a *Agent) runCommand(ctx context.Context, argv, extra []string, stdin io.Reader, stdout io.Writer) (int, string, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(append([]string{}, a.Environ...), extra...)
-	cmd.Dir = "/"
-	cmd.Stdin, cmd.Stdout = stdin, stdout
-	var stderr tail
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	err := cmd.Run()
+	res, err := process.Run(ctx, process.Cmd{Path: argv[0], Args: argv[1:], Env: append(slices.Clone(a.Environ), extra...), Dir: "/",
+		Stdin: stdin, Stdout: stdout, TailBytes: 2048})
 	text := ""
-	if t := strings.TrimSpace(stderr.String()); t != "" {
-		text = ": " + a.scrub(t)
+	if res != nil {
+		if t := strings.TrimSpace(strings.ReplaceAll(res.Stderr, "\n", " ")); t != "" {
+			text = ": " + a.scrub(t)
+		}
 	}
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
+	case err == nil && res.StdinErr == nil:
 		return 0, text, nil
 	case ctx.Err() != nil:
 		return -1, text, fmt.Errorf("interrupted: %w", ctx.Err())
+	case res != nil && res.StdinErr != nil:
+		return -1, text, errors.New(a.scrub("reading its input failed: " + res.StdinErr.Error()))
 	case errors.As(err, &ee):
 		return ee.ExitCode(), text, fmt.Errorf("exit status %d", ee.ExitCode())
 	}
@@ -173,16 +171,3 @@ func exitPtr(n int) *int {
 	}
 	return code(n)
 }
-
-// tail keeps the last 2 KiB written to it.
-type tail struct{ b []byte }
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2048 {
-		t.b = t.b[len(t.b)-2048:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string { return strings.ReplaceAll(string(t.b), "\n", " ") }

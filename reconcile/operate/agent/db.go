@@ -147,24 +147,9 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		failStep(s, err)
 		return nil
 	}
-	// The server's version and the client's, before the dump: pg_dump
-	// refuses a newer server, and says so only after connecting.
-	// A server that cannot be asked fails the dump itself, with the
-	// dumper's own words; only a client known to be too old stops here.
-	versions, err := dbtool.CheckVersions(ctx, db)
-	if versions.Server != "" {
-		s.fact("server_version", versions.Server)
-		s.fact("client_version", versions.Client)
-	}
-	switch {
-	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld:
-		failStep(s, err)
+	versions, ok := checkVersions(ctx, s, db)
+	if !ok {
 		return nil
-	case err != nil && ctx.Err() != nil:
-		failStep(s, err)
-		return nil
-	case err != nil:
-		s.fact("version_check", message(err))
 	}
 	c := a.Config
 	opts := dbtool.DumpOptions{Format: dumpFormat(d), TempDir: a.tempDir()}
@@ -178,23 +163,17 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		defer dump.Cleanup()
 		backup.StdinCommand, backup.CommandEnv = dump.Argv, dump.Env
 	} else {
-		dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
-		if err != nil {
-			s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
+		f, cleanup := a.dumpFile(s, file, func(path string) bool {
+			if err := dbtool.DumpToFile(ctx, db, opts, path); err != nil {
+				failStep(s, err)
+				return false
+			}
+			return true
+		})
+		defer cleanup()
+		if f == nil {
 			return nil
 		}
-		defer os.RemoveAll(dir)
-		path := filepath.Join(dir, file)
-		if err := dbtool.DumpToFile(ctx, db, opts, path); err != nil {
-			failStep(s, err)
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			s.fail(nil, "failed", err.Error())
-			return nil
-		}
-		defer f.Close()
 		backup.Stdin = f
 	}
 	var sum *restic.BackupSummary
@@ -213,6 +192,51 @@ func (a *Agent) dumpDatabase(ctx context.Context, rec *recorder, o RunOptions, d
 		st.Message += "; " + why
 	}
 	return err
+}
+
+// checkVersions notes the server's version and the client's, before the
+// dump: pg_dump refuses a newer server, and says so only after connecting.
+// A server that cannot be asked fails the dump itself, with the dumper's
+// own words; only a client known to be too old (or an interrupt) fails the
+// step here (ok false).
+func checkVersions(ctx context.Context, s *stepRun, db dbtool.Database) (versions dbtool.Versions, ok bool) {
+	versions, err := dbtool.CheckVersions(ctx, db)
+	if versions.Server != "" {
+		s.fact("server_version", versions.Server)
+		s.fact("client_version", versions.Client)
+	}
+	switch {
+	case dbtool.ClassOf(err) == dbtool.ClassClientTooOld, err != nil && ctx.Err() != nil:
+		failStep(s, err)
+		return versions, false
+	case err != nil:
+		s.fact("version_check", message(err))
+	}
+	return versions, true
+}
+
+// dumpFile is the way to a dump snapshot on restic before 0.17, which has
+// no --stdin-from-command: write runs the dumper into path, a file in a
+// scratch folder of its own, and records the step's failure; only a dump
+// it calls complete is opened for restic's stdin. The file is nil when the
+// step failed; cleanup removes the folder.
+func (a *Agent) dumpFile(s *stepRun, file string, write func(path string) bool) (*os.File, func()) {
+	dir, err := os.MkdirTemp(a.tempDir(), "devopsellence-dump-")
+	if err != nil {
+		s.fail(nil, "failed", "cannot create a scratch folder: "+err.Error())
+		return nil, func() {}
+	}
+	removeDir := func() { os.RemoveAll(dir) }
+	path := filepath.Join(dir, file)
+	if !write(path) {
+		return nil, removeDir
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		s.fail(nil, "failed", err.Error())
+		return nil, removeDir
+	}
+	return f, func() { f.Close(); removeDir() }
 }
 
 // tempDir is the service's temp folder (the container's own /tmp).

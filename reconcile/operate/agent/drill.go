@@ -55,7 +55,7 @@ func (a *Agent) drill(ctx context.Context, rec *recorder, o RunOptions) {
 		return
 	}
 	snaps, _ = a.identity().Trusted(snaps)
-	snaps = slices.DeleteFunc(snaps, func(sn operate.Snapshot) bool { return operate.InFuture(sn.Time, a.Now()) })
+	snaps = slices.DeleteFunc(snaps, func(sn operate.Snapshot) bool { return operate.InFuture(sn.Time, a.Now()) || operate.Suspect(sn) })
 	if len(c.Paths) > 0 {
 		a.drillFiles(ctx, rec, o, scr, snaps)
 	}

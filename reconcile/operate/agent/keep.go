@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -21,62 +19,6 @@ import (
 //     databases, through their backup API, never as files;
 //   - what the spec's exclude patterns leave out;
 //   - with excludeCaches, folders tagged with a CACHEDIR.TAG.
-
-// excluded reports whether restic's --exclude pattern leaves p out: an
-// absolute pattern matches from the root, another at any depth; a pattern
-// matches a path when it matches all its components (** matching any
-// number), so a matching folder takes what it holds with it.
-func excluded(p string, patterns []string) bool {
-	comps := splitPath(p)
-	for _, pat := range patterns {
-		pc := splitPath(pat)
-		if len(pc) == 0 {
-			continue
-		}
-		if strings.HasPrefix(pat, "/") {
-			if matchComponents(pc, comps) {
-				return true
-			}
-			continue
-		}
-		for i := range comps {
-			if matchComponents(pc, comps[i:]) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// matchComponents matches pattern components against all of the path's.
-func matchComponents(pat, comps []string) bool {
-	if len(pat) == 0 {
-		return len(comps) == 0
-	}
-	if pat[0] == "**" {
-		for i := 0; i <= len(comps); i++ {
-			if matchComponents(pat[1:], comps[i:]) {
-				return true
-			}
-		}
-		return false
-	}
-	if len(comps) == 0 {
-		return false
-	}
-	ok, err := path.Match(pat[0], comps[0])
-	return err == nil && ok && matchComponents(pat[1:], comps[1:])
-}
 
 // cacheTag is how a CACHEDIR.TAG starts (bford.info/cachedir).
 var cacheTag = []byte("Signature: 8a477f597d28d172789f06886806bc55")
@@ -123,7 +65,7 @@ func (a *Agent) keeper(roots []string) keeper {
 
 // keeps reports whether the live path p (a folder when dir) stays as it is.
 func (k keeper) keeps(p string, dir bool) bool {
-	if slices.Contains(k.databases, p) || excluded(p, k.patterns) {
+	if slices.Contains(k.databases, p) || spec.Excluded(p, k.patterns) {
 		return true
 	}
 	return dir && k.caches && cacheDir(p)

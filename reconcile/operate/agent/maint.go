@@ -8,6 +8,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // identity is who this app's snapshots belong to.
@@ -81,10 +82,12 @@ func (a *Agent) check(ctx context.Context, rec *recorder, o RunOptions) {
 	s.ok(0, msg)
 }
 
-// prune forgets this app's snapshots beyond the retention policy, filtered
-// by host, tags and the app's identity so another app's snapshots in a
-// shared repository are never touched, then prunes unreferenced data as a
-// step of its own.
+// prune forgets this app's snapshots beyond their retention, then prunes
+// unreferenced data as a step of its own. The agent selects what to forget
+// itself (operate.SelectForget): only what the trust rule says is this
+// app's, each kind by its own retention (the undo snapshots of restores by
+// spec.restore.undoRetention, never counted in spec.retention), and never
+// the snapshot a recent restore brought back.
 func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 	c := a.Config
 	if len(c.Retention) == 0 {
@@ -95,26 +98,25 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 	if c.AppID != "" && !a.adoptLegacy(ctx, rec, o) {
 		return
 	}
-	policy := strings.Join(c.Retention, " ")
 	s := rec.begin("forget", "forget")
-	s.fact("policy", policy)
-	tags := append([]string{}, c.Tags...)
-	if c.AppID != "" {
-		tags = append(tags, operate.TagAppID+c.AppID)
+	policies, err := a.policies(c.Retention)
+	if err != nil {
+		s.fail(nil, "bad_retention", err.Error()+": deploy the backup service from the spec with devopsellence-backup apply")
+		return
 	}
-	var fr restic.ForgetResult
-	err := a.call(ctx, rec, o, func() error {
+	s.fact("policy", policies[operate.KindBackups].Text)
+	s.fact("undo_policy", policies[operate.KindUndo].Text)
+	var sel operate.Forgetting
+	err = a.call(ctx, rec, o, func() error {
 		var err error
-		fr, err = a.restic.Forget(ctx, restic.Filter{Host: c.Host, Tags: [][]string{tags}}, c.Retention)
+		sel, err = a.forget(ctx, a.restic, policies)
 		return err
 	})
 	if err != nil {
 		s.fail(exitOf(err), class(err), message(err))
 		return
 	}
-	s.fact("snapshots_before", fr.Kept+fr.Removed)
-	s.fact("snapshots_after", fr.Kept)
-	s.ok(0, fmt.Sprintf("%s forgotten, %d kept (%s)", plural(fr.Removed, "snapshot"), fr.Kept, policy))
+	forgotten(s, sel, policies)
 	if ctx.Err() != nil {
 		return
 	}
@@ -130,6 +132,58 @@ func (a *Agent) prune(ctx context.Context, rec *recorder, o RunOptions) {
 		return
 	}
 	p.ok(0, pr.Summary)
+}
+
+// policies is the retention of each kind of snapshot: backups (and
+// evidence) by the spec's retention (or a copy's), the undo snapshots of
+// restores by their own.
+func (a *Agent) policies(backups []string) (map[string]operate.Policy, error) {
+	b, err := operate.ParsePolicy(backups)
+	if err != nil {
+		return nil, err
+	}
+	undo := a.Config.UndoRetention
+	if len(undo) == 0 {
+		undo = spec.DefaultUndoRetention().Flags()
+	}
+	u, err := operate.ParsePolicy(undo)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]operate.Policy{operate.KindBackups: b, operate.KindUndo: u}, nil
+}
+
+// forget lists this app's snapshots in the repository r, selects what the
+// policies do not keep, and forgets exactly those.
+func (a *Agent) forget(ctx context.Context, r *restic.Runner, policies map[string]operate.Policy) (operate.Forgetting, error) {
+	list, err := r.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
+	if err != nil {
+		return operate.Forgetting{}, err
+	}
+	sel := operate.SelectForget(toShared(list), a.identity(), policies, a.Now())
+	ids := make([]string, len(sel.Forget))
+	for i, s := range sel.Forget {
+		ids[i] = s.ID
+	}
+	return sel, r.ForgetIDs(ctx, ids)
+}
+
+// forgotten records what forget did on s.
+func forgotten(s *stepRun, sel operate.Forgetting, policies map[string]operate.Policy) {
+	kept := sel.Considered - len(sel.Forget)
+	s.fact("snapshots_before", sel.Considered)
+	s.fact("snapshots_after", kept)
+	msg := fmt.Sprintf("%s forgotten, %d kept (%s; undo snapshots of restores: %s)", plural(len(sel.Forget), "snapshot"), kept,
+		policies[operate.KindBackups].Text, policies[operate.KindUndo].Text)
+	if len(sel.Sources) > 0 {
+		var ids []string
+		for _, src := range sel.Sources {
+			ids = append(ids, short(src.ID))
+		}
+		s.fact("kept_as_restore_source", strings.Join(ids, " "))
+		msg += "; kept as what a recent restore brought back: " + strings.Join(ids, " ")
+	}
+	s.ok(0, msg)
 }
 
 // plural writes "1 snapshot", "2 snapshots".

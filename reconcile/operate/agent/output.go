@@ -105,15 +105,6 @@ func (o *Output) Progress(p operate.Progress) {
 	o.Say("%s", p.Text())
 }
 
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// bytesText is operate.Bytes under the name the restore code (being reworked
+// for issue 17) still calls.
+func bytesText(n int64) string { return operate.Bytes(n) }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
@@ -29,10 +30,13 @@ type RestoreRequest struct {
 	// Target is a scratch folder; empty restores into the live data.
 	Target string
 	// Plan is the ID of the plan the person saw: a restore runs only when
-	// the recomputed plan has the same. Approve is the snapshot ID the
-	// person approved, which a restore into live data must name.
+	// the recomputed plan has the same. Approve is the plan ID the person
+	// approved, which a restore into live data must name.
 	Plan    string
 	Approve string
+	// LockWait bounds a database restore's wait for the app's locks
+	// (0: the spec's).
+	LockWait time.Duration
 }
 
 // planned is a plan and what carrying it out needs.
@@ -50,6 +54,18 @@ type planned struct {
 	db     spec.Database
 	live   dbtool.Database
 	inSnap map[string]int64
+}
+
+// rootList is the volume roots of the plan's paths.
+func (p *planned) rootList() []string {
+	var out []string
+	for _, r := range p.roots {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // maxSample is how many names of each kind a plan shows.
@@ -93,6 +109,9 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 // plan works out what a restore would do, reading the repository and the
 // live data, changing nothing.
 func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) {
+	if err := a.unfinished(); err != nil {
+		return nil, err
+	}
 	cfg, err := a.restic.Config(ctx)
 	if err != nil {
 		return nil, err
@@ -146,52 +165,11 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 	if err != nil {
 		return restic.Snapshot{}, nil, err
 	}
-	best := -1
-	for i, s := range list {
-		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
-		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.InFuture(s.Time, a.Now()) {
-			continue
-		}
-		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, a.Config.Paths)
-		if isDB {
-			match = sh.HasTag(operate.TagDB) && sh.TagValue(operate.TagDBName) == db
-		}
-		if match && (best < 0 || s.Time.After(list[best].Time)) {
-			best = i
-		}
-	}
+	best := latestOf(list, req.Latest, a.Config.Paths, a.Now())
 	if best < 0 {
 		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository)}
 	}
 	return list[best], list, nil
-}
-
-// checkTarget refuses a scratch folder that is live data or is not empty.
-func (a *Agent) checkTarget(t string) error {
-	bad := func(format string, args ...any) error {
-		return &stepError{class: "bad_target", msg: fmt.Sprintf("--target %s: ", t) + fmt.Sprintf(format, args...)}
-	}
-	if !strings.HasPrefix(t, "/") || path.Clean(t) != t || t == "/" {
-		return bad("want a clean absolute folder inside the service, not /")
-	}
-	for _, p := range a.Config.Paths {
-		if under(t, p) || under(p, t) {
-			return bad("it overlaps %s, which the service backs up: a scratch restore never writes into live data (restore into it without --target)", p)
-		}
-	}
-	fi, err := os.Stat(t)
-	switch {
-	case os.IsNotExist(err):
-		return nil
-	case err != nil:
-		return bad("%v", err)
-	case !fi.IsDir():
-		return bad("it exists and is not a folder")
-	}
-	if entries, err := os.ReadDir(t); err != nil || len(entries) > 0 {
-		return bad("it is not empty: pick a new folder")
-	}
-	return nil
 }
 
 // planFiles compares what the snapshot holds of each path with the live
@@ -226,6 +204,9 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 			if root == "" {
 				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside a folder this service backs up (%s): restore it into a scratch folder with --target", pth, strings.Join(a.Config.Paths, " "))}
 			}
+			if link := linkOnTheWay(root, pth); link != "" {
+				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a symbolic link (to %s) in the live data: a restore never reads or writes through a link, which may lead out of the volume. Restore into a scratch folder with --target, or replace the link by a folder first", link, readLink(link))}
+			}
 			p.roots[pth] = root
 		}
 	}
@@ -237,7 +218,7 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 	}
 	keep := a.keeper(roots)
 	fp := &operate.FilesPlan{Paths: paths}
-	var shape, overwritten, deleted []string
+	var shape, changed, identical, deleted, added []string
 	for _, pth := range paths {
 		nodes := map[string]restic.Node{}
 		err := a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: pth, Recursive: true, NoLock: true}, func(n restic.Node) error {
@@ -252,7 +233,11 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 		if len(nodes) == 0 {
 			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (devopsellence-backup ls %s lists what it holds)", pth, short(snap.ID), short(snap.ID))}
 		}
-		liveFiles := map[string]int64{}
+		type liveFile struct {
+			size  int64
+			mtime time.Time
+		}
+		liveFiles := map[string]liveFile{}
 		if live {
 			if keep.keeps(pth, isDir(pth)) {
 				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a live database file or excluded from backups, which a files restore leaves as it is: restore a database from its db: snapshot, or restore into a scratch folder with --target", pth)}
@@ -260,7 +245,11 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 			kept, err := walkLive(pth, keep, func(q string, d fs.DirEntry, size int64) {
 				shape = append(shape, q)
 				if d.Type().IsRegular() {
-					liveFiles[q] = size
+					lf := liveFile{size: size}
+					if fi, err := d.Info(); err == nil {
+						lf.mtime = fi.ModTime()
+					}
+					liveFiles[q] = lf
 					fp.Live.Add(size)
 				}
 			})
@@ -276,24 +265,29 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 				continue
 			}
 			want.Add(n.Size)
-			if size, ok := liveFiles[q]; ok {
-				fp.Overwritten.Add(size)
-				overwritten = append(overwritten, q)
-			} else if live {
+			switch lf, ok := liveFiles[q]; {
+			case ok && lf.size == n.Size && lf.mtime.Equal(n.MTime):
+				fp.Identical.Add(lf.size)
+				identical = append(identical, q)
+			case ok:
+				fp.Changed.Add(lf.size)
+				changed = append(changed, q)
+			case live:
 				fp.Added.Add(n.Size)
+				added = append(added, q)
 			}
 		}
 		p.expected[pth] = want
 		fp.Snapshot.Files += want.Files
 		fp.Snapshot.Bytes += want.Bytes
-		for q, size := range liveFiles {
+		for q, lf := range liveFiles {
 			if n, ok := nodes[q]; !ok || n.Type != "file" {
-				fp.Deleted.Add(size)
+				fp.Deleted.Add(lf.size)
 				deleted = append(deleted, q)
 			}
 		}
 	}
-	fp.OverwrittenSample, fp.DeletedSample = sample(overwritten), sample(deleted)
+	fp.ChangedSample, fp.IdenticalSample, fp.DeletedSample, fp.AddedSample = sample(changed), sample(identical), sample(deleted), sample(added)
 	fp.Kept, fp.KeptCount = slices.Clone(p.kept), len(p.kept)
 	if len(fp.Kept) > 5*maxSample {
 		fp.Kept = fp.Kept[:5*maxSample]

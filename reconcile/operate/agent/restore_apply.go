@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/dbtool"
@@ -17,7 +18,7 @@ import (
 // restore carries out the plan the person approved, in the guide's order:
 // the plan is worked out again and must be the one shown (same ID: same
 // snapshot, same target, same live paths or tables); into live data, the
-// approval must name the plan's snapshot, and a fresh backup of exactly
+// approval must name that plan, and a fresh backup of exactly
 // what will be overwritten must be saved and found in the repository
 // before anything is overwritten (it is the undo); then the restore, and a
 // check of what it left.
@@ -26,6 +27,12 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 	s := rec.begin("plan", "restore")
 	if req == nil || req.Plan == "" {
 		s.fail(nil, "not_approved", "a restore runs only against the ID of a plan it showed: run devopsellence-backup restore")
+		return
+	}
+	if slices.Contains(a.finished, req.Plan) {
+		// This very plan was killed while it moved paths into place, and
+		// this run finished it first: its evidence is stored.
+		s.ok(0, fmt.Sprintf("restore %s was interrupted while it moved paths into place; this run finished it first and stored its evidence", req.Plan))
 		return
 	}
 	var p *planned
@@ -46,10 +53,16 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 	}
 	switch {
 	case p.plan.ID != req.Plan:
-		s.fail(nil, "plan_changed", fmt.Sprintf("the plan changed since it was shown (it was %s, it is now %s): the snapshot, the target or the live data's files or tables differ. Nothing was changed: run restore again to see the new plan", req.Plan, p.plan.ID))
+		changed := "Nothing was changed"
+		if len(a.finished) > 0 {
+			changed = fmt.Sprintf("This run first finished restore %s, which was interrupted while it moved paths into place (its evidence is stored), and changed nothing else", strings.Join(a.finished, ", "))
+		}
+		s.fail(nil, "plan_changed", fmt.Sprintf("the plan changed since it was shown (it was %s, it is now %s): the snapshot, the target or the live data's files or tables differ. %s: run restore again to see the new plan", req.Plan, p.plan.ID, changed))
 		return
-	case p.plan.Live() && !operate.SameSnapshot(req.Approve, p.plan.Snapshot.ID):
-		s.fail(nil, "not_approved", fmt.Sprintf("a restore into live data needs the approval of snapshot %s (got %q); nothing was changed", short(p.plan.Snapshot.ID), req.Approve))
+	case p.plan.Live() && req.Approve != p.plan.ID:
+		// The agent checks the approval itself, against the plan it
+		// worked out: no bug on the operator's side can skip it.
+		s.fail(nil, "not_approved", fmt.Sprintf("a restore into live data needs a person's approval of plan %s, the plan they reviewed (got %q); nothing was changed", p.plan.ID, req.Approve))
 		return
 	}
 	s.ok(0, fmt.Sprintf("plan %s: snapshot %s into %s", p.plan.ID, short(p.plan.Snapshot.ID), or(p.plan.Target, "the live data")))
@@ -57,12 +70,22 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 		a.restoreToTarget(ctx, rec, o, p)
 		return
 	}
+	var before manifest
+	if p.plan.Files != nil {
+		// What the live paths hold before the undo snapshot: the moves
+		// wait for nothing to have changed since.
+		var err error
+		if before, err = manifestOf(p.plan.Files.Paths, a.keeper(p.rootList())); err != nil {
+			rec.begin("pre-restore", "files").fail(nil, "failed", "cannot read the live paths; nothing was changed: "+err.Error())
+			return
+		}
+	}
 	undo, ok := a.preRestore(ctx, rec, o, p)
 	if !ok || ctx.Err() != nil {
 		return
 	}
 	if p.plan.Files != nil {
-		a.restoreFiles(ctx, rec, o, p, undo)
+		a.restoreFiles(ctx, rec, o, p, undo, before)
 	} else {
 		a.restoreDatabase(ctx, rec, o, p, undo)
 	}
@@ -73,7 +96,7 @@ func (a *Agent) restore(ctx context.Context, rec *recorder, o RunOptions) {
 // on unless it is saved whole.
 func (a *Agent) preRestore(ctx context.Context, rec *recorder, o RunOptions, p *planned) (string, bool) {
 	po := o
-	po.Tags = append(append([]string{}, o.Tags...), operate.TagPreRestore+p.plan.ID)
+	po.Tags = append(append([]string{}, o.Tags...), operate.TagPreRestore+p.plan.ID, operate.TagRestoreOf+p.snap.ID)
 	var id string
 	if p.plan.Files != nil {
 		var paths []string
@@ -179,6 +202,18 @@ func (a *Agent) restoreProgress(p restic.Progress) {
 		FilesDone: p.FilesDone, FilesTotal: p.TotalFiles, ETASeconds: p.SecondsRemaining})
 }
 
+// lockWait is how long a database restore waits for the app's locks:
+// --lock-wait, else the spec's.
+func (a *Agent) lockWait(o RunOptions) time.Duration {
+	if o.Restore != nil && o.Restore.LockWait > 0 {
+		return o.Restore.LockWait
+	}
+	if a.Config.LockWait > 0 {
+		return a.Config.LockWait
+	}
+	return spec.DefaultLockWait.Std()
+}
+
 // restoreDatabase writes the snapshot's dump into the live database: in
 // one transaction for PostgreSQL, through the backup API for SQLite, by
 // an atomic table swap for MySQL. Each leaves the database as it was when
@@ -204,20 +239,26 @@ func (a *Agent) restoreDatabase(ctx context.Context, rec *recorder, o RunOptions
 		s.fail(exitOf(err), class(err), "restic dump failed, nothing was changed: "+message(err))
 		return
 	}
+	wait := a.lockWait(o)
+	s.fact("lock_wait", wait.String())
 	switch d.Engine {
 	case spec.EngineSQLite:
-		err = dbtool.RestoreSQLite(ctx, d.Path, dump)
+		err = dbtool.RestoreSQLite(ctx, d.Path, dump, wait)
 	default:
 		var f *os.File
 		if f, err = os.Open(dump); err != nil {
 			break
 		}
 		if d.Engine == spec.EnginePostgres {
-			err = dbtool.RestorePostgres(ctx, p.live.Conn, dumpFormat(d), f)
+			err = dbtool.RestorePostgres(ctx, p.live.Conn, dumpFormat(d), f, wait)
 		} else {
-			err = dbtool.RestoreMySQL(ctx, p.live.Conn, dbtool.Conn{}, f, a.Now())
+			err = dbtool.RestoreMySQL(ctx, p.live.Conn, dbtool.Conn{}, f, a.Now(), wait)
 		}
 		f.Close()
+	}
+	if dbtool.ClassOf(err) == dbtool.ClassLocked {
+		s.fail(nil, string(dbtool.ClassLocked), fmt.Sprintf("the app holds a lock on %s (an open transaction, or a writer) for longer than the restore waits for it (%s), so nothing was changed: let that transaction end or stop the app's writes, or allow a longer wait (spec.restore.lockWait, or restore --lock-wait). %s", d.Name, wait, message(err)))
+		return
 	}
 	if err != nil {
 		failStep(s, err)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -24,24 +25,30 @@ func TestACancelledRunNeverStarts(t *testing.T) {
 
 func TestCancelSignalsTheRunAndWaitsForItToStop(t *testing.T) {
 	r := Registry{Dir: t.TempDir()}
-	// A stand-in run: a process that exits on SIGTERM after a moment, as
-	// the agent does once restic has stopped.
-	cmd := exec.Command("sh", "-c", `trap 'sleep 0.3; exit 130' TERM; while :; do sleep 0.05; done`)
+	if err := r.ensure(); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in run: on SIGTERM it leaves its result line and ends its
+	// registration, as the agent does once restic has stopped, then exits.
+	// It says when its trap is set.
+	result := `{"type":"result","evidence":{"kind":"backup","result":"failed","interrupted":true}}`
+	cmd := exec.Command("sh", "-c", `trap 'printf "%s" "$RESULT" > "$RUNS/r2.result"; rm -f "$RUNS/r2.json"; exit 130' TERM; echo ready; while :; do sleep 0.05; done`)
+	cmd.Env = append(os.Environ(), "RESULT="+result, "RUNS="+r.path("runs"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		r.Finish("r2", []byte(`{"type":"result","evidence":{"kind":"backup","result":"failed","interrupted":true}}`))
-		close(done)
-	}()
-	time.Sleep(100 * time.Millisecond) // let the trap be set
+	go func() { _ = cmd.Wait() }() // reaped once it exits, as init would
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("the stand-in did not get ready: %q %v", line, err)
+	}
 	if err := r.Register(RunInfo{ID: "r2", PID: cmd.Process.Pid}); err != nil {
 		t.Fatal(err)
 	}
-	st := r.Cancel(context.Background(), "r2", 10*time.Second)
-	<-done
+	st := r.Cancel(context.Background(), "r2", 5*time.Minute)
 	if !st.Found || !st.Stopped || st.Result == nil || st.Result.Evidence == nil || !st.Result.Evidence.Interrupted {
 		t.Errorf("cancel = %+v", st)
 	}
@@ -58,22 +65,24 @@ func TestRunsInOneContainerWaitForEachOther(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var told RunInfo
+	told := make(chan RunInfo, 1)
 	got := make(chan error, 1)
 	go func() {
-		l, err := r.Acquire(context.Background(), RunInfo{ID: "b", Op: "check"}, func(h RunInfo) { told = h })
+		l, err := r.Acquire(context.Background(), RunInfo{ID: "b", Op: "check"}, func(h RunInfo) { told <- h })
 		if err == nil {
 			l.Release()
 		}
 		got <- err
 	}()
+	// The second run is told who holds the service only once it found the
+	// lock taken: then it waits.
+	if h := <-told; h.ID != "a" || h.Trigger != "schedule" {
+		t.Errorf("the waiting run was told %+v", h)
+	}
 	select {
 	case err := <-got:
 		t.Fatalf("the second run did not wait: %v", err)
-	case <-time.After(700 * time.Millisecond):
-	}
-	if told.ID != "a" || told.Trigger != "schedule" {
-		t.Errorf("the waiting run was told %+v", told)
+	default:
 	}
 	first.Release()
 	if err := <-got; err != nil {

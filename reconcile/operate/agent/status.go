@@ -56,6 +56,7 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 		data.Copies, restores = a.copiesStatus(ctx, now)
 		data.Evidence = newestRestore(data.Evidence, restores)
 		a.readWorst(ctx, &data)
+		data.Restores = a.restoreFolders()
 		st = &data
 	}
 	ev := rec.finish(ctx.Err() != nil)

@@ -28,6 +28,10 @@ const (
 	resticCleanup   = 1500 * time.Millisecond
 )
 
+// alertChannels is how many alerts a run may send when it ends (the ping
+// and the webhook), each within its own budget.
+const alertChannels = 2
+
 // Stopping is what the service's scheduler writes when the service is
 // stopping: every run it knows of is interrupted and must be done by
 // Deadline, when process 1 exits and the platform's kill follows.
@@ -130,22 +134,24 @@ func (r Registry) StopAll(deadline time.Time) []RunInfo {
 	}
 }
 
-// finishBudget is how long a run that ends may take for its alerts and
-// for storing its evidence, and how long a restic it runs then gets to
+// finishBudget is how long a run that ends may take for its alerts (all
+// channels together: each has its own budget within it) and for storing
+// its evidence, and how long a restic it runs then gets to
 // clean up after SIGINT (0: the runner's default). A run interrupted
 // because the service stops gets what is left of the grace: its evidence
 // store is interrupted in time for restic to remove its lock before
 // process 1 exits, and its alerts leave the evidence its share.
 func (a *Agent) finishBudget(interrupted bool) (alerts, evidence, grace time.Duration) {
+	all := alertChannels * a.alertBudgetOf()
 	if !interrupted {
-		return alertBudget, evidenceWait, 0
+		return all, evidenceWait, 0
 	}
 	s, stopping := a.Runs.Stopping()
 	if !stopping {
-		return alertBudget, evidenceWaitAfter, 0
+		return all, evidenceWaitAfter, 0
 	}
 	left := time.Until(s.Deadline)
-	return max(0, min(alertBudget, left-evidenceReserve)), max(0, min(evidenceWaitAfter, left-resticCleanup)), resticCleanup
+	return max(0, min(all, left-evidenceReserve)), max(0, min(evidenceWaitAfter, left-resticCleanup)), resticCleanup
 }
 
 // stopService is the scheduler's end when the service stops: it marks the

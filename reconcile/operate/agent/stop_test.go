@@ -96,10 +96,10 @@ func TestARunInterruptedByAStopKeepsItsEvidenceWithinTheGrace(t *testing.T) {
 	}
 	// Not stopping: the usual budgets.
 	a.Runs = Registry{Dir: t.TempDir()}
-	if alerts, evidence, grace := a.finishBudget(true); alerts != alertBudget || evidence != evidenceWaitAfter || grace != 0 {
+	if alerts, evidence, grace := a.finishBudget(true); alerts != alertChannels*alertBudget || evidence != evidenceWaitAfter || grace != 0 {
 		t.Errorf("interrupted, not stopping: %s %s %s", alerts, evidence, grace)
 	}
-	if alerts, evidence, _ := a.finishBudget(false); alerts != alertBudget || evidence != evidenceWait {
+	if alerts, evidence, _ := a.finishBudget(false); alerts != alertChannels*alertBudget || evidence != evidenceWait {
 		t.Errorf("not interrupted: %s %s", alerts, evidence)
 	}
 }

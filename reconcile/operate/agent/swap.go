@@ -2,12 +2,12 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
@@ -20,41 +20,33 @@ import (
 // then are paths moved, by rename, which is atomic on one volume: the live
 // path into ROOT/.devopsellence-restore-PLAN/old, the restored one into
 // its place. A volume's root is a mount point and cannot be renamed, so a
-// restore of a whole volume moves its entries instead. Before the first
-// move, the list of moves is written to a journal; a restore killed
-// between two moves is finished by the next run of the agent, which makes
-// the remaining ones (a move whose source is gone is done). Until the
-// journal exists, the live data is untouched, and the scratch folder is
-// simply removed.
+// restore of a whole volume moves its entries instead.
+//
+// The scratch folders are made after a sealed journal names them (see
+// journal.go); before the first move the journal lists every move, and
+// after each it counts the moves made. A restore killed between two moves
+// is finished by the next run of the agent; one killed before the first
+// move left the live data untouched, and its scratch folders are removed.
+//
+// The app may write to the live paths while the restore runs. Their
+// manifest (names, sizes, times) is taken before the undo snapshot and
+// again just before the moves: when they differ, nothing is moved. What
+// the app writes into a path in the instant of the moves lands in the
+// moved-out data, which is compared with that manifest: anything new is
+// saved as a second undo snapshot before the scratch folder goes.
 
-const (
-	scratchPrefix = ".devopsellence-restore-"
-	journalName   = "journal.json"
-	progressName  = "progress.json"
-)
-
-// journal lists a restore's moves and every scratch folder it used.
-type journal struct {
-	Plan    string   `json:"plan"`
-	Scratch []string `json:"scratch"`
-	Moves   []move   `json:"moves"`
-}
-
-// move renames From to To; when To exists (something appeared there
-// since the plan), it is first moved to Aside, in the scratch folder.
-type move struct {
-	From  string `json:"from"`
-	To    string `json:"to"`
-	Aside string `json:"aside"`
-}
-
-// restoreFiles restores the plan's paths into the live volumes.
-func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p *planned, undo string) {
+// restoreFiles restores the plan's paths into the live volumes. before is
+// the manifest of the live paths taken before the undo snapshot.
+func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p *planned, undo string, before manifest) {
 	s := rec.begin("restore", "files")
 	paths := p.plan.Files.Paths
 	s.fact("paths", strings.Join(paths, " "))
 	if undo != "" {
 		s.fact("undo_snapshot_id", undo)
+	}
+	if a.jkey == nil {
+		s.fail(nil, "no_journal_key", errNoKey.Error()+"; the live files were not touched")
+		return
 	}
 	byRoot := map[string][]string{}
 	var roots []string
@@ -67,24 +59,48 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 	}
 	slices.Sort(roots)
 	scratch := map[string]string{}
-	swapping := false
-	defer func() {
-		if !swapping {
-			for _, d := range scratch {
-				_ = os.RemoveAll(d)
-			}
-		}
-	}()
+	j := &journal{Version: journalVersion, Plan: p.plan.ID, RunID: o.RunID, Snapshot: p.snap.ID, Undo: undo, Targets: slices.Clone(paths), State: statePrepared}
 	for _, r := range roots {
-		dir := filepath.Join(r, scratchPrefix+p.plan.ID)
-		_ = os.RemoveAll(dir)
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			s.fail(nil, "failed", "cannot create the scratch folder on the volume; the live files were not touched: "+err.Error())
+		scratch[r] = filepath.Join(r, scratchPrefix+p.plan.ID)
+		j.Scratch = append(j.Scratch, scratch[r])
+	}
+	for _, pth := range paths {
+		j.Expected.Files += p.expected[pth].Files
+		j.Expected.Bytes += p.expected[pth].Bytes
+	}
+	for _, d := range j.Scratch {
+		if exists(d) {
+			s.fail(nil, "scratch_in_the_way", fmt.Sprintf("%s is already there (an earlier restore of this plan left it, or the app made it): the agent does not remove what it did not make; the live files were not touched", d))
 			return
 		}
-		scratch[r] = dir
+	}
+	made := false
+	swapping := false
+	defer func() {
+		if made && !swapping {
+			a.removeScratch(j)
+		}
+	}()
+	// The journal names every scratch folder before they exist, so that
+	// none is ever the agent's without a sealed record of it.
+	if err := os.Mkdir(j.Scratch[0], 0o700); err != nil {
+		s.fail(nil, "failed", "cannot create the scratch folder on the volume; the live files were not touched: "+err.Error())
+		return
+	}
+	made = true
+	err := a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
+	for _, d := range j.Scratch[1:] {
+		if err == nil {
+			err = os.Mkdir(d, 0o700)
+		}
+	}
+	if err != nil {
+		s.fail(nil, "failed", "cannot prepare the scratch folders; the live files were not touched: "+err.Error())
+		return
+	}
+	for _, r := range roots {
 		err := a.call(ctx, rec, o, func() error {
-			_, err := a.restic.Restore(ctx, restic.RestoreOptions{SnapshotID: p.snap.ID, Target: filepath.Join(dir, "new"), Includes: byRoot[r]}, a.restoreProgress)
+			_, err := a.restic.Restore(ctx, restic.RestoreOptions{SnapshotID: p.snap.ID, Target: filepath.Join(scratch[r], "new"), Includes: byRoot[r]}, a.restoreProgress)
 			return err
 		})
 		if err != nil {
@@ -112,9 +128,23 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 		s.fail(nil, "interrupted", "interrupted before anything was moved into place; the live files were not touched")
 		return
 	}
-	j, err := a.moves(p, paths, scratch)
+	keep := a.keeper(roots)
+	now, err := manifestOf(paths, keep)
+	if err != nil {
+		s.fail(nil, "failed", "cannot read the live paths again; the live files were not touched: "+err.Error())
+		return
+	}
+	if diff := before.differ(now); len(diff) > 0 {
+		s.fact("changed", strings.Join(head(diff, 10), " "))
+		s.fail(nil, "targets_changed", fmt.Sprintf("the app wrote to the restored paths while the restore ran (%s%s), after the undo snapshot was taken: nothing was changed. Stop the app's writes to them during the restore, then run it again", strings.Join(head(diff, 5), ", "), more(len(diff), 5)))
+		return
+	}
+	if err := a.moves(j, p, scratch); err == nil {
+		err = a.writeSealed(filepath.Join(j.Scratch[0], manifestName), now)
+	}
 	if err == nil {
-		err = writeJSON(filepath.Join(scratch[roots[0]], journalName), j)
+		j.State = stateMoving
+		err = a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
 	}
 	if err != nil {
 		s.fail(nil, "failed", "cannot prepare the moves; the live files were not touched: "+err.Error())
@@ -124,42 +154,40 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 	// says: the moves are quick, and a half-moved volume is what this
 	// design avoids. A kill is finished by the next run.
 	swapping = true
-	problems := runMoves(j, 0, filepath.Join(scratch[roots[0]], progressName))
-	finishJournal(j, filepath.Join(scratch[roots[0]], journalName))
+	problems := a.runMoves(j)
+	st := a.settle(context.WithoutCancel(ctx), o, j)
 	s.fact("files_restored", got.Files)
 	s.fact("bytes_restored", got.Bytes)
-	if len(problems) > 0 {
+	if st.late != "" {
+		s.fact("late_writes_snapshot_id", st.late)
+	}
+	switch {
+	case len(problems) > 0:
 		s.fail(code(1), "restore_failed", "some moves failed: "+strings.Join(head(problems, 5), "; ")+fmt.Sprintf("; the undo is snapshot %s", short(undo)))
-		return
+	case st.problem != "":
+		s.fail(code(1), st.code, st.problem)
+	case st.live != got:
+		s.fail(code(1), "verify_failed", fmt.Sprintf("moved into place, but the live paths hold %d file(s), %d bytes where the snapshot holds %d, %d bytes (the app may have written since); the undo is snapshot %s", st.live.Files, st.live.Bytes, got.Files, got.Bytes, short(undo)))
+	default:
+		s.ok(0, fmt.Sprintf("restored %d file(s), %s, from %s into %s; the undo is snapshot %s%s", got.Files, bytesText(got.Bytes), short(p.snap.ID), strings.Join(paths, " "), or(short(undo), "(none: nothing was there)"), st.note))
 	}
-	keep := a.keeper(roots)
-	var live operate.Counts
-	for _, pth := range paths {
-		_, _ = walkLive(pth, keep, func(_ string, d fs.DirEntry, size int64) {
-			if d.Type().IsRegular() {
-				live.Add(size)
-			}
-		})
-	}
-	if live != got {
-		s.fail(code(1), "verify_failed", fmt.Sprintf("moved into place, but the live paths hold %d file(s), %d bytes where the snapshot holds %d, %d bytes (the app may have written since); the undo is snapshot %s", live.Files, live.Bytes, got.Files, got.Bytes, short(undo)))
-		return
-	}
-	s.ok(0, fmt.Sprintf("restored %d file(s), %s, from %s into %s; the undo is snapshot %s", got.Files, bytesText(got.Bytes), short(p.snap.ID), strings.Join(paths, " "), or(short(undo), "(none: nothing was there)")))
 }
 
-// moves lists the renames that put the restored paths in place: first the
-// kept live paths into the restored tree (a database inside a restored
-// folder stays the live one), then the live paths out, then the restored
-// ones in. It makes the folders the moves need.
-func (a *Agent) moves(p *planned, paths []string, scratch map[string]string) (*journal, error) {
-	j := &journal{Plan: p.plan.ID}
-	for _, d := range scratch {
-		j.Scratch = append(j.Scratch, d)
+func more(n, shown int) string {
+	if n > shown {
+		return fmt.Sprintf(" and %d more", n-shown)
 	}
-	slices.Sort(j.Scratch)
+	return ""
+}
+
+// moves lists in j the renames that put the restored paths in place:
+// first the kept live paths into the restored tree (a database inside a
+// restored folder stays the live one), then the live paths out, then the
+// restored ones in. Each move sets aside into its own place. It makes the
+// folders the moves need.
+func (a *Agent) moves(j *journal, p *planned, scratch map[string]string) error {
 	var keptMoves, outMoves, inMoves []move
-	for _, pth := range paths {
+	for _, pth := range j.Targets {
 		root := p.roots[pth]
 		dir := scratch[root]
 		newOf := func(q string) string { return filepath.Join(dir, "new", q) }
@@ -183,133 +211,201 @@ func (a *Agent) moves(p *planned, paths []string, scratch map[string]string) (*j
 				continue
 			}
 			if err := os.RemoveAll(newOf(k)); err != nil {
-				return nil, err
+				return err
 			}
 			if err := os.MkdirAll(filepath.Dir(newOf(k)), 0o755); err != nil {
-				return nil, err
+				return err
 			}
-			keptMoves = append(keptMoves, move{From: k, To: newOf(k), Aside: oldOf(k) + ".appeared"})
+			keptMoves = append(keptMoves, move{From: k, To: newOf(k)})
 		}
 		if pth != root {
 			if err := os.MkdirAll(filepath.Dir(oldOf(pth)), 0o700); err != nil {
-				return nil, err
+				return err
+			}
+			if err := a.noLinkBelow(filepath.Dir(pth)); err != nil {
+				return err
 			}
 			if err := os.MkdirAll(filepath.Dir(pth), 0o755); err != nil {
-				return nil, err
+				return err
 			}
-			outMoves = append(outMoves, move{From: pth, To: oldOf(pth), Aside: oldOf(pth) + ".appeared"})
-			inMoves = append(inMoves, move{From: newOf(pth), To: pth, Aside: oldOf(pth) + ".appeared"})
+			outMoves = append(outMoves, move{From: pth, To: oldOf(pth)})
+			inMoves = append(inMoves, move{From: newOf(pth), To: pth})
 			continue
 		}
 		if err := os.MkdirAll(oldOf(root), 0o700); err != nil {
-			return nil, err
+			return err
 		}
 		liveEntries, err := os.ReadDir(root)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range liveEntries {
 			if strings.HasPrefix(e.Name(), scratchPrefix) || slices.Contains(top, e.Name()) {
 				continue
 			}
 			q := filepath.Join(root, e.Name())
-			outMoves = append(outMoves, move{From: q, To: oldOf(q), Aside: oldOf(q) + ".appeared"})
+			outMoves = append(outMoves, move{From: q, To: oldOf(q)})
 		}
 		newEntries, err := os.ReadDir(newOf(root))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, e := range newEntries {
 			if slices.Contains(top, e.Name()) {
 				continue
 			}
 			q := filepath.Join(root, e.Name())
-			inMoves = append(inMoves, move{From: newOf(q), To: q, Aside: oldOf(q) + ".appeared"})
+			inMoves = append(inMoves, move{From: newOf(q), To: q})
 		}
 	}
 	j.Moves = slices.Concat(keptMoves, outMoves, inMoves)
-	return j, nil
+	for i := range j.Moves {
+		j.Moves[i].Aside = filepath.Join(j.Scratch[0], "appeared", strconv.Itoa(i))
+	}
+	return os.MkdirAll(filepath.Join(j.Scratch[0], "appeared"), 0o700)
 }
 
-// runMoves makes the journal's moves from start on, noting in progress
-// (when set) how many are done after each. A move whose source is gone was
-// made (the run that made it died before noting it). It goes on past a
-// failed move, and returns what failed.
-func runMoves(j *journal, start int, progress string) []string {
+// runMoves makes the journal's moves from j.Done on, sealing the count
+// after each. A move whose source is gone was made (the run that made it
+// died before counting it). No move goes through a symbolic link. It goes
+// on past a failed move, and returns what failed.
+func (a *Agent) runMoves(j *journal) []string {
 	var problems []string
-	for i := start; i < len(j.Moves); i++ {
+	for i := j.Done; i < len(j.Moves); i++ {
 		m := j.Moves[i]
-		if exists(m.From) {
-			if exists(m.To) {
-				_ = os.RemoveAll(m.Aside)
-				if err := os.Rename(m.To, m.Aside); err != nil {
-					problems = append(problems, err.Error())
-				}
-			}
-			if err := os.Rename(m.From, m.To); err != nil {
-				problems = append(problems, err.Error())
-			}
+		err := a.moveSafely(m)
+		if err != nil {
+			problems = append(problems, err.Error())
 		}
-		if progress != "" {
-			_ = writeJSON(progress, i+1)
+		j.Done = i + 1
+		if err := a.writeSealed(filepath.Join(j.Scratch[0], journalName), j); err != nil {
+			problems = append(problems, "cannot count the move in the journal: "+err.Error())
+		}
+		if a.afterMove != nil {
+			a.afterMove(j.Done)
 		}
 	}
 	return problems
 }
 
-// doneMoves reads how many moves a restore noted as done.
-func doneMoves(progress string) int {
-	var n int
-	if data, err := os.ReadFile(progress); err == nil && json.Unmarshal(data, &n) == nil && n > 0 {
-		return n
+func (a *Agent) moveSafely(m move) error {
+	for _, p := range []string{m.From, m.To, m.Aside} {
+		if err := a.noLinkBelow(p); err != nil {
+			return fmt.Errorf("move %s to %s: %v: not moved", m.From, m.To, err)
+		}
 	}
-	return 0
+	if !exists(m.From) {
+		return nil
+	}
+	if exists(m.To) {
+		aside := m.Aside
+		for n := 2; exists(aside); n++ {
+			aside = m.Aside + "-" + strconv.Itoa(n)
+		}
+		if err := os.MkdirAll(filepath.Dir(aside), 0o700); err != nil {
+			return err
+		}
+		if err := os.Rename(m.To, aside); err != nil {
+			return err
+		}
+	}
+	return os.Rename(m.From, m.To)
 }
 
-// finishJournal removes the journal, then the scratch folders (with the
-// old data: the pre-restore snapshot is the undo).
-func finishJournal(j *journal, path string) {
-	_ = os.Remove(path)
+// settled is what became of a restore once its moves were made.
+type settled struct {
+	// late is the snapshot holding what the app wrote into the moved-out
+	// data during the moves.
+	late string
+	note string
+	// problem (with its code) says why the scratch folder was kept.
+	problem, code string
+	live          operate.Counts
+}
+
+// settle finishes a journal whose moves are all made: what the moved-out
+// data holds that the manifest taken before the moves does not (written
+// by the app in that instant), and whatever was set aside, is saved as a
+// second undo snapshot; then the scratch folders go. When that cannot be
+// saved, the folder is kept (sealed as kept) for a person. Last, the live
+// paths are counted.
+func (a *Agent) settle(ctx context.Context, o RunOptions, j *journal) settled {
+	var st settled
+	var before manifest
+	if err := a.readSealed(filepath.Join(j.Scratch[0], manifestName), &before); err != nil {
+		before = manifest{}
+	}
+	var late, saved []string
 	for _, d := range j.Scratch {
-		_ = os.RemoveAll(d)
+		old := filepath.Join(d, "old")
+		_ = filepath.WalkDir(old, func(q string, de fs.DirEntry, err error) error {
+			if err != nil || q == old {
+				return nil
+			}
+			// Only what was moved out counts: the folders above a
+			// target, and a volume root, were made here.
+			live := strings.TrimPrefix(q, old)
+			if !slices.ContainsFunc(j.Targets, func(t string) bool { return under(live, t) }) || slices.Contains(a.Config.Paths, live) {
+				return nil
+			}
+			if e, ok := entryOf(q, de); ok && before.Files[live] != e {
+				late = append(late, live)
+			}
+			return nil
+		})
+		if exists(old) {
+			saved = append(saved, old)
+		}
+		appeared := filepath.Join(d, "appeared")
+		if entries, err := os.ReadDir(appeared); err == nil && len(entries) > 0 {
+			late = append(late, "(set aside) "+appeared)
+			saved = append(saved, appeared)
+		}
 	}
+	if len(late) > 0 {
+		slices.Sort(late)
+		tags := a.snapTags(o, operate.TagFiles)
+		tags = append(tags, operate.TagPreRestore+j.Plan, operate.TagRestoreOf+j.Snapshot)
+		sum, err := a.restic.Backup(ctx, restic.BackupOptions{Host: a.Config.Host, Tags: tags, Paths: saved}, nil)
+		if err != nil || sum == nil {
+			j.State, j.Kept = stateKept, fmt.Sprintf("the app wrote %s into the restored paths while they were moved, and they could not be saved (%s)", strings.Join(head(late, 5), ", "), message(err))
+			_ = a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
+			st.code = "late_writes_kept"
+			st.problem = fmt.Sprintf("restored, but %s: they are kept in %s (copy out what you need, then remove the folder); the undo is snapshot %s", j.Kept, strings.Join(saved, " "), short(j.Undo))
+		} else {
+			st.late = sum.SnapshotID
+			st.note = fmt.Sprintf("; what the app wrote into them while they were moved (%s%s) is in snapshot %s", strings.Join(head(late, 3), ", "), more(len(late), 3), short(sum.SnapshotID))
+		}
+	}
+	if j.State != stateKept {
+		a.removeScratch(j)
+	}
+	var roots []string
+	for _, t := range j.Targets {
+		if r := a.rootOf(t); !slices.Contains(roots, r) {
+			roots = append(roots, r)
+		}
+	}
+	keep := a.keeper(roots)
+	for _, t := range j.Targets {
+		_, _ = walkLive(t, keep, func(_ string, d fs.DirEntry, size int64) {
+			if d.Type().IsRegular() {
+				st.live.Add(size)
+			}
+		})
+	}
+	return st
 }
 
-// finishSwaps finishes what restores killed while they moved paths into
-// place left (their journal's remaining moves), and removes the scratch
-// folders of restores killed before (the live data was not touched).
-func (a *Agent) finishSwaps() {
-	var dirs []string
-	for _, r := range a.Config.Paths {
-		found, _ := filepath.Glob(filepath.Join(r, scratchPrefix+"*"))
-		dirs = append(dirs, found...)
-	}
-	for _, d := range dirs {
-		data, err := os.ReadFile(filepath.Join(d, journalName))
-		if err != nil {
-			continue
-		}
-		var j journal
-		if json.Unmarshal(data, &j) != nil {
-			continue
-		}
-		problems := runMoves(&j, doneMoves(filepath.Join(d, progressName)), filepath.Join(d, progressName))
-		finishJournal(&j, filepath.Join(d, journalName))
-		a.Out.Say("restore: finished restore %s, which was interrupted while it moved paths into place%s", j.Plan, problemText(problems))
-	}
-	for _, d := range dirs {
-		if exists(d) {
-			a.Out.Say("restore: removing %s, left by a restore interrupted before it changed anything", d)
+// removeScratch removes a restore's scratch folders (with the old data:
+// the undo snapshot holds it). A folder that is no longer a folder is
+// left alone.
+func (a *Agent) removeScratch(j *journal) {
+	for _, d := range j.Scratch {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 			_ = os.RemoveAll(d)
 		}
 	}
-}
-
-func problemText(problems []string) string {
-	if len(problems) == 0 {
-		return ""
-	}
-	return " (some moves failed: " + strings.Join(head(problems, 3), "; ") + ")"
 }
 
 // countFiles counts the regular files under p and their bytes.

@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
@@ -54,27 +57,36 @@ func equalFiles(t *testing.T, what string, got, want map[string]string) {
 
 // halfRestored sets up a restore of a whole volume and of a folder in
 // another volume, ready to move: the live data, the restored copies in
-// the scratch folders, and the journal.
+// the scratch folders, the manifest and the sealed journal.
 func halfRestored(t *testing.T) (*Agent, *journal, string, string) {
 	t.Helper()
 	base := t.TempDir()
 	vol, other := filepath.Join(base, "vol"), filepath.Join(base, "other")
 	writeFiles(t, vol, map[string]string{"a.txt": "old a", "sub/b.txt": "old b", "sub/db.sqlite3": "live db", "db.sqlite3": "live top db", "gone.txt": "made after the backup"})
 	writeFiles(t, other, map[string]string{"keep.txt": "not restored", "docs/x.txt": "old x"})
-	a := &Agent{Config: spec.AgentConfig{Paths: []string{vol, other}}, Out: &Output{Stderr: io.Discard, Now: time.Now}}
-	id := "p1"
+	env := []string{"RESTIC_PASSWORD=pw"}
+	a := &Agent{Config: spec.AgentConfig{Paths: []string{vol, other}, AppID: "app"}, Environ: env, Now: time.Now,
+		Out: &Output{Stderr: io.Discard, Stdout: io.Discard, Now: time.Now}, restic: &restic.Runner{Bin: "/nonexistent/restic"}, jkey: journalKey(env, "app")}
+	a.scrub = func(s string) string { return s }
+	a.Out.Scrub = a.scrub
+	id := "0123456789ab"
 	scratch := map[string]string{vol: filepath.Join(vol, scratchPrefix+id), other: filepath.Join(other, scratchPrefix+id)}
 	writeFiles(t, filepath.Join(scratch[vol], "new", vol), map[string]string{"a.txt": "new a", "sub/b.txt": "new b", "c.txt": "new c"})
 	writeFiles(t, filepath.Join(scratch[other], "new", other), map[string]string{"docs/x.txt": "new x", "docs/y.txt": "new y"})
+	targets := []string{vol, filepath.Join(other, "docs")}
 	p := &planned{plan: &operate.RestorePlan{ID: id}, roots: map[string]string{vol: vol, filepath.Join(other, "docs"): other},
 		kept: []string{filepath.Join(vol, "db.sqlite3"), filepath.Join(vol, "sub", "db.sqlite3")}}
-	j, err := a.moves(p, []string{vol, filepath.Join(other, "docs")}, scratch)
+	j := &journal{Version: journalVersion, Plan: id, Snapshot: "feedface", Targets: targets, Scratch: []string{scratch[vol], scratch[other]},
+		State: stateMoving, Expected: operate.Counts{Files: 7, Bytes: int64(len("new a" + "new b" + "new c" + "live top db" + "live db" + "new x" + "new y"))}}
+	if err := a.moves(j, p, scratch); err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifestOf(targets, keeper{databases: p.kept})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSON(filepath.Join(scratch[vol], journalName), j); err != nil {
-		t.Fatal(err)
-	}
+	must(t, a.writeSealed(filepath.Join(scratch[vol], manifestName), m))
+	must(t, a.writeSealed(filepath.Join(scratch[vol], journalName), j))
 	return a, j, vol, other
 }
 
@@ -82,33 +94,38 @@ func TestARestoreKilledBetweenAnyTwoMovesIsFinishedByTheNextRun(t *testing.T) {
 	_, j, _, _ := halfRestored(t)
 	for cut := 0; cut <= len(j.Moves); cut++ {
 		a, j, vol, other := halfRestored(t)
-		progress := filepath.Join(vol, scratchPrefix+"p1", progressName)
-		if problems := runMoves(&journal{Moves: j.Moves[:cut]}, 0, progress); len(problems) > 0 {
-			t.Fatalf("cut %d: %v", cut, problems)
+		for _, m := range j.Moves[:cut] {
+			must(t, a.moveSafely(m))
 		}
-		// Killed after the move, before noting it: the next run redoes it.
+		// Killed after the move, before counting it: the next run redoes it.
 		if cut > 0 {
-			if err := writeJSON(progress, cut-1); err != nil {
-				t.Fatal(err)
-			}
+			j.Done = cut - 1
+			must(t, a.writeSealed(filepath.Join(j.Scratch[0], journalName), j))
 		}
-		a.finishSwaps()
+		if st := a.restoreFolders(); len(st) != 1 || st[0].State != operate.RestoreUnfinished {
+			t.Errorf("cut %d: status sees %+v", cut, st)
+		}
+		if got := a.finishSwaps(context.Background(), RunOptions{}); len(got) != 1 {
+			t.Errorf("cut %d: finished %v", cut, got)
+		}
 		equalFiles(t, "the whole volume", filesUnder(t, vol), map[string]string{"a.txt": "new a", "sub/b.txt": "new b", "c.txt": "new c", "db.sqlite3": "live top db", "sub/db.sqlite3": "live db"})
 		equalFiles(t, "the other volume", filesUnder(t, other), map[string]string{"keep.txt": "not restored", "docs/x.txt": "new x", "docs/y.txt": "new y"})
+		if st := a.restoreFolders(); len(st) != 0 {
+			t.Errorf("cut %d: left %+v", cut, st)
+		}
 	}
 }
 
-func TestAScratchFolderWithoutAJournalIsRemovedAndTheLiveDataKept(t *testing.T) {
-	a, _, vol, other := halfRestored(t)
-	if err := os.Remove(filepath.Join(vol, scratchPrefix+"p1", journalName)); err != nil {
-		t.Fatal(err)
-	}
-	a.finishSwaps()
+func TestARestoreInterruptedBeforeItsFirstMoveIsRemovedAndTheLiveDataKept(t *testing.T) {
+	a, j, vol, other := halfRestored(t)
+	j.State, j.Moves = statePrepared, nil
+	must(t, a.writeSealed(filepath.Join(j.Scratch[0], journalName), j))
+	a.finishSwaps(context.Background(), RunOptions{})
 	equalFiles(t, "the whole volume", filesUnder(t, vol), map[string]string{"a.txt": "old a", "sub/b.txt": "old b", "sub/db.sqlite3": "live db", "db.sqlite3": "live top db", "gone.txt": "made after the backup"})
 	equalFiles(t, "the other volume", filesUnder(t, other), map[string]string{"keep.txt": "not restored", "docs/x.txt": "old x"})
 }
 
-func TestSomethingThatAppearsWhereARestoredPathGoesIsMovedAside(t *testing.T) {
+func TestSomethingThatAppearsWhereARestoredPathGoesIsMovedAsideAndKept(t *testing.T) {
 	a, j, vol, _ := halfRestored(t)
 	// The app writes c.txt between the moves out and in.
 	var in int
@@ -117,34 +134,23 @@ func TestSomethingThatAppearsWhereARestoredPathGoesIsMovedAside(t *testing.T) {
 			in = i
 		}
 	}
-	runMoves(&journal{Moves: j.Moves[:in]}, 0, filepath.Join(vol, scratchPrefix+"p1", progressName))
+	for _, m := range j.Moves[:in] {
+		must(t, a.moveSafely(m))
+	}
+	j.Done = in
+	must(t, a.writeSealed(filepath.Join(j.Scratch[0], journalName), j))
 	writeFiles(t, vol, map[string]string{"c.txt": "written by the app meanwhile"})
-	a.finishSwaps()
+	a.finishSwaps(context.Background(), RunOptions{})
 	if b, _ := os.ReadFile(filepath.Join(vol, "c.txt")); string(b) != "new c" {
 		t.Errorf("c.txt = %q, want the restored one", b)
 	}
-}
-
-func TestExcludePatternsMatchLikeResticsAnchoredOrAtAnyDepth(t *testing.T) {
-	tests := []struct {
-		path     string
-		patterns []string
-		want     bool
-	}{
-		{"/data/app/tmp", []string{"/data/app/tmp"}, true},
-		{"/data/app/tmp2", []string{"/data/app/tmp"}, false},
-		{"/data/app/x/app.log", []string{"*.log"}, true},
-		{"/data/app/x/app.log.1", []string{"*.log"}, false},
-		{"/data/app/a/b/cache", []string{"/data/app/**/cache"}, true},
-		{"/data/app/cache", []string{"/data/app/**/cache"}, true},
-		{"/data/other/cache", []string{"/data/app/**/cache"}, false},
-		{"/data/app/node_modules", []string{"node_modules"}, true},
-		{"/data/app/x/y", []string{"x/y"}, true},
-		{"/data/app/x", []string{"x/y"}, false},
+	// What was set aside could not be saved (no restic here), so the
+	// folder is kept for a person, sealed as kept.
+	st := a.restoreFolders()
+	if len(st) != 1 || st[0].State != operate.RestoreKept {
+		t.Fatalf("status sees %+v", st)
 	}
-	for _, tt := range tests {
-		if got := excluded(tt.path, tt.patterns); got != tt.want {
-			t.Errorf("excluded(%s, %v) = %v, want %v", tt.path, tt.patterns, got, tt.want)
-		}
+	if b, _ := os.ReadFile(filepath.Join(j.Scratch[0], "appeared", strconv.Itoa(in))); string(b) != "written by the app meanwhile" {
+		t.Errorf("what the app wrote is not kept: %q", b)
 	}
 }

@@ -23,6 +23,7 @@ const (
 	ClassVerifyFailed   Class = "verify_failed"   // a restored copy fails its check
 	ClassQueryFailed    Class = "query_failed"    // a summary or check query failed
 	ClassInterrupted    Class = "interrupted"     // the context was cancelled
+	ClassLocked         Class = "db_locked"       // the app held a lock longer than a restore may wait
 	ClassFailed         Class = "failed"          // anything else
 )
 

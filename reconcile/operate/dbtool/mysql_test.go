@@ -207,7 +207,7 @@ func TestMariaDB(t *testing.T) {
 		before, _ := Summarize(ctx, source)
 
 		f, _ := os.Open(file)
-		err := RestoreMySQL(ctx, live, Conn{}, f, now)
+		err := RestoreMySQL(ctx, live, Conn{}, f, now, time.Minute)
 		f.Close()
 		if ClassOf(err) != ClassRestoreFailed || !strings.Contains(err.Error(), "triggers") {
 			t.Fatalf("with a trigger on the live database: class %q (%v), want restore_failed", ClassOf(err), err)
@@ -221,7 +221,7 @@ func TestMariaDB(t *testing.T) {
 
 		my.SQL(t, "appdb", "DROP TRIGGER users_ai")
 		f, _ = os.Open(file)
-		err = RestoreMySQL(ctx, live, server, f, now)
+		err = RestoreMySQL(ctx, live, server, f, now, time.Minute)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)

@@ -3,12 +3,14 @@ package dbtool
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // appName tells a DBA looking at pg_stat_activity who is connected.
@@ -207,7 +209,7 @@ func pgLoad(ctx context.Context, target Conn, format Format, dump io.Reader, op 
 // error, or an interruption, rolls everything back: the database is then as
 // it was. Objects that the dump does not hold (a table created after it)
 // stay as they are.
-func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Reader) error {
+func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Reader, lockWait time.Duration) error {
 	db := OnServer(live)
 	op := "restore " + db.name()
 	if err := db.validate(op); err != nil {
@@ -233,7 +235,18 @@ func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Read
 	}
 	cmd := command{op: op, engine: Postgres, secret: live.Secret, fail: ClassRestoreFailed, argv: argv,
 		env: pgEnv(live), stdin: dump, stdout: io.Discard, scrub: db.scrubber()}
+	// DROP TABLE waits behind any open transaction of the app, and the
+	// app's queries wait behind it. pg_restore (and a dump's own SETs)
+	// turn lock_timeout off, so a watchdog cancels the restore once it has
+	// waited lockWait for a lock, and names who holds it.
+	wctx, stopWatch := context.WithCancel(ctx)
+	blocker := make(chan string, 1)
+	go func() { blocker <- pgWatchLocks(wctx, live, tag, lockWait, op) }()
 	_, err = cmd.run(ctx)
+	stopWatch()
+	if held := <-blocker; held != "" && err != nil && ctx.Err() == nil {
+		return &Error{Class: ClassLocked, Op: op, ExitCode: -1, Msg: fmt.Sprintf("the app kept a lock the restore needs for longer than it waits (%s): %s; the restore ran in one transaction, so nothing was changed", lockWait, held)}
+	}
 	if err == nil {
 		return nil
 	}
@@ -253,4 +266,42 @@ func RestorePostgres(ctx context.Context, live Conn, format Format, dump io.Read
 		}
 	}
 	return err
+}
+
+// pgWatchLocks watches the session application_name tag until ctx ends:
+// once it has waited lockWait for a lock, it cancels the session's
+// statement and returns who held the lock ("" when it never did).
+func pgWatchLocks(ctx context.Context, live Conn, tag string, lockWait time.Duration, op string) string {
+	every := min(max(lockWait/5, 100*time.Millisecond), time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var since time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-tick.C:
+		}
+		out, err := psql(ctx, pgMaintenance(live), op, ClassQueryFailed,
+			"SELECT count(*) FROM pg_stat_activity WHERE application_name = "+pgLiteral(tag)+" AND wait_event_type = 'Lock';")
+		if err != nil || strings.TrimSpace(string(out)) == "0" {
+			since = time.Time{}
+			continue
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if time.Since(since) < lockWait {
+			continue
+		}
+		held, _ := psql(ctx, pgMaintenance(live), op, ClassQueryFailed,
+			"SELECT string_agg(DISTINCT 'process '||b.pid||' ('||coalesce(nullif(b.application_name, ''), 'no application_name')||', user '||coalesce(b.usename, '?')||', '||coalesce(b.state, '?')||' since '||to_char(b.state_change AT TIME ZONE 'UTC', 'HH24:MI:SS')||' UTC)', ', ') "+
+				"FROM pg_stat_activity a CROSS JOIN LATERAL unnest(pg_blocking_pids(a.pid)) AS p(pid) JOIN pg_stat_activity b ON b.pid = p.pid WHERE a.application_name = "+pgLiteral(tag)+";")
+		_, _ = psql(ctx, pgMaintenance(live), op, ClassQueryFailed,
+			"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = "+pgLiteral(tag)+";")
+		if h := strings.TrimSpace(string(held)); h != "" {
+			return "held by " + h
+		}
+		return "held by another session"
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestRedis(t *testing.T) {
 		}
 		defer d.Cleanup()
 		assertArgvClean(t, d.Argv, conn, rd.Password)
-		if !contains(d.Env, "REDISCLI_AUTH="+rd.Password) || strings.Join(d.Argv[len(d.Argv)-2:], " ") != "--rdb -" {
+		if !slices.Contains(d.Env, "REDISCLI_AUTH="+rd.Password) || strings.Join(d.Argv[len(d.Argv)-2:], " ") != "--rdb -" {
 			t.Errorf("argv %q", d.Argv)
 		}
 		file := filepath.Join(t.TempDir(), "redis.rdb")

@@ -25,8 +25,9 @@ func RestorePrefix(database string) string { return scratchPrefix(RestoreBase, d
 // databases, so a dump with views or triggers, or a live database with
 // triggers, is refused before anything changes. Stored routines and events
 // of the live database stay as they are. A failure, or an interruption,
-// before the RENAME leaves the live database untouched.
-func RestoreMySQL(ctx context.Context, live, admin Conn, dump io.Reader, now time.Time) (err error) {
+// before the RENAME leaves the live database untouched; so does a RENAME
+// that waits longer than lockWait for the app's transactions.
+func RestoreMySQL(ctx context.Context, live, admin Conn, dump io.Reader, now time.Time, lockWait time.Duration) (err error) {
 	op := "restore " + live.Database
 	if err := OnServer(live).validate(op); err != nil {
 		return err
@@ -103,7 +104,13 @@ func RestoreMySQL(ctx context.Context, live, admin Conn, dump io.Reader, now tim
 	for _, t := range newTables {
 		moves = append(moves, myIdent(incoming)+"."+myIdent(t)+" TO "+myIdent(live.Database)+"."+myIdent(t))
 	}
-	if _, err := myExec(ctx, admin, op, ClassRestoreFailed, "RENAME TABLE "+strings.Join(moves, ", ")); err != nil {
+	// RENAME TABLE waits for every open transaction on the live tables,
+	// and every query of the app waits behind it: it gives up soon.
+	wait := fmt.Sprintf("SET SESSION lock_wait_timeout = %d; ", max(1, int(lockWait.Round(time.Second).Seconds())))
+	if _, err := myExec(ctx, admin, op, ClassRestoreFailed, wait+"RENAME TABLE "+strings.Join(moves, ", ")); err != nil {
+		if ClassOf(err) == ClassLocked {
+			return fmt.Errorf("the app kept a transaction open on the live tables for longer than the restore waits for it (%s); nothing was changed: %w", lockWait, err)
+		}
 		return fmt.Errorf("swap the tables in one RENAME TABLE (atomic: the live database is as it was): %w", err)
 	}
 	swapped = true

@@ -3,16 +3,16 @@ package dbtool
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/process"
 )
 
 // StopGrace is how long a client program has to exit after SIGTERM (sent
@@ -92,33 +92,31 @@ func (c *command) run(ctx context.Context) ([]byte, error) {
 		return nil, interrupted(c.op, err)
 	}
 	logr.FromContextOrDiscard(ctx).V(1).Info("running database client", "op", c.op, "argv", c.argv)
-	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
+	pc := process.Cmd{Path: c.argv[0], Args: c.argv[1:], Dir: c.dir, Stdin: c.stdin, Grace: StopGrace, TailBytes: maxStderr}
 	if c.inherit {
-		cmd.Env = append(inheritedEnv(), c.env...)
+		pc.Env = append(inheritedEnv(), c.env...)
 	} else {
-		cmd.Env = append(baseEnv(), c.env...)
+		pc.Env = append(baseEnv(), c.env...)
 	}
-	cmd.Dir = c.dir
-	if cmd.Dir == "" {
-		cmd.Dir = os.TempDir()
+	if pc.Dir == "" {
+		pc.Dir = os.TempDir()
 	}
-	cmd.Stdin = c.stdin
 	var out limitedBuffer
 	out.max = maxStdout
+	pc.Stdout = &out
 	if c.stdout != nil {
-		cmd.Stdout = c.stdout
-	} else {
-		cmd.Stdout = &out
+		pc.Stdout = c.stdout
 	}
-	var errBuf tailBuffer
-	cmd.Stderr = &errBuf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = StopGrace
-	err := cmd.Run()
-	if cmd.Process != nil {
-		// Whatever the program left running in its group goes with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	res, err := process.Run(ctx, pc)
+	if res == nil {
+		if ctx.Err() != nil {
+			return nil, interrupted(c.op, ctx.Err())
+		}
+		return nil, &Error{Class: c.fail, Op: c.op, Secret: c.secret, ExitCode: -1, Msg: fmt.Sprintf("%s failed: %s", c.argv[0], c.scrub.String(err.Error()))}
+	}
+	if res.StdinErr != nil && ctx.Err() == nil {
+		// Stopped before it saw the end of a stream that broke off.
+		return nil, &Error{Class: c.fail, Op: c.op, Secret: c.secret, ExitCode: -1, Msg: fmt.Sprintf("%s stopped: reading its input failed: %s", c.argv[0], c.scrub.String(res.StdinErr.Error()))}
 	}
 	stdout := c.scrub.Bytes(out.Bytes())
 	if err == nil && out.over {
@@ -130,12 +128,8 @@ func (c *command) run(ctx context.Context) ([]byte, error) {
 	if ctx.Err() != nil {
 		return stdout, interrupted(c.op, ctx.Err())
 	}
-	stderr := c.scrub.String(errBuf.String())
-	code := -1
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	}
+	stderr := c.scrub.String(res.Stderr)
+	code := res.ExitCode
 	class := classify(c.engine, stderr)
 	if class == "" {
 		class = c.fail
@@ -156,6 +150,8 @@ func (c *command) run(ctx context.Context) ([]byte, error) {
 		msg += fmt.Sprintf(" (the server refused %s user or password: check the value stored for it)", what)
 	case ClassConnectFailed:
 		msg += " (the server could not be reached: check the host and port, and that it runs)"
+	case ClassLocked:
+		msg += " (the app holds a lock it needs: an open transaction or a writer)"
 	}
 	return stdout, &Error{Class: class, Op: c.op, Secret: c.secret, ExitCode: code, Msg: msg}
 }
@@ -177,6 +173,10 @@ func classify(engine Engine, stderr string) Class {
 		return false
 	}
 	switch {
+	case engine == Postgres && has("due to lock timeout"),
+		engine.mysqlish() && has("lock wait timeout exceeded", "error 1205"),
+		engine == SQLite && has("database is locked", "database is busy"):
+		return ClassLocked
 	case engine == Postgres && has("password authentication failed", "no password supplied", "fe_sendauth", "fatal:  role \"", "pg_hba.conf rejects"):
 		return ClassAuthFailed
 	case engine == Postgres && has("connection refused", "connection to server on socket", "could not translate host name", "could not connect to server", "timeout expired", "no route to host", "network is unreachable"):
@@ -227,35 +227,4 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
-}
-
-// tailBuffer keeps the last maxStderr bytes written to it, from a line start.
-type tailBuffer struct {
-	b   []byte
-	cut bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2*maxStderr {
-		t.b = append([]byte(nil), t.b[len(t.b)-maxStderr:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	b := t.b
-	if len(b) > maxStderr {
-		b = b[len(b)-maxStderr:]
-		t.cut = true
-	}
-	if t.cut {
-		// The first line may be a piece of a longer one, and so part of a
-		// secret shorter than the fragments the scrubber knows: drop it.
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(b)
 }

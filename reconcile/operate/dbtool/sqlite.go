@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // sqliteTimeout is how long sqlite3 waits for the app's locks (.timeout, ms).
@@ -23,12 +24,17 @@ const maxCompound = 400
 // sqlite3 runs the sqlite3 shell on file with dot-commands or SQL as its
 // arguments (and stdin, if any), stopping at the first error.
 func sqlite3(ctx context.Context, op string, fail Class, file string, readOnly bool, stdin string, args ...string) ([]byte, error) {
+	return sqlite3Wait(ctx, op, fail, file, readOnly, sqliteTimeout, stdin, args...)
+}
+
+// sqlite3Wait is sqlite3 waiting at most wait (ms) for the app's locks.
+func sqlite3Wait(ctx context.Context, op string, fail Class, file string, readOnly bool, wait, stdin string, args ...string) ([]byte, error) {
 	argv := []string{"sqlite3", "-bail", "-init", "/dev/null"}
 	if readOnly {
 		// Also keeps sqlite3 from creating a missing file.
 		argv = append(argv, "-readonly")
 	}
-	argv = append(argv, "-cmd", ".timeout "+sqliteTimeout, file)
+	argv = append(argv, "-cmd", ".timeout "+wait, file)
 	cmd := command{op: op, engine: SQLite, fail: fail, argv: append(argv, args...), dir: filepath.Dir(file)}
 	if stdin != "" {
 		cmd.stdin = strings.NewReader(stdin)
@@ -149,7 +155,7 @@ func sqliteQuery(ctx context.Context, db Database, op, sql string) ([]byte, erro
 // rolls back. A rename of the file over the live one was not chosen: it
 // would leave the app's open connections on the old file and could pair the
 // new file with the old one's -wal.
-func RestoreSQLite(ctx context.Context, livePath, snapshotFile string) error {
+func RestoreSQLite(ctx context.Context, livePath, snapshotFile string, lockWait time.Duration) error {
 	op := "restore " + filepath.Base(livePath)
 	for _, p := range []string{livePath, snapshotFile} {
 		if err := SQLiteFile(p).validate(op); err != nil {
@@ -181,7 +187,10 @@ func RestoreSQLite(ctx context.Context, livePath, snapshotFile string) error {
 	if err := sqliteCheck(ctx, tmp, "quick_check", op, ClassVerifyFailed); err != nil {
 		return fmt.Errorf("the copy next to the live database fails its check; the live database was not touched: %w", err)
 	}
-	if _, err := sqlite3(ctx, op, ClassRestoreFailed, livePath, false, "", ".restore '"+tmp+"'"); err != nil {
+	if _, err := sqlite3Wait(ctx, op, ClassRestoreFailed, livePath, false, strconv.FormatInt(lockWait.Milliseconds(), 10), "", ".restore '"+tmp+"'"); err != nil {
+		if ClassOf(err) == ClassLocked {
+			return fmt.Errorf("the app kept the live database locked for longer than the restore waits for it (%s); nothing was changed: %w", lockWait, err)
+		}
 		return fmt.Errorf("write into the live database (in one transaction, so it is as it was): %w", err)
 	}
 	return sqliteCheck(ctx, livePath, "quick_check", op, ClassVerifyFailed)

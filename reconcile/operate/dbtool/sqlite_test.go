@@ -91,7 +91,7 @@ func TestSQLite(t *testing.T) {
 		if n := sqliteExec(t, naive, "SELECT count(*) FROM t"); n != "1000" {
 			t.Fatalf("the main file alone holds %s rows; the test wants the 5000 new ones in the -wal", n)
 		}
-		stop := make(chan struct{})
+		stop, writing := make(chan struct{}), make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() { // the app keeps writing during the copy
@@ -105,10 +105,13 @@ func TestSQLite(t *testing.T) {
 				app.mu.Lock()
 				_, _ = fmt.Fprintf(app.in, "INSERT INTO t (v) VALUES ('during %d');\n", i)
 				app.mu.Unlock()
+				if i == 0 {
+					close(writing)
+				}
 				time.Sleep(time.Millisecond)
 			}
 		}()
-		time.Sleep(50 * time.Millisecond)
+		<-writing
 		copyPath := filepath.Join(t.TempDir(), "app.sqlite3")
 		err := DumpToFile(ctx, SQLiteFile(live), DumpOptions{}, copyPath)
 		close(stop)
@@ -199,7 +202,7 @@ func TestSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := sqliteExec(t, live, "SELECT count(*), sum(id) FROM t")
-		err := RestoreSQLite(ctx, live, bad)
+		err := RestoreSQLite(ctx, live, bad, time.Minute)
 		if err == nil || !strings.Contains(err.Error(), "not touched") {
 			t.Fatalf("a damaged snapshot: %v", err)
 		}
@@ -211,7 +214,7 @@ func TestSQLite(t *testing.T) {
 		if err := os.WriteFile(killed, []byte("left by a killed restore"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := RestoreSQLite(ctx, live, snap); err != nil {
+		if err := RestoreSQLite(ctx, live, snap, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := Summarize(ctx, SQLiteFile(live))

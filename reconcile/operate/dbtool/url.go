@@ -3,6 +3,7 @@ package dbtool
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,28 +129,35 @@ func ParseSecret(engine Engine, secret, raw string) (Conn, error) {
 	if secret != "" {
 		what = "secret " + secret
 	}
-	bad := func(reason string) (Conn, error) {
-		e := errorf(ClassBadURL, "parse "+what, "%s (its value is not shown); %s", reason, encodeHint)
-		e.Secret = secret
-		return Conn{}, e
-	}
 	accepted, ok := schemes[engine]
 	if !ok {
 		e := errorf(ClassFailed, "parse "+what, "engine %q takes no connection URL", engine)
 		e.Secret = secret
 		return Conn{}, e
 	}
-	raw = strings.TrimSpace(raw)
+	c, reason := parseURL(engine, accepted, strings.TrimSpace(raw))
+	if reason != "" {
+		e := errorf(ClassBadURL, "parse "+what, "%s (its value is not shown); %s", reason, encodeHint)
+		e.Secret = secret
+		return Conn{}, e
+	}
+	c.Secret = secret
+	return c, nil
+}
+
+// parseURL reads raw, a URL of one of the accepted schemes; reason says
+// why it is refused ("" when it is not), never quoting it.
+func parseURL(engine Engine, accepted []string, raw string) (c Conn, reason string) {
 	if raw == "" {
-		return bad("it is empty")
+		return c, "it is empty"
 	}
 	m := schemeRE.FindString(raw)
 	if m == "" {
-		return bad("it is not a " + accepted[0] + ":// URL; a keyword DSN such as host=… password=… is not supported, since its password would reach a command line")
+		return c, "it is not a " + accepted[0] + ":// URL; a keyword DSN such as host=… password=… is not supported, since its password would reach a command line"
 	}
 	scheme := strings.ToLower(strings.TrimSuffix(m, "://"))
-	if !contains(accepted, scheme) {
-		return bad("it does not start with " + strings.Join(accepted, "://, ") + "://")
+	if !slices.Contains(accepted, scheme) {
+		return c, "it does not start with " + strings.Join(accepted, "://, ") + "://"
 	}
 	rest := raw[len(m):]
 	authEnd := strings.IndexAny(rest, "/?#")
@@ -157,43 +165,71 @@ func ParseSecret(engine Engine, secret, raw string) (Conn, error) {
 		authEnd = len(rest)
 	}
 	if strings.Contains(rest[authEnd:], "@") {
-		return bad("an @ follows the host part, so a reserved character (/ ? #) in the user or password cut the URL short")
+		return c, "an @ follows the host part, so a reserved character (/ ? #) in the user or password cut the URL short"
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// err quotes the URL: never show it.
-		return bad("it does not parse as a URL")
+		return c, "it does not parse as a URL"
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return bad("it holds a #, which ends a URL")
+		return c, "it holds a #, which ends a URL"
 	}
-	c := Conn{Engine: engine, Secret: secret, Scheme: scheme, Host: u.Hostname(), Port: defaultPorts[engine]}
+	c = Conn{Engine: engine, Scheme: scheme, Host: u.Hostname(), Port: defaultPorts[engine]}
 	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return bad("its port is not a number from 1 to 65535")
-		}
-		c.Port = n
-	}
-	if u.User != nil {
-		c.User = u.User.Username()
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			c.password = pw
-			userinfo := rest[:strings.LastIndex(rest[:authEnd], "@")]
-			if i := strings.Index(userinfo, ":"); i >= 0 {
-				c.secrets = append(c.secrets, userinfo[i+1:])
-			}
-			c.secrets = append(c.secrets, pw)
+		if c.Port, reason = port(p, "its port is not a number from 1 to 65535"); reason != "" {
+			return c, reason
 		}
 	}
+	c.readUser(u.User, rest[:authEnd])
 	db := strings.TrimPrefix(u.Path, "/")
 	if strings.Contains(db, "/") {
-		return bad("its database part holds a /")
+		return c, "its database part holds a /"
 	}
 	c.Database = db
-	q, err := url.ParseQuery(u.RawQuery)
+	if reason := c.readQuery(u.RawQuery); reason != "" {
+		return c, reason
+	}
+	if strings.ContainsAny(c.password, "\x00") || strings.ContainsAny(c.User, "\x00\n") || strings.ContainsAny(c.Database, "\x00\n") {
+		return c, "it holds a NUL or newline where none can be passed on"
+	}
+	return c, ""
+}
+
+// port reads a port number; reason is returned when it is not one.
+func port(s, reason string) (int, string) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, reason
+	}
+	return n, ""
+}
+
+// readUser takes the user and password of the URL's userinfo; auth is the
+// URL's authority as written, whose password (still percent-encoded) is a
+// secret too.
+func (c *Conn) readUser(user *url.Userinfo, auth string) {
+	if user == nil {
+		return
+	}
+	c.User = user.Username()
+	if pw, ok := user.Password(); ok && pw != "" {
+		c.password = pw
+		userinfo := auth[:strings.LastIndex(auth, "@")]
+		if i := strings.Index(userinfo, ":"); i >= 0 {
+			c.secrets = append(c.secrets, userinfo[i+1:])
+		}
+		c.secrets = append(c.secrets, pw)
+	}
+}
+
+// readQuery keeps the query's parameters but the passwords, which are
+// secrets (as written and decoded); for PostgreSQL, the parameters libpq
+// reads over the URL's own parts take their place.
+func (c *Conn) readQuery(rawQuery string) (reason string) {
+	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return bad("its query part does not parse")
+		return "its query part does not parse"
 	}
 	c.Params = url.Values{}
 	for key, vals := range q {
@@ -209,42 +245,28 @@ func ParseSecret(engine Engine, secret, raw string) (Conn, error) {
 		}
 		c.Params[key] = vals
 	}
-	for _, part := range strings.Split(u.RawQuery, "&") {
+	for _, part := range strings.Split(rawQuery, "&") {
 		k, v, _ := strings.Cut(part, "=")
 		if lk := strings.ToLower(k); lk == "password" || lk == "sslpassword" {
 			c.secrets = append(c.secrets, v)
 		}
 	}
-	if engine == Postgres {
-		// libpq reads these query parameters over the URL's own parts.
-		for key, field := range map[string]*string{"host": &c.Host, "user": &c.User, "dbname": &c.Database} {
-			if v := c.Params.Get(key); v != "" {
-				*field = v
-			}
-			c.Params.Del(key)
-		}
-		if v := c.Params.Get("port"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 65535 {
-				return bad("its port parameter is not a number from 1 to 65535")
-			}
-			c.Port = n
-		}
-		c.Params.Del("port")
+	if c.Engine != Postgres {
+		return ""
 	}
-	if strings.ContainsAny(c.password, "\x00") || strings.ContainsAny(c.User, "\x00\n") || strings.ContainsAny(c.Database, "\x00\n") {
-		return bad("it holds a NUL or newline where none can be passed on")
+	for key, field := range map[string]*string{"host": &c.Host, "user": &c.User, "dbname": &c.Database} {
+		if v := c.Params.Get(key); v != "" {
+			*field = v
+		}
+		c.Params.Del(key)
 	}
-	return c, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+	if v := c.Params.Get("port"); v != "" {
+		if c.Port, reason = port(v, "its port parameter is not a number from 1 to 65535"); reason != "" {
+			return reason
 		}
 	}
-	return false
+	c.Params.Del("port")
+	return ""
 }
 
 func hostPort(host string, port int) string {

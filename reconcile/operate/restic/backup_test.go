@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,13 +225,12 @@ func (w failingWriter) Write([]byte) (int, error) { return 0, w.err }
 
 // slowReader yields random data at a few MB/s, forever: slow enough to
 // cancel mid-way, fast enough that restic, which checks for cancellation
-// between chunks (0.5 to 8 MiB), notices it soon.
-type slowReader struct{ n uint64 }
+// between chunks (0.5 to 8 MiB), notices it soon. n counts the reads.
+type slowReader struct{ n atomic.Uint64 }
 
 func (r *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(5 * time.Millisecond)
-	r.n++
-	return copy(p, randomBytes(r.n, 32<<10)), nil
+	return copy(p, randomBytes(r.n.Add(1), 32<<10)), nil
 }
 
 func TestCancellingABackupStopsResticAndLeavesNoLockOrSnapshot(t *testing.T) {
@@ -238,24 +238,25 @@ func TestCancellingABackupStopsResticAndLeavesNoLockOrSnapshot(t *testing.T) {
 		l := initLab(t, rb)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		l.r.Grace = time.Hour // a restic killed after the grace exits -1
+		in := &slowReader{}
 		go func() {
-			_, err := l.r.Backup(ctx, restic.BackupOptions{Host: "h", StdinFilename: "slow.bin", Stdin: &slowReader{}}, nil)
+			_, err := l.r.Backup(ctx, restic.BackupOptions{Host: "h", StdinFilename: "slow.bin", Stdin: in}, nil)
 			done <- err
 		}()
-		waitFor(t, "restic to lock the repository", 30*time.Second, func() bool { return len(l.lockFiles()) > 0 })
-		time.Sleep(300 * time.Millisecond)
-		start := time.Now()
+		// restic reads its stdin only once it holds its lock: 1 MiB read
+		// (more than the pipe holds) means it is backing up.
+		waitFor(t, "restic to read its stdin", 2*time.Minute, func() bool { return in.n.Load() > 32 })
 		cancel()
 		var err error
 		select {
 		case err = <-done:
-		case <-time.After(20 * time.Second):
+		case <-time.After(2 * time.Minute):
 			t.Fatal("backup did not return after cancel")
 		}
-		if d := time.Since(start); d > l.r.Grace {
-			t.Errorf("took %s: restic was killed instead of stopping on SIGINT", d)
+		if e := wantClass(t, err, restic.ClassInterrupted); e.ExitCode == -1 {
+			t.Errorf("restic was killed instead of stopping on SIGINT: %v", e)
 		}
-		wantClass(t, err, restic.ClassInterrupted)
 		if p := l.processes(); len(p) > 0 {
 			t.Errorf("restic still runs: %v", p)
 		}

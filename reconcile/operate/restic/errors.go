@@ -34,6 +34,9 @@ const (
 	// ClassDumperFailed is a backup --stdin-from-command whose command exited
 	// non-zero: restic saved no snapshot.
 	ClassDumperFailed Class = "dumper_failed"
+	// ClassDiskFull is a repository whose disk has no space left: restic
+	// cannot even write its lock.
+	ClassDiskFull Class = "disk_full"
 	// ClassFailed is any other failure, including exit codes restic may add
 	// in the future.
 	ClassFailed Class = "failed"
@@ -97,6 +100,8 @@ func (c Class) describe() string {
 		return "interrupted"
 	case ClassDumperFailed:
 		return "the command given to --stdin-from-command failed, so no snapshot was saved"
+	case ClassDiskFull:
+		return "the repository's disk is full"
 	case ClassOK:
 		return "ok"
 	}
@@ -140,6 +145,8 @@ func classify(o outcome) Class {
 		return ClassLocked
 	case s.wrongPassword:
 		return ClassWrongPassword
+	case s.diskFull:
+		return ClassDiskFull
 	// From 0.17 a missing repository is exit 10; the same hint after exit 1
 	// there follows network errors ("context canceled", "connection refused"),
 	// so the text is trusted only before 0.17, and only after an error that
@@ -171,7 +178,7 @@ type stderrLog struct {
 
 	tail []string
 
-	commandFailed, locked, wrongPassword, repoHint, notFound bool
+	commandFailed, locked, wrongPassword, repoHint, notFound, diskFull bool
 }
 
 // stderrJSON is any JSON line restic writes on stderr with --json.
@@ -207,6 +214,34 @@ func (s *stderrLog) line(raw string) {
 	if !keep {
 		return
 	}
+	// A message may carry a Go stack trace (restic 0.14 prints one after
+	// some errors; later ones put it inside a JSON exit_error): its frames
+	// are no cause a person can act on.
+	for _, l := range strings.Split(text, "\n") {
+		s.add(strings.TrimSpace(l))
+	}
+}
+
+// stackFile is a frame's file line of a Go stack trace; stackFunc the
+// function line before it.
+var (
+	stackFile = regexp.MustCompile(`\.(go|s):\d+( \+0x[0-9a-f]+)?$`)
+	stackFunc = regexp.MustCompile(`^[\w.\-/~]+\.[\w.()*\[\]{},\-]+(\(.*\))?$`)
+)
+
+func (s *stderrLog) add(text string) {
+	switch {
+	case text == "":
+		return
+	case stackFile.MatchString(text) && !strings.Contains(strings.TrimSuffix(text, stackFile.FindString(text)), " "):
+		// Drop the frame: its file line, and the function line before it.
+		if n := len(s.tail); n > 0 && stackFunc.MatchString(s.tail[n-1]) {
+			s.tail = s.tail[:n-1]
+		}
+		return
+	case strings.HasPrefix(text, "goroutine ") && strings.HasSuffix(text, ":"):
+		return
+	}
 	text = s.clean(text)
 	if text == "" {
 		return
@@ -218,8 +253,8 @@ func (s *stderrLog) line(raw string) {
 		return
 	}
 	s.tail = append(s.tail, cut(text, maxMessage))
-	if len(s.tail) > gistLines {
-		s.tail = s.tail[len(s.tail)-gistLines:]
+	if len(s.tail) > gistLines+2 {
+		s.tail = s.tail[len(s.tail)-gistLines-2:]
 	}
 }
 
@@ -234,6 +269,9 @@ func (s *stderrLog) mark(raw string) {
 	}
 	if strings.Contains(raw, "wrong password or no key found") {
 		s.wrongPassword = true
+	}
+	if strings.Contains(raw, "no space left on device") {
+		s.diskFull = true
 	}
 	if strings.Contains(raw, "Is there a repository at the following location") {
 		s.repoHint = true
@@ -316,7 +354,7 @@ func (s *stderrLog) scrubbed(text string) string {
 // first when they do not all fit; lines before the last are cut shorter.
 func (s *stderrLog) message() string {
 	out := ""
-	for i := len(s.tail) - 1; i >= 0; i-- {
+	for i := len(s.tail) - 1; i >= 0 && i >= len(s.tail)-gistLines; i-- {
 		l := s.tail[i]
 		if out == "" {
 			out = l

@@ -74,3 +74,31 @@ func TestOldBackupErrorLinesAreRenderedFromTheirPathError(t *testing.T) {
 		t.Errorf("items = %q", items)
 	}
 }
+
+// TestAGoStackTraceNeverBecomesTheMessage: restic 0.14 prints a stack
+// after a full disk; 0.18 puts one in the JSON of a bad find pattern.
+// The message keeps the cause, and a full disk has a class of its own.
+func TestAGoStackTraceNeverBecomesTheMessage(t *testing.T) {
+	full := "write /r/locks/26be-tmp-3102128812: no space left on device\n" +
+		"github.com/restic/restic/internal/backend/local.(*Local).Save\n\tgithub.com/restic/restic/internal/backend/local/local.go:170\n" +
+		"github.com/restic/restic/internal/backend/limiter.rateLimitedBackend.Save\n\tgithub.com/restic/restic/internal/backend/limiter/limiter_backend.go:30\n" +
+		"github.com/cenkalti/backoff.RetryNotifyWithTimer\n\t/home/build/go/pkg/mod/github.com/cenkalti/backoff@v2.2.1+incompatible/retry.go:55\n" +
+		"runtime.goexit\n\t/usr/lib/go-1.19/src/runtime/asm_amd64.s:1594"
+	pattern := `{"message_type":"exit_error","code":1,"message":"syntax error in pattern\nMatch\ngithub.com/restic/restic/internal/filter.match\n\t/root/go/pkg/mod/github.com/restic/restic@v0.18.1/internal/filter/filter.go:207\nmain.(*Finder).findInSnapshot.func1\n\t/root/go/pkg/mod/github.com/restic/restic@v0.18.1/cmd/restic/cmd_find.go:297\nruntime.main\n\t/usr/local/go/src/runtime/proc.go:290"}`
+	for _, c := range []struct {
+		stderr, want string
+		class        Class
+	}{
+		{full, "no space left on device", ClassDiskFull},
+		{pattern, "syntax error in pattern", ClassFailed},
+	} {
+		s := stderrOf(c.stderr)
+		msg := s.message()
+		if strings.Contains(msg, ".go:") || strings.Contains(msg, "goexit") || strings.Contains(msg, "(*Local)") || !strings.Contains(msg, c.want) {
+			t.Errorf("message %q, want the cause %q without the stack", msg, c.want)
+		}
+		if got := classify(outcome{code: 1, version: &Version{0, 14, 0}, stderr: s}); got != c.class {
+			t.Errorf("%q: class %s, want %s", c.want, got, c.class)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
@@ -24,7 +23,7 @@ func backupRound(t *testing.T, l *lab, round int, tags ...string) string {
 	return sum.SnapshotID
 }
 
-func TestForgetCountsKeptAndRemovedThenPruneSummarises(t *testing.T) {
+func TestForgetIDsForgetsExactlyThoseThenPruneSummarises(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		ctx := context.Background()
 		l := initLab(t, rb)
@@ -32,46 +31,27 @@ func TestForgetCountsKeptAndRemovedThenPruneSummarises(t *testing.T) {
 		for round := range 3 {
 			ids = append(ids, backupRound(t, l, round, "app:x"))
 		}
-		backupRound(t, l, 3, "app:y") // another app's snapshot in the same group
+		backupRound(t, l, 3, "app:y") // another app's snapshot
 
-		if _, err := l.r.Forget(ctx, restic.Filter{Host: "h1"}, []string{"--prune"}); err == nil {
-			t.Error("forget accepted --prune in the policy")
+		if err := l.r.ForgetIDs(ctx, []string{"--prune"}); err == nil {
+			t.Error("forget accepted an ID that restic would read as a flag")
 		}
-		if _, err := l.r.Forget(ctx, restic.Filter{Host: "h1"}, nil); err == nil {
-			t.Error("forget accepted an empty policy")
+		if err := l.r.ForgetIDs(ctx, nil); err != nil {
+			t.Errorf("forget of no ID: %v", err)
 		}
-		if _, err := l.r.Forget(ctx, restic.Filter{Host: "h1", NoLock: true}, []string{"--keep-last=1"}); err == nil {
-			t.Error("forget accepted NoLock")
+		if err := l.r.ForgetIDs(ctx, ids[:2]); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := l.r.Forget(ctx, restic.Filter{Paths: []string{"/data"}}, []string{"--keep-last=1"}); err == nil {
-			t.Error("forget accepted a filter without host or tags")
-		}
-
-		res, err := l.r.Forget(ctx, restic.Filter{Host: "h1", Tags: [][]string{{"app:x"}}}, []string{"--keep-last", "1"})
+		list, err := l.r.Snapshots(ctx, restic.Filter{NoLock: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Kept != 1 || res.Removed != 2 || len(res.RemovedIDs) != 2 {
-			t.Fatalf("forget = %+v", res)
+		var left []string
+		for _, s := range list {
+			left = append(left, s.ID[:8])
 		}
-		for i, id := range res.RemovedIDs {
-			if len(id) != 64 {
-				t.Errorf("removed ID %d = %q, want a full ID", i, id)
-			}
-		}
-		removed := []string{res.RemovedIDs[0][:8], res.RemovedIDs[1][:8]}
-		want := []string{ids[0][:8], ids[1][:8]}
-		sort.Strings(removed)
-		sort.Strings(want)
-		if !slices.Equal(removed, want) {
-			t.Errorf("removed %v, want the two oldest %v", removed, want)
-		}
-		if n := l.snapshotCount(t); n != 2 {
-			t.Errorf("%d snapshots left, want app:x's newest and app:y's", n)
-		}
-		none, err := l.r.Forget(ctx, restic.Filter{Host: "nobody-here"}, []string{"--keep-daily=7"})
-		if err != nil || none.Kept != 0 || none.Removed != 0 {
-			t.Errorf("forget of nothing = %+v, %v", none, err)
+		if len(left) != 2 || !slices.Contains(left, ids[2][:8]) || slices.Contains(left, ids[0][:8]) || slices.Contains(left, ids[1][:8]) {
+			t.Errorf("left %v after forgetting %v", left, ids[:2])
 		}
 
 		pr, err := l.r.Prune(ctx)

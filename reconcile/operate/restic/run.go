@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/devopsellence/devopsellence-backup/reconcile/process"
 )
 
 // DefaultGrace is how long a cancelled restic may take to remove its lock
@@ -93,120 +93,60 @@ func (r *Runner) environ(extra []string) []string {
 	return append(env, extra...)
 }
 
-// run runs one restic process. When ctx ends, restic gets SIGINT (so it
-// removes its lock) and, if it has not exited after the grace period, its
-// whole process group gets SIGKILL (so a --stdin-from-command child dies
-// too). It returns nil on exit 0, the stdout reader's error if that stopped
-// restic, else an *Error.
+// run runs one restic process (see package process): when ctx ends,
+// restic gets SIGINT (so it removes its lock) and, if it has not exited
+// after the grace period, its whole process group gets SIGKILL (so a
+// --stdin-from-command child dies too). It returns nil on exit 0, the
+// stdout reader's error if that stopped restic, else an *Error.
 func (r *Runner) run(ctx context.Context, j job) error {
 	if err := ctx.Err(); err != nil {
-		return &Error{Op: j.op, ExitCode: -1, Class: ClassInterrupted, Message: "not started: " + err.Error(), err: err}
+		return notStarted(j.op, err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-
-	cmd := exec.CommandContext(runCtx, r.bin(), j.args...)
-	cmd.Env = r.environ(j.env)
-	cmd.Dir = r.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: r.credential}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	grace := r.grace()
-	cmd.WaitDelay = grace // also bounds the wait for pipes held open by orphans
-
 	log := &stderrLog{scrub: r.Scrub, onLine: r.OnStderr, onItem: j.onItem}
 	errLines := &lineWriter{line: log.line}
-	cmd.Stderr = errLines
-
-	// Stdin goes through a pipe of our own: exec's copying goroutine would
-	// make Wait block on a Read of the caller's reader after restic exited.
-	var stdinR, stdinW *os.File
-	switch in := j.stdin.(type) {
-	case nil:
-	case *os.File:
-		cmd.Stdin = in
-	default:
-		var err error
-		if stdinR, stdinW, err = os.Pipe(); err != nil {
-			return r.startError(j.op, err)
-		}
-		cmd.Stdin = stdinR
-	}
-	var outR *io.PipeReader
-	var outW *io.PipeWriter
+	c := process.Cmd{Path: r.bin(), Args: j.args, Env: r.environ(j.env), Dir: r.Dir, Stdin: j.stdin, Stderr: errLines,
+		Signal: syscall.SIGINT, SignalLeader: true, Grace: r.grace(), Credential: r.credential}
+	var out *stdoutReader
 	if j.stdout != nil {
-		outR, outW = io.Pipe()
-		cmd.Stdout = outW
+		out = newStdoutReader(j.stdout)
+		c.Stdout = out.w
 	}
-
-	if err := cmd.Start(); err != nil {
-		if stdinR != nil {
-			stdinR.Close()
-			stdinW.Close()
-		}
+	p, err := process.Start(ctx, c)
+	if err != nil {
 		if ctx.Err() != nil {
-			return &Error{Op: j.op, ExitCode: -1, Class: ClassInterrupted, Message: "not started: " + ctx.Err().Error(), err: ctx.Err()}
+			return notStarted(j.op, ctx.Err())
 		}
 		return r.startError(j.op, err)
 	}
-	var stdinErr atomic.Pointer[error]
-	if stdinR != nil {
-		stdinR.Close()
-		go func() {
-			if err := feed(stdinW, j.stdin); err != nil {
-				// Closing stdin would tell restic the stream is complete,
-				// and it would save what it got: stop it instead.
-				stdinErr.Store(&err)
-				stop()
-				return
-			}
-			stdinW.Close()
-		}()
+	if out != nil {
+		go out.read(p.Stop)
 	}
-	decoded := make(chan error, 1)
-	var waited, stoppedEarly atomic.Bool
-	if outR != nil {
-		go func() {
-			err := j.stdout(outR)
-			if err != nil {
-				stoppedEarly.Store(!waited.Load())
-				stop()
-			}
-			_, _ = io.Copy(io.Discard, outR)
-			decoded <- err
-		}()
-	}
-	exited := make(chan struct{})
-	go killGroupAfterGrace(runCtx, exited, cmd.Process.Pid, grace)
-
-	waitErr := cmd.Wait()
-	waited.Store(true)
-	close(exited)
-	if stdinW != nil {
-		stdinW.Close() // a copy still blocked writing fails now
-	}
+	res, waitErr := p.Wait()
 	var readErr error
-	if outW != nil {
-		outW.Close()
-		readErr = <-decoded
+	if out != nil {
+		readErr = out.finish()
 	}
 	errLines.flush()
+	return r.outcome(ctx, j, res, waitErr, readErr, out != nil && out.stoppedEarly.Load(), log)
+}
 
+// outcome turns how restic ended into run's error.
+func (r *Runner) outcome(ctx context.Context, j job, res *process.Result, waitErr, readErr error, stoppedEarly bool, log *stderrLog) error {
 	var stopped callerError
 	if errors.As(readErr, &stopped) {
 		return fmt.Errorf("restic %s: %w", j.op, stopped.err)
 	}
-	if err := stdinErr.Load(); err != nil {
-		return fmt.Errorf("restic %s: read stdin: %w", j.op, *err)
+	if res.StdinErr != nil {
+		return fmt.Errorf("restic %s: read stdin: %w", j.op, res.StdinErr)
 	}
-	state := cmd.ProcessState
-	if state == nil {
+	if res.State == nil {
 		return r.startError(j.op, waitErr)
 	}
-	code := state.ExitCode()
+	code := res.ExitCode
 	// A failing restic often prints nothing or half a document: then its
 	// exit code and stderr say more than the decoder's complaint, unless
 	// the decoder stopped restic while it ran.
-	if readErr != nil && (code == 0 || stoppedEarly.Load()) {
+	if readErr != nil && (code == 0 || stoppedEarly) {
 		return fmt.Errorf("restic %s: %w", j.op, readErr)
 	}
 	if code == 0 {
@@ -215,29 +155,48 @@ func (r *Runner) run(ctx context.Context, j job) error {
 	o := outcome{code: code, interrupted: ctx.Err() != nil, dumper: j.dumper, version: r.cached(), stderr: log}
 	msg := log.message()
 	if code < 0 && !o.interrupted {
-		msg = strings.TrimSpace(msg + " (restic " + state.String() + ")")
+		msg = strings.TrimSpace(msg + " (restic " + res.State.String() + ")")
 	}
 	return &Error{Op: j.op, ExitCode: code, Class: classify(o), Message: msg}
 }
 
-// feed copies r to restic's stdin w. It returns only r's errors: a write
-// error means restic stopped reading, which its exit code explains.
-func feed(w io.Writer, r io.Reader) error {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+func notStarted(op string, err error) error {
+	return &Error{Op: op, ExitCode: -1, Class: ClassInterrupted, Message: "not started: " + err.Error(), err: err}
+}
+
+// stdoutReader hands restic's stdout to a job's reader. A reader that
+// fails stops restic; what restic writes after that is drained, so that
+// it never blocks on a full pipe.
+type stdoutReader struct {
+	r            *io.PipeReader
+	w            *io.PipeWriter
+	fn           func(io.Reader) error
+	done         chan error
+	waited       atomic.Bool
+	stoppedEarly atomic.Bool
+}
+
+func newStdoutReader(fn func(io.Reader) error) *stdoutReader {
+	r, w := io.Pipe()
+	return &stdoutReader{r: r, w: w, fn: fn, done: make(chan error, 1)}
+}
+
+func (s *stdoutReader) read(stop func()) {
+	err := s.fn(s.r)
+	if err != nil {
+		s.stoppedEarly.Store(!s.waited.Load())
+		stop()
 	}
+	_, _ = io.Copy(io.Discard, s.r)
+	s.done <- err
+}
+
+// finish is called once restic exited: it ends the stream and returns the
+// reader's error.
+func (s *stdoutReader) finish() error {
+	s.waited.Store(true)
+	s.w.Close()
+	return <-s.done
 }
 
 // callerError is an error of the caller's callback (or writer), which
@@ -245,23 +204,6 @@ func feed(w io.Writer, r io.Reader) error {
 type callerError struct{ err error }
 
 func (e callerError) Error() string { return e.err.Error() }
-
-// killGroupAfterGrace kills the process group pgid when ctx ended more than
-// grace ago and the process has not exited.
-func killGroupAfterGrace(ctx context.Context, exited <-chan struct{}, pgid int, grace time.Duration) {
-	select {
-	case <-exited:
-		return
-	case <-ctx.Done():
-	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-exited:
-	case <-t.C:
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	}
-}
 
 func (r *Runner) startError(op string, err error) error {
 	msg := err.Error()

@@ -205,11 +205,13 @@ func TestCommandEnvReachesResticButNeverItsArguments(t *testing.T) {
 
 func TestCancelSendsSIGINTAndReportsInterrupted(t *testing.T) {
 	f := newFake(t, "FAKE_MODE=int")
+	// Waited out, the grace would end the fake by SIGKILL (exit -1), not
+	// its own exit 1 on SIGINT.
+	f.r.Grace = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() { _, err := f.r.Snapshots(ctx, restic.Filter{}); done <- err }()
-	waitFor(t, "the fake to start", 10*time.Second, func() bool { _, err := os.Stat(f.out + ".ready"); return err == nil })
+	waitFor(t, "the fake to start", time.Minute, func() bool { _, err := os.Stat(f.out + ".ready"); return err == nil })
 	cancel()
 	err := <-done
 	e := wantClass(t, err, restic.ClassInterrupted)
@@ -219,9 +221,6 @@ func TestCancelSendsSIGINTAndReportsInterrupted(t *testing.T) {
 	if got := f.read(t, ".int"); got != "int\n" {
 		t.Errorf("the fake did not get SIGINT: %q", got)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s: the grace period was waited out instead of restic exiting on SIGINT", d)
-	}
 }
 
 func TestCancelKillsTheWholeProcessGroupAfterTheGrace(t *testing.T) {
@@ -230,7 +229,7 @@ func TestCancelKillsTheWholeProcessGroupAfterTheGrace(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := f.r.Snapshots(ctx, restic.Filter{}); done <- err }()
-	waitFor(t, "the fake to start", 10*time.Second, func() bool { _, err := os.Stat(f.out + ".ready"); return err == nil })
+	waitFor(t, "the fake to start", time.Minute, func() bool { _, err := os.Stat(f.out + ".ready"); return err == nil })
 	child, err := strconv.Atoi(strings.TrimSpace(f.read(t, ".child")))
 	if err != nil {
 		t.Fatal(err)
@@ -243,13 +242,13 @@ func TestCancelKillsTheWholeProcessGroupAfterTheGrace(t *testing.T) {
 		if e.ExitCode != -1 {
 			t.Errorf("exit code = %d, want -1 (killed)", e.ExitCode)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("a restic that ignores SIGINT was not killed after the grace period")
 	}
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Errorf("killed after %s, before the grace period", d)
 	}
-	waitFor(t, "the child to die", 5*time.Second, func() bool { return !alive(child) })
+	waitFor(t, "the child to die", time.Minute, func() bool { return !alive(child) })
 }
 
 // alive reports whether pid runs (a zombie does not).

@@ -211,87 +211,30 @@ func (r *Runner) Init(ctx context.Context) error {
 	return r.run(ctx, job{op: "init", args: args, stdout: discard})
 }
 
-// ForgetResult counts the snapshots of every group forget considered.
-type ForgetResult struct {
-	Kept       int
-	Removed    int
-	RemovedIDs []string
-}
+// forgetBatch bounds how many IDs one restic forget names.
+const forgetBatch = 100
 
-// Forget removes the snapshots that match f and fall outside policy
-// (`restic forget --json`). f must name a Host or Tags, so that one app's
-// policy never reaches another's snapshots in a shared repository. policy
-// holds --keep-* and --group-by flags, each as "--keep-daily=7" or as
-// "--keep-daily", "7". It never prunes: `forget --prune --json` mixes
-// prune's text into the JSON, so Prune is a separate call. Nothing
-// matching is a zero result.
-func (r *Runner) Forget(ctx context.Context, f Filter, policy []string) (ForgetResult, error) {
-	var res ForgetResult
-	fa, err := f.lockedArgs("forget")
-	if err != nil {
-		return res, err
+// ForgetIDs forgets exactly the snapshots ids (`restic forget ID...`), a
+// batch at a time so that argv stays short; the caller chose them. It
+// never prunes. No IDs is nothing to do.
+func (r *Runner) ForgetIDs(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		if err := checkID("forget", id); err != nil {
+			return err
+		}
 	}
-	if f.Host == "" && len(f.Tags) == 0 {
-		return res, errors.New("restic forget: the filter names no Host or Tags, so the policy would apply to every snapshot of the repository")
-	}
-	if err := checkPolicy(policy); err != nil {
-		return res, err
+	if len(ids) == 0 {
+		return nil
 	}
 	if _, err := r.Version(ctx); err != nil {
-		return res, err
+		return err
 	}
-	err = r.run(ctx, job{
-		op:   "forget",
-		args: concat([]string{"forget", "--json"}, fa, policy),
-		stdout: func(rd io.Reader) error {
-			return decodeArray(rd, func(dec *json.Decoder) error {
-				// Only the keep and remove lists are decoded, so the
-				// snapshots listed again under "reasons" are not counted.
-				var g struct {
-					Keep   []struct{} `json:"keep"`
-					Remove []struct {
-						ID string `json:"id"`
-					} `json:"remove"`
-				}
-				if err := dec.Decode(&g); err != nil {
-					return fmt.Errorf("decode forget group: %w", err)
-				}
-				res.Kept += len(g.Keep)
-				res.Removed += len(g.Remove)
-				for _, s := range g.Remove {
-					res.RemovedIDs = append(res.RemovedIDs, s.ID)
-				}
-				return nil
-			})
-		},
-	})
-	return res, err
-}
-
-// checkPolicy accepts only --keep-* and --group-by flags with their values,
-// and at least one --keep-*: anything else (--prune, --dry-run) would change
-// what forget prints or does.
-func checkPolicy(policy []string) error {
-	keep := false
-	for i := 0; i < len(policy); i++ {
-		flag := policy[i]
-		name, _, hasValue := strings.Cut(flag, "=")
-		switch {
-		case strings.HasPrefix(name, "--keep-") && len(name) > len("--keep-"):
-			keep = true
-		case name == "--group-by":
-		default:
-			return fmt.Errorf("restic forget: policy element %q is not a --keep-* or --group-by flag", flag)
+	for len(ids) > 0 {
+		n := min(len(ids), forgetBatch)
+		if err := r.run(ctx, job{op: "forget", args: concat([]string{"forget", "--"}, ids[:n]), stdout: discard}); err != nil {
+			return err
 		}
-		if !hasValue {
-			if i+1 >= len(policy) || strings.HasPrefix(policy[i+1], "--") {
-				return fmt.Errorf("restic forget: policy flag %s has no value", flag)
-			}
-			i++
-		}
-	}
-	if !keep {
-		return errors.New("restic forget: the policy has no --keep-* flag, so it would keep everything")
+		ids = ids[n:]
 	}
 	return nil
 }
