@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -122,5 +123,14 @@ func TestAPIDReusedByAnotherProcessIsNotTakenForTheRun(t *testing.T) {
 	}
 	if _, running := r.Running("new"); !running {
 		t.Error("a live run is not seen")
+	}
+}
+
+func TestTheUnlockStepSaysWhenResticRemovedNothing(t *testing.T) {
+	if got := unlockSaid(""); !strings.Contains(got, "removed no lock") {
+		t.Errorf("restic 0.18's silence on no stale lock reads %q", got)
+	}
+	if got := unlockSaid("successfully removed 1 locks"); !strings.Contains(got, "successfully removed 1 locks") || !strings.Contains(got, "stale locks only") {
+		t.Errorf("restic's own line reads %q", got)
 	}
 }
