@@ -8,13 +8,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/agentcmd"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 )
 
 func main() {
 	// The backup service's process 1 only forwards signals and reaps.
-	if code, ok := cli.Init(os.Args[1:], os.Environ()); ok {
+	if code, ok := agentcmd.Init(os.Args[1:], os.Environ()); ok {
 		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -1,7 +1,6 @@
 package operate
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/devopsellence/devopsellence-backup/spec"
@@ -14,43 +13,6 @@ const Protocol = 1
 
 // AgentCommand is the agent's command name inside the backup image.
 const AgentCommand = spec.AgentCommand
-
-// Op is an operation the agent runs.
-type Op string
-
-// Operations.
-const (
-	OpBackup Op = "backup"
-	OpCheck  Op = "check"
-	OpPrune  Op = "prune"
-	OpDrill  Op = "drill"
-	OpStatus Op = "status"
-	// OpDump writes one file of a snapshot, or a folder as a tar, to the
-	// operator's stdout, in data lines.
-	OpDump Op = "dump"
-	// OpRotateKey is one step of rotating a repository password: add a key
-	// for the next password, verify the current one, or remove an old key.
-	OpRotateKey Op = "rotate-key"
-)
-
-// Steps of OpRotateKey.
-const (
-	KeyStepAdd    = "add"
-	KeyStepVerify = "verify"
-	KeyStepRemove = "remove"
-)
-
-// RotateKeyArgv asks the agent for one step of rotating the repository
-// password held by secret (RESTIC_PASSWORD, or a copy's passwordSecret):
-// add reads the next password from the service's secret
-// spec.RotationSecret(secret); remove removes keys (IDs, never secrets).
-func RotateKeyArgv(secret, step string, keys ...string) []string {
-	argv := []string{AgentCommand, "agent", string(OpRotateKey), "--json", "--protocol", strconv.Itoa(Protocol), "--secret", secret, "--step", step}
-	for _, k := range keys {
-		argv = append(argv, "--key", k)
-	}
-	return argv
-}
 
 // KeyRotation is what a step of rotate-key found and did, per repository
 // the secret opens.
@@ -108,73 +70,6 @@ const (
 	TriggerManual   = "manual"
 	TriggerSchedule = "schedule"
 )
-
-// Options are the choices of one run, passed to the agent as flags.
-type Options struct {
-	// RunID names the run, so that a second exec can interrupt it.
-	RunID string
-	// Timeout is the run's deadline, which the agent enforces itself.
-	Timeout time.Duration
-	// Init creates a missing repository (backup --init).
-	Init bool
-	// UnlockStale runs `restic unlock` (stale locks only) when the
-	// repository is locked, then tries once more.
-	UnlockStale bool
-	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
-	Subset string
-	// Now is the operator's clock, which status judges times against.
-	Now time.Time
-	// Grace is how long past Timeout the operator's side waits for an
-	// answer before it interrupts the run (0: the default Grace). Not
-	// passed to the agent.
-	Grace time.Duration
-	// Args are the operation's own flags and arguments (browse and
-	// restore), passed after the common ones.
-	Args []string
-}
-
-// Argv is the exec argv that asks the agent to run op: short, whatever the
-// spec holds, since the agent reads its configuration from the service's
-// environment.
-func Argv(op Op, o Options) []string {
-	argv := []string{AgentCommand, "agent", string(op), "--json", "--protocol", strconv.Itoa(Protocol)}
-	if o.RunID != "" {
-		argv = append(argv, "--run-id", o.RunID)
-	}
-	if o.Timeout > 0 {
-		argv = append(argv, "--timeout", o.Timeout.String())
-	}
-	if o.Init {
-		argv = append(argv, "--init")
-	}
-	if o.UnlockStale {
-		argv = append(argv, "--unlock-stale")
-	}
-	if o.Subset != "" {
-		argv = append(argv, "--read-data-subset", o.Subset)
-	}
-	if !o.Now.IsZero() {
-		argv = append(argv, "--now", o.Now.UTC().Format(time.RFC3339))
-	}
-	return append(argv, o.Args...)
-}
-
-// CancelArgv asks the agent to interrupt run id and to wait up to wait for
-// it to stop.
-func CancelArgv(id string, wait time.Duration) []string {
-	return []string{AgentCommand, "agent", "cancel", "--json", "--run-id", id, "--wait", wait.String()}
-}
-
-// LocksArgv asks the agent which locks the repository holds, and which
-// container it answers from.
-func LocksArgv() []string {
-	return []string{AgentCommand, "agent", "locks", "--json"}
-}
-
-// VersionArgv asks the agent for its version and the tools it lacks.
-func VersionArgv() []string {
-	return []string{AgentCommand, "agent", "version", "--json"}
-}
 
 // Line is one line the agent prints on stdout with --json. Everything else
 // it prints (on stderr) is for people.

@@ -8,15 +8,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// Recovery operations: browse a repository, restore from it, copy it.
-const (
-	OpSnapshots Op = "snapshots"
-	OpLs        Op = "ls"
-	OpFind      Op = "find"
-	OpRestore   Op = "restore"
-	OpCopy      Op = "copy"
-)
-
 // Tags of recovery.
 const (
 	// TagPreRestore marks the snapshot a restore took of what it was about

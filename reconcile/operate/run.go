@@ -47,16 +47,18 @@ func NewRunID() string {
 	return hex.EncodeToString(b)
 }
 
-// Run asks the agent in the service to run op and waits for its result.
-// The agent enforces o.Timeout itself, so the run ends even if this side
-// goes away. When ctx ends first (Ctrl-C, SIGTERM) or the agent does not
-// answer within o.Timeout plus Grace, devopsellence's exec does not pass the
-// interrupt on, so Run execs `agent cancel`, which makes the agent stop
-// restic (SIGINT, so it removes its lock) and waits for the run to end;
-// only then does Run return, with ErrStopped and what the run reported.
-func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options, w Watch) (*Outcome, error) {
-	if o.RunID == "" {
-		o.RunID = NewRunID()
+// Run asks the agent in the service to carry out req and waits for its
+// result. The agent enforces the request's Timeout itself, so the run ends
+// even if this side goes away. When ctx ends first (Ctrl-C, SIGTERM) or the
+// agent does not answer within Timeout plus grace (0: Grace),
+// devopsellence's exec does not pass the interrupt on, so Run execs `agent
+// cancel`, which makes the agent stop restic (SIGINT, so it removes its
+// lock) and waits for the run to end; only then does Run return, with
+// ErrStopped and what the run reported.
+func Run(ctx context.Context, ex Executor, env, service string, req RunRequest, grace time.Duration, w Watch) (*Outcome, error) {
+	h := req.RunHeader()
+	if h.RunID == "" {
+		h.RunID = NewRunID()
 	}
 	out := &Outcome{ExitCode: -1, onData: w.OnData}
 	onOutput := func(stream, line string) {
@@ -69,19 +71,18 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 		}
 	}
 	runCtx := ctx
-	if o.Timeout > 0 {
-		grace := o.Grace
+	if h.Timeout > 0 {
 		if grace <= 0 {
 			grace = Grace
 		}
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, o.Timeout+grace)
+		runCtx, cancel = context.WithTimeout(ctx, h.Timeout+grace)
 		defer cancel()
 	}
-	code, err := ex.Exec(runCtx, env, service, Argv(op, o), onOutput)
+	code, err := ex.Exec(runCtx, env, service, Argv(req), onOutput)
 	out.ExitCode = code
 	if runCtx.Err() == nil {
-		if err == nil && code == 127 && out.Agent == nil && out.Result == nil && out.Status == nil {
+		if err == nil && code == ExitNotFound && out.Agent == nil && out.Result == nil && out.Status == nil {
 			out.NotAnAgent = true
 		}
 		return out, err
@@ -90,23 +91,23 @@ func Run(ctx context.Context, ex Executor, env, service string, op Op, o Options
 	// for it, with a context of its own.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), CancelWait+time.Minute)
 	defer cancel()
-	_, cerr := ex.Exec(cctx, env, service, CancelArgv(o.RunID, CancelWait), onOutput)
+	_, cerr := ex.Exec(cctx, env, service, Argv(&CancelRequest{RunID: h.RunID, Wait: CancelWait}), onOutput)
 	if cerr != nil && out.Cancel == nil {
 		return out, errors.Join(ErrStopped, cerr)
 	}
 	return out, ErrStopped
 }
 
-// Ask runs a short agent command (version) that takes no run ID.
-func Ask(ctx context.Context, ex Executor, env, service string, argv []string) (*Outcome, error) {
+// Ask sends a short request (version, rotate-key) that starts no run.
+func Ask(ctx context.Context, ex Executor, env, service string, req Request) (*Outcome, error) {
 	out := &Outcome{ExitCode: -1}
-	code, err := ex.Exec(ctx, env, service, argv, func(stream, line string) {
+	code, err := ex.Exec(ctx, env, service, Argv(req), func(stream, line string) {
 		if !out.Take(stream, line, nil) {
 			out.keep(line)
 		}
 	})
 	out.ExitCode = code
-	if err == nil && code == 127 && out.Agent == nil {
+	if err == nil && code == ExitNotFound && out.Agent == nil {
 		out.NotAnAgent = true
 	}
 	return out, err

@@ -45,11 +45,11 @@ func TestRunInterruptedHereStopsTheRunInTheServiceAndWaitsForIt(t *testing.T) {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-f.blocked; cancel() }() // Ctrl-C while the run goes on in the service
-	out, err := Run(ctx, f, "production", "backup", OpBackup, Options{RunID: "r1", Timeout: time.Hour}, Watch{})
+	out, err := Run(ctx, f, "production", "backup", &BackupRequest{Header: Header{RunID: "r1", Timeout: time.Hour}}, 0, Watch{})
 	if !errors.Is(err, ErrStopped) {
 		t.Fatalf("err = %v, want ErrStopped", err)
 	}
-	if len(f.calls) != 2 || !slices.Equal(f.calls[1], CancelArgv("r1", CancelWait)) {
+	if len(f.calls) != 2 || !slices.Equal(f.calls[1], Argv(&CancelRequest{RunID: "r1", Wait: CancelWait})) {
 		t.Fatalf("calls = %q", f.calls)
 	}
 	if out.Cancel == nil || !out.Cancel.Stopped || out.Result == nil || !out.Result.Interrupted {
@@ -59,7 +59,7 @@ func TestRunInterruptedHereStopsTheRunInTheServiceAndWaitsForIt(t *testing.T) {
 
 func TestARunThatOutlivesItsDeadlineIsStoppedFromHereToo(t *testing.T) {
 	f := &fakeExec{block: true, answers: map[string][]string{"cancel": {`{"type":"cancel","cancel":{"run_id":"r2","found":false,"stopped":true}}`}}}
-	out, err := Run(context.Background(), f, "production", "backup", OpCheck, Options{RunID: "r2", Timeout: 20 * time.Millisecond, Grace: 20 * time.Millisecond}, Watch{})
+	out, err := Run(context.Background(), f, "production", "backup", &CheckRequest{Header: Header{RunID: "r2", Timeout: 20 * time.Millisecond}}, 20*time.Millisecond, Watch{})
 	if !errors.Is(err, ErrStopped) || out.Cancel == nil || out.Cancel.Found {
 		t.Fatalf("err = %v, outcome = %+v", err, out)
 	}
@@ -67,7 +67,7 @@ func TestARunThatOutlivesItsDeadlineIsStoppedFromHereToo(t *testing.T) {
 
 func TestRunReportsAnImageWithoutAnAgent(t *testing.T) {
 	f := &fakeExec{code: 127}
-	out, err := Run(context.Background(), f, "production", "backup", OpBackup, Options{}, Watch{})
+	out, err := Run(context.Background(), f, "production", "backup", &BackupRequest{}, 0, Watch{})
 	if err != nil || !out.NotAnAgent || len(f.calls) != 1 || f.calls[0][7] == "" {
 		t.Errorf("err = %v, outcome = %+v, calls = %q", err, out, f.calls)
 	}

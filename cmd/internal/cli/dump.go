@@ -82,11 +82,9 @@ func runDump(ctx context.Context, o *dumpOptions) error {
 	}
 	rx := &receiver{out: o.IO.Out, h: sha256.New()}
 	o.onData = rx.take
-	var args []string
-	if o.FromCopy != "" {
-		args = append(args, "--from-copy", o.FromCopy)
-	}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpDump, sameOptions(operate.Options{Args: append(append(args, "--"), o.Args...)}))
+	runs, err := o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest {
+		return &operate.DumpRequest{FromCopy: o.FromCopy, Snapshot: o.Args[0], Path: o.Args[1]}
+	})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
-	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 // MainWithClock is Main with the run's one clock and the retry jitter injected.
@@ -36,8 +35,3 @@ func CheckArgs(args []string) error {
 
 // URLEngine is init's rule for variables that hold a connection URL.
 func URLEngine(name string) (string, bool) { return urlEngine(name) }
-
-// StoppedFinding is what interrupting a run says it did.
-func StoppedFinding(op operate.Op, env string, out *operate.Outcome) reconcile.Finding {
-	return stoppedFinding(op, env, time.Hour, out, true, nil)
-}

@@ -11,21 +11,14 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/agentcmd"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 	"github.com/devopsellence/devopsellence-backup/spec"
-)
-
-// Exit codes.
-const (
-	ExitOK          = 0
-	ExitError       = 1
-	ExitUsage       = 2
-	ExitPending     = 3 // only with --detailed-exitcode: changes pending
-	ExitInterrupted = 130
 )
 
 // errPending makes a --detailed-exitcode run exit 3: changes are pending.
@@ -150,8 +143,14 @@ func run(ctx context.Context, args []string, f *Factory) int {
 		// argument count or flag; or the root refused the global flags.
 		err = usageError{err}
 	}
-	if code, ok := isAgentExit(err); ok {
-		return code
+	var agentExit *agentcmd.Exit
+	if errors.As(err, &agentExit) {
+		// The agent's own status; what it has to say besides its result
+		// line is reported like any failure.
+		if agentExit.Err != nil {
+			report(f.failure(cmd, args, ce), agentExit.Err, agentExit.Code)
+		}
+		return agentExit.Code
 	}
 	code := exitCode(ctx, err)
 	if err != nil && !errors.Is(err, errPending) && !errors.Is(err, errReported) && !errors.Is(err, errPartial) && !errors.Is(err, errStopped) {
@@ -267,15 +266,15 @@ func exitCode(ctx context.Context, err error) int {
 	var usage usageError
 	switch {
 	case err == nil:
-		return ExitOK
+		return operate.ExitOK
 	case errors.Is(err, errPending):
-		return ExitPending
+		return operate.ExitPending
 	case errors.Is(err, errStopped), errors.Is(err, context.Canceled) || ctx.Err() != nil:
-		return ExitInterrupted
+		return operate.ExitInterrupted
 	case errors.As(err, &usage), errors.Is(err, spec.ErrInvalid), errors.As(err, &conflict), errors.Is(err, store.ErrRefused):
-		return ExitUsage
+		return operate.ExitUsage
 	default:
-		return ExitError
+		return operate.ExitFailed
 	}
 }
 
@@ -283,7 +282,7 @@ func exitCode(ctx context.Context, err error) int {
 // envelope on stdout when the command promised JSON.
 func report(r failure, err error, code int) {
 	msg := err.Error()
-	if code == ExitInterrupted {
+	if code == operate.ExitInterrupted {
 		msg = "interrupted; nothing half-done is left behind: run the same command again to converge"
 	}
 	if r.logJSON {
@@ -301,9 +300,9 @@ func report(r failure, err error, code int) {
 
 func errorCode(code int) string {
 	switch code {
-	case ExitUsage:
+	case operate.ExitUsage:
 		return "invalid_input"
-	case ExitInterrupted:
+	case operate.ExitInterrupted:
 		return "interrupted"
 	}
 	return "command_failed"

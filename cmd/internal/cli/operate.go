@@ -50,6 +50,9 @@ type operateOptions struct {
 
 	// onData gets the pieces a dump sends, in base64, in order.
 	onData func(string)
+	// view shows the result, in the format --output chose (prepare sets
+	// it).
+	view render.OperateView
 }
 
 // newOperateOptions holds the dependencies an operating command takes from
@@ -84,6 +87,7 @@ func (o *operateOptions) prepare() (*workspace, *inputs, []string, error) {
 	if err := checkOutput(o.Output, textOrJSON); err != nil {
 		return nil, nil, nil, err
 	}
+	o.view = render.NewOperateView(o.Output, o.IO.Out)
 	if o.Timeout <= 0 {
 		return nil, nil, nil, usagef("--timeout %s: must be positive", o.Timeout)
 	}
@@ -116,11 +120,6 @@ func coveredEnvs(w *workspace, in *inputs, asked []string) ([]string, error) {
 	return asked, nil
 }
 
-// sameOptions gives every environment the same options.
-func sameOptions(opts operate.Options) func(string) operate.Options {
-	return func(string) operate.Options { return opts }
-}
-
 // envRun is what one environment's run gave.
 type envRun struct {
 	env      string
@@ -132,13 +131,13 @@ type envRun struct {
 	copy *envRun
 }
 
-// run asks the agent in every environment, one after the other, to run op
-// with the options optsFor gives it, under the --timeout that the agent
+// run asks the agent in every environment, one after the other, to carry
+// out the request reqFor makes for it, under the --timeout that the agent
 // enforces itself, and explains what went wrong (status runs are explained
 // by operate.Assess instead). When the command is interrupted, the run in
 // the service is stopped too (a second exec), and run returns what it
 // found with the environments not yet run left out.
-func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, op operate.Op, optsFor func(env string) operate.Options) ([]envRun, error) {
+func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs []string, reqFor func(env string) operate.RunRequest) ([]envRun, error) {
 	service := in.desired.Service
 	// The devopsellence client's own exec deadline must not cut the run short.
 	ex := o.Executor(w, o.Timeout+operate.Grace+time.Minute)
@@ -146,21 +145,19 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 	var runs []envRun
 	for _, env := range envs {
 		es := in.desired.Envs[env]
-		opts := optsFor(env)
-		opts.Timeout, opts.RunID = o.Timeout, operate.NewRunID()
-		if op == operate.OpStatus {
-			opts.Now = o.Now().UTC()
-		}
-		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", opts.RunID)
+		req := reqFor(env)
+		op, h := req.Operation(), req.RunHeader()
+		h.Timeout, h.RunID = o.Timeout, operate.NewRunID()
+		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", h.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
 		began := o.Now()
-		out, err := operate.Run(ctx, ex, env, service, op, opts, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
+		out, err := operate.Run(ctx, ex, env, service, req, 0, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
 		live.end()
 		r := envRun{env: env, outcome: out}
 		switch {
 		case errors.Is(err, operate.ErrStopped):
 			r.stopped = true
-			r.findings = append(r.findings, stoppedFinding(op, env, o.Timeout, out, ctx.Err() != nil, err))
+			r.findings = append(r.findings, operate.Stopped(op, env, o.Timeout, out, ctx.Err() != nil, err))
 		case errors.Is(err, reconcile.ErrNotInstalled):
 			r.findings = append(r.findings, reconcile.Finding{
 				Severity: reconcile.SeverityError, Code: "devopsellence_not_found", Environment: env,
@@ -179,15 +176,15 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 				},
 			})
 		case out.NotAnAgent:
-			r.findings = append(r.findings, agentMissing(es, service))
+			r.findings = append(r.findings, operate.AgentMissing(es, service))
 		case out.Result == nil && out.Status == nil && out.ExitCode > 128:
 			// Killed by a signal: ask the service what became of it.
 			r.findings = append(r.findings, killedFinding(op, env, service, out, began, askLocks(ctx, ex, env, service)))
 		case out.Result == nil && out.Status == nil:
-			r.findings = append(r.findings, noAnswer(op, es, service, out))
+			r.findings = append(r.findings, operate.NoAnswer(op, es, service, out))
 		}
 		if a := out.Agent; a != nil && a.Protocol < operate.Protocol {
-			r.findings = append(r.findings, agentOutdated(es, service, a.Version))
+			r.findings = append(r.findings, operate.AgentOutdated(es, service, a.Version))
 		}
 		if out.Result != nil && op != operate.OpStatus && !r.stopped {
 			explained := operate.Explain(op, es, service, out.Result)
@@ -213,81 +210,6 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 	return runs, nil
 }
 
-// stoppedFinding says truthfully what interrupting a run did: whether the
-// agent stopped restic (which then released its lock) and what it had
-// saved, or that the run could not be reached and goes on in the service
-// until its deadline.
-func stoppedFinding(op operate.Op, env string, timeout time.Duration, out *operate.Outcome, interrupted bool, err error) reconcile.Finding {
-	why := "it did not answer within its deadline"
-	if interrupted {
-		why = "it was interrupted here"
-	}
-	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "interrupted", Environment: env,
-		NextActions: []reconcile.Action{{Label: "see what the repository holds now", Command: operate.Command(operate.OpStatus, env)}, {Label: "run it again", Command: operate.Command(op, env)}}}
-	c := out.Cancel
-	switch {
-	case c == nil:
-		f.Message = fmt.Sprintf("%s in %s: %s, and the run in the service could not be reached to stop it (%v): it goes on until it ends or its own deadline (%s)", op, env, why, err, timeout)
-	case !c.Found && out.Result == nil:
-		f.Message = fmt.Sprintf("%s in %s: %s before the run started in the service; nothing ran, and it will not start now", op, env, why)
-	case !c.Stopped:
-		f.Message = fmt.Sprintf("%s in %s: %s; the run was asked to stop but had not stopped within %s: it goes on until it ends or its own deadline (%s)", op, env, why, operate.CancelWait, timeout)
-	default:
-		saved := "no snapshot was saved"
-		if ev := out.Result; ev != nil {
-			var ids []string
-			for _, s := range ev.Steps {
-				// Only what a backup step saved: a restore's plan names
-				// the snapshot it reads, which nothing saved.
-				if id := s.Fact("snapshot_id"); id != "" && s.Result != operate.ResultFailed && (s.Kind == "files" || s.Kind == "db") {
-					ids = append(ids, s.Name+" "+operate.ShortID(id))
-				}
-			}
-			if len(ids) > 0 {
-				saved = "saved before it stopped: " + strings.Join(ids, ", ")
-			}
-		}
-		stored := "no evidence was stored"
-		if out.Stored != nil && out.Stored.Stored {
-			stored = "the run is recorded as failed (interrupted) in the repository's evidence"
-		}
-		f.Message = fmt.Sprintf("%s in %s: %s; the agent stopped restic, which released its lock; %s; %s", op, env, why, saved, stored)
-	}
-	return f
-}
-
-// noAnswer explains an agent that gave no result, from its last lines: a
-// service environment that is not a valid configuration (a deploy from
-// the spec fixes it), an agent too old to know the request, or else the
-// exit status and what it said.
-func noAnswer(op operate.Op, es spec.EnvSpec, service string, out *operate.Outcome) reconcile.Finding {
-	said := strings.Join(out.Tail, " ")
-	switch {
-	case out.ExitCode == 2 && strings.Contains(said, "not a valid agent configuration"):
-		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "service_env", Environment: es.Environment,
-			Message:     fmt.Sprintf("the environment of service %s in %s is not what the spec renders, so the agent cannot run: %s", service, es.Environment, said),
-			NextActions: []reconcile.Action{operate.ApplyAction("deploy the backup service from the spec", es.Environment)}}
-	case out.ExitCode == 2 && (strings.Contains(said, "unknown flag") || strings.Contains(said, "unknown command") || strings.Contains(said, "protocol")):
-		return agentOutdated(es, service, "")
-	}
-	f := reconcile.Finding{Severity: reconcile.SeverityError, Code: "no_result", Environment: es.Environment,
-		Message:     fmt.Sprintf("%s in service %s exited with status %d without a result", op, service, out.ExitCode),
-		NextActions: []reconcile.Action{{Label: "run it again with more detail", Command: operate.Command(op, es.Environment) + " -v 1"}}}
-	if op == operate.OpRestore {
-		// Killed while it moved paths into place, it left them partly
-		// restored: status says so, and the next run finishes it.
-		f.Message += ": if it was moving restored paths into place, they may be partly restored until the next run of the agent finishes the restore (status shows an unfinished restore as an error)"
-		f.NextActions = append([]reconcile.Action{{Label: "see whether a restore is unfinished", Command: operate.Command(operate.OpStatus, es.Environment)}}, f.NextActions...)
-	}
-	if out.BadLines > 0 {
-		f.Message += fmt.Sprintf(" (%d line(s) of its JSON output could not be read: cut or garbled on the way)", out.BadLines)
-	}
-	if said != "" {
-		f.Evidence = []string{said}
-	}
-	return f
-}
-
 // versionMismatch reports an agent whose version is not this tool's, when
 // this tool is a release (a development build matches nothing).
 func versionMismatch(agentVersion string) bool {
@@ -303,28 +225,6 @@ func agentVersionFinding(es spec.EnvSpec, service, agentVersion string) reconcil
 		Message: fmt.Sprintf("the agent in service %s in %s (image %s) is %s, this devopsellence-backup is %s; they work together, but the image of this release is %s",
 			service, es.Environment, es.Image, agentVersion, v, operate.ImageFor(v)),
 		NextActions: []reconcile.Action{operate.ApplyAction("set spec.image to "+operate.ImageFor(v)+", then deploy it", es.Environment)}}
-}
-
-// agentMissing: the service's image has no agent.
-func agentMissing(es spec.EnvSpec, service string) reconcile.Finding {
-	return reconcile.Finding{Severity: reconcile.SeverityError, Code: "agent_missing", Environment: es.Environment,
-		Message: fmt.Sprintf("the image of service %s in %s (%s) has no devopsellence-backup agent on its PATH: it is not an agent image", service, es.Environment, es.Image),
-		NextActions: []reconcile.Action{
-			operate.ApplyAction("set spec.image to the official image (or one built from devopsellence-backup image), then deploy it", es.Environment),
-		}}
-}
-
-// agentOutdated: the agent in the image is older than this tool.
-func agentOutdated(es spec.EnvSpec, service, version string) reconcile.Finding {
-	v := "an older version"
-	if version != "" {
-		v = version
-	}
-	return reconcile.Finding{Severity: reconcile.SeverityError, Code: "agent_outdated", Environment: es.Environment,
-		Message: fmt.Sprintf("the agent in service %s in %s (image %s) is %s and does not understand this devopsellence-backup (protocol %d)", service, es.Environment, es.Image, v, operate.Protocol),
-		NextActions: []reconcile.Action{
-			operate.ApplyAction("set spec.image to the image matching this devopsellence-backup, then deploy it", es.Environment),
-		}}
 }
 
 // interruptedFinding explains a run the agent says was interrupted, not
@@ -352,19 +252,7 @@ func interruptedFinding(op operate.Op, env string, d time.Duration, out *operate
 			Message:     fmt.Sprintf("%s in %s was interrupted by a signal to the agent in the service: the agent stopped restic, which released its lock; %s", op, env, stored),
 			NextActions: []reconcile.Action{rerun}}
 	}
-	return timeoutFinding(op, env, d)
-}
-
-func timeoutFinding(op operate.Op, env string, d time.Duration) reconcile.Finding {
-	return reconcile.Finding{
-		Severity: reconcile.SeverityError, Code: "timeout", Environment: env,
-		Message: fmt.Sprintf("%s in %s did not finish within %s (--timeout): the agent interrupted restic, which released its lock, and recorded the run as failed. "+
-			"restic 0.17+ retries a backend that does not answer for up to 15 minutes: check that the repository is reachable from the service", op, env, d),
-		NextActions: []reconcile.Action{
-			{Label: "check the repository and the service", Command: operate.Command(operate.OpStatus, env)},
-			{Label: "or allow more time", Command: operate.Command(op, env, "--timeout", (2 * d).String())},
-		},
-	}
+	return operate.TimedOut(op, env, d)
 }
 
 // liveLine shows the agent's progress on stderr: one line rewritten in
@@ -460,10 +348,10 @@ func (o *operateOptions) humanLines(log logr.Logger, env string, prefix bool, li
 	}
 }
 
-// finishOperation prints the runs and decides the exit status: 0 when every
-// environment is ok, 1 otherwise (a partial backup included: the result
-// says partial).
-func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
+// operationResult is the document of op's runs, as finish shows it, and
+// how they ended: ok when every environment is ok, else failed, partial
+// (a partial backup: the result says partial) or stopped.
+func (o *operateOptions) operationResult(op operate.Op, runs []envRun) (func(render.OperateView) error, ending) {
 	doc := render.OperationDoc{
 		Envelope:     render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation},
 		Findings:     []reconcile.Finding{},
@@ -511,20 +399,49 @@ func (o *operateOptions) finishOperation(op operate.Op, runs []envRun) error {
 		// Say what failed: the backup may be fine, its copy not.
 		doc.Summary = strings.TrimSuffix(doc.Summary, ".") + "; the copy into spec.copies failed in " + strings.Join(copyFailed, ", ") + " (see findings)."
 	}
-	var err error
-	if o.Output == render.JSON {
-		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
-		err = render.OperationText(o.IO.Out, string(op), doc)
-	}
+	return func(v render.OperateView) error { return v.Operation(op, doc) }, ended(stopped, len(failed) > 0 || len(copyFailed) > 0, len(partial) > 0)
+}
+
+// ending is how an operating command ended, beyond what it showed.
+type ending int
+
+const (
+	endOK ending = iota
+	// endPartial: a snapshot was saved without some source data.
+	endPartial
+	// endFailed: something failed, is stale or missing.
+	endFailed
+	// endStopped: the command was interrupted.
+	endStopped
+)
+
+// ended is the ending of a command that was stopped, failed or partial,
+// in that order of weight.
+func ended(stopped, failed, partial bool) ending {
 	switch {
-	case err != nil:
-		return err
 	case stopped:
+		return endStopped
+	case failed:
+		return endFailed
+	case partial:
+		return endPartial
+	}
+	return endOK
+}
+
+// finish is how every operating command ends: it shows its result with
+// the view --output chose, then returns what decides the exit status (the
+// result, findings included, is printed before; Main prints no error).
+func (o *operateOptions) finish(show func(render.OperateView) error, end ending) error {
+	if err := show(o.view); err != nil {
+		return err
+	}
+	switch end {
+	case endStopped:
 		return errStopped
-	case len(failed) > 0, len(copyFailed) > 0:
+	case endFailed:
 		return errReported
-	case len(partial) > 0:
+	case endPartial:
 		return errPartial
 	}
 	return nil

@@ -23,7 +23,7 @@ func askLocks(ctx context.Context, ex operate.Executor, env, service string) *op
 	deadline := time.Now().Add(askLocksFor)
 	for ctx.Err() == nil {
 		actx, cancel := context.WithTimeout(ctx, askLocksFor)
-		out, err := operate.Ask(actx, ex, env, service, operate.LocksArgv())
+		out, err := operate.Ask(actx, ex, env, service, &operate.LocksRequest{})
 		cancel()
 		if err == nil && out.Locks != nil {
 			return out.Locks

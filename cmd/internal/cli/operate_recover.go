@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,25 +59,19 @@ func (o *browseOptions) addBrowseFlags(cmd *cobra.Command, op operate.Op) {
 	}
 }
 
-// args are the agent's flags for this question; positional ones follow --.
-func (o *browseOptions) args(positional ...string) []string {
-	var a []string
-	if o.FromCopy != "" {
-		a = append(a, "--from-copy", o.FromCopy)
+// request is the question the agent is asked.
+func (o *browseOptions) request() *operate.BrowseRequest {
+	r := &operate.BrowseRequest{Op: o.Op, FromCopy: o.FromCopy, Limit: o.Limit, Offset: o.Offset, Recursive: o.Recursive}
+	switch o.Op {
+	case operate.OpLs:
+		r.Snapshot = o.Positional[0]
+		if len(o.Positional) > 1 {
+			r.Dir = o.Positional[1]
+		}
+	case operate.OpFind:
+		r.Pattern = o.Positional[0]
 	}
-	if o.Limit > 0 {
-		a = append(a, "--limit", strconv.Itoa(o.Limit))
-	}
-	if o.Offset > 0 {
-		a = append(a, "--offset", strconv.Itoa(o.Offset))
-	}
-	if o.Recursive {
-		a = append(a, "--recursive")
-	}
-	if len(positional) > 0 {
-		a = append(append(a, "--"), positional...)
-	}
-	return a
+	return r
 }
 
 func (o *browseOptions) check() error {
@@ -193,7 +186,7 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	if err := checkCopy(in, envs, o.FromCopy); err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, op, sameOptions(operate.Options{Args: o.args(positional...)}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest { return o.request() })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -215,25 +208,8 @@ func runBrowse(ctx context.Context, o *browseOptions) error {
 	}
 	doc.OK = len(failed) == 0 && err == nil
 	doc.Summary = browseSummary(op, positional, runs, failed)
-	switch {
-	case o.Output == render.JSON:
-		err = render.WriteJSON(o.IO.Out, doc)
-	case op == operate.OpLs:
-		err = render.LsText(o.IO.Out, doc)
-	case op == operate.OpFind:
-		err = render.FindText(o.IO.Out, doc)
-	default:
-		err = render.SnapshotsText(o.IO.Out, doc)
-	}
-	switch {
-	case err != nil:
-		return err
-	case slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped }):
-		return errStopped
-	case len(failed) > 0:
-		return errReported
-	}
-	return nil
+	stopped := slices.ContainsFunc(runs, func(r envRun) bool { return r.stopped })
+	return o.finish(func(v render.OperateView) error { return v.Browse(op, doc) }, ended(stopped, len(failed) > 0, false))
 }
 
 // browseInputClasses are answers of ls and find to a question asked wrong.
@@ -326,7 +302,9 @@ each copy is.` + exitStatus("a copy failed"),
 }
 
 func runCopy(ctx context.Context, o *copyOptions) error {
-	return o.operate(ctx, operate.OpCopy, operate.Options{Init: o.Init, UnlockStale: o.UnlockStale})
+	return o.operate(ctx, operate.OpCopy, func(string) operate.RunRequest {
+		return &operate.CopyRequest{Init: o.Init, UnlockStale: o.UnlockStale}
+	})
 }
 
 // copyAfterBackup copies each environment's new snapshots into its
@@ -339,7 +317,7 @@ func (o *backupOptions) copyAfterBackup(ctx context.Context, w *workspace, in *i
 		if r.stopped || ev == nil || ev.Result == operate.ResultFailed || len(in.desired.Envs[r.env].Copies) == 0 {
 			continue
 		}
-		copies, err := o.run(ctx, w, in, []string{r.env}, operate.OpCopy, sameOptions(operate.Options{Init: o.Init}))
+		copies, err := o.run(ctx, w, in, []string{r.env}, func(string) operate.RunRequest { return &operate.CopyRequest{Init: o.Init} })
 		if len(copies) == 1 {
 			c := copies[0]
 			r.copy = &c

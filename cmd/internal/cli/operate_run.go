@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -80,27 +79,30 @@ func runBackup(ctx context.Context, o *backupOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpBackup, sameOptions(operate.Options{Init: o.Init, UnlockStale: o.UnlockStale}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest {
+		return &operate.BackupRequest{Init: o.Init, UnlockStale: o.UnlockStale}
+	})
 	if err == nil && !o.NoCopy {
 		runs, err = o.copyAfterBackup(ctx, w, in, runs)
 	}
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(operate.OpBackup, runs)
+	return o.finish(o.operationResult(operate.OpBackup, runs))
 }
 
-// operate runs op everywhere and prints the result.
-func (o *operateOptions) operate(ctx context.Context, op operate.Op, opts operate.Options) error {
+// operate asks every environment for the request reqFor makes and prints
+// the result.
+func (o *operateOptions) operate(ctx context.Context, op operate.Op, reqFor func(env string) operate.RunRequest) error {
 	w, in, envs, err := o.prepare()
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, op, sameOptions(opts))
+	runs, err := o.run(ctx, w, in, envs, reqFor)
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(op, runs)
+	return o.finish(o.operationResult(op, runs))
 }
 
 type checkOptions struct {
@@ -134,10 +136,8 @@ is the default. The result is stored as evidence.` + exitStatus("the check faile
 	return cmd
 }
 
-var subsetPattern = regexp.MustCompile(`^(auto|[0-9]+/[0-9]+|[0-9]+(\.[0-9]+)?%)$`)
-
 func runCheck(ctx context.Context, o *checkOptions) error {
-	if o.Subset != "" && !validSubset(o.Subset) {
+	if o.Subset != "" && !operate.ValidSubset(o.Subset) {
 		return usagef("--read-data-subset %q: want auto, n/t (1 <= n <= t) or x%% (0 < x <= 100)", o.Subset)
 	}
 	w, in, envs, err := o.prepare()
@@ -146,38 +146,17 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	}
 	// With spec.check.readDataParts, an environment rotates through its data
 	// unless --read-data-subset says otherwise.
-	runs, err := o.run(ctx, w, in, envs, operate.OpCheck, func(env string) operate.Options {
+	runs, err := o.run(ctx, w, in, envs, func(env string) operate.RunRequest {
 		subset := o.Subset
 		if subset == "" && in.desired.Envs[env].Check.ReadDataParts > 0 {
 			subset = "auto"
 		}
-		return operate.Options{Subset: subset, UnlockStale: o.UnlockStale}
+		return &operate.CheckRequest{Subset: subset, UnlockStale: o.UnlockStale}
 	})
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	return o.finishOperation(operate.OpCheck, runs)
-}
-
-func validSubset(s string) bool {
-	if !subsetPattern.MatchString(s) {
-		return false
-	}
-	switch {
-	case s == "auto":
-		return true
-	case s[len(s)-1] == '%':
-		x, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		return err == nil && x > 0 && x <= 100
-	}
-	var n, t int
-	for i := range s {
-		if s[i] == '/' {
-			n, _ = strconv.Atoi(s[:i])
-			t, _ = strconv.Atoi(s[i+1:])
-		}
-	}
-	return n >= 1 && n <= t
+	return o.finish(o.operationResult(operate.OpCheck, runs))
 }
 
 func newPruneCmd(f *Factory, runF func(*operateOptions) error) *cobra.Command {
@@ -232,9 +211,9 @@ target. The result is stored as evidence.` + exitStatus("the drill did not verif
 }
 
 func runPrune(ctx context.Context, o *operateOptions) error {
-	return o.operate(ctx, operate.OpPrune, operate.Options{UnlockStale: o.UnlockStale})
+	return o.operate(ctx, operate.OpPrune, func(string) operate.RunRequest { return &operate.PruneRequest{UnlockStale: o.UnlockStale} })
 }
 
 func runDrill(ctx context.Context, o *operateOptions) error {
-	return o.operate(ctx, operate.OpDrill, operate.Options{UnlockStale: o.UnlockStale})
+	return o.operate(ctx, operate.OpDrill, func(string) operate.RunRequest { return &operate.DrillRequest{UnlockStale: o.UnlockStale} })
 }

@@ -56,7 +56,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	if err != nil {
 		return err
 	}
-	runs, err := o.run(ctx, w, in, envs, operate.OpStatus, sameOptions(operate.Options{}))
+	runs, err := o.run(ctx, w, in, envs, func(string) operate.RunRequest { return &operate.StatusRequest{Now: o.Now().UTC()} })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -89,21 +89,7 @@ func runStatus(ctx context.Context, o *operateOptions) error {
 	}
 	doc.OK = len(bad) == 0
 	doc.Summary = statusSummary(fresh, bad, doc.Findings)
-	if o.Output == render.JSON {
-		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
-		err = render.StatusText(o.IO.Out, doc)
-	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case stopped:
-		return errStopped
-	case !doc.OK:
-		return errReported
-	}
-	return nil
+	return o.finish(func(v render.OperateView) error { return v.Status(doc) }, ended(stopped, !doc.OK, false))
 }
 
 func statusSummary(fresh, bad []string, fs []reconcile.Finding) string {

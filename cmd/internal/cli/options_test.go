@@ -131,7 +131,7 @@ func TestAnOperatingCommandRefusesABadFlagBeforeItOpensTheAppOrReachesTheAgent(t
 		return &fakeAgent{}
 	}
 	err := runStatus(context.Background(), o)
-	if exitCode(context.Background(), err) != ExitUsage || out.Len() != 0 {
+	if exitCode(context.Background(), err) != operate.ExitUsage || out.Len() != 0 {
 		t.Errorf("runStatus = %v (exit %d), stdout %q", err, exitCode(context.Background(), err), out)
 	}
 }

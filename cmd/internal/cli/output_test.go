@@ -9,6 +9,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
@@ -57,7 +58,7 @@ func TestEveryFailureWithOutputJSONPrintsTheErrorEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			streams, out, errb := iostreams.Test("")
 			code := cli.Main(context.Background(), tc.args, streams, nil)
-			if code != cli.ExitUsage {
+			if code != operate.ExitUsage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			var env envelope
@@ -78,7 +79,7 @@ func TestEveryFailureWithOutputJSONPrintsTheErrorEnvelope(t *testing.T) {
 func TestWithoutOutputJSONAFlagErrorLeavesStdoutEmpty(t *testing.T) {
 	for _, args := range [][]string{{"plan", "--no-such-flag"}, {"plan", "--spec", "x", "--", "--output", "json"}} {
 		streams, out, errb := iostreams.Test("")
-		if code := cli.Main(context.Background(), args, streams, nil); code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), "Error: ") {
+		if code := cli.Main(context.Background(), args, streams, nil); code != operate.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), "Error: ") {
 			t.Errorf("%v: exit %d stdout %q stderr %q", args, code, out, errb)
 		}
 	}
@@ -87,7 +88,7 @@ func TestWithoutOutputJSONAFlagErrorLeavesStdoutEmpty(t *testing.T) {
 func TestWithLogFormatJSONAnEarlyFailureIsAJSONLogLine(t *testing.T) {
 	streams, out, errb := iostreams.Test("")
 	code := cli.Main(context.Background(), []string{"plan", "--no-such-flag", "--log-format", "json", "--output", "json"}, streams, nil)
-	if code != cli.ExitUsage || out.Len() == 0 {
+	if code != operate.ExitUsage || out.Len() == 0 {
 		t.Fatalf("exit %d stdout %q", code, out)
 	}
 	lines := jsonLines(t, errb.String())
@@ -125,7 +126,7 @@ func TestWithLogFormatJSONEveryStderrLineIsJSONNoticesAndProgressIncluded(t *tes
 func TestAFormatTheCommandDoesNotHaveIsNotUsedToReportTheError(t *testing.T) {
 	streams, out, errb := iostreams.Test("")
 	code := cli.Main(context.Background(), []string{"status", "--output", "markdown"}, streams, nil)
-	if code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), `--output "markdown"`) {
+	if code != operate.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), `--output "markdown"`) {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errb)
 	}
 }
@@ -138,7 +139,7 @@ func TestAFailureInsideACommandIsReportedInTheFormatItPromisedButABadFlagIsNot(t
 	// says it failed.
 	streams, out, _ := iostreams.Test("")
 	code := cli.Main(context.Background(), []string{"plan", "--output", "markdown", "--dir", dir}, streams, environ)
-	if code != cli.ExitUsage || !strings.Contains(out.String(), "plan failed") || !strings.Contains(out.String(), "no backup spec") {
+	if code != operate.ExitUsage || !strings.Contains(out.String(), "plan failed") || !strings.Contains(out.String(), "no backup spec") {
 		t.Errorf("a failed plan: exit %d stdout %q", code, out)
 	}
 
@@ -146,7 +147,7 @@ func TestAFailureInsideACommandIsReportedInTheFormatItPromisedButABadFlagIsNot(t
 	// markdown: nothing was promised yet, so stdout stays empty.
 	streams, out, errb := iostreams.Test("")
 	code = cli.Main(context.Background(), []string{"plan", "--output", "markdown", "--no-such-flag", "--dir", dir}, streams, environ)
-	if code != cli.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), "unknown flag: --no-such-flag") {
+	if code != operate.ExitUsage || out.Len() != 0 || !strings.Contains(errb.String(), "unknown flag: --no-such-flag") {
 		t.Errorf("a bad flag: exit %d stdout %q stderr %q", code, out, errb)
 	}
 }

@@ -217,17 +217,17 @@ func (o *applyOptions) applyPlan(ctx, stop context.Context, r *passRun, values m
 func (o *applyOptions) checkImages(ctx context.Context, w *workspace, in *inputs, ps *pass) {
 	for _, d := range ps.result.Deployed {
 		es := in.desired.Envs[d.Environment]
-		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, operate.VersionArgv())
+		out, err := operate.Ask(ctx, w.client, d.Environment, ps.plan.Service, &operate.VersionRequest{})
 		add := func(f reconcile.Finding) { ps.plan.Findings = append(ps.plan.Findings, f) }
 		switch {
 		case err != nil:
 			logr.FromContextOrDiscard(ctx).Error(err, "agentCheckFailed", "environment", d.Environment)
 		case out.NotAnAgent:
-			add(agentMissing(es, ps.plan.Service))
+			add(operate.AgentMissing(es, ps.plan.Service))
 		case out.Agent == nil:
-			add(noAnswer("version", es, ps.plan.Service, out))
+			add(operate.NoAnswer(operate.OpVersion, es, ps.plan.Service, out))
 		case out.Agent.Protocol < operate.Protocol:
-			add(agentOutdated(es, ps.plan.Service, out.Agent.Version))
+			add(operate.AgentOutdated(es, ps.plan.Service, out.Agent.Version))
 		default:
 			if versionMismatch(out.Agent.Version) {
 				add(agentVersionFinding(es, ps.plan.Service, out.Agent.Version))

@@ -137,24 +137,14 @@ func (o *restoreOptions) restoreInputs(args []string) (snapshot string, paths []
 	return snapshot, paths, nil
 }
 
-// agentArgs are the agent's flags; the snapshot and paths follow --.
-// Without a snapshot, --latest names it.
-func (o *restoreOptions) agentArgs(snapshot, latest string, paths []string, extra ...string) []string {
-	var a []string
-	if o.FromCopy != "" {
-		a = append(a, "--from-copy", o.FromCopy)
-	}
-	if o.Target != "" {
-		a = append(a, "--target", o.Target)
-	}
+// request asks the agent for the plan of restoring snapshot (or, without
+// one, the newest of --latest) and paths.
+func (o *restoreOptions) request(snapshot string, paths []string) *operate.RestoreRequest {
+	r := &operate.RestoreRequest{FromCopy: o.FromCopy, Target: o.Target, Snapshot: snapshot, Paths: paths}
 	if snapshot == "" {
-		a = append(a, "--latest", latest)
+		r.Latest = o.Latest
 	}
-	a = append(append(a, extra...), "--")
-	if snapshot != "" {
-		a = append(a, snapshot)
-	}
-	return append(a, paths...)
+	return r
 }
 
 // inputClasses are plan failures caused by what was asked: usage errors.
@@ -177,7 +167,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 		return err
 	}
 	doc := render.RestoreDoc{Envelope: render.Envelope{SchemaVersion: render.SchemaVersion, Operation: o.Operation}, Findings: []reconcile.Finding{}, Environment: env}
-	runs, err := o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(snapshot, o.Latest, paths)}))
+	runs, err := o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest { return o.request(snapshot, paths) })
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -191,33 +181,31 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 			}
 		}
 		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
-		return o.finishRestore(doc, r.stopped)
+		return o.finish(restoreResult(doc, r.stopped))
 	}
 	plan.Writers = writers(in, env, plan)
-	if o.Output != render.JSON {
-		if err := render.RestorePlanText(o.IO.Out, plan); err != nil {
-			return err
-		}
+	if err := o.view.RestorePlan(plan); err != nil {
+		return err
 	}
 	doc.Command = o.approveCommand(env, plan, paths)
 	if o.DryRun {
 		doc.OK, doc.Summary = true, fmt.Sprintf("Plan %s shown; nothing was changed (--dry-run). To carry out this plan as shown: %s", plan.ID, doc.Command)
-		return o.finishRestore(doc, false)
+		return o.finish(restoreResult(doc, false))
 	}
 	if doc.Approval, err = o.approve(ctx, env, plan, doc.Command); err != nil {
 		return err
 	}
 	// The agent checks again, against the plan it works out anew: the
-	// plan's ID is both what must run and what was approved.
-	extra := []string{"--plan-id", plan.ID}
-	if o.LockWait > 0 {
-		extra = append(extra, "--lock-wait", o.LockWait.String())
-	}
-	if plan.Live() {
-		extra = append(extra, "--approve", plan.ID)
-	}
-	// The plan resolved --latest: the restore names the ID.
-	runs, err = o.run(ctx, w, in, []string{env}, operate.OpRestore, sameOptions(operate.Options{Args: o.agentArgs(plan.Snapshot.ID, "", paths, extra...), UnlockStale: o.UnlockStale}))
+	// plan's ID is both what must run and what was approved. The plan
+	// resolved --latest: the restore names the ID.
+	runs, err = o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest {
+		r := o.request(plan.Snapshot.ID, paths)
+		r.Plan, r.LockWait, r.UnlockStale = plan.ID, o.LockWait, o.UnlockStale
+		if plan.Live() {
+			r.Approve = plan.ID
+		}
+		return r
+	})
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
@@ -237,7 +225,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	} else {
 		doc.Summary = fmt.Sprintf("Restore of snapshot %s into %s in %s did not complete (see findings).", operate.ShortID(plan.Snapshot.ID), into, env)
 	}
-	return o.finishRestore(doc, r.stopped)
+	return o.finish(restoreResult(doc, r.stopped))
 }
 
 // writers are the app's services (but the backup service) that mount
@@ -329,20 +317,8 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func (o *restoreOptions) finishRestore(doc render.RestoreDoc, stopped bool) error {
-	var err error
-	if o.Output == render.JSON {
-		err = render.WriteJSON(o.IO.Out, doc)
-	} else {
-		err = render.RestoreText(o.IO.Out, doc)
-	}
-	switch {
-	case err != nil:
-		return err
-	case stopped:
-		return errStopped
-	case !doc.OK:
-		return errReported
-	}
-	return nil
+// restoreResult is the restore's document, as finish shows it, and how it
+// ended.
+func restoreResult(doc render.RestoreDoc, stopped bool) (func(render.OperateView) error, ending) {
+	return func(v render.OperateView) error { return v.Restore(doc) }, ended(stopped, !doc.OK, false)
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/devopsellence/devopsellence-backup/cmd/internal/agentcmd"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/logging"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile/devopsellence"
@@ -58,7 +59,7 @@ EXIT STATUS
 	root.AddCommand(newPlanCmd(f, nil), newApplyCmd(f, nil), newInitCmd(f, nil), newRunCmd(f, nil), newVersionCmd(f, nil), newSkillCmd(f, nil), newRotateCmd(f, nil))
 	root.AddCommand(operateCommands(f)...)
 	root.AddCommand(recoveryCommands(f)...)
-	root.AddCommand(newAgentCmd(f))
+	root.AddCommand(agentcmd.New(agentcmd.Deps{IO: f.IO, Environ: f.Environ, Clock: f.Clock}, nil))
 	return root
 }
 

@@ -375,7 +375,7 @@ func (r *rotation) forgetNext(ctx context.Context) {
 
 // keys asks the agent in env for one step of the key rotation.
 func (r *rotation) keys(ctx context.Context, env, step string, ids ...string) (*operate.KeyRotation, error) {
-	out, err := operate.Ask(ctx, r.ex, env, r.service, operate.RotateKeyArgv(r.o.Name, step, ids...))
+	out, err := operate.Ask(ctx, r.ex, env, r.service, &operate.RotateKeyRequest{Secret: r.o.Name, Step: step, Keys: ids})
 	switch {
 	case err != nil:
 		return nil, err

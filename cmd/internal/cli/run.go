@@ -16,6 +16,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/reconcile/store"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -229,7 +230,7 @@ func writeStatus(path string, st *StatusFields) error {
 // blocking reports errors that retrying cannot fix: bad input (exit 2) other
 // than missing secret values, which a person may store meanwhile.
 func blocking(err error) bool {
-	return exitCode(context.Background(), err) == ExitUsage && !errors.Is(err, errMissingValues)
+	return exitCode(context.Background(), err) == operate.ExitUsage && !errors.Is(err, errMissingValues)
 }
 
 // inputsHash fingerprints the files a terminal error depends on: their

@@ -19,6 +19,7 @@ import (
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/iostreams"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 var (
@@ -153,7 +154,7 @@ func TestSkillInstallGoesWhereDevopsellencePutsItsOwnSkill(t *testing.T) {
 
 	// Outside any app, without --global or --dir: refused, nothing written.
 	t.Chdir(home)
-	if code, _, stderr := installSkill(t, home); code != cli.ExitUsage || !strings.Contains(stderr, "no devopsellence.yml in "+home+" or above") || !strings.Contains(stderr, "--global or --dir") {
+	if code, _, stderr := installSkill(t, home); code != operate.ExitUsage || !strings.Contains(stderr, "no devopsellence.yml in "+home+" or above") || !strings.Contains(stderr, "--global or --dir") {
 		t.Fatalf("outside an app: exit %d %s", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(home, ".agents")); !os.IsNotExist(err) {
@@ -202,7 +203,7 @@ func TestSkillInstallGoesWhereDevopsellencePutsItsOwnSkill(t *testing.T) {
 	if !bytes.Equal(readFile(t, skillAt(custom)), cli.Skill) {
 		t.Error("--dir: SKILL.md is not the bundled skill")
 	}
-	if code, _, stderr := installSkill(t, home, "--dir", custom, "--global"); code != cli.ExitUsage || !strings.Contains(stderr, "--dir and --global") {
+	if code, _, stderr := installSkill(t, home, "--dir", custom, "--global"); code != operate.ExitUsage || !strings.Contains(stderr, "--dir and --global") {
 		t.Errorf("--dir with --global: exit %d %s", code, stderr)
 	}
 }

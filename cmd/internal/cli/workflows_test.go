@@ -9,6 +9,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
@@ -65,7 +66,7 @@ func TestGitHubActionsWorkflowsRelyOnWhatTheToolDoes(t *testing.T) {
 	if commands != 2 {
 		t.Errorf("found %d devopsellence-backup commands, want plan and apply", commands)
 	}
-	if !strings.Contains(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`) || cli.ExitPending != 3 || cli.ExitOK != 0 {
+	if !strings.Contains(doc, `[ "$code" -ne 0 ] && [ "$code" -ne 3 ]`) || operate.ExitPending != 3 || operate.ExitOK != 0 {
 		t.Error("the plan step does not accept exactly the in-sync and pending exit codes")
 	}
 	if err := cli.CheckArgs([]string{"plan", "--no-such-flag"}); err == nil {

@@ -36,7 +36,11 @@ type Agent struct {
 	// to stop before it kills it (0: StopGrace).
 	StopGrace time.Duration
 
-	restic *restic.Runner
+	// restic is the repository the agent works on: the primary, or the
+	// copy UseCopy chose. runner is the primary's own runner, whose binary,
+	// folder and stderr handling the copies' runners share.
+	restic repository
+	runner *restic.Runner
 	scrub  func(string) string
 	// creating is set for a run with --init, which creates a missing
 	// repository instead of failing on it.
@@ -69,13 +73,14 @@ func New(env []string, version string, out *Output, now func() time.Time) (*Agen
 	a.scrub = newScrubber(cfg, env)
 	a.jkey = journalKey(env, cfg.AppID)
 	out.Scrub = a.scrub
-	a.restic = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
+	a.runner = &restic.Runner{Bin: "restic", Env: env, Dir: "/", Scrub: a.scrub,
 		OnStderr: func(line string) {
 			if a.creating && (missingRepository(line) || strings.TrimSpace(line) == a.Config.RepositoryURL) {
 				return // backup --init creates it next; restic's own alarm would mislead
 			}
 			out.Say("restic: %s", line)
 		}}
+	a.restic = a.runner
 	return a, nil
 }
 
@@ -86,15 +91,23 @@ func tempDir(env []string) string {
 	return "/tmp"
 }
 
-// RunOptions are the flags of one run.
+// RunOptions are the choices of one run: what the request asked, and who
+// started it.
 type RunOptions struct {
-	operate.Options
+	operate.Header
+	// Init creates a missing repository (backup) or copy's (copy).
+	Init bool
+	// UnlockStale runs `restic unlock` (stale locks only) when the
+	// repository is locked, then tries once more.
+	UnlockStale bool
+	// Subset is check's --read-data-subset: "auto", "n/t", "x%" or "".
+	Subset  string
 	Trigger string
 	// Tags are added to the data snapshots the run makes (the undo of a
 	// restore carries its plan).
 	Tags []string
 	// Restore is what a restore run restores, and the plan it must match.
-	Restore *RestoreRequest
+	Restore *operate.RestoreRequest
 }
 
 // MissingTools lists the tools the configuration needs that the service's
@@ -139,8 +152,8 @@ func (a *Agent) Info(ctx context.Context) *operate.AgentInfo {
 }
 
 // Run runs one operation to its end and prints its result; it returns the
-// exit status: 0 ok, 3 partial, 1 failed, 130 interrupted (by `agent
-// cancel`, a signal, or its deadline).
+// exit status: ExitOK, ExitPartial, ExitFailed, or ExitInterrupted (by
+// `agent cancel`, a signal, or its deadline).
 func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	if o.RunID == "" {
 		o.RunID = operate.NewRunID()
@@ -196,7 +209,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	case err != nil && ctx.Err() == nil:
 		s := rec.begin("service", "service")
 		s.fact("tool", "restic")
-		s.fail(code(127), "tool_missing", "restic does not run in the service: "+err.Error())
+		s.fail(code(operate.ExitNotFound), "tool_missing", "restic does not run in the service: "+err.Error())
 	case err == nil:
 		rec.ev.ResticVersion = v.String()
 		a.pingStart(ctx, rec)
@@ -278,8 +291,8 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 		actx, cancel := context.WithTimeout(context.Background(), alerts)
 		a.alert(actx, ev)
 		cancel()
-		if grace > 0 {
-			a.restic.Grace = grace
+		if r, ok := a.restic.(*restic.Runner); ok && grace > 0 {
+			r.Grace = grace
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), wait)
 		line.Stored = a.storeEvidence(sctx, rec)

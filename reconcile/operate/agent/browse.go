@@ -14,20 +14,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate/restic"
 )
 
-// BrowseRequest is one question of snapshots, ls or find.
-type BrowseRequest struct {
-	Op operate.Op
-	// Limit is how many snapshots per group (snapshots), entries (ls) or
-	// matches (find) the answer holds at most; Offset where ls starts.
-	Limit, Offset int
-	// Snapshot and Dir are what ls looks into; Recursive lists the whole
-	// subtree instead of Dir's children.
-	Snapshot, Dir string
-	Recursive     bool
-	// Pattern is what find looks for.
-	Pattern string
-}
-
 // Default limits of the answers.
 const (
 	DefaultSnapshotsLimit = 10
@@ -38,7 +24,7 @@ const (
 // Browse answers snapshots, ls or find from the repository (or the copy
 // UseCopy chose), without a lock. Like status it stores no evidence; its
 // result line holds the answer, shortened to stay within MaxAnswer.
-func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int {
+func (a *Agent) Browse(ctx context.Context, o RunOptions, req operate.BrowseRequest) int {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -46,7 +32,7 @@ func (a *Agent) Browse(ctx context.Context, o RunOptions, req BrowseRequest) int
 	}
 	done, ok := a.readOnly(o, req.Op)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(req.Op, o)
 	b := &operate.Browse{Repository: a.Config.Repository, Copy: a.copy}
@@ -147,7 +133,7 @@ func runsOf(list []restic.Snapshot) map[string]*operate.RunRef {
 
 // snapshots groups this app's data snapshots (the files, then each
 // database), newest first, each with the evidence of the run that made it.
-func (a *Agent) snapshots(ctx context.Context, b *operate.Browse, req BrowseRequest) error {
+func (a *Agent) snapshots(ctx context.Context, b *operate.Browse, req operate.BrowseRequest) error {
 	list, err := a.ours(ctx)
 	if err != nil {
 		return err
@@ -216,7 +202,7 @@ func (a *Agent) resolve(ctx context.Context, id string) (restic.Snapshot, []rest
 }
 
 // ls lists what a snapshot holds in a folder (or under it), a page at a time.
-func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) error {
+func (a *Agent) ls(ctx context.Context, b *operate.Browse, req operate.BrowseRequest) error {
 	snap, list, err := a.resolve(ctx, req.Snapshot)
 	if err != nil {
 		return err
@@ -262,7 +248,7 @@ func (a *Agent) ls(ctx context.Context, b *operate.Browse, req BrowseRequest) er
 
 // find looks for a pattern in every data snapshot of this app, newest
 // snapshot first.
-func (a *Agent) find(ctx context.Context, b *operate.Browse, req BrowseRequest) error {
+func (a *Agent) find(ctx context.Context, b *operate.Browse, req operate.BrowseRequest) error {
 	if err := CheckPattern(req.Pattern); err != nil {
 		return &stepError{class: "bad_pattern", msg: err.Error()}
 	}

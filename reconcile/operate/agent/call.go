@@ -94,7 +94,7 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 // unlockStale handles err, a call f on repository r that found it locked:
 // with --unlock-stale (and in every scheduled run) it runs restic unlock,
 // stale locks only, as step name, and runs f once more.
-func unlockStale(ctx context.Context, rec *recorder, o RunOptions, r *restic.Runner, name string, err error, f func() error) error {
+func unlockStale(ctx context.Context, rec *recorder, o RunOptions, r unlocker, name string, err error, f func() error) error {
 	if !o.UnlockStale || restic.ClassOf(err) != restic.ClassLocked || ctx.Err() != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (a *Agent) copyRunner(c spec.CopyConfig) (*restic.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &restic.Runner{Bin: a.restic.Bin, Env: env, Dir: a.restic.Dir, Scrub: a.scrub, OnStderr: a.restic.OnStderr}, nil
+	return &restic.Runner{Bin: a.runner.Bin, Env: env, Dir: a.runner.Dir, Scrub: a.scrub, OnStderr: a.runner.OnStderr}, nil
 }
 
 // UseCopy makes the agent read (and write its evidence and pre-restore

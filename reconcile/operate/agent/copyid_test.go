@@ -24,7 +24,7 @@ func TestACopyThatIsThePrimaryIsNeitherFilledNorPruned(t *testing.T) {
 		})
 		must(t, os.Symlink(r.repo, alias))
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		for i := range 3 {
 			writeFiles(t, r.vol, map[string]string{"a.txt": string(rune('b' + i))})
 			r.backup(RunOptions{})

@@ -31,10 +31,10 @@ func TestACopysWrongPasswordNamesTheCopysOwnSecret(t *testing.T) {
 		r.env = append(r.env, "OFFSITE_PW=a-wrong-one")
 		a, err := New(r.env, "test", r.a.Out, time.Now)
 		must(t, err)
-		a.restic.Bin = bin.Path
+		a.runner.Bin = bin.Path
 		r.a = a
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		r.stdout.Reset()
 		r.a.Status(context.Background(), RunOptions{}, time.Now())
 		st := r.result().Status

@@ -213,17 +213,8 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 	s := rec.begin("db:"+d.Name, "db")
 	s.fact("engine", d.Engine)
 	file := operate.DumpFile(d)
-	snap := newestOf(snaps, []string{operate.TagDB, operate.TagDBName + d.Name}, []string{file})
+	snap := drillSnapshot(s, snaps, d)
 	if snap == nil {
-		if strings.HasPrefix(d.Name, "auto-") {
-			s.done(resultSkipped, nil, "no_snapshot", "found in the volumes but not backed up yet")
-			return
-		}
-		if _, err := os.Lstat(d.Path); d.Optional && errors.Is(err, fs.ErrNotExist) {
-			notCreated(s, d)
-			return
-		}
-		s.fail(nil, "no_snapshot", fmt.Sprintf("no snapshot of %s for this host and tags: run devopsellence-backup backup first", file))
 		return
 	}
 	s.fact("snapshot_id", snap.ID)
@@ -252,50 +243,82 @@ func (a *Agent) drillDatabase(ctx context.Context, rec *recorder, o RunOptions, 
 		return
 	}
 	defer os.Remove(dump)
-	var restored dbtool.Database
+	restored, drop, ok := a.drillRestored(ctx, s, d, server, dump)
+	if drop != nil {
+		defer drop()
+	}
+	if ok {
+		a.verify(ctx, s, d, restored, source, snap.ID)
+	}
+}
+
+// drillSnapshot is the newest dump of d, or nil when there is none, which
+// it records on s: skipped for a database the backup found but has not
+// backed up yet, or an optional one not created yet; failed otherwise.
+func drillSnapshot(s *stepRun, snaps []operate.Snapshot, d spec.Database) *operate.Snapshot {
+	file := operate.DumpFile(d)
+	snap := newestOf(snaps, []string{operate.TagDB, operate.TagDBName + d.Name}, []string{file})
+	if snap != nil {
+		return snap
+	}
+	if strings.HasPrefix(d.Name, "auto-") {
+		s.done(resultSkipped, nil, "no_snapshot", "found in the volumes but not backed up yet")
+		return nil
+	}
+	if _, err := os.Lstat(d.Path); d.Optional && errors.Is(err, fs.ErrNotExist) {
+		notCreated(s, d)
+		return nil
+	}
+	s.fail(nil, "no_snapshot", fmt.Sprintf("no snapshot of %s for this host and tags: run devopsellence-backup backup first", file))
+	return nil
+}
+
+// drillRestored makes the drill's restored copy of the dump: the SQLite
+// file itself once its integrity is checked, or a scratch database on
+// server with the dump loaded, which drop (when not nil) removes. ok is
+// false when it failed, which it records on s.
+func (a *Agent) drillRestored(ctx context.Context, s *stepRun, d spec.Database, server dbtool.Database, dump string) (restored dbtool.Database, drop func(), ok bool) {
 	if d.Engine == spec.EngineSQLite {
-		restored = dbtool.SQLiteFile(dump)
 		if err := dbtool.VerifyDump(ctx, dbtool.SQLite, "", dump); err != nil {
 			s.fact("integrity_check", message(err))
 			failStep(s, err)
-			return
+			return restored, nil, false
 		}
 		s.fact("integrity_check", "ok")
-	} else {
-		scratch, err := dbtool.NewScratch(server.Conn, d.Name, a.Now())
-		if err != nil {
-			failStep(s, err)
-			return
-		}
-		a.noteScratch(d, scratch.Name)
-		defer func() {
-			cctx, cancel := dbtool.CleanupContext(ctx)
-			defer cancel()
-			if err := scratch.Drop(cctx); err != nil {
-				a.Out.Say("drill: could not drop scratch database %s: %v", scratch.Name, err)
-				return
-			}
-			a.forgetScratch(scratch.Name)
-		}()
-		s.fact("scratch_database", scratch.Name)
-		if err := scratch.Create(ctx); err != nil {
-			failStep(s, err)
-			return
-		}
-		f, err := os.Open(dump)
-		if err != nil {
-			s.fail(nil, "failed", err.Error())
-			return
-		}
-		err = scratch.Load(ctx, dumpFormat(d), f)
-		f.Close()
-		if err != nil {
-			failStep(s, err)
-			return
-		}
-		restored = scratch.DB
+		return dbtool.SQLiteFile(dump), nil, true
 	}
-	a.verify(ctx, s, d, restored, source, snap.ID)
+	scratch, err := dbtool.NewScratch(server.Conn, d.Name, a.Now())
+	if err != nil {
+		failStep(s, err)
+		return restored, nil, false
+	}
+	a.noteScratch(d, scratch.Name)
+	drop = func() {
+		cctx, cancel := dbtool.CleanupContext(ctx)
+		defer cancel()
+		if err := scratch.Drop(cctx); err != nil {
+			a.Out.Say("drill: could not drop scratch database %s: %v", scratch.Name, err)
+			return
+		}
+		a.forgetScratch(scratch.Name)
+	}
+	s.fact("scratch_database", scratch.Name)
+	if err := scratch.Create(ctx); err != nil {
+		failStep(s, err)
+		return restored, drop, false
+	}
+	f, err := os.Open(dump)
+	if err != nil {
+		s.fail(nil, "failed", err.Error())
+		return restored, drop, false
+	}
+	err = scratch.Load(ctx, dumpFormat(d), f)
+	f.Close()
+	if err != nil {
+		failStep(s, err)
+		return restored, drop, false
+	}
+	return scratch.DB, drop, true
 }
 
 // verify compares the restored copy with the source and runs the spec's

@@ -12,16 +12,11 @@ import (
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
 
-// DumpRequest names what dump reads: a path in one of this app's snapshots.
-type DumpRequest struct {
-	Snapshot, Path string
-}
-
 // Dump writes one file of a snapshot, or a folder as a tar (restic dump),
 // to stdout in data lines of operate.DumpChunk bytes, without a lock and
 // without touching live data. Its result line counts the bytes and gives
 // their SHA-256, so the operator's side knows they all arrived.
-func (a *Agent) Dump(ctx context.Context, o RunOptions, req DumpRequest) int {
+func (a *Agent) Dump(ctx context.Context, o RunOptions, req operate.DumpRequest) int {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -29,7 +24,7 @@ func (a *Agent) Dump(ctx context.Context, o RunOptions, req DumpRequest) int {
 	}
 	done, ok := a.readOnly(o, operate.OpDump)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(operate.OpDump, o)
 	s := rec.begin("dump", "dump")
@@ -49,7 +44,7 @@ func (a *Agent) Dump(ctx context.Context, o RunOptions, req DumpRequest) int {
 	return ev.ExitCode
 }
 
-func (a *Agent) dump(ctx context.Context, req DumpRequest, res *operate.DumpResult, w *chunker) error {
+func (a *Agent) dump(ctx context.Context, req operate.DumpRequest, res *operate.DumpResult, w *chunker) error {
 	if !strings.HasPrefix(req.Path, "/") || path.Clean(req.Path) != req.Path {
 		return &stepError{class: "bad_path", msg: fmt.Sprintf("%q is not a clean absolute path of the snapshot (ls lists them)", req.Path)}
 	}

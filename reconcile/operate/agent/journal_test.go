@@ -21,7 +21,7 @@ func TestAJournalTheAppWroteDirectsNothing(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, nil)
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a", "uploads/b.txt": "b"})
-		r.backup(RunOptions{Options: operate.Options{Init: true}})
+		r.backup(RunOptions{Init: true})
 		snapshots := len(r.snapshots())
 		outside := filepath.Join(filepath.Dir(r.repo), "elsewhere")
 		writeFiles(t, outside, map[string]string{"keep.txt": "not the app's to delete", "secret.txt": "not the app's to move"})
@@ -80,11 +80,11 @@ func TestARestoreKilledWhileItMovesIsAnErrorUntilTheNextRunFinishesAndRecordsIt(
 		r := newRig(t, bin, nil)
 		good := map[string]string{"a.txt": "good a", "big/1.txt": "one", "big/2.txt": "two", "c/d.txt": "d"}
 		writeFiles(t, r.vol, good)
-		id := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		id := r.backup(RunOptions{Init: true})
 		must(t, os.RemoveAll(filepath.Join(r.vol, "big")))
 		writeFiles(t, r.vol, map[string]string{"a.txt": "damaged", "new.txt": "after the backup"})
 
-		req := RestoreRequest{Snapshot: id}
+		req := operate.RestoreRequest{Snapshot: id}
 		p := r.plan(req)
 		req.Plan, req.Approve = p.ID, p.ID
 		r.a.afterMove = func(done int) {
@@ -105,7 +105,7 @@ func TestARestoreKilledWhileItMovesIsAnErrorUntilTheNextRunFinishesAndRecordsIt(
 		// A new process of the agent, as after a kill.
 		a, err := New(r.env, "test", r.a.Out, time.Now)
 		must(t, err)
-		a.restic.Bin = bin.Path
+		a.runner.Bin = bin.Path
 		r.a = a
 		r.stdout.Reset()
 		r.a.Status(context.Background(), RunOptions{}, time.Now())
@@ -115,7 +115,7 @@ func TestARestoreKilledWhileItMovesIsAnErrorUntilTheNextRunFinishesAndRecordsIt(
 		}
 		// The plan of another restore waits for this one to be finished.
 		r.stdout.Reset()
-		r.a.PlanRestore(context.Background(), RunOptions{}, RestoreRequest{Snapshot: id})
+		r.a.PlanRestore(context.Background(), RunOptions{}, operate.RestoreRequest{Snapshot: id})
 		if l := r.result(); l.Evidence.Failure() == nil || l.Evidence.Failure().Error != "restore_unfinished" {
 			t.Errorf("a plan during an unfinished restore: %+v", l.Evidence.Steps)
 		}

@@ -155,7 +155,7 @@ func (a *Agent) policies(backups []string) (map[string]operate.Policy, error) {
 
 // forget lists this app's snapshots in the repository r, selects what the
 // policies do not keep, and forgets exactly those.
-func (a *Agent) forget(ctx context.Context, r *restic.Runner, policies map[string]operate.Policy) (operate.Forgetting, error) {
+func (a *Agent) forget(ctx context.Context, r forgetter, policies map[string]operate.Policy) (operate.Forgetting, error) {
 	list, err := r.Snapshots(ctx, restic.Filter{Host: a.Config.Host, Tags: [][]string{a.Config.Tags}, NoLock: true})
 	if err != nil {
 		return operate.Forgetting{}, err

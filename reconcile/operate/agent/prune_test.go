@@ -20,11 +20,11 @@ func TestUndoSnapshotsNeverPushOutTheBackupTheyRestored(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, func(c *spec.AgentConfig) { c.Retention = []string{"--keep-last", "3"} })
 		writeFiles(t, r.vol, map[string]string{"a.txt": "good a", "sub/b.txt": "good b"})
-		b := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		b := r.backup(RunOptions{Init: true})
 		var undos []string
 		for i, damage := range []string{"damaged once", "damaged twice", "damaged thrice"} {
 			writeFiles(t, r.vol, map[string]string{"a.txt": damage})
-			res := r.restore(RestoreRequest{Snapshot: b})
+			res := r.restore(operate.RestoreRequest{Snapshot: b})
 			if res.Evidence.Result != operate.ResultOK {
 				t.Fatalf("restore %d: %+v", i+1, res.Evidence.Steps)
 			}
@@ -53,10 +53,10 @@ func TestTheSourceOfARecentRestoreOutlivesTheRetention(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, func(c *spec.AgentConfig) { c.Retention = []string{"--keep-last", "1"} })
 		writeFiles(t, r.vol, map[string]string{"a.txt": "good a"})
-		b1 := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		b1 := r.backup(RunOptions{Init: true})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "damaged"})
 		b2 := r.backup(RunOptions{})
-		if res := r.restore(RestoreRequest{Snapshot: b1}); res.Evidence.Result != operate.ResultOK {
+		if res := r.restore(operate.RestoreRequest{Snapshot: b1}); res.Evidence.Result != operate.ResultOK {
 			t.Fatalf("restore: %+v", res.Evidence.Steps)
 		}
 		r.backup(RunOptions{})

@@ -84,26 +84,26 @@ func (s *stepRun) fail(exit *int, class, message string) {
 func code(n int) *int { return &n }
 
 // finish closes the document: ok, partial (some snapshot lacks source
-// data) or failed, with the exit status the agent exits with (0, 3, 1, or
-// 130 when interrupted).
+// data) or failed, with the exit status the agent exits with (ExitOK,
+// ExitPartial, ExitFailed, or ExitInterrupted).
 func (r *recorder) finish(interrupted bool) *operate.Evidence {
 	ev := r.ev
 	ev.FinishedAt = r.now().UTC()
 	ev.DurationSeconds = int64(ev.FinishedAt.Sub(ev.StartedAt).Seconds())
-	ev.Result, ev.ExitCode = operate.ResultOK, 0
+	ev.Result, ev.ExitCode = operate.ResultOK, operate.ExitOK
 	for _, s := range ev.Steps {
 		switch s.Result {
 		case operate.ResultFailed:
-			ev.Result, ev.ExitCode = operate.ResultFailed, 1
+			ev.Result, ev.ExitCode = operate.ResultFailed, operate.ExitFailed
 		case operate.ResultPartial:
 			if ev.Result == operate.ResultOK {
-				ev.Result, ev.ExitCode = operate.ResultPartial, 3
+				ev.Result, ev.ExitCode = operate.ResultPartial, operate.ExitPartial
 			}
 		}
 	}
 	if interrupted {
 		ev.Interrupted = true
-		ev.Result, ev.ExitCode = operate.ResultFailed, 130
+		ev.Result, ev.ExitCode = operate.ResultFailed, operate.ExitInterrupted
 	} else {
 		ev.InterruptedBy = ""
 	}

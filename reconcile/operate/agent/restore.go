@@ -19,26 +19,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// RestoreRequest is what a person asked to restore.
-type RestoreRequest struct {
-	// Snapshot is an ID (a unique prefix of 8 or more characters), or
-	// Latest a group (files, db:NAME) whose newest snapshot is taken.
-	Snapshot string
-	Latest   string
-	// Paths limit a files restore to some of the snapshot's paths.
-	Paths []string
-	// Target is a scratch folder; empty restores into the live data.
-	Target string
-	// Plan is the ID of the plan the person saw: a restore runs only when
-	// the recomputed plan has the same. Approve is the plan ID the person
-	// approved, which a restore into live data must name.
-	Plan    string
-	Approve string
-	// LockWait bounds a database restore's wait for the app's locks
-	// (0: the spec's).
-	LockWait time.Duration
-}
-
 // planned is a plan and what carrying it out needs.
 type planned struct {
 	plan *operate.RestorePlan
@@ -73,7 +53,7 @@ const maxSample = 10
 
 // PlanRestore prints the plan of a restore without doing it. It stores no
 // evidence; a refused plan says why.
-func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreRequest) int {
+func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req operate.RestoreRequest) int {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -81,7 +61,7 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 	}
 	done, ok := a.readOnly(o, operate.OpRestore)
 	if !ok {
-		return 130
+		return operate.ExitInterrupted
 	}
 	rec := a.newRecorder(operate.OpRestore, o)
 	s := rec.begin("plan", "restore")
@@ -108,7 +88,7 @@ func (a *Agent) PlanRestore(ctx context.Context, o RunOptions, req RestoreReques
 
 // plan works out what a restore would do, reading the repository and the
 // live data, changing nothing.
-func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) {
+func (a *Agent) plan(ctx context.Context, req operate.RestoreRequest) (*planned, error) {
 	if err := a.unfinished(); err != nil {
 		return nil, err
 	}
@@ -153,7 +133,7 @@ func (a *Agent) plan(ctx context.Context, req RestoreRequest) (*planned, error) 
 
 // pick finds the snapshot the request names, or the newest of the group
 // --latest names (a restore's own undo snapshots left out).
-func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, []restic.Snapshot, error) {
+func (a *Agent) pick(ctx context.Context, req operate.RestoreRequest) (restic.Snapshot, []restic.Snapshot, error) {
 	if req.Latest == "" {
 		return a.resolve(ctx, req.Snapshot)
 	}
@@ -176,6 +156,34 @@ func (a *Agent) pick(ctx context.Context, req RestoreRequest) (restic.Snapshot, 
 // path it replaces. It returns the shape of the live data (names, not
 // sizes or times) for the plan's ID.
 func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]string, error) {
+	paths, err := a.filesPaths(p, asked)
+	if err != nil {
+		return nil, err
+	}
+	keep := a.keeper(p.rootList())
+	d := &filesDiff{fp: &operate.FilesPlan{Paths: paths}}
+	for _, pth := range paths {
+		nodes, err := a.snapshotNodes(ctx, p.snap, pth)
+		if err != nil {
+			return nil, err
+		}
+		var live map[string]liveFile
+		if p.plan.Live() {
+			if live, err = d.readLive(p, keep, pth); err != nil {
+				return nil, err
+			}
+		}
+		d.compare(p, pth, nodes, live)
+	}
+	d.finish(p)
+	slices.Sort(d.shape)
+	return append(prefixAll("path ", paths), d.shape...), nil
+}
+
+// filesPaths are the paths a files restore replaces (those asked, or the
+// snapshot's), sorted and checked; for a live restore it notes in p.roots
+// the backed-up folder each lies in.
+func (a *Agent) filesPaths(p *planned, asked []string) ([]string, error) {
 	snap := p.snap
 	paths := slices.Clone(asked)
 	if len(paths) == 0 {
@@ -183,7 +191,6 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 	}
 	slices.Sort(paths)
 	p.roots, p.expected = map[string]string{}, map[string]operate.Counts{}
-	live := p.plan.Live()
 	for i, pth := range paths {
 		if !strings.HasPrefix(pth, "/") || path.Clean(pth) != pth || pth == "/" {
 			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%q is not a clean absolute path of the snapshot (such as %s)", pth, snap.Paths[0])}
@@ -194,113 +201,142 @@ func (a *Agent) planFiles(ctx context.Context, p *planned, asked []string) ([]st
 		if i > 0 && under(pth, paths[i-1]) {
 			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s lies inside %s: name each path once", pth, paths[i-1])}
 		}
-		if live {
-			root := ""
-			for _, r := range a.Config.Paths {
-				if under(pth, r) && len(r) > len(root) {
-					root = r
-				}
-			}
-			if root == "" {
-				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside a folder this service backs up (%s): restore it into a scratch folder with --target", pth, strings.Join(a.Config.Paths, " "))}
-			}
-			if link := linkOnTheWay(root, pth); link != "" {
-				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a symbolic link (to %s) in the live data: a restore never reads or writes through a link, which may lead out of the volume. Restore into a scratch folder with --target, or replace the link by a folder first", link, readLink(link))}
+		if p.plan.Live() {
+			root, err := a.liveRoot(pth)
+			if err != nil {
+				return nil, err
 			}
 			p.roots[pth] = root
 		}
 	}
-	var roots []string
-	for _, r := range p.roots {
-		if !slices.Contains(roots, r) {
-			roots = append(roots, r)
+	return paths, nil
+}
+
+// liveRoot is the backed-up folder the live path pth lies in (the
+// innermost), reached without a symbolic link.
+func (a *Agent) liveRoot(pth string) (string, error) {
+	root := ""
+	for _, r := range a.Config.Paths {
+		if under(pth, r) && len(r) > len(root) {
+			root = r
 		}
 	}
-	keep := a.keeper(roots)
-	fp := &operate.FilesPlan{Paths: paths}
-	var shape, changed, identical, deleted, added []string
-	for _, pth := range paths {
-		nodes := map[string]restic.Node{}
-		err := a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: pth, Recursive: true, NoLock: true}, func(n restic.Node) error {
-			if under(n.Path, pth) {
-				nodes[n.Path] = n
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	if root == "" {
+		return "", &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not inside a folder this service backs up (%s): restore it into a scratch folder with --target", pth, strings.Join(a.Config.Paths, " "))}
+	}
+	if link := linkOnTheWay(root, pth); link != "" {
+		return "", &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a symbolic link (to %s) in the live data: a restore never reads or writes through a link, which may lead out of the volume. Restore into a scratch folder with --target, or replace the link by a folder first", link, readLink(link))}
+	}
+	return root, nil
+}
+
+// snapshotNodes is what the snapshot holds at and under pth, by path.
+func (a *Agent) snapshotNodes(ctx context.Context, snap restic.Snapshot, pth string) (map[string]restic.Node, error) {
+	nodes := map[string]restic.Node{}
+	err := a.restic.List(ctx, restic.ListOptions{SnapshotID: snap.ID, Dir: pth, Recursive: true, NoLock: true}, func(n restic.Node) error {
+		if under(n.Path, pth) {
+			nodes[n.Path] = n
 		}
-		if len(nodes) == 0 {
-			return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (devopsellence-backup ls %s lists what it holds)", pth, short(snap.ID), short(snap.ID))}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is not in snapshot %s (devopsellence-backup ls %s lists what it holds)", pth, short(snap.ID), short(snap.ID))}
+	}
+	return nodes, nil
+}
+
+// liveFile is what a plan compares of a live file with the snapshot's.
+type liveFile struct {
+	size  int64
+	mtime time.Time
+}
+
+// filesDiff gathers, path after path, how the live files compare with the
+// snapshot's: the plan's counts, the names of each kind, and the shape of
+// the live data.
+type filesDiff struct {
+	fp                                        *operate.FilesPlan
+	shape, changed, identical, deleted, added []string
+}
+
+// readLive reads the live files of pth a restore replaces (noting in p
+// what it keeps).
+func (d *filesDiff) readLive(p *planned, keep keeper, pth string) (map[string]liveFile, error) {
+	if keep.keeps(pth, isDir(pth)) {
+		return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a live database file or excluded from backups, which a files restore leaves as it is: restore a database from its db: snapshot, or restore into a scratch folder with --target", pth)}
+	}
+	files := map[string]liveFile{}
+	kept, err := walkLive(pth, keep, func(q string, de fs.DirEntry, size int64) {
+		d.shape = append(d.shape, q)
+		if de.Type().IsRegular() {
+			lf := liveFile{size: size}
+			if fi, err := de.Info(); err == nil {
+				lf.mtime = fi.ModTime()
+			}
+			files[q] = lf
+			d.fp.Live.Add(size)
 		}
-		type liveFile struct {
-			size  int64
-			mtime time.Time
+	})
+	if err != nil {
+		return nil, &stepError{class: "failed", msg: "cannot read the live " + pth + ": " + err.Error()}
+	}
+	p.kept = append(p.kept, kept...)
+	d.shape = append(d.shape, prefixAll("kept ", kept)...)
+	return files, nil
+}
+
+// compare sorts the files of pth in the snapshot (nodes) and live into
+// identical, changed, added and deleted, and notes in p what the restored
+// copy of pth must hold.
+func (d *filesDiff) compare(p *planned, pth string, nodes map[string]restic.Node, live map[string]liveFile) {
+	var want operate.Counts
+	for q, n := range nodes {
+		if n.Type != "file" || slices.ContainsFunc(p.kept, func(k string) bool { return under(q, k) }) {
+			continue
 		}
-		liveFiles := map[string]liveFile{}
-		if live {
-			if keep.keeps(pth, isDir(pth)) {
-				return nil, &stepError{class: "bad_path", msg: fmt.Sprintf("%s is a live database file or excluded from backups, which a files restore leaves as it is: restore a database from its db: snapshot, or restore into a scratch folder with --target", pth)}
-			}
-			kept, err := walkLive(pth, keep, func(q string, d fs.DirEntry, size int64) {
-				shape = append(shape, q)
-				if d.Type().IsRegular() {
-					lf := liveFile{size: size}
-					if fi, err := d.Info(); err == nil {
-						lf.mtime = fi.ModTime()
-					}
-					liveFiles[q] = lf
-					fp.Live.Add(size)
-				}
-			})
-			if err != nil {
-				return nil, &stepError{class: "failed", msg: "cannot read the live " + pth + ": " + err.Error()}
-			}
-			p.kept = append(p.kept, kept...)
-			shape = append(shape, prefixAll("kept ", kept)...)
-		}
-		var want operate.Counts
-		for q, n := range nodes {
-			if n.Type != "file" || slices.ContainsFunc(p.kept, func(k string) bool { return under(q, k) }) {
-				continue
-			}
-			want.Add(n.Size)
-			switch lf, ok := liveFiles[q]; {
-			case ok && lf.size == n.Size && lf.mtime.Equal(n.MTime):
-				fp.Identical.Add(lf.size)
-				identical = append(identical, q)
-			case ok:
-				fp.Changed.Add(lf.size)
-				changed = append(changed, q)
-			case live:
-				fp.Added.Add(n.Size)
-				added = append(added, q)
-			}
-		}
-		p.expected[pth] = want
-		fp.Snapshot.Files += want.Files
-		fp.Snapshot.Bytes += want.Bytes
-		for q, lf := range liveFiles {
-			if n, ok := nodes[q]; !ok || n.Type != "file" {
-				fp.Deleted.Add(lf.size)
-				deleted = append(deleted, q)
-			}
+		want.Add(n.Size)
+		switch lf, ok := live[q]; {
+		case ok && lf.size == n.Size && lf.mtime.Equal(n.MTime):
+			d.fp.Identical.Add(lf.size)
+			d.identical = append(d.identical, q)
+		case ok:
+			d.fp.Changed.Add(lf.size)
+			d.changed = append(d.changed, q)
+		case p.plan.Live():
+			d.fp.Added.Add(n.Size)
+			d.added = append(d.added, q)
 		}
 	}
-	fp.ChangedSample, fp.IdenticalSample, fp.DeletedSample, fp.AddedSample = sample(changed), sample(identical), sample(deleted), sample(added)
+	p.expected[pth] = want
+	d.fp.Snapshot.Files += want.Files
+	d.fp.Snapshot.Bytes += want.Bytes
+	for q, lf := range live {
+		if n, ok := nodes[q]; !ok || n.Type != "file" {
+			d.fp.Deleted.Add(lf.size)
+			d.deleted = append(d.deleted, q)
+		}
+	}
+}
+
+// finish puts the files plan into p, with samples of each kind and notes
+// for a live restore.
+func (d *filesDiff) finish(p *planned) {
+	fp := d.fp
+	fp.ChangedSample, fp.IdenticalSample, fp.DeletedSample, fp.AddedSample = sample(d.changed), sample(d.identical), sample(d.deleted), sample(d.added)
 	fp.Kept, fp.KeptCount = slices.Clone(p.kept), len(p.kept)
 	if len(fp.Kept) > 5*maxSample {
 		fp.Kept = fp.Kept[:5*maxSample]
 	}
 	p.plan.Files = fp
-	if live {
+	if p.plan.Live() {
 		p.plan.Notes = append(p.plan.Notes, "each path is restored into a scratch folder on its own volume first, then moved into place: an interrupted restore leaves it as it was or restored, never half")
 		if len(p.kept) > 0 {
 			p.plan.Notes = append(p.plan.Notes, "kept as they are: live database files (restore them from their db: snapshots) and what the spec excludes from backups")
 		}
 	}
-	slices.Sort(shape)
-	return append(prefixAll("path ", paths), shape...), nil
 }
 
 // walkLive walks a live path, calling each for what a restore replaces

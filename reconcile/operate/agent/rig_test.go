@@ -66,7 +66,7 @@ func newRig(t *testing.T, bin restictest.Bin, edit func(*spec.AgentConfig)) *rig
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.restic.Bin = bin.Path
+	a.runner.Bin = bin.Path
 	r.a = a
 	return r
 }
@@ -121,7 +121,7 @@ func (r *rig) backup(o RunOptions) string {
 }
 
 // plan shows the plan of req, which must be made.
-func (r *rig) plan(req RestoreRequest) *operate.RestorePlan {
+func (r *rig) plan(req operate.RestoreRequest) *operate.RestorePlan {
 	r.t.Helper()
 	r.stdout.Reset()
 	r.a.PlanRestore(context.Background(), RunOptions{}, req)
@@ -133,7 +133,7 @@ func (r *rig) plan(req RestoreRequest) *operate.RestorePlan {
 }
 
 // restore plans req, then carries it out as approved.
-func (r *rig) restore(req RestoreRequest) operate.Line {
+func (r *rig) restore(req operate.RestoreRequest) operate.Line {
 	r.t.Helper()
 	p := r.plan(req)
 	req.Plan, req.Approve = p.ID, p.ID

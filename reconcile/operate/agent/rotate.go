@@ -12,17 +12,6 @@ import (
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
-// KeyRequest is one step of rotating the repository password held by the
-// secret Secret.
-type KeyRequest struct {
-	Secret string
-	// Step is add, verify or remove.
-	Step string
-	// Keys are the keys remove removes, in whichever repository holds
-	// them (each repository has its own key IDs).
-	Keys []string
-}
-
 // keyTarget is one repository that Secret's password opens.
 type keyTarget struct {
 	name, copy string
@@ -34,7 +23,7 @@ type keyTarget struct {
 func (a *Agent) targets(name string) ([]keyTarget, error) {
 	var out []keyTarget
 	if name == spec.PasswordSecret {
-		out = append(out, keyTarget{name: a.Config.Repository, runner: a.restic})
+		out = append(out, keyTarget{name: a.Config.Repository, runner: a.runner})
 	}
 	for _, c := range a.Config.Copies {
 		if c.PasswordSecret != name {
@@ -64,7 +53,7 @@ func (a *Agent) targets(name string) ([]keyTarget, error) {
 //
 // It stores no evidence; its result line says what it did. It exits 0 when
 // every repository did the step, 1 otherwise.
-func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req KeyRequest) int {
+func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req operate.RotateKeyRequest) int {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
@@ -75,7 +64,7 @@ func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req KeyRequest) int
 		kr.Error = &operate.KeyRotateError{Repository: repo, Class: class, Message: msg}
 		a.Out.Line(operate.Line{Type: operate.LineResult, Keys: kr, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
 		a.Out.Say("rotate-key %s: %s: %s", req.Step, repo, msg)
-		return 1
+		return operate.ExitFailed
 	}
 	targets, err := a.targets(req.Secret)
 	if err != nil {
@@ -137,7 +126,7 @@ func (a *Agent) RotateKey(ctx context.Context, o RunOptions, req KeyRequest) int
 		a.Out.Say("rotate-key %s: %s: ok (current key %s)", req.Step, t.name, rr.CurrentKey)
 	}
 	a.Out.Line(operate.Line{Type: operate.LineResult, Keys: kr, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
-	return 0
+	return operate.ExitOK
 }
 
 func currentKey(keys []restic.Key) string {

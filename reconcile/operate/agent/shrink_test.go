@@ -36,7 +36,7 @@ func TestABackupOfNothingOrOfMuchLessIsAFindingNotAFreshBackup(t *testing.T) {
 		for _, pattern := range []string{"?*", "**/*"} {
 			r := newRig(t, bin, func(c *spec.AgentConfig) { c.Excludes = []string{pattern} })
 			writeFiles(t, r.vol, map[string]string{"a.txt": "a", "uploads/b.txt": "b"})
-			l := r.run(operate.OpBackup, RunOptions{Options: operate.Options{Init: true}})
+			l := r.run(operate.OpBackup, RunOptions{Init: true})
 			if s := step(t, l.Evidence, "files"); s.Result != operate.ResultFailed || s.Error != "backup_empty" {
 				t.Errorf("exclude %q: files step %+v", pattern, s)
 			}
@@ -48,7 +48,7 @@ func TestABackupOfNothingOrOfMuchLessIsAFindingNotAFreshBackup(t *testing.T) {
 		// A volume holding only a live database backs up no file, rightly.
 		r := newRig(t, bin, nil)
 		sqlExec(t, filepath.Join(r.vol, "app.sqlite3"), "CREATE TABLE t(x)")
-		if l := r.run(operate.OpBackup, RunOptions{Options: operate.Options{Init: true}}); l.Evidence.Result != operate.ResultOK {
+		if l := r.run(operate.OpBackup, RunOptions{Init: true}); l.Evidence.Result != operate.ResultOK {
 			t.Errorf("a volume of one database: %+v", l.Evidence.Steps)
 		}
 
@@ -59,7 +59,7 @@ func TestABackupOfNothingOrOfMuchLessIsAFindingNotAFreshBackup(t *testing.T) {
 				files[fmt.Sprintf("doc-%d.txt", i)] = strings.Repeat("x", 4096)
 			}
 			writeFiles(t, r.vol, files)
-			first := r.backup(RunOptions{Options: operate.Options{Init: true}})
+			first := r.backup(RunOptions{Init: true})
 			for i := range 9 {
 				must(t, os.Remove(filepath.Join(r.vol, fmt.Sprintf("doc-%d.txt", i))))
 			}

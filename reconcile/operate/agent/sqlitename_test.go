@@ -36,7 +36,7 @@ func TestRestoringOneFoundSQLiteFileNeverOverwritesAnother(t *testing.T) {
 		must(t, os.MkdirAll(filepath.Dir(nested), 0o755))
 		sqlExec(t, dash, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('dash')")
 		sqlExec(t, nested, "CREATE TABLE t(v TEXT); INSERT INTO t VALUES ('nested'); INSERT INTO t VALUES ('nested 2')")
-		l := r.run(operate.OpBackup, RunOptions{Options: operate.Options{Init: true}})
+		l := r.run(operate.OpBackup, RunOptions{Init: true})
 		var names []string
 		for _, s := range l.Evidence.Steps {
 			if strings.HasPrefix(s.Name, "db:auto-") {
@@ -48,7 +48,7 @@ func TestRestoringOneFoundSQLiteFileNeverOverwritesAnother(t *testing.T) {
 		}
 		sqlExec(t, nested, "DELETE FROM t")
 		nestedName := autoName(nested)
-		res := r.restore(RestoreRequest{Latest: "db:" + nestedName})
+		res := r.restore(operate.RestoreRequest{Latest: "db:" + nestedName})
 		if res.Evidence.Result != operate.ResultOK {
 			t.Fatalf("restore of %s: %+v", nestedName, res.Evidence.Steps)
 		}

@@ -21,7 +21,7 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 	}
 	// Registered, so that `agent cancel` finds it; it takes no lock.
 	if err := a.Runs.Register(RunInfo{ID: o.RunID, PID: pid(), Op: string(operate.OpStatus), Trigger: operate.TriggerManual, Started: a.Now().UTC()}); errors.Is(err, ErrCancelled) {
-		return 130
+		return operate.ExitInterrupted
 	}
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -48,106 +48,23 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 		s.fail(nil, "no_journal_key", errNoKey.Error()+"; the live files were not touched")
 		return
 	}
-	byRoot := map[string][]string{}
-	var roots []string
-	for _, pth := range paths {
-		r := p.roots[pth]
-		if byRoot[r] == nil {
-			roots = append(roots, r)
-		}
-		byRoot[r] = append(byRoot[r], pth)
-	}
-	slices.Sort(roots)
-	scratch := map[string]string{}
-	j := &journal{Version: journalVersion, Plan: p.plan.ID, RunID: o.RunID, Snapshot: p.snap.ID, Undo: undo, Targets: slices.Clone(paths), State: statePrepared}
-	for _, r := range roots {
-		scratch[r] = filepath.Join(r, scratchPrefix+p.plan.ID)
-		j.Scratch = append(j.Scratch, scratch[r])
-	}
-	for _, pth := range paths {
-		j.Expected.Files += p.expected[pth].Files
-		j.Expected.Bytes += p.expected[pth].Bytes
-	}
-	for _, d := range j.Scratch {
-		if exists(d) {
-			s.fail(nil, "scratch_in_the_way", fmt.Sprintf("%s is already there (an earlier restore of this plan left it, or the app made it): the agent does not remove what it did not make; the live files were not touched", d))
-			return
-		}
-	}
-	made := false
+	roots, byRoot := byRootOf(paths, p.roots)
+	j, scratch := newFilesJournal(o, p, undo, roots)
+	made, ok := a.makeScratch(s, j)
 	swapping := false
 	defer func() {
 		if made && !swapping {
 			a.removeScratch(j)
 		}
 	}()
-	// The journal names every scratch folder before they exist, so that
-	// none is ever the agent's without a sealed record of it.
-	if err := os.Mkdir(j.Scratch[0], 0o700); err != nil {
-		s.fail(nil, "failed", "cannot create the scratch folder on the volume; the live files were not touched: "+err.Error())
+	if !ok {
 		return
 	}
-	made = true
-	err := a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
-	for _, d := range j.Scratch[1:] {
-		if err == nil {
-			err = os.Mkdir(d, 0o700)
-		}
-	}
-	if err != nil {
-		s.fail(nil, "failed", "cannot prepare the scratch folders; the live files were not touched: "+err.Error())
+	got, ok := a.fillScratch(ctx, rec, s, o, p, byRoot, scratch)
+	if !ok {
 		return
 	}
-	for _, r := range roots {
-		err := a.call(ctx, rec, o, func() error {
-			_, err := a.restic.Restore(ctx, restic.RestoreOptions{SnapshotID: p.snap.ID, Target: filepath.Join(scratch[r], "new"), Includes: byRoot[r]}, a.restoreProgress)
-			return err
-		})
-		if err != nil {
-			s.fail(exitOf(err), class(err), "restic restore into the scratch folder failed; the live files were not touched: "+message(err))
-			return
-		}
-	}
-	var got operate.Counts
-	for _, pth := range paths {
-		newP := filepath.Join(scratch[p.roots[pth]], "new", pth)
-		for _, k := range p.kept {
-			if under(k, pth) {
-				_ = os.RemoveAll(filepath.Join(scratch[p.roots[pth]], "new", k))
-			}
-		}
-		c := countFiles(newP)
-		if want := p.expected[pth]; c != want {
-			s.fail(code(1), "verify_failed", fmt.Sprintf("the restored copy of %s holds %d file(s), %d bytes; the snapshot %d, %d bytes. The live files were not touched", pth, c.Files, c.Bytes, want.Files, want.Bytes))
-			return
-		}
-		got.Files += c.Files
-		got.Bytes += c.Bytes
-	}
-	if ctx.Err() != nil {
-		s.fail(nil, "interrupted", "interrupted before anything was moved into place; the live files were not touched")
-		return
-	}
-	keep := a.keeper(roots)
-	now, err := manifestOf(paths, keep)
-	if err != nil {
-		s.fail(nil, "failed", "cannot read the live paths again; the live files were not touched: "+err.Error())
-		return
-	}
-	if diff := before.differ(now); len(diff) > 0 {
-		s.fact("changed", strings.Join(head(diff, 10), " "))
-		s.fail(nil, "targets_changed", fmt.Sprintf("the app wrote to the restored paths while the restore ran (%s%s), after the undo snapshot was taken: nothing was changed. Stop the app's writes to them during the restore, then run it again", strings.Join(head(diff, 5), ", "), more(len(diff), 5)))
-		return
-	}
-	if err := a.moves(j, p, scratch); err == nil {
-		err = a.writeSealed(filepath.Join(j.Scratch[0], manifestName), now)
-	}
-	if err == nil {
-		j.State = stateMoving
-		err = a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
-	}
-	if err != nil {
-		s.fail(nil, "failed", "cannot prepare the moves; the live files were not touched: "+err.Error())
+	if !a.prepareMoves(s, j, p, roots, scratch, before) {
 		return
 	}
 	// From here on the restore goes to its end, whatever the context
@@ -171,6 +88,141 @@ func (a *Agent) restoreFiles(ctx context.Context, rec *recorder, o RunOptions, p
 	default:
 		s.ok(0, fmt.Sprintf("restored %d file(s), %s, from %s into %s; the undo is snapshot %s%s", got.Files, bytesText(got.Bytes), short(p.snap.ID), strings.Join(paths, " "), or(short(undo), "(none: nothing was there)"), st.note))
 	}
+}
+
+// byRootOf groups paths by their volume root (rootOf), roots sorted.
+func byRootOf(paths []string, rootOf map[string]string) ([]string, map[string][]string) {
+	byRoot := map[string][]string{}
+	var roots []string
+	for _, pth := range paths {
+		r := rootOf[pth]
+		if byRoot[r] == nil {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], pth)
+	}
+	slices.Sort(roots)
+	return roots, byRoot
+}
+
+// newFilesJournal is the journal of a files restore, before anything is
+// made: its scratch folder on each root (also returned by root), and what
+// the restored copies must hold.
+func newFilesJournal(o RunOptions, p *planned, undo string, roots []string) (*journal, map[string]string) {
+	paths := p.plan.Files.Paths
+	scratch := map[string]string{}
+	j := &journal{Version: journalVersion, Plan: p.plan.ID, RunID: o.RunID, Snapshot: p.snap.ID, Undo: undo, Targets: slices.Clone(paths), State: statePrepared}
+	for _, r := range roots {
+		scratch[r] = filepath.Join(r, scratchPrefix+p.plan.ID)
+		j.Scratch = append(j.Scratch, scratch[r])
+	}
+	for _, pth := range paths {
+		j.Expected.Files += p.expected[pth].Files
+		j.Expected.Bytes += p.expected[pth].Bytes
+	}
+	return j, scratch
+}
+
+// makeScratch makes the journal's scratch folders, the first holding the
+// sealed journal. made reports whether the first was made (and so must be
+// removed if the restore stops before its moves); ok whether all were. A
+// failure is recorded on s.
+func (a *Agent) makeScratch(s *stepRun, j *journal) (made, ok bool) {
+	for _, d := range j.Scratch {
+		if exists(d) {
+			s.fail(nil, "scratch_in_the_way", fmt.Sprintf("%s is already there (an earlier restore of this plan left it, or the app made it): the agent does not remove what it did not make; the live files were not touched", d))
+			return false, false
+		}
+	}
+	// The journal names every scratch folder before they exist, so that
+	// none is ever the agent's without a sealed record of it.
+	if err := os.Mkdir(j.Scratch[0], 0o700); err != nil {
+		s.fail(nil, "failed", "cannot create the scratch folder on the volume; the live files were not touched: "+err.Error())
+		return false, false
+	}
+	err := a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
+	for _, d := range j.Scratch[1:] {
+		if err == nil {
+			err = os.Mkdir(d, 0o700)
+		}
+	}
+	if err != nil {
+		s.fail(nil, "failed", "cannot prepare the scratch folders; the live files were not touched: "+err.Error())
+		return true, false
+	}
+	return true, true
+}
+
+// fillScratch restores each root's paths into its scratch folder and
+// checks that the copies hold what the snapshot does (less what the
+// restore keeps live). It returns what they hold; a failure is recorded
+// on s.
+func (a *Agent) fillScratch(ctx context.Context, rec *recorder, s *stepRun, o RunOptions, p *planned, byRoot map[string][]string, scratch map[string]string) (operate.Counts, bool) {
+	var got operate.Counts
+	roots := make([]string, 0, len(byRoot))
+	for r := range byRoot {
+		roots = append(roots, r)
+	}
+	slices.Sort(roots)
+	for _, r := range roots {
+		err := a.call(ctx, rec, o, func() error {
+			_, err := a.restic.Restore(ctx, restic.RestoreOptions{SnapshotID: p.snap.ID, Target: filepath.Join(scratch[r], "new"), Includes: byRoot[r]}, a.restoreProgress)
+			return err
+		})
+		if err != nil {
+			s.fail(exitOf(err), class(err), "restic restore into the scratch folder failed; the live files were not touched: "+message(err))
+			return got, false
+		}
+	}
+	for _, pth := range p.plan.Files.Paths {
+		newP := filepath.Join(scratch[p.roots[pth]], "new", pth)
+		for _, k := range p.kept {
+			if under(k, pth) {
+				_ = os.RemoveAll(filepath.Join(scratch[p.roots[pth]], "new", k))
+			}
+		}
+		c := countFiles(newP)
+		if want := p.expected[pth]; c != want {
+			s.fail(code(1), "verify_failed", fmt.Sprintf("the restored copy of %s holds %d file(s), %d bytes; the snapshot %d, %d bytes. The live files were not touched", pth, c.Files, c.Bytes, want.Files, want.Bytes))
+			return got, false
+		}
+		got.Files += c.Files
+		got.Bytes += c.Bytes
+	}
+	if ctx.Err() != nil {
+		s.fail(nil, "interrupted", "interrupted before anything was moved into place; the live files were not touched")
+		return got, false
+	}
+	return got, true
+}
+
+// prepareMoves checks that the app did not write to the live paths since
+// the manifest before, then lists the moves in the journal and seals it
+// as moving, with the live paths' manifest now. It reports whether the
+// moves may run; a failure is recorded on s.
+func (a *Agent) prepareMoves(s *stepRun, j *journal, p *planned, roots []string, scratch map[string]string, before manifest) bool {
+	now, err := manifestOf(j.Targets, a.keeper(roots))
+	if err != nil {
+		s.fail(nil, "failed", "cannot read the live paths again; the live files were not touched: "+err.Error())
+		return false
+	}
+	if diff := before.differ(now); len(diff) > 0 {
+		s.fact("changed", strings.Join(head(diff, 10), " "))
+		s.fail(nil, "targets_changed", fmt.Sprintf("the app wrote to the restored paths while the restore ran (%s%s), after the undo snapshot was taken: nothing was changed. Stop the app's writes to them during the restore, then run it again", strings.Join(head(diff, 5), ", "), more(len(diff), 5)))
+		return false
+	}
+	if err := a.moves(j, p, scratch); err == nil {
+		err = a.writeSealed(filepath.Join(j.Scratch[0], manifestName), now)
+	}
+	if err == nil {
+		j.State = stateMoving
+		err = a.writeSealed(filepath.Join(j.Scratch[0], journalName), j)
+	}
+	if err != nil {
+		s.fail(nil, "failed", "cannot prepare the moves; the live files were not touched: "+err.Error())
+		return false
+	}
+	return true
 }
 
 func more(n, shown int) string {

@@ -12,7 +12,7 @@ import (
 )
 
 // refused plans req and wants it refused with class.
-func (r *rig) refused(req RestoreRequest, class string) {
+func (r *rig) refused(req operate.RestoreRequest, class string) {
 	r.t.Helper()
 	r.stdout.Reset()
 	r.a.PlanRestore(context.Background(), RunOptions{}, req)
@@ -29,13 +29,13 @@ func TestALiveLinkOutOfTheVolumeIsNeverRestoredThrough(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, nil)
 		writeFiles(t, r.vol, map[string]string{"uploads/a.txt": "a", "uploads/sub/b.txt": "b"})
-		id := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		id := r.backup(RunOptions{Init: true})
 		outside := filepath.Join(t.TempDir(), "etc")
 		writeFiles(t, outside, map[string]string{"a.txt": "not the app's", "sub/b.txt": "not the app's either"})
 		must(t, os.RemoveAll(filepath.Join(r.vol, "uploads")))
 		must(t, os.Symlink(outside, filepath.Join(r.vol, "uploads")))
-		r.refused(RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}}, "bad_path")
-		r.refused(RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads", "sub")}}, "bad_path")
+		r.refused(operate.RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}}, "bad_path")
+		r.refused(operate.RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads", "sub")}}, "bad_path")
 		equalFiles(t, "outside the volume", filesUnder(t, outside), map[string]string{"a.txt": "not the app's", "sub/b.txt": "not the app's either"})
 	})
 }
@@ -49,14 +49,14 @@ func TestAScratchRestoreNeverWritesIntoTheRepositoryTheCacheOrAScratchFolder(t *
 			c.CacheDir = cache
 		})
 		writeFiles(t, r.vol, map[string]string{"a.txt": "a"})
-		id := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		id := r.backup(RunOptions{Init: true})
 		link := filepath.Join(t.TempDir(), "repo-link")
 		must(t, os.Symlink(r.repo, link))
 		for _, target := range []string{
 			filepath.Join(r.repo, "restored"), filepath.Join(r.repo, "data"), filepath.Join(link, "x"), filepath.Join(cache, "x"),
 			filepath.Join(filepath.Dir(r.vol), scratchPrefix+"0123456789ab", "x"), filepath.Join(r.a.tempDir(), "devopsellence-backup", "x"),
 		} {
-			r.refused(RestoreRequest{Snapshot: id, Target: target}, "bad_target")
+			r.refused(operate.RestoreRequest{Snapshot: id, Target: target}, "bad_target")
 		}
 		if l := r.run(operate.OpCheck, RunOptions{}); l.Evidence.Result != operate.ResultOK {
 			t.Errorf("the repository after the refused restores: %+v", l.Evidence.Steps)

@@ -19,7 +19,7 @@ func TestAFileTheAppWritesDuringARestoreIsNeverLost(t *testing.T) {
 	forEachBin(t, func(t *testing.T, bin restictest.Bin) {
 		r := newRig(t, bin, nil)
 		writeFiles(t, r.vol, map[string]string{"uploads/a.txt": "good a", "uploads/b.txt": "good b"})
-		id := r.backup(RunOptions{Options: operate.Options{Init: true}})
+		id := r.backup(RunOptions{Init: true})
 		writeFiles(t, r.vol, map[string]string{"uploads/a.txt": "damaged"})
 
 		// The app writes while the undo snapshot is being taken.
@@ -27,9 +27,9 @@ func TestAFileTheAppWritesDuringARestoreIsNeverLost(t *testing.T) {
 		wrapper := filepath.Join(t.TempDir(), "restic")
 		script := fmt.Sprintf("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --tag=pre-restore:*) echo 'written during the restore' > %s;; esac; done\nexec %s \"$@\"\n", late, bin.Path)
 		must(t, os.WriteFile(wrapper, []byte(script), 0o755))
-		r.a.restic.Bin = wrapper
-		res := r.restore(RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}})
-		r.a.restic.Bin = bin.Path
+		r.a.runner.Bin = wrapper
+		res := r.restore(operate.RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}})
+		r.a.runner.Bin = bin.Path
 		if s := step(t, res.Evidence, "restore"); s.Result != operate.ResultFailed || s.Error != "targets_changed" || !strings.Contains(s.Message, "late.txt") {
 			t.Errorf("a restore the app wrote into: %+v", s)
 		}
@@ -37,7 +37,7 @@ func TestAFileTheAppWritesDuringARestoreIsNeverLost(t *testing.T) {
 
 		// The app writes into the folder just moved out (an open file).
 		must(t, os.Remove(late))
-		req := RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}}
+		req := operate.RestoreRequest{Snapshot: id, Paths: []string{filepath.Join(r.vol, "uploads")}}
 		p := r.plan(req)
 		req.Plan, req.Approve = p.ID, p.ID
 		scratch := filepath.Join(r.vol, scratchPrefix+p.ID)

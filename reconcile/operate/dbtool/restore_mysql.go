@@ -72,37 +72,9 @@ func RestoreMySQL(ctx context.Context, live, admin Conn, dump io.Reader, now tim
 	if err := myLoad(ctx, admin.With(incoming), dump, op); err != nil {
 		return fmt.Errorf("load the dump into %s (the live database is untouched): %w", incoming, err)
 	}
-	count := func(sql string) (string, error) {
-		out, err := myExec(ctx, admin, op, ClassRestoreFailed, sql)
-		return strings.TrimSpace(string(out)), err
-	}
-	blockers, err := count(fmt.Sprintf(
-		"SELECT (SELECT COUNT(*) FROM information_schema.views WHERE table_schema = %s) + "+
-			"(SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema IN (%s, %s))",
-		myLiteral(incoming), myLiteral(incoming), myLiteral(live.Database)))
+	moves, err := mySwap(ctx, admin, live.Database, incoming, holding, op)
 	if err != nil {
 		return err
-	}
-	if blockers != "0" {
-		return errorf(ClassRestoreFailed, op, "the dump holds views or triggers, or the live database has triggers, which RENAME TABLE cannot move between databases; nothing was changed: load the dump by hand (see docs/operations.md)")
-	}
-	liveTables, err := myTables(ctx, OnServer(admin.With(live.Database)), op)
-	if err != nil {
-		return err
-	}
-	newTables, err := myTables(ctx, OnServer(admin.With(incoming)), op)
-	if err != nil {
-		return err
-	}
-	if len(newTables) == 0 {
-		return errorf(ClassRestoreFailed, op, "the dump holds no tables; nothing was changed")
-	}
-	var moves []string
-	for _, t := range liveTables {
-		moves = append(moves, myIdent(live.Database)+"."+myIdent(t)+" TO "+myIdent(holding)+"."+myIdent(t))
-	}
-	for _, t := range newTables {
-		moves = append(moves, myIdent(incoming)+"."+myIdent(t)+" TO "+myIdent(live.Database)+"."+myIdent(t))
 	}
 	// RENAME TABLE waits for every open transaction on the live tables,
 	// and every query of the app waits behind it: it gives up soon.
@@ -115,6 +87,42 @@ func RestoreMySQL(ctx context.Context, live, admin Conn, dump io.Reader, now tim
 	}
 	swapped = true
 	return nil
+}
+
+// mySwap is the one RENAME TABLE's moves that swap the tables of incoming
+// in for those of the live database (moved into holding). It refuses a
+// dump without tables, and views or triggers, which RENAME TABLE cannot
+// move between databases.
+func mySwap(ctx context.Context, admin Conn, live, incoming, holding, op string) ([]string, error) {
+	blockers, err := myExec(ctx, admin, op, ClassRestoreFailed, fmt.Sprintf(
+		"SELECT (SELECT COUNT(*) FROM information_schema.views WHERE table_schema = %s) + "+
+			"(SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema IN (%s, %s))",
+		myLiteral(incoming), myLiteral(incoming), myLiteral(live)))
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(string(blockers)) != "0" {
+		return nil, errorf(ClassRestoreFailed, op, "the dump holds views or triggers, or the live database has triggers, which RENAME TABLE cannot move between databases; nothing was changed: load the dump by hand (see docs/operations.md)")
+	}
+	liveTables, err := myTables(ctx, OnServer(admin.With(live)), op)
+	if err != nil {
+		return nil, err
+	}
+	newTables, err := myTables(ctx, OnServer(admin.With(incoming)), op)
+	if err != nil {
+		return nil, err
+	}
+	if len(newTables) == 0 {
+		return nil, errorf(ClassRestoreFailed, op, "the dump holds no tables; nothing was changed")
+	}
+	var moves []string
+	for _, t := range liveTables {
+		moves = append(moves, myIdent(live)+"."+myIdent(t)+" TO "+myIdent(holding)+"."+myIdent(t))
+	}
+	for _, t := range newTables {
+		moves = append(moves, myIdent(incoming)+"."+myIdent(t)+" TO "+myIdent(live)+"."+myIdent(t))
+	}
+	return moves, nil
 }
 
 // myLiteral quotes a MySQL string literal.
