@@ -6,6 +6,7 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 	"github.com/devopsellence/devopsellence-backup/reconcile/yamlpatch"
+	"github.com/devopsellence/devopsellence-backup/spec"
 )
 
 // service is the backup service of one environment as devopsellence resolves
@@ -14,6 +15,16 @@ type service struct {
 	refs, volumes []string
 	command       string
 	env           map[string]string
+}
+
+// agent is the configuration the agent in the service reads.
+func (s service) agent(t *testing.T) spec.AgentConfig {
+	t.Helper()
+	a, err := spec.ParseAgentEnv(func(k string) string { return s.env[k] })
+	if err != nil {
+		t.Fatalf("the agent cannot read its service's environment: %v", err)
+	}
+	return a
 }
 
 func resolve(t *testing.T, cfg []byte, env string) service {
@@ -109,15 +120,13 @@ func TestACoveredEnvironmentTheFileDoesNotMentionGetsItsOwnOverlay(t *testing.T)
 		t.Errorf("staging has a node, so devopsellence knows it: %+v", p.Findings)
 	}
 	staging := resolve(t, p.After, "staging")
-	for key, want := range map[string]string{"BACKUP_HOST": "app-staging", "BACKUP_TAGS": "app:app,env:staging", "RESTIC_REPOSITORY": "b2:app-staging:restic"} {
-		if staging.env[key] != want {
-			t.Errorf("staging %s = %q, want %q\n%s", key, staging.env[key], want, p.After)
-		}
+	if a := staging.agent(t); a.Host != "app-staging" || strings.Join(a.Tags, ",") != "app:app,env:staging" || a.RepositoryURL != "b2:app-staging:restic" {
+		t.Errorf("the agent in staging runs as host %q, tags %q, repository %q\n%s", a.Host, a.Tags, a.RepositoryURL, p.After)
 	}
 	if got := strings.Join(staging.refs, ","); got != "RESTIC_PASSWORD,B2_ACCOUNT_ID,B2_ACCOUNT_KEY" {
 		t.Errorf("staging refs = %s", got)
 	}
-	if production := resolve(t, p.After, "production"); production.env["RESTIC_REPOSITORY"] != "s3:s3.amazonaws.com/app" || production.env["BACKUP_HOST"] != "app-production" {
+	if production := resolve(t, p.After, "production"); production.env["RESTIC_REPOSITORY"] != "s3:s3.amazonaws.com/app" || production.agent(t).Host != "app-production" {
 		t.Errorf("production = %+v", production)
 	}
 	// Once written, the file names it: a second plan changes nothing.
@@ -179,8 +188,8 @@ func TestAnApplyLimitedToOneEnvironmentLeavesTheOthersReferencingOnlyStoredSecre
 	if len(production.refs)+len(production.volumes) != 0 || production.command != "sh -lc sleep infinity " {
 		t.Errorf("production, whose secrets are not stored, is not inert: %+v\n%s", production, p.After)
 	}
-	if production.env["BACKUP_HOST"] != "app-production" {
-		t.Errorf("production's inert service shows %q as its host", production.env["BACKUP_HOST"])
+	if host := production.agent(t).Host; host != "app-production" {
+		t.Errorf("production's inert service shows %q as its host", host)
 	}
 	if staging := resolve(t, p.After, "staging"); strings.Join(staging.refs, ",") != "RESTIC_PASSWORD,B2_ACCOUNT_ID,B2_ACCOUNT_KEY" || len(staging.volumes) != 1 {
 		t.Errorf("staging = %+v", staging)

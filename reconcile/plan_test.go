@@ -218,7 +218,7 @@ func TestOverlayBlanksBaseEnvKeysAnEnvironmentMustNotInherit(t *testing.T) {
 	_, d := desire(t, b, []byte(appYAML))
 	o := d.Overlays["staging"]
 	got := fmt.Sprint(plain(o))
-	for _, want := range []string{"RESTIC_REPOSITORY:]", "BACKUP_TAGS:app:app,env:staging", "name:RESTIC_REPOSITORY secret:devopsellence://plaintext/RESTIC_REPOSITORY"} {
+	for _, want := range []string{"RESTIC_REPOSITORY:]", `BACKUP_IDENTITY:{"environment":"staging","service":"backup","host":"app-staging","tags":["app:app","env:staging"]`, "name:RESTIC_REPOSITORY secret:devopsellence://plaintext/RESTIC_REPOSITORY"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("staging overlay %s lacks %q", got, want)
 		}
@@ -232,12 +232,12 @@ func TestHandEditedManagedBlockIsUpdatedFieldByField(t *testing.T) {
 	b := specDoc(t, "  image: restic/restic:0.18.1\n  volumes: [{name: app_storage}]\n  repository: {url: /srv/repo, volume: restic_repo}\n")
 	first := plan(t, b, appYAML, nil)
 	edited := strings.Replace(string(first.After), "image: restic/restic:0.18.1", "image: restic/restic:latest", 1)
-	edited = strings.Replace(edited, "BACKUP_HOST: app-production", "BACKUP_HOST: laptop", 1)
+	edited = strings.Replace(edited, `"host":"app-production"`, `"host":"laptop"`, 1)
 	p := plan(t, b, edited, nil)
 	if len(p.Changes) != 1 || p.Changes[0].Action != reconcile.ActionUpdate {
 		t.Fatalf("changes = %+v", p.Changes)
 	}
-	if got := strings.Join(p.Changes[0].Fields, ","); got != "image,env.BACKUP_HOST" {
+	if got := strings.Join(p.Changes[0].Fields, ","); got != "image,env.BACKUP_IDENTITY" {
 		t.Errorf("fields = %s", got)
 	}
 	if string(p.After) != string(first.After) {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,19 +96,30 @@ func TestScheduledRunDeadlinesAreRenderedAndReadBack(t *testing.T) {
 	if text != "backup daily at 02:30 within 20h; prune every 1d within 2d; check every 7d" {
 		t.Errorf("schedule text = %q", text)
 	}
-	back, err := ParseScheduleText(text)
+	env := b.ForEnvironment("production", "shop").Agent("id").Env()
+	if got := env[AgentSchedule]; got != `{"at":"02:30","checkEvery":"7d","pruneEvery":"1d","backupTimeout":"20h","pruneTimeout":"2d"}` {
+		t.Errorf("%s = %s", AgentSchedule, got)
+	}
+	back, err := ParseAgentEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.BackupTimeout != Duration(20*time.Hour) || back.PruneTimeout != Duration(2*day) || back.CheckTimeout != 0 || back.At != "02:30" {
-		t.Errorf("read back %+v", back)
+	if sc := back.Schedule; sc.BackupTimeout != Duration(20*time.Hour) || sc.PruneTimeout != Duration(2*day) || sc.CheckTimeout != 0 || sc.At != "02:30" {
+		t.Errorf("read back %+v", sc)
 	}
-	for _, bad := range []string{
-		"backup every 1d within 30s; prune every 1d; check every 7d",
-		"backup every 1d within soon; prune every 1d; check every 7d",
+	for bad, want := range map[string]string{
+		`{"every":"1d","pruneEvery":"1d","checkEvery":"7d","backupTimeout":"30s"}`:  "deadline 30s is under 1m",
+		`{"every":"1d","pruneEvery":"1d","checkEvery":"7d","backupTimeout":"soon"}`: `"soon"`,
+		`{"every":"1d","at":"02:00","pruneEvery":"1d","checkEvery":"7d"}`:           "needs one of every and at",
+		`{"every":"1d"}`:                  "needs pruneEvery and checkEvery",
+		`{"every":"1d","often":true}`:     `unknown field "often"`,
+		`"sometimes"`:                     `"sometimes"`,
+		`backup every 1d; prune every 1d`: "not valid",
 	} {
-		if _, err := ParseScheduleText(bad); err == nil || !strings.Contains(err.Error(), "deadline of at least 1m") {
-			t.Errorf("%q: err = %v", bad, err)
+		env := maps.Clone(env)
+		env[AgentSchedule] = bad
+		if _, err := ParseAgentEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), AgentSchedule+": ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", bad, err, want)
 		}
 	}
 	_, err = Parse("s.yml", []byte(base+"  schedule:\n    every: 1d\n    checkTimeout: 30s\n    pruneTimeout: 0s\n"))

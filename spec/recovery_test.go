@@ -52,7 +52,7 @@ func TestCopiesExcludesAndCustomDumpsParseAndReachTheAgent(t *testing.T) {
 	}
 	a := es.Agent("id")
 	env := a.Env()
-	if env[AgentCaches] != "true" || !strings.Contains(env[AgentExcludes], `"/data/app_storage/**/*.log"`) {
+	if !strings.Contains(env[AgentFiles], `"excludeCaches":true`) || !strings.Contains(env[AgentFiles], `"/data/app_storage/**/*.log"`) {
 		t.Errorf("env lacks the excludes: %v", env)
 	}
 	got, err := ParseAgentEnv(func(k string) string { return env[k] })
@@ -132,7 +132,7 @@ func TestRestoreSettingsParseAndReachTheAgentOnlyWhenNotTheDefault(t *testing.T)
 		t.Errorf("EnvSpec = %+v, allowShrink %v", es.Restore, es.AllowShrink)
 	}
 	env := es.Agent("id").Env()
-	if env[AgentUndoRetention] != "--keep-last 5 --keep-within 30d" || env[AgentLockWait] != "3s" || env[AgentAllowShrink] != "true" {
+	if env[AgentRestore] != `{"undoRetention":["--keep-last","5","--keep-within","30d"],"lockWait":"3s"}` || !strings.Contains(env[AgentFiles], `"allowShrink":true`) {
 		t.Errorf("env = %v", env)
 	}
 	got, err := ParseAgentEnv(func(k string) string { return env[k] })
@@ -142,10 +142,8 @@ func TestRestoreSettingsParseAndReachTheAgentOnlyWhenNotTheDefault(t *testing.T)
 	// The defaults render nothing, so existing services do not change.
 	plain := mustParse(t, base).ForEnvironment("production", "shop")
 	penv := plain.Agent("id").Env()
-	for _, k := range []string{AgentUndoRetention, AgentLockWait, AgentAllowShrink} {
-		if _, ok := penv[k]; ok {
-			t.Errorf("%s rendered for the default: %q", k, penv[k])
-		}
+	if _, ok := penv[AgentRestore]; ok || strings.Contains(penv[AgentFiles], "allowShrink") {
+		t.Errorf("the defaults rendered: %s %s", penv[AgentRestore], penv[AgentFiles])
 	}
 	back, err := ParseAgentEnv(func(k string) string { return penv[k] })
 	if err != nil || strings.Join(back.UndoRetention, " ") != "--keep-within 14d" || back.LockWait.String() != "10s" || back.AllowShrink {

@@ -179,7 +179,7 @@ func (c *checker) absolute(p, dir string) bool {
 	case strings.Contains(dir, ":"):
 		c.add(p, "%q must not contain \":\" (devopsellence joins source:target into one Docker bind)", dir)
 	case hasSpace(dir):
-		c.add(p, "%q must not contain whitespace (the backup service lists its paths space-separated in BACKUP_PATHS)", dir)
+		c.add(p, "%q must not contain whitespace", dir)
 	default:
 		return true
 	}

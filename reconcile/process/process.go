@@ -55,6 +55,8 @@ type Cmd struct {
 	// Credential runs the program as another user (tests of unreadable
 	// files).
 	Credential *syscall.Credential
+	// ExtraFiles are passed on as file descriptors 3 and up.
+	ExtraFiles []*os.File
 }
 
 // Process is a started program.
@@ -109,6 +111,7 @@ func Start(ctx context.Context, c Cmd) (*Process, error) {
 		cmd.Env = []string{}
 	}
 	cmd.Dir = c.Dir
+	cmd.ExtraFiles = c.ExtraFiles
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential}
 	sig, grace := c.signal(), c.grace()
 	cmd.Cancel = func() error {

@@ -296,10 +296,15 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 		exit   int
 		want   []string // tools named
 		fix    string
+		says   []string // in the finding's message
 	}{
-		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "", "tool_missing", 0, []string{"restic", "pg_dump"}, "devopsellence-backup image --env production"},
-		{"an image without the agent", []string{"sh"}, "", "agent_missing", 1, nil, "devopsellence-backup apply --env production"},
-		{"an agent older than this tool", nil, oldAgent, "agent_outdated", 1, nil, "devopsellence-backup apply --env production"},
+		{"an agent without restic and pg_dump", []string{"devopsellence-backup"}, "", "tool_missing", 0, []string{"restic", "pg_dump"}, "devopsellence-backup image --env production", nil},
+		{"an image without the agent", []string{"sh"}, "", "agent_missing", 1, nil, "devopsellence-backup apply --env production", nil},
+		{"an agent older than this tool", nil, oldAgent, "agent_outdated", 1, nil, "devopsellence-backup apply --env production", nil},
+		// The image's agent reads configuration version 1; the service's
+		// env says 2, as a newer devopsellence-backup would render it.
+		{"an agent that does not know the configuration's version", nil, "#!/bin/sh\nBACKUP_CONFIG_VERSION=2 exec {tool} \"$@\"\n", "service_env", 1, nil,
+			"devopsellence-backup apply --env production", []string{"BACKUP_CONFIG_VERSION: version 2, but this agent reads version 1", "set spec.image to the image of that release"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,7 +323,8 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 				}
 			}
 			if tc.script != "" {
-				must(t, os.WriteFile(filepath.Join(bin, "devopsellence-backup"), []byte(tc.script), 0o755))
+				script := strings.ReplaceAll(tc.script, "{tool}", simtest.Tool(t))
+				must(t, os.WriteFile(filepath.Join(bin, "devopsellence-backup"), []byte(script), 0o755))
 			}
 			appendTo(t, filepath.Join(sim.Workspace, "devopsellence.backup.yml"), "  env: {PATH: \""+bin+"\"}\n")
 			r := runCLI(t, sim, basicSecrets().env(), "apply", "--non-interactive", "--output", "json")
@@ -328,6 +334,7 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 			var doc struct {
 				Findings []struct {
 					Code        string
+					Message     string
 					Evidence    []string
 					NextActions []struct{ Command string } `json:"next_actions"`
 				}
@@ -344,6 +351,11 @@ func TestApplyAsksTheDeployedAgentWhatItLacks(t *testing.T) {
 				for _, tool := range tc.want {
 					if !slices.Contains(f.Evidence, tool) {
 						t.Errorf("missing tools = %v, want %s among them", f.Evidence, tool)
+					}
+				}
+				for _, w := range tc.says {
+					if !strings.Contains(f.Message, w) {
+						t.Errorf("message %q lacks %q", f.Message, w)
 					}
 				}
 				if len(f.NextActions) == 0 || f.NextActions[0].Command != tc.fix {

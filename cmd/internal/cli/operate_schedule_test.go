@@ -23,7 +23,7 @@ func TestAScheduledServiceBacksUpPrunesAndChecksByItself(t *testing.T) {
 			t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
 		cfg := app.sim.ReadFile(t, "devopsellence.yml")
-		if !strings.Contains(cfg, "      - devopsellence-backup\n      - agent\n      - run\n") || !strings.Contains(cfg, "BACKUP_SCHEDULE: backup every 1h; prune every 1d; check every 7d") {
+		if !strings.Contains(cfg, "      - devopsellence-backup\n      - agent\n      - run\n") || !strings.Contains(cfg, `BACKUP_SCHEDULE: '{"every":"1h","checkEvery":"7d","pruneEvery":"1d"}'`) {
 			t.Fatalf("devopsellence.yml does not run the agent's scheduler:\n%s", cfg)
 		}
 		if r := app.cli(t, "plan", "--detailed-exitcode"); r.code != 0 {

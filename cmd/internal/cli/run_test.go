@@ -170,7 +170,7 @@ func TestRunLoopConvergesRetriesWaitsOutBadInputAndStopsOnASignal(t *testing.T) 
 	})
 	// Pass 4: the change is patched and deployed; then break the spec.
 	clk.pass(t, 10*time.Minute, func() {
-		if !strings.Contains(string(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml"))), "--keep-daily 14") || count(since(), "deploy") != 1 {
+		if !strings.Contains(string(readFile(t, filepath.Join(sim.Workspace, "devopsellence.yml"))), `"--keep-daily","14"`) || count(since(), "deploy") != 1 {
 			t.Error("the spec change was not applied")
 		}
 		if err := os.WriteFile(specPath, append(readFile(t, specPath), []byte("  bogusField: 1\n")...), 0o644); err != nil {

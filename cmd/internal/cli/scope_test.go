@@ -109,7 +109,7 @@ func TestACoveredEnvironmentKnownOnlyByItsNodeGetsItsOwnSettings(t *testing.T) {
 		t.Fatalf("apply: exit %d\n%s", r.code, r.stderr)
 	}
 	staging := resolved(t, sim, "staging")["env"].(map[string]any)
-	if staging["RESTIC_REPOSITORY"] != "b2:example-staging:restic" || staging["BACKUP_HOST"] != "example-app-staging" || staging["BACKUP_TAGS"] != "app:example-app,env:staging" {
+	if staging["RESTIC_REPOSITORY"] != "b2:example-staging:restic" || !strings.Contains(staging["BACKUP_IDENTITY"].(string), `"host":"example-app-staging","tags":["app:example-app","env:staging"]`) {
 		t.Errorf("staging runs with %v", staging)
 	}
 	if r := runCLI(t, sim, nil, "plan", "--detailed-exitcode"); r.code != 0 {

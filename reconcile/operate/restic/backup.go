@@ -125,7 +125,7 @@ func (r *Runner) Backup(ctx context.Context, o BackupOptions, onProgress func(Pr
 		args:   args,
 		env:    env,
 		stdin:  o.Stdin,
-		dumper: len(o.StdinCommand) > 0,
+		dumper: dumperName(o.StdinCommand),
 		onItem: func(item string) {
 			// restic names the same item relative (archival) and absolute (scan).
 			if item != "" && !filepath.IsAbs(item) && r.Dir != "" {
@@ -212,7 +212,7 @@ func (o BackupOptions) args(v Version, quiet bool) ([]string, error) {
 	case len(o.StdinCommand) > 0 && !v.AtLeast(0, 17):
 		return nil, fmt.Errorf("restic backup: --stdin-from-command needs restic 0.17 or newer, this is %s: %w", v, ErrUnsupported)
 	case len(o.StdinCommand) > 0:
-		return concat(a, []string{"--stdin-from-command", "--stdin-filename=" + o.StdinFilename, "--"}, o.StdinCommand), nil
+		return concat(a, []string{"--stdin-from-command", "--stdin-filename=" + o.StdinFilename, "--", "sh", "-c", dumperShim, "sh"}, o.StdinCommand), nil
 	case o.Stdin != nil:
 		return append(a, "--stdin", "--stdin-filename="+o.StdinFilename), nil
 	}
@@ -222,6 +222,21 @@ func (o BackupOptions) args(v Version, quiet bool) ([]string, error) {
 		}
 	}
 	return concat(a, []string{"--"}, o.Paths), nil
+}
+
+// dumperShim runs the dumper with its stderr on file descriptor 3, a pipe
+// of the runner's own. restic relays a --stdin-from-command's stderr from
+// a pipe it closes as soon as the command exits, so under load it loses
+// the dumper's last words, which say why a dump failed.
+const dumperShim = `exec "$@" 2>&3 3>&-`
+
+// dumperName is the dumper's name in the lines of its stderr, as restic
+// would have named it; empty for no dumper.
+func dumperName(command []string) string {
+	if len(command) == 0 {
+		return ""
+	}
+	return command[0]
 }
 
 // backupLine is any JSON line of backup's stdout. Counters are decoded as

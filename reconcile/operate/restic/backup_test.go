@@ -457,6 +457,35 @@ func TestStdinFromCommandSavesTheCommandsOutputOrNothingWhenItFails(t *testing.T
 	})
 }
 
+// TestEveryLineADumperWritesOnStderrReachesTheLog fails a dumper that
+// writes many lines on stderr and exits at once. restic relays a
+// command's stderr from a pipe it closes the moment the command exits, so
+// under load it drops what it has not read yet, often the one line that
+// says why the dump failed; the runner reads the dumper's stderr itself.
+func TestEveryLineADumperWritesOnStderrReachesTheLog(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		if !rb.atLeast(0, 17) {
+			return // no --stdin-from-command: the dumper runs under the agent
+		}
+		l := initLab(t, rb)
+		const lines = 2000
+		_, err := l.r.Backup(context.Background(), restic.BackupOptions{
+			Host: "h", Tags: []string{"kind:db"}, StdinFilename: "db.sql",
+			StdinCommand: []string{"sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "dumper line $i" >&2; i=$((i+1)); done; echo "pg_dump: the last word" >&2; exit 1`, lines)},
+		}, nil)
+		wantClass(t, err, restic.ClassDumperFailed)
+		text := l.stderr.text()
+		for i := range lines {
+			if !strings.Contains(text, fmt.Sprintf("dumper line %d\n", i)) {
+				t.Fatalf("line %d of the dumper's stderr is missing:\n%s", i, text)
+			}
+		}
+		if !strings.Contains(text, "subprocess sh: pg_dump: the last word") {
+			t.Errorf("the dumper's last line is missing or unnamed:\n%s", text[max(0, len(text)-500):])
+		}
+	})
+}
+
 func TestAnEmptyStdinIsAnEmptyPartialSnapshotFrom016AndAFailureBefore(t *testing.T) {
 	forEachRestic(t, func(t *testing.T, rb resticBin) {
 		l := initLab(t, rb)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,7 @@ type job struct {
 	stdin  io.Reader
 	stdout func(io.Reader) error // reads stdout; an error stops restic
 	onItem func(item string)     // the item of each JSON error line on stderr
-	dumper bool                  // --stdin-from-command
+	dumper string                // the --stdin-from-command dumper's name
 }
 
 func (r *Runner) bin() string {
@@ -103,7 +104,13 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		return notStarted(j.op, err)
 	}
 	log := &stderrLog{scrub: r.Scrub, onLine: r.OnStderr, onItem: j.onItem}
-	errLines := &lineWriter{line: log.line}
+	var mu sync.Mutex // restic's stderr and its dumper's come in at once
+	line := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		log.line(s)
+	}
+	errLines := &lineWriter{line: line}
 	c := process.Cmd{Path: r.bin(), Args: j.args, Env: r.environ(j.env), Dir: r.Dir, Stdin: j.stdin, Stderr: errLines,
 		Signal: syscall.SIGINT, SignalLeader: true, Grace: r.grace(), Credential: r.credential}
 	var out *stdoutReader
@@ -111,7 +118,18 @@ func (r *Runner) run(ctx context.Context, j job) error {
 		out = newStdoutReader(j.stdout)
 		c.Stdout = out.w
 	}
+	var dumper *dumperStderr
+	if j.dumper != "" {
+		var err error
+		if dumper, err = newDumperStderr(j.dumper, line); err != nil {
+			return r.startError(j.op, err)
+		}
+		c.ExtraFiles = []*os.File{dumper.w}
+	}
 	p, err := process.Start(ctx, c)
+	if dumper != nil {
+		dumper.started(err == nil)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return notStarted(j.op, ctx.Err())
@@ -126,8 +144,56 @@ func (r *Runner) run(ctx context.Context, j job) error {
 	if out != nil {
 		readErr = out.finish()
 	}
+	if dumper != nil {
+		dumper.finish(r.grace())
+	}
 	errLines.flush()
 	return r.outcome(ctx, j, res, waitErr, readErr, out != nil && out.stoppedEarly.Load(), log)
+}
+
+// dumperStderr reads a --stdin-from-command dumper's stderr from a pipe
+// of its own (see dumperShim), to its end: all of it reaches the log.
+type dumperStderr struct {
+	r, w *os.File
+	done chan struct{}
+}
+
+func newDumperStderr(name string, line func(string)) (*dumperStderr, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	d := &dumperStderr{r: r, w: w, done: make(chan struct{})}
+	lines := &lineWriter{line: func(s string) { line("subprocess " + name + ": " + s) }}
+	go func() {
+		defer close(d.done)
+		_, _ = io.Copy(lines, r)
+		lines.flush()
+	}()
+	return d, nil
+}
+
+// started closes this process's end of the pipe: restic and the dumper
+// hold the others, so the reader ends when both have exited.
+func (d *dumperStderr) started(ok bool) {
+	d.w.Close()
+	if !ok {
+		d.r.Close()
+		<-d.done
+	}
+}
+
+// finish waits, once restic exited, for the rest of the dumper's stderr;
+// a grandchild that escaped with the pipe holds it at most grace.
+func (d *dumperStderr) finish(grace time.Duration) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-d.done:
+	case <-t.C:
+	}
+	d.r.Close()
+	<-d.done
 }
 
 // outcome turns how restic ended into run's error.
@@ -152,7 +218,7 @@ func (r *Runner) outcome(ctx context.Context, j job, res *process.Result, waitEr
 	if code == 0 {
 		return nil
 	}
-	o := outcome{code: code, interrupted: ctx.Err() != nil, dumper: j.dumper, version: r.cached(), stderr: log}
+	o := outcome{code: code, interrupted: ctx.Err() != nil, dumper: j.dumper != "", version: r.cached(), stderr: log}
 	msg := log.message()
 	if code < 0 && !o.interrupted {
 		msg = strings.TrimSpace(msg + " (restic " + res.State.String() + ")")

@@ -193,7 +193,7 @@ func TestCommandEnvReachesResticButNeverItsArguments(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 	args := f.read(t, ".args")
-	want := "backup\n--json\n--quiet\n--host=h\n--tag=kind:db\n--time=2026-01-02 02:04:05\n--stdin-from-command\n--stdin-filename=db.sql\n--\npg_dump\n--dbname=postgres://app@db/app\n"
+	want := "backup\n--json\n--quiet\n--host=h\n--tag=kind:db\n--time=2026-01-02 02:04:05\n--stdin-from-command\n--stdin-filename=db.sql\n--\nsh\n-c\nexec \"$@\" 2>&3 3>&-\nsh\npg_dump\n--dbname=postgres://app@db/app\n"
 	if args != want {
 		t.Errorf("args = %q, want %q", args, want)
 	}
