@@ -88,6 +88,7 @@ func (o *agentOptions) agent() (*agent.Agent, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
+	a.After = o.Clock.After
 	return a, nil
 }
 

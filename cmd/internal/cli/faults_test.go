@@ -75,7 +75,13 @@ func TestApplyFaultsLeaveTheAppValidAndARerunConverges(t *testing.T) {
 			sim.ResetCalls(t)
 			sim.Faults = tc.fault
 			secrets := basicSecrets()
-			r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive", "--call-timeout", "2s", "--deploy-timeout", "2s")
+			// A hanging call ends at its deadline; one that answers must
+			// never meet it, however busy the machine.
+			timeout := "10m"
+			if strings.HasSuffix(tc.fault, "=hang") {
+				timeout = "20s"
+			}
+			r := runCLI(t, sim, secrets.env(), "apply", "--non-interactive", "--call-timeout", timeout, "--deploy-timeout", timeout)
 			if r.code != tc.wantCode || !strings.Contains(r.stderr, tc.wantErr) {
 				t.Fatalf("exit %d, want %d with %q:\n%s", r.code, tc.wantCode, tc.wantErr, r.stderr)
 			}

@@ -1,10 +1,12 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,20 +16,23 @@ import (
 // alertReceiver is a healthchecks.io-style ping endpoint and a webhook on
 // loopback, as the backup service reaches them.
 type alertReceiver struct {
-	mu   sync.Mutex
-	hits []string // "METHOD /path" and, for POSTs, the body
-	url  string
+	mu      sync.Mutex
+	hits    []string      // "METHOD /path" and, for POSTs, the body
+	changed chan struct{} // closed and replaced on every hit
+	url     string
 }
 
 func startAlertReceiver(t *testing.T) *alertReceiver {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
-	r := &alertReceiver{url: "http://" + l.Addr().String()}
+	r := &alertReceiver{url: "http://" + l.Addr().String(), changed: make(chan struct{})}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.hits = append(r.hits, req.Method+" "+req.URL.Path+" "+string(body))
+		close(r.changed)
+		r.changed = make(chan struct{})
 		r.mu.Unlock()
 	})}
 	go func() { _ = srv.Serve(l) }()
@@ -35,25 +40,26 @@ func startAlertReceiver(t *testing.T) *alertReceiver {
 	return r
 }
 
-// waitFor waits until a hit starts with prefix, and returns it.
+// waitFor waits until a hit starts with prefix, and returns it: woken by
+// each hit, however long the service takes; after timeout it gives up.
 func (r *alertReceiver) waitFor(t *testing.T, prefix string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	give := time.After(timeout)
+	for {
 		r.mu.Lock()
-		for _, h := range r.hits {
+		hits, changed := slices.Clone(r.hits), r.changed
+		r.mu.Unlock()
+		for _, h := range hits {
 			if strings.HasPrefix(h, prefix) {
-				r.mu.Unlock()
 				return h
 			}
 		}
-		r.mu.Unlock()
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-give:
+			t.Fatalf("no %q within %s; hits: %q", prefix, timeout, hits)
+		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t.Fatalf("no %q within %s; hits: %q", prefix, timeout, r.hits)
-	return ""
 }
 
 func TestScheduledBackupsPingTheDeadMansSwitchAndAFailureReachesAPerson(t *testing.T) {
@@ -85,9 +91,21 @@ func TestScheduledBackupsPingTheDeadMansSwitchAndAFailureReachesAPerson(t *testi
 		if body := strings.TrimPrefix(hook, "POST /hook/tok3n "); strings.Contains(body, "tok3n") || strings.Contains(body, "5d2f-check-uuid") {
 			t.Errorf("the webhook's body carries an alert URL: %s", hook)
 		}
-		// The files were still backed up.
-		if len(app.snapshots(t, "--tag", "kind:files")) == 0 {
-			t.Error("no files snapshot from the scheduled backup")
+		// The files were still backed up: the failed run's own evidence
+		// names their snapshot, which is in the repository.
+		var ev struct{ Steps []map[string]any }
+		must(t, json.Unmarshal([]byte(strings.TrimPrefix(hook, "POST /hook/tok3n ")), &ev))
+		files := map[string]any{}
+		for _, s := range ev.Steps {
+			if s["name"] == "files" {
+				files = s
+			}
+		}
+		id, _ := files["snapshot_id"].(string)
+		if files["result"] != "ok" || id == "" {
+			t.Errorf("the scheduled backup did not back up the files: %v\nsteps: %v", files, ev.Steps)
+		} else if !slices.ContainsFunc(app.snapshots(t, "--tag", "kind:files"), func(s snapshot) bool { return strings.HasPrefix(s.ID, id) }) {
+			t.Errorf("no files snapshot %s in the repository, which the scheduled backup's evidence names", id)
 		}
 		// Fix the URL and redeploy: the restarted scheduler retries at once
 		// (no good backup yet) and the switch hears of the success.

@@ -67,15 +67,19 @@ func TestADrillStoppedAnyWayLeavesNoScratchDatabaseBehind(t *testing.T) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 			_ = cmd.Wait()
-			if len(scratch()) == 0 {
+			killed := scratch()
+			if len(killed) == 0 {
 				t.Fatal("SIGKILL: the killed drill left nothing, so this test cannot see the next drill clean up")
 			}
-			d := app.mustOp(t, 0, "drill")
-			if s := d.step(t, "db:main"); s["result"] != "ok" {
+			r := app.cli(t, "drill", "--output", "json")
+			if r.code != 0 {
+				t.Fatalf("the next drill: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if s := decodeOp(t, r).step(t, "db:main"); s["result"] != "ok" {
 				t.Errorf("the next drill: %v", s)
 			}
 			if left := scratch(); len(left) != 0 {
-				t.Errorf("the next drill did not remove the killed drill's scratch database: %v", left)
+				t.Errorf("the next drill did not remove the killed drill's scratch database: %v (the killed drill left %v)\nits stderr:\n%s", left, killed, r.stderr)
 			}
 		}
 	})

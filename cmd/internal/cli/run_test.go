@@ -57,7 +57,7 @@ func (c *handClock) pass(t *testing.T, want time.Duration, during func()) {
 		c.now = c.now.Add(w.d)
 		c.mu.Unlock()
 		w.ch <- c.Now()
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute):
 		t.Fatal("the loop never waited")
 	}
 }
@@ -218,7 +218,7 @@ func TestRunLoopConvergesRetriesWaitsOutBadInputAndStopsOnASignal(t *testing.T) 
 		if code != 0 {
 			t.Errorf("exit %d after the signal\n%s", code, stderr.String())
 		}
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute):
 		t.Fatal("run did not stop")
 	}
 	for i, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {

@@ -26,8 +26,10 @@ type Agent struct {
 	// Version is this binary's version.
 	Version string
 	Now     func() time.Time
-	Out     *Output
-	Runs    Registry
+	// After is the clock a run's deadline is kept on (nil: time.After).
+	After func(time.Duration) <-chan time.Time
+	Out   *Output
+	Runs  Registry
 	// HTTP sends alerts; nil uses a default client. AlertBudget is how
 	// long each alert channel may take (0: 25s).
 	HTTP        Doer
@@ -177,11 +179,8 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	defer a.Runs.Finish(o.RunID, nil)
 	a.Runs.Sweep(a.Now())
 	parent := ctx
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := a.deadline(ctx, o.Timeout)
+	defer cancel()
 	var holder RunInfo
 	lock, err := a.Runs.Acquire(ctx, me, func(h RunInfo) {
 		holder = h
@@ -190,7 +189,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		a.Out.Line(operate.Line{Type: operate.LineWaiting, Message: msg})
 	})
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case err != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		// Another run held the service until this one's deadline: a run
 		// that failed, which a person must hear of.
 		rec.started = true
@@ -225,7 +224,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 func (a *Agent) interruptedBy(parent, ctx context.Context, id string) string {
 	_, stopping := a.Runs.Stopping()
 	switch {
-	case parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case parent.Err() == nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
 		return operate.InterruptedDeadline
 	case a.Runs.Cancelled(id):
 		return operate.InterruptedCancel
@@ -233,6 +232,29 @@ func (a *Agent) interruptedBy(parent, ctx context.Context, id string) string {
 		return operate.InterruptedServiceStop
 	}
 	return operate.InterruptedSignal
+}
+
+// deadline is ctx ended, with context.DeadlineExceeded as its cause, once
+// d has passed on the agent's clock (d 0: no deadline). Tests end a run at
+// its deadline at the moment they choose, not when the machine gets there.
+func (a *Agent) deadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	after := a.After
+	if after == nil {
+		after = time.After
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	expired := after(d)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-expired:
+			cancel(context.DeadlineExceeded)
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 func (a *Agent) operate(ctx context.Context, rec *recorder, op operate.Op, o RunOptions) {
