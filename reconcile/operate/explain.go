@@ -258,9 +258,42 @@ func explainWrongPassword(c failedStep, f *Finding) {
 	f.NextActions = []Action{c.setSecret("store the repository's password", spec.PasswordSecret), c.deploy(), c.rerun()}
 }
 
+// explainLocked explains a step that found the repository locked, from
+// the lock the agent read (older agents say nothing of it): who holds it,
+// and when `restic unlock` (--unlock-stale) can remove it, so that it is
+// not recommended when it cannot.
 func explainLocked(c failedStep, f *Finding) {
-	f.Message = fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", c.repo(), c.op)
-	f.NextActions = []Action{{Label: "remove a stale lock and retry", Command: Command(c.op, c.env(), "--unlock-stale")}}
+	f.Message, f.NextActions = lockedText(c.op, c.repo(), c.service, c.env(), c.s)
+}
+
+func lockedText(op Op, repo, service, env string, s Step) (string, []Action) {
+	unlock := Command(op, env, "--unlock-stale")
+	host, staleAt := s.Fact("lock_host"), s.Fact("lock_stale_at")
+	kind := "a shared"
+	if s.Fact("lock_exclusive") == "true" {
+		kind = "an exclusive"
+	}
+	switch {
+	case host == "" || staleAt == "":
+		return fmt.Sprintf("the repository at %s is locked by another restic process, so %s could not start. If that process is still running, wait for it. If it is gone (a killed or crashed run), the lock is stale: --unlock-stale runs `restic unlock`, which removes only locks whose process is gone or that are older than 30 minutes, then tries once more", repo, op),
+			[]Action{{Label: "remove a stale lock and retry", Command: unlock}}
+	case s.Fact("lock_stale") == "true":
+		return fmt.Sprintf("the repository at %s is locked, so %s could not start, by %s lock that restic calls stale (made at %s by restic on host %s, pid %s, which is gone, or over 30 minutes ago): --unlock-stale runs `restic unlock`, which removes only stale locks, then tries once more",
+				repo, op, kind, s.Fact("lock_created"), host, s.Fact("lock_pid")),
+			[]Action{{Label: "remove the stale lock and retry", Command: unlock}}
+	case s.Fact("lock_here") == "true":
+		return fmt.Sprintf("the repository at %s is locked, so %s could not start: restic (pid %s) in this service holds %s lock made at %s. If it still runs, wait for it; once it is gone, `restic unlock` removes the lock",
+				repo, op, s.Fact("lock_pid"), kind, s.Fact("lock_created")),
+			[]Action{{Label: "once that restic is gone, remove its lock and retry", Command: unlock}}
+	}
+	return fmt.Sprintf("the repository at %s is locked, so %s could not start: restic on host %s (pid %s) holds %s lock made at %s. That host is not this service's container: "+
+			"a container of this service that a deploy replaced or a kill stopped leaves such a lock, and so does another app's restic on the same repository. "+
+			"restic calls another host's lock stale only 30 minutes after its last refresh, at %s (a running restic refreshes it every 5 minutes): `restic unlock` (--unlock-stale) removes it then, not before. The scheduled runs retry by themselves",
+			repo, op, host, s.Fact("lock_pid"), kind, s.Fact("lock_created"), staleAt),
+		[]Action{
+			{Label: "after " + staleAt + ", remove it and retry", Command: unlock},
+			{Label: "see every lock", Command: ExecRestic(service, env, "--no-lock", "list", "locks")},
+		}
 }
 
 func explainBadURL(c failedStep, f *Finding) {

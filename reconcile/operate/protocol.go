@@ -88,6 +88,8 @@ type Line struct {
 	// Browse is what snapshots, ls and find read; Plan a restore's plan.
 	Browse *Browse      `json:"browse,omitempty"`
 	Plan   *RestorePlan `json:"plan,omitempty"`
+	// Locks is what `agent locks` read.
+	Locks *LockReport `json:"locks,omitempty"`
 	// Keys is what a step of rotate-key did.
 	Keys *KeyRotation `json:"keys,omitempty"`
 	// Data is a piece of what dump reads, in base64 (a data line); Dump
@@ -117,8 +119,38 @@ const (
 	LineResult   = "result"
 	LineVersion  = "version"
 	LineCancel   = "cancel"
+	LineLocks    = "locks"
 	LineData     = "data"
 )
+
+// LockReport is what `agent locks` answers: the repository's locks, and
+// the service it answers from (its container's host name, and when the
+// container's process 1 started).
+type LockReport struct {
+	Container      string     `json:"container"`
+	ServiceStarted *time.Time `json:"service_started,omitempty"`
+	Locks          []LockInfo `json:"locks"`
+	// Error is why the locks could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+// LockInfo is one restic lock in the repository.
+type LockInfo struct {
+	ID        string    `json:"id"`
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Exclusive bool      `json:"exclusive"`
+	Created   time.Time `json:"created"`
+	// StaleAt is when restic calls it stale on any host: 30 minutes after
+	// its last refresh.
+	StaleAt time.Time `json:"stale_at"`
+	// Here is set for a lock made in the answering container: restic calls
+	// it stale as soon as its process is gone.
+	Here bool `json:"here"`
+	// Stale says restic calls it stale now (so `restic unlock` removes it):
+	// made here by a process that is gone, or past StaleAt.
+	Stale bool `json:"stale"`
+}
 
 // Progress is how far a step is, from restic's status lines, at most once
 // a second.

@@ -37,6 +37,9 @@ const (
 	// understands both, whatever protocol it speaks.
 	OpCancel  Op = "cancel"
 	OpVersion Op = "version"
+	// OpLocks lists the repository's locks and says which container
+	// answers, without a lock.
+	OpLocks Op = "locks"
 	// OpScheduler is the backup service's own command (spec.ServiceCommand).
 	OpScheduler Op = "run"
 )
@@ -463,6 +466,9 @@ func (*VersionRequest) Fields(Declarer) {}
 // DefaultTimeout).
 type SchedulerRequest struct {
 	BackupTimeout, PruneTimeout, CheckTimeout time.Duration
+	// StopGrace is how long the platform waits after SIGTERM before it
+	// kills the service (0: the agent's default, 10s).
+	StopGrace time.Duration
 }
 
 func (*SchedulerRequest) Operation() Op { return OpScheduler }
@@ -471,4 +477,12 @@ func (r *SchedulerRequest) Fields(d Declarer) {
 	d.Duration(&r.BackupTimeout, "backup-timeout", "deadline of each scheduled backup (default: spec.schedule.backupTimeout, else "+DefaultTimeout(OpBackup).String()+")")
 	d.Duration(&r.PruneTimeout, "prune-timeout", "deadline of each scheduled prune (default: spec.schedule.pruneTimeout, else "+DefaultTimeout(OpPrune).String()+")")
 	d.Duration(&r.CheckTimeout, "check-timeout", "deadline of each scheduled check (default: spec.schedule.checkTimeout, else "+DefaultTimeout(OpCheck).String()+")")
+	d.Duration(&r.StopGrace, "stop-grace", "how long the platform waits after SIGTERM before it kills the service (devopsellence's node agent: --stop-timeout; default 10s); runs interrupted by a stop end within it")
 }
+
+// LocksRequest asks the agent which locks the repository holds, and which
+// container answers.
+type LocksRequest struct{}
+
+func (*LocksRequest) Operation() Op   { return OpLocks }
+func (*LocksRequest) Fields(Declarer) {}

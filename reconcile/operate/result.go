@@ -52,7 +52,10 @@ type Evidence struct {
 	Result          string    `json:"result"`
 	ExitCode        int       `json:"exit_code"`
 	Interrupted     bool      `json:"interrupted"`
-	Steps           []Step    `json:"steps"`
+	// InterruptedBy says what interrupted it (Interrupted* below; empty
+	// from agents before it was recorded).
+	InterruptedBy string `json:"interrupted_by,omitempty"`
+	Steps         []Step `json:"steps"`
 	// Alerts are the pings and webhooks sent about this run. A failed
 	// alert never fails the run.
 	Alerts []Alert `json:"alerts,omitempty"`
@@ -60,6 +63,21 @@ type Evidence struct {
 	// it was taken between, and why.
 	RestorePoint *RestorePoint `json:"restore_point,omitempty"`
 }
+
+// What interrupts a run (Evidence.InterruptedBy).
+const (
+	// InterruptedDeadline: its own deadline (--timeout, or a scheduled
+	// run's).
+	InterruptedDeadline = "deadline"
+	// InterruptedCancel: `agent cancel` (the operator's side sends it when
+	// the operator interrupts a command).
+	InterruptedCancel = "cancel"
+	// InterruptedServiceStop: the service stopped (docker stop, or a deploy
+	// that replaced its container).
+	InterruptedServiceStop = "service_stop"
+	// InterruptedSignal: a signal to the run's own process.
+	InterruptedSignal = "signal"
+)
 
 // Alert is one notification sent about a run.
 type Alert struct {
@@ -228,6 +246,8 @@ type Outcome struct {
 	// Cancel is what the interrupting exec found, when the run was
 	// interrupted from the operator's side.
 	Cancel *CancelState
+	// Locks is what `agent locks` read.
+	Locks *LockReport
 	// NotAnAgent is set when the service's image has no agent.
 	NotAnAgent bool
 	// BadLines counts machine lines that could not be decoded.
@@ -276,6 +296,8 @@ func (o *Outcome) take(l *Line, onProgress func(Progress)) {
 	case LineResult:
 		o.Result, o.Stored, o.Status = l.Evidence, l.Stored, l.Status
 		o.Browse, o.Plan, o.Keys, o.Dump = l.Browse, l.Plan, l.Keys, l.Dump
+	case LineLocks:
+		o.Locks = l.Locks
 	case LineData:
 		if o.onData != nil {
 			o.onData(l.Data)

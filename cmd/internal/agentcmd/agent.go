@@ -127,6 +127,7 @@ EXIT STATUS
 		agentCall(c, &operate.CancelRequest{Wait: operate.CancelWait}, "Interrupt a run of this service and wait for it to stop", runAgentCancel),
 		agentCall(c, &operate.VersionRequest{}, "Print the agent's version, protocol, restic version and the tools the image lacks", runAgentVersion),
 		agentCall(c, &operate.RotateKeyRequest{}, "One step of rotating a repository password: add a key for the next one, verify, or remove an old key", runAgentRotateKey),
+		agentCall(c, &operate.LocksRequest{}, "List the repository's restic locks, who holds each, and when restic calls it stale", runAgentLocks),
 	)
 	cmd.AddCommand(agentRecoveryCommands(c)...)
 	return cmd
@@ -242,6 +243,7 @@ func runAgentScheduler(ctx context.Context, o *agentOptions, r *operate.Schedule
 		return err
 	}
 	timeouts := agent.Timeouts{operate.OpBackup: r.BackupTimeout, operate.OpPrune: r.PruneTimeout, operate.OpCheck: r.CheckTimeout}
+	a.StopGrace = r.StopGrace
 	return a.Scheduler(ctx, timeouts, o.Clock.After)
 }
 
@@ -286,4 +288,26 @@ func runAgentRotateKey(ctx context.Context, o *agentOptions, r *operate.RotateKe
 		return err
 	}
 	return exitWith(a.RotateKey(ctx, agent.RunOptions{}, *r))
+}
+
+func runAgentLocks(ctx context.Context, o *agentOptions, _ *operate.LocksRequest) error {
+	a, err := o.agent()
+	if err != nil {
+		return err
+	}
+	rep := a.Locks(ctx)
+	a.Out.Line(operate.Line{Type: operate.LineLocks, Locks: &rep, Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol}})
+	if !o.JSON {
+		for _, l := range rep.Locks {
+			a.Out.Say("%s: %s", l.ID[:min(8, len(l.ID))], agent.LockText(l, o.Clock.Now()))
+		}
+		if len(rep.Locks) == 0 && rep.Error == "" {
+			a.Out.Say("the repository holds no lock")
+		}
+	}
+	if rep.Error != "" {
+		a.Out.Say("cannot read the repository's locks: %s", rep.Error)
+		return exitWith(operate.ExitFailed)
+	}
+	return nil
 }

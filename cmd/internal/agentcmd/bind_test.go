@@ -40,7 +40,8 @@ func agentRequests() []operate.Request {
 		&operate.RotateKeyRequest{Secret: "RESTIC_PASSWORD", Step: operate.KeyStepRemove, Keys: []string{"k1", "k2"}},
 		&operate.CancelRequest{RunID: "0123456789abcdef", Wait: 90 * time.Second},
 		&operate.VersionRequest{},
-		&operate.SchedulerRequest{BackupTimeout: time.Hour, PruneTimeout: 2 * time.Hour, CheckTimeout: 3 * time.Hour},
+		&operate.SchedulerRequest{BackupTimeout: time.Hour, PruneTimeout: 2 * time.Hour, CheckTimeout: 3 * time.Hour, StopGrace: 30 * time.Second},
+		&operate.LocksRequest{},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/devopsellence/devopsellence-backup/reconcile/environ"
@@ -11,6 +12,17 @@ import (
 
 // initChild marks the agent that runs under the agent's own init.
 const initChild = "DEVOPSELLENCE_BACKUP_INIT_CHILD"
+
+// Init is asInit for main, before anything else is set up: process 1 then
+// holds no more memory than forwarding signals and reaping needs. ok is
+// false unless args are the service's command (agent run) and this is
+// process 1.
+func Init(args, env []string) (code int, ok bool) {
+	if len(args) < 2 || args[0] != "agent" || args[1] != "run" {
+		return 0, false
+	}
+	return asInit(env)
+}
 
 // asInit makes `agent run` a proper init when it is the container's first
 // process: devopsellence makes the service's command the container's
@@ -36,6 +48,8 @@ func asInit(env []string) (code int, ok bool) {
 		return 1, true
 	}
 	child := cmd.Process.Pid
+	// What starting the child took is not needed again.
+	debug.FreeOSMemory()
 	for sig := range sigs {
 		if sig != syscall.SIGCHLD {
 			// The agent stops cleanly on SIGTERM and SIGINT; a hang-up

@@ -160,6 +160,7 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		h.Timeout, h.RunID = o.Timeout, operate.NewRunID()
 		log.V(1).Info("asking the agent", "operation", op, "environment", env, "service", service, "timeout", o.Timeout, "runID", h.RunID)
 		live := o.liveProgress(log, env, len(envs) > 1)
+		began := o.Now()
 		out, err := operate.Run(ctx, ex, env, service, req, 0, operate.Watch{OnProgress: live.show, OnLine: o.humanLines(log, env, len(envs) > 1, live), OnData: o.onData})
 		live.end()
 		r := envRun{env: env, outcome: out}
@@ -186,6 +187,9 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 			})
 		case out.NotAnAgent:
 			r.findings = append(r.findings, operate.AgentMissing(es, service))
+		case out.Result == nil && out.Status == nil && out.ExitCode > 128:
+			// Killed by a signal: ask the service what became of it.
+			r.findings = append(r.findings, killedFinding(op, env, service, out, began, askLocks(ctx, ex, env, service)))
 		case out.Result == nil && out.Status == nil:
 			r.findings = append(r.findings, operate.NoAnswer(op, es, service, out))
 		}
@@ -195,9 +199,9 @@ func (o *operateOptions) run(ctx context.Context, w *workspace, in *inputs, envs
 		if out.Result != nil && op != operate.OpStatus && !r.stopped {
 			explained := operate.Explain(op, es, service, out.Result)
 			if out.Result.Interrupted {
-				// The agent stopped at its own deadline.
+				// Not from here: the agent says what stopped it.
 				explained = slices.DeleteFunc(explained, func(f reconcile.Finding) bool { return f.Code == "interrupted" })
-				explained = append(explained, operate.TimedOut(op, env, o.Timeout))
+				explained = append(explained, interruptedFinding(op, env, o.Timeout, out))
 			}
 			r.findings = append(r.findings, explained...)
 			if out.Stored != nil && !out.Stored.Stored && out.Result.Failure() == nil {
@@ -231,6 +235,34 @@ func agentVersionFinding(es spec.EnvSpec, service, agentVersion string) reconcil
 		Message: fmt.Sprintf("the agent in service %s in %s (image %s) is %s, this devopsellence-backup is %s; they work together, but the image of this release is %s",
 			service, es.Environment, es.Image, agentVersion, v, operate.ImageFor(v)),
 		NextActions: []reconcile.Action{operate.ApplyAction("set spec.image to "+operate.ImageFor(v)+", then deploy it", es.Environment)}}
+}
+
+// interruptedFinding explains a run the agent says was interrupted, not
+// from this side: at its deadline, by the service stopping (a deploy or a
+// docker stop), by someone's `agent cancel`, or by a signal.
+func interruptedFinding(op operate.Op, env string, d time.Duration, out *operate.Outcome) reconcile.Finding {
+	ev := out.Result
+	stored := "no evidence could be stored"
+	if out.Stored != nil && out.Stored.Stored {
+		stored = "the run is recorded as failed (interrupted) in the repository's evidence"
+	}
+	rerun := reconcile.Action{Label: "run it again", Command: operate.Command(op, env)}
+	switch ev.InterruptedBy {
+	case operate.InterruptedServiceStop:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "service_stopped", Environment: env,
+			Message: fmt.Sprintf("%s in %s was interrupted because the backup service stopped: every deploy of the app replaces its container, and docker stop stops it. "+
+				"The agent stopped restic, which released its lock, within the service's stop grace; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	case operate.InterruptedCancel:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "cancelled", Environment: env,
+			Message:     fmt.Sprintf("%s in %s was cancelled in the service (agent cancel): the agent stopped restic, which released its lock; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	case operate.InterruptedSignal:
+		return reconcile.Finding{Severity: reconcile.SeverityError, Code: "interrupted", Environment: env,
+			Message:     fmt.Sprintf("%s in %s was interrupted by a signal to the agent in the service: the agent stopped restic, which released its lock; %s", op, env, stored),
+			NextActions: []reconcile.Action{rerun}}
+	}
+	return operate.TimedOut(op, env, d)
 }
 
 // liveLine shows the agent's progress on stderr: one line rewritten in

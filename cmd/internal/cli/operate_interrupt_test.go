@@ -305,3 +305,55 @@ func scheduledBackup(t *testing.T, app *opsApp, args ...string) map[string]any {
 	startScheduler(t, app, args...).waitFor(t, "schedule: backup finished")
 	return app.evidence(t, "backup")
 }
+
+// TestStoppingTheServiceMidRunInterruptsTheRunWhichReleasesItsLockAndSaysSo:
+// docker stop, and a deploy that replaces the backup service, signal only
+// the service's process 1, and a run exec'd into the service is no child
+// of it: when process 1 exits, the platform kills the run with its restic,
+// and the lock stays. The scheduler interrupts every run it knows and
+// waits for it, within the stop grace, so that restic releases its lock
+// and the run stores its evidence first.
+func TestStoppingTheServiceMidRunInterruptsTheRunWhichReleasesItsLockAndSaysSo(t *testing.T) {
+	forEachRestic(t, func(t *testing.T, rb resticBin) {
+		dir := t.TempDir()
+		started, release := filepath.Join(dir, "started"), filepath.Join(dir, "release")
+		app := newOpsApp(t, rb, opsConfig{
+			extra: "  schedule: manual",
+			// A dump that runs until the test lets it go (it never does).
+			databases: fmt.Sprintf("    - name: slow\n      engine: command\n      command: [sh, -c, \"touch %s; until [ -e %s ]; do sleep 0.05; done; printf dump\"]\n", started, release),
+			simEnv:    []string{"DEVOPSELLENCE_SIM_RUN_SERVICES=1"},
+			noApply:   true,
+		})
+		app.restic(t, "init")
+		if r := app.cli(t, "apply", "--non-interactive", "--yes"); r.code != 0 {
+			t.Fatalf("apply: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		var stdout, stderr bytes.Buffer
+		cmd := startCLI(t, app.sim, app.secretEnv(), &stdout, &stderr, "backup", "--output", "json")
+		waitUntil(t, "the dump runs", time.Minute, func() bool { _, err := os.Stat(started); return err == nil })
+		// As docker stop: SIGTERM to the service's process, its grace, then
+		// what still runs in the container is killed.
+		if r := app.sim.Run(t, "sim", "stop-services"); r.Code != 0 {
+			t.Fatalf("stop services: %s", r.Stdout)
+		}
+		err := cmd.Wait()
+		code := 0
+		if ee, ok := err.(interface{ ExitCode() int }); ok {
+			code = ee.ExitCode()
+		}
+		var doc opDoc
+		if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+			t.Fatalf("stdout is not the result (exit %d): %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+		}
+		if code != 1 || doc.finding("service_stopped") == nil {
+			t.Fatalf("backup during a stop of the service: exit %d, findings %+v; want 1 and service_stopped\n%s", code, doc.Findings, stderr.String())
+		}
+		if locks, _ := os.ReadDir(filepath.Join(app.repo, "locks")); len(locks) != 0 {
+			t.Errorf("%d lock(s) left in the repository", len(locks))
+		}
+		ev := app.evidence(t, "backup")
+		if ev["interrupted"] != true || ev["interrupted_by"] != "service_stop" {
+			t.Errorf("evidence: interrupted %v by %v, want by service_stop", ev["interrupted"], ev["interrupted_by"])
+		}
+	})
+}

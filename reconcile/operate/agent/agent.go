@@ -34,6 +34,9 @@ type Agent struct {
 	// long each alert channel may take (0: 25s).
 	HTTP        Doer
 	AlertBudget time.Duration
+	// StopGrace is how long the platform waits after asking the service
+	// to stop before it kills it (0: StopGrace).
+	StopGrace time.Duration
 
 	// restic is the repository the agent works on: the primary, or the
 	// copy UseCopy chose. runner is the primary's own runner, whose binary,
@@ -46,6 +49,9 @@ type Agent struct {
 	creating bool
 	// copy names the copy the agent reads instead of the primary (UseCopy).
 	copy string
+	// lastPlan is the scheduler's last plan line, said again only when it
+	// changes.
+	lastPlan string
 	// primaryID is the primary repository's ID, once read.
 	primaryID string
 	// jkey seals restore journals (journal.go); nil when the service has
@@ -163,6 +169,9 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	rec := a.newRecorder(op, o)
 	a.creating = o.Init
 	if err := a.Runs.Register(me); err != nil {
+		if errors.Is(err, ErrStopping) {
+			a.Out.Say("%s: not started: %v", op, err)
+		}
 		if errors.Is(err, ErrCancelled) {
 			// Cancelled before it started: nothing ran, nothing to tell.
 			return a.report(rec, o, true)
@@ -171,6 +180,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 	}
 	defer a.Runs.Finish(o.RunID, nil)
 	a.Runs.Sweep(a.Now())
+	parent := ctx
 	ctx, cancel := a.deadline(ctx, o.Timeout)
 	defer cancel()
 	var holder RunInfo
@@ -190,6 +200,7 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		return a.report(rec, o, false)
 	case err != nil:
 		// Stopped while waiting: it never started.
+		rec.ev.InterruptedBy = a.interruptedBy(parent, ctx, o.RunID)
 		return a.report(rec, o, true)
 	}
 	defer lock.Release()
@@ -205,7 +216,24 @@ func (a *Agent) Run(ctx context.Context, op operate.Op, o RunOptions) int {
 		a.pingStart(ctx, rec)
 		a.operate(ctx, rec, op, o)
 	}
+	if ctx.Err() != nil {
+		rec.ev.InterruptedBy = a.interruptedBy(parent, ctx, o.RunID)
+	}
 	return a.report(rec, o, ctx.Err() != nil)
+}
+
+// interruptedBy says what ended ctx, the context of run id under parent.
+func (a *Agent) interruptedBy(parent, ctx context.Context, id string) string {
+	_, stopping := a.Runs.Stopping()
+	switch {
+	case parent.Err() == nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+		return operate.InterruptedDeadline
+	case a.Runs.Cancelled(id):
+		return operate.InterruptedCancel
+	case stopping:
+		return operate.InterruptedServiceStop
+	}
+	return operate.InterruptedSignal
 }
 
 // deadline is ctx ended, with context.DeadlineExceeded as its cause, once
@@ -285,10 +313,12 @@ func (a *Agent) report(rec *recorder, o RunOptions, interrupted bool) int {
 	line := operate.Line{Type: operate.LineResult, Evidence: ev, Plan: rec.plan,
 		Agent: &operate.AgentInfo{Version: a.Version, Protocol: operate.Protocol, ResticVersion: ev.ResticVersion}}
 	if rec.started && ev.Kind != string(operate.OpStatus) {
-		a.alert(context.Background(), ev)
-		wait := evidenceWait
-		if interrupted {
-			wait = evidenceWaitAfter
+		alerts, wait, grace := a.finishBudget(interrupted)
+		actx, cancel := context.WithTimeout(context.Background(), alerts)
+		a.alert(actx, ev)
+		cancel()
+		if r, ok := a.restic.(*restic.Runner); ok && grace > 0 {
+			r.Grace = grace
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), wait)
 		line.Stored = a.storeEvidence(sctx, rec)

@@ -82,6 +82,11 @@ func (a *Agent) call(ctx context.Context, rec *recorder, o RunOptions, f func() 
 	switch class(err) {
 	case string(restic.ClassRepositoryMissing), string(restic.ClassWrongPassword):
 		rec.repoUnusable = true
+	case string(restic.ClassLocked):
+		// Who holds it, and when restic lets it go: the step says so.
+		if ctx.Err() == nil {
+			rec.lock = a.blockingLock(ctx)
+		}
 	}
 	return err
 }
@@ -98,9 +103,20 @@ func unlockStale(ctx context.Context, rec *recorder, o RunOptions, r unlocker, n
 	if uerr != nil {
 		s.fail(exitOf(uerr), class(uerr), message(uerr))
 	} else {
-		s.ok(0, removed)
+		s.ok(0, unlockSaid(removed))
 	}
 	return f()
+}
+
+// unlockSaid is what the unlock step says restic unlock did: restic 0.18
+// prints nothing when no lock was stale, and a lock that is not stale (a
+// live run's, or another host's younger than 30 minutes) stays, so the
+// run that follows may find the repository locked still.
+func unlockSaid(removed string) string {
+	if removed == "" {
+		return "restic unlock removed no lock: none was stale"
+	}
+	return "restic unlock: " + removed + " (stale locks only)"
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -24,6 +24,9 @@ type Output struct {
 
 	mu           sync.Mutex
 	lastProgress time.Time
+	// lastDone is the last complete (100%) progress shown: restic keeps
+	// reporting it while it uploads the last packs, and it is shown once.
+	lastDone *operate.Progress
 }
 
 // Say prints a line for people on stderr.
@@ -77,19 +80,23 @@ func (o *Output) Data(b []byte) error {
 // Progress prints p unless a progress line went out less than a second
 // ago (for the operator's live line), or, as text for the service's log,
 // less than half a minute ago; the last one of a step (100%) always goes
-// out.
+// out, once: restic repeats it while it uploads what it has read.
 func (o *Output) Progress(p operate.Progress) {
 	now := o.Now()
 	every := time.Second
 	if !o.JSON {
 		every = 30 * time.Second
 	}
+	done := p.Percent >= 100
 	o.mu.Lock()
-	if now.Sub(o.lastProgress) < every && p.Percent < 100 {
+	if done && o.lastDone != nil && *o.lastDone == p || !done && now.Sub(o.lastProgress) < every {
 		o.mu.Unlock()
 		return
 	}
 	o.lastProgress = now
+	if done {
+		o.lastDone = &p
+	}
 	o.mu.Unlock()
 	if o.JSON {
 		o.Line(operate.Line{Type: operate.LineProgress, Progress: &p})

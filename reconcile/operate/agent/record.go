@@ -26,6 +26,9 @@ type recorder struct {
 	checkPart string
 	// plan is the plan a restore carried out, for its result line.
 	plan *operate.RestorePlan
+	// lock is the lock that stopped the last call that found the
+	// repository locked; the step that fails on it records it.
+	lock *operate.LockInfo
 }
 
 // stepRun is one step being recorded.
@@ -52,6 +55,12 @@ func (s *stepRun) fact(key string, v any) {
 // done records the step; exit is the command's exit code (nil: no command
 // ran), class the error class of a failure.
 func (s *stepRun) done(result string, exit *int, class, message string) {
+	if l := s.r.lock; class == "locked" && l != nil {
+		s.r.lock = nil
+		s.facts["lock_host"], s.facts["lock_pid"], s.facts["lock_exclusive"], s.facts["lock_here"], s.facts["lock_stale"] = l.Host, l.PID, l.Exclusive, l.Here, l.Stale
+		s.facts["lock_created"], s.facts["lock_stale_at"] = l.Created.Format(time.RFC3339), l.StaleAt.Format(time.RFC3339)
+		message = LockText(*l, s.r.now()) + ". " + message
+	}
 	message = s.r.scrub(message)
 	if len(message) > 600 {
 		message = message[:600] + "..."
@@ -95,6 +104,8 @@ func (r *recorder) finish(interrupted bool) *operate.Evidence {
 	if interrupted {
 		ev.Interrupted = true
 		ev.Result, ev.ExitCode = operate.ResultFailed, operate.ExitInterrupted
+	} else {
+		ev.InterruptedBy = ""
 	}
 	return ev
 }

@@ -49,6 +49,8 @@ type forgetter interface {
 
 type unlocker interface {
 	Unlock(ctx context.Context) (removed string, err error)
+	// Locks lists the repository's locks, who holds each, without a lock.
+	Locks(ctx context.Context) ([]restic.Lock, error)
 }
 
 var _ repository = (*restic.Runner)(nil)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,8 @@ import (
 //	runs/ID.json        a running run: pid, operation, start
 //	runs/ID.cancel      asked to stop; a run that finds it at start never starts
 //	runs/ID.result      the run's result line, read by `agent cancel`
+//	stopping.json       the service is stopping: runs must end by its deadline
+//	schedule.json       the running scheduler's next runs, which status shows
 
 // Registry is the run folder.
 type Registry struct {
@@ -40,6 +43,9 @@ type RunInfo struct {
 	Op      string    `json:"op"`
 	Trigger string    `json:"trigger"`
 	Started time.Time `json:"started"`
+	// Ticks is when the process started (Linux: /proc/PID/stat), so that a
+	// PID reused after the container restarted is not taken for the run.
+	Ticks string `json:"ticks,omitempty"`
 }
 
 func (r Registry) path(parts ...string) string {
@@ -54,17 +60,25 @@ func (r Registry) ensure() error {
 var ErrCancelled = errors.New("cancelled before it started")
 
 // Register records a run; it fails with ErrCancelled when `agent cancel`
-// got there first. Unregister must be called when the run ends.
+// got there first, and with ErrStopping when the service is stopping.
+// Finish must be called when the run ends.
 func (r Registry) Register(info RunInfo) error {
 	if err := r.ensure(); err != nil {
 		return fmt.Errorf("run folder: %w", err)
 	}
+	info.Ticks = startTicks(info.PID)
 	if err := writeJSON(r.path("runs", info.ID+".json"), info); err != nil {
 		return err
 	}
 	if r.Cancelled(info.ID) {
 		_ = os.Remove(r.path("runs", info.ID+".json"))
 		return ErrCancelled
+	}
+	// Checked after the run is listed: a stop that begins in between
+	// finds it and interrupts it.
+	if s, stopping := r.Stopping(); stopping && s.PID != info.PID {
+		_ = os.Remove(r.path("runs", info.ID+".json"))
+		return ErrStopping
 	}
 	return nil
 }
@@ -90,7 +104,7 @@ func (r Registry) Running(id string) (RunInfo, bool) {
 	if err != nil || json.Unmarshal(data, &info) != nil {
 		return info, false
 	}
-	return info, alive(info.PID)
+	return info, alive(info.PID) && (info.Ticks == "" || startTicks(info.PID) == info.Ticks)
 }
 
 // Tombstone marks run id as cancelled, so that it stops if it runs and
@@ -209,6 +223,25 @@ func (r Registry) Cancel(ctx context.Context, id string, wait time.Duration) ope
 		}
 	}
 	return st
+}
+
+// startTicks is when process pid started, in clock ticks since boot ("" when
+// it cannot be read: not Linux, or the process is gone).
+func startTicks(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19] // field 22, starttime
 }
 
 func alive(pid int) bool {

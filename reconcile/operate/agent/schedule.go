@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -114,6 +115,36 @@ func (a *Agent) dues(snaps []operate.Snapshot, now time.Time) []operate.Due {
 	return out
 }
 
+// Plan is what the running scheduler will do next, which `agent status`
+// (exec'd into the same service) shows instead of what the evidence alone
+// says: a failure that stored no evidence (the repository did not exist
+// yet) still moves the scheduler's next run.
+type Plan struct {
+	PID   int           `json:"pid"`
+	Ticks string        `json:"ticks,omitempty"`
+	Next  []operate.Due `json:"next"`
+}
+
+// schedulePlan records and logs the scheduler's next runs, when they changed.
+func (a *Agent) schedulePlan(next map[operate.Op]time.Time, why map[operate.Op]string) {
+	p := Plan{PID: pid(), Ticks: startTicks(pid())}
+	var text []string
+	for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
+		at, ok := next[kind]
+		if !ok {
+			continue
+		}
+		at = at.UTC()
+		p.Next = append(p.Next, operate.Due{Kind: string(kind), At: &at, Why: why[kind]})
+		text = append(text, fmt.Sprintf("%s %s (%s)", kind, at.Format(time.RFC3339), why[kind]))
+	}
+	if line := "schedule: next " + strings.Join(text, "; "); line != a.lastPlan {
+		a.lastPlan = line
+		a.Out.Say("%s", line)
+	}
+	_ = a.Runs.SavePlan(p)
+}
+
 // Scheduler is the service's command: it runs the scheduled backups,
 // prunes and checks, each like the manual command (same evidence, alerts
 // and lock) under its own deadline, until ctx ends. Due times come from the
@@ -124,11 +155,32 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 	if missing := a.MissingTools(); len(missing) > 0 {
 		return fmt.Errorf("the backup service's image lacks %s, which this environment's backups need: build the image with them (devopsellence-backup image prints a Dockerfile), then devopsellence-backup apply", strings.Join(missing, ", "))
 	}
+	// The runs go on until the service stops: then stopService marks it
+	// stopping, cancels the runs' context and waits for the runs exec'd into the
+	// service too, before process 1 exits and the platform kills the rest.
+	a.Runs.ClearStopping()
+	service := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(service))
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-service.Done():
+			a.stopService(cancel)
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		if service.Err() == nil {
+			cancel()
+		}
+		<-stopped
+		a.Out.Say("schedule: stopped")
+	}()
 	sc := a.Config.Schedule
 	a.Out.Say("schedule: %s", sc.Text())
 	if sc == nil {
 		<-ctx.Done()
-		a.Out.Say("schedule: stopped")
 		return nil
 	}
 	next := map[operate.Op]time.Time{}
@@ -136,9 +188,10 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 	if err != nil {
 		a.Out.Say("schedule: cannot read the evidence in the repository (%s): running everything now", message(err))
 	}
+	why := map[operate.Op]string{}
 	for _, d := range a.dues(snaps, a.Now()) {
 		if d.At != nil {
-			next[operate.Op(d.Kind)] = *d.At
+			next[operate.Op(d.Kind)], why[operate.Op(d.Kind)] = *d.At, d.Why
 		}
 	}
 	for ctx.Err() == nil {
@@ -162,11 +215,12 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			switch {
 			case rc == 0 || (kind == operate.OpBackup && rc == 3):
 				good := started
-				next[kind], _ = due(sc, kind, &good, nil, a.Now())
+				next[kind], why[kind] = due(sc, kind, &good, nil, a.Now())
 			default:
-				next[kind] = a.Now().Add(retryAfter(sc))
+				next[kind], why[kind] = a.Now().Add(retryAfter(sc)), "retry after a failure"
 			}
 		}
+		a.schedulePlan(next, why)
 		wake := a.Now().Add(time.Hour)
 		for _, t := range next {
 			if t.Before(wake) {
@@ -174,11 +228,12 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 			}
 		}
 		wait := max(wake.Sub(a.Now()), time.Second)
+		// Idle until then: give back what the runs used.
+		debug.FreeOSMemory()
 		select {
 		case <-ctx.Done():
 		case <-after(wait):
 		}
 	}
-	a.Out.Say("schedule: stopped")
 	return nil
 }
