@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -242,5 +243,40 @@ func TestRestoreBeforeReleasePicksTheRestorePointBeforeItsFirstDeploy(t *testing
 	}
 	if r := app.cli(t, "restore", "1a2b3c4d", "--before-release", revB, "--env", "production"); r.code != 2 {
 		t.Errorf("a snapshot ID with --before-release: exit %d, want 2", r.code)
+	}
+}
+
+// TestACheckpointWithoutDeclaredDatabasesTakesTheSQLiteFilesInTheVolumes is
+// the app whose database is a SQLite file in its volume, as init leaves its
+// spec (a Rails app's storage/production.sqlite3): the restore point before
+// its migration is that file, found and dumped as backup dumps it, not a
+// refusal. With nothing found, the checkpoint fails and says so.
+func TestACheckpointWithoutDeclaredDatabasesTakesTheSQLiteFilesInTheVolumes(t *testing.T) {
+	app := newOpsApp(t, newerRestic(t), opsConfig{filesOnly: true})
+	vol := app.sim.VolumeDir("shop_storage")
+	seedShop(t, vol, nil)
+	app.mustOp(t, 0, "backup", "--init")
+
+	app.mustOp(t, 0, "checkpoint", "--env", "production")
+	var dbs []string
+	for _, s := range app.pointSnapshots(t) {
+		if slices.Contains(s.Tags, operate.TagFiles) {
+			t.Errorf("a checkpoint without --files backed up the files: %v", s.Paths)
+		}
+		if db := tagValue(s.Tags, operate.TagDBName); db != "" {
+			dbs = append(dbs, db)
+		}
+	}
+	slices.Sort(dbs)
+	if want := []string{"auto-data-shop_storage-cache.db", "auto-data-shop_storage-notes.sqlite3"}; !slices.Equal(dbs, want) {
+		t.Errorf("the restore point holds %v, want the SQLite files of the volume %v", dbs, want)
+	}
+
+	for _, name := range []string{"notes.sqlite3", "notes.sqlite3-wal", "notes.sqlite3-shm", "cache.db"} {
+		_ = os.Remove(filepath.Join(vol, name))
+	}
+	r := app.cli(t, "checkpoint", "--env", "production")
+	if r.code != 1 || !strings.Contains(r.stdout, "no SQLite file was found") {
+		t.Errorf("a checkpoint with nothing to take: exit %d, want 1 saying no SQLite file was found\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
