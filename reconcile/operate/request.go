@@ -347,6 +347,12 @@ func (r *BrowseRequest) Fields(d Declarer) {
 	}
 }
 
+// LatestDatabase as a RestoreRequest's Latest is the app's one database,
+// for a spec that names none: the only database the backups hold dumps of
+// (a SQLite file found in a volume); the agent refuses when they hold
+// several.
+const LatestDatabase = "db"
+
 // RestoreRequest is what a person asked to restore: without Plan, the
 // plan is shown; with it, the plan is carried out if it is still the same.
 type RestoreRequest struct {
@@ -355,8 +361,8 @@ type RestoreRequest struct {
 	FromCopy string
 	// Target is a scratch folder; empty restores into the live data.
 	Target string
-	// Latest is a group (files, db:NAME) whose newest snapshot is taken,
-	// when Snapshot is empty.
+	// Latest is a group (files, db:NAME, or LatestDatabase) whose newest
+	// snapshot is taken, when Snapshot is empty.
 	Latest string
 	// Before limits Latest to snapshots taken before it, by the operator's
 	// clock, which was Now when the request was made (zero: the service's

@@ -18,8 +18,8 @@ import (
 // adding another one.
 const MarkerPrefix = "managed by devopsellence-backup"
 
-// Doc is a parsed devopsellence.yml. It keeps its own copy of the source and
-// the yaml.v3 node tree, which must not be modified.
+// Doc is a parsed devopsellence.yml. It keeps the source it was parsed from
+// and the yaml.v3 node tree, neither of which may be modified.
 type Doc struct {
 	src     []byte
 	doc     *yaml.Node // the document node
@@ -97,12 +97,13 @@ type Entry struct {
 }
 
 // Parse parses src once with yaml.v3 and keeps the node positions. The root of
-// the (first) document must be a mapping.
+// the (first) document must be a mapping. The Doc keeps src, without a copy
+// (a large file is held once): the caller must not modify it afterwards.
 func Parse(src []byte) (*Doc, error) {
 	if bytes.HasPrefix(src, []byte{0xFE, 0xFF}) || bytes.HasPrefix(src, []byte{0xFF, 0xFE}) {
 		return nil, errors.New("parse yaml: utf-16 input is not supported")
 	}
-	d := &Doc{src: bytes.Clone(src), cache: &lookupCache{}}
+	d := &Doc{src: src, cache: &lookupCache{}}
 	var n yaml.Node
 	if err := yaml.Unmarshal(d.src, &n); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)

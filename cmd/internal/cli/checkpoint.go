@@ -24,8 +24,9 @@ func newCheckpointCmd(f *Factory, runF func(*checkpointOptions) error) *cobra.Co
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Take a restore point of the databases now, tagged with the release it was taken under and the one about to be deployed",
-		Long: `checkpoint backs up the app's databases now (with --files, its files too), with
-the same dumps and checks as backup, and tags every snapshot as a restore point:
+		Long: `checkpoint backs up the app's databases now (with --files, its files too): the
+ones the spec names and the SQLite files found in its volumes, with the same
+dumps and checks as backup, and tags every snapshot as a restore point:
 restore-point, the release devopsellence runs now (release:<revision>,
 release-id:<id>, from devopsellence release list) and the revision about to be
 deployed (next-release:<revision>: git's HEAD, which devopsellence deploy
@@ -62,8 +63,10 @@ func runCheckpoint(ctx context.Context, o *checkpointOptions) error {
 		return err
 	}
 	for _, env := range envs {
-		if es := in.desired.Envs[env]; len(es.Databases) == 0 && !o.Files {
-			return usagef("checkpoint --env %s: the spec backs up no database there, so a restore point would hold nothing: add --files to take one of the files", env)
+		// Without databases in the spec, the SQLite files the agent finds
+		// in the volumes are the restore point (as a backup dumps them).
+		if es := in.desired.Envs[env]; len(es.Databases) == 0 && len(es.Volumes) == 0 && len(es.Paths) == 0 && !o.Files {
+			return usagef("checkpoint --env %s: the spec backs up no database and no volume there, so a restore point would hold nothing: add --files to take one of the files", env)
 		}
 	}
 	next := headRevision(ctx, w.client.Env, w.dir)

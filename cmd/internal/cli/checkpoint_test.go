@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -242,5 +243,72 @@ func TestRestoreBeforeReleasePicksTheRestorePointBeforeItsFirstDeploy(t *testing
 	}
 	if r := app.cli(t, "restore", "1a2b3c4d", "--before-release", revB, "--env", "production"); r.code != 2 {
 		t.Errorf("a snapshot ID with --before-release: exit %d, want 2", r.code)
+	}
+}
+
+// TestAnAppWhoseDatabaseIsASQLiteFileInItsVolumeGetsRestorePointsAndRestores
+// is the app whose database is a SQLite file in its volume, as init leaves
+// its spec (a Rails app's storage/production.sqlite3): the restore point
+// before its migration is that file, found and dumped as backup dumps it,
+// and restore --before-release restores it without being told its name,
+// unless the backups hold several. With nothing found, the checkpoint
+// fails and says so.
+func TestAnAppWhoseDatabaseIsASQLiteFileInItsVolumeGetsRestorePointsAndRestores(t *testing.T) {
+	app := newOpsApp(t, newerRestic(t), opsConfig{filesOnly: true})
+	vol := app.sim.VolumeDir("shop_storage")
+	seedShop(t, vol, nil)
+	must(t, os.Remove(filepath.Join(vol, "cache.db")))
+	app.mustOp(t, 0, "backup", "--init")
+	const notes, cache = "auto-data-shop_storage-notes.sqlite3", "auto-data-shop_storage-cache.db"
+	pointDBs := func() []string {
+		var dbs []string
+		for _, s := range app.pointSnapshots(t) {
+			if slices.Contains(s.Tags, operate.TagFiles) {
+				t.Errorf("a checkpoint without --files backed up the files: %v", s.Paths)
+			}
+			if db := tagValue(s.Tags, operate.TagDBName); db != "" && !slices.Contains(dbs, db) {
+				dbs = append(dbs, db)
+			}
+		}
+		slices.Sort(dbs)
+		return dbs
+	}
+	// checkpoint, then deploy a new revision: its revision.
+	release := func() string {
+		app.mustOp(t, 0, "checkpoint", "--env", "production")
+		app.deploy(t, true)
+		_, list := app.releaseList(t)
+		return list[0]["revision"].(string)
+	}
+
+	rev := release()
+	if dbs := pointDBs(); !slices.Equal(dbs, []string{notes}) {
+		t.Errorf("the restore point holds %v, want the SQLite file of the volume", dbs)
+	}
+	if d, _ := app.beforeRelease(t, 0, rev); d.Plan == nil || d.Plan.Database == nil || d.Plan.Database.Name != notes || !d.Plan.Release.RestorePoint {
+		t.Fatalf("restore --before-release %s: want the restore point of %s, got %+v", rev, notes, d.Plan)
+	}
+
+	// Two SQLite files: the restore asks which.
+	sqliteQuery(t, filepath.Join(vol, "cache.db"), "CREATE TABLE kv(k TEXT PRIMARY KEY, v TEXT); INSERT INTO kv VALUES ('a', '1');")
+	rev = release()
+	if dbs := pointDBs(); !slices.Equal(dbs, []string{cache, notes}) {
+		t.Errorf("the restore points hold %v, want both SQLite files", dbs)
+	}
+	r := app.cli(t, "restore", "--before-release", rev, "--env", "production", "--dry-run")
+	if r.code != 2 || !strings.Contains(r.stderr, "2 databases ("+cache+", "+notes+"): name the one to restore with --latest db:NAME") {
+		t.Errorf("restore --before-release with two databases: exit %d, want 2 naming both\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = app.cli(t, "restore", "--before-release", rev, "--env", "production", "--latest", "db:"+cache, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, cache) {
+		t.Errorf("restore --before-release --latest db:%s: exit %d\n%s%s", cache, r.code, r.stdout, r.stderr)
+	}
+
+	for _, name := range []string{"notes.sqlite3", "notes.sqlite3-wal", "notes.sqlite3-shm", "cache.db"} {
+		_ = os.Remove(filepath.Join(vol, name))
+	}
+	r = app.cli(t, "checkpoint", "--env", "production")
+	if r.code != 1 || !strings.Contains(r.stdout, "no SQLite file was found") {
+		t.Errorf("a checkpoint with nothing to take: exit %d, want 1 saying no SQLite file was found\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

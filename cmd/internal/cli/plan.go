@@ -149,11 +149,15 @@ func (w *workspace) review(ctx context.Context, configOnly bool) (*reconcile.Pla
 		p, err := reconcile.Diff(in.desired, in.observed, nil)
 		return p, in, err
 	}
-	p, in, err := w.plan(ctx, nil)
-	if err != nil || in.observed.Unchecked == nil {
-		return p, in, err
+	in, err := w.observe(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	in.observed.ConfigOnly = "detected: devopsellence has no state for this app on this machine"
-	p, err = reconcile.Diff(in.desired, in.observed, nil)
+	if in.observed.Unchecked != nil {
+		// Decided before diffing, so that the file is patched and its
+		// patched copy held once.
+		in.observed.ConfigOnly = "detected: devopsellence has no state for this app on this machine"
+	}
+	p, err := reconcile.Diff(in.desired, in.observed, nil)
 	return p, in, err
 }

@@ -35,7 +35,8 @@ func (o *restoreOptions) beforeReleaseInputs(args []string) error {
 }
 
 // beforeRelease reads the release's deploys from devopsellence and picks the
-// backup group: --latest's, else the spec's one database in env.
+// backup group: --latest's, else the spec's one database in env, else (a
+// spec with volumes and no database) the one the backups found.
 func (o *restoreOptions) beforeRelease(ctx context.Context, w *workspace, in *inputs, env string) (*releaseRestore, error) {
 	r := &releaseRestore{env: env, group: o.Latest}
 	if r.group == "" {
@@ -45,7 +46,12 @@ func (o *restoreOptions) beforeRelease(ctx context.Context, w *workspace, in *in
 		}
 		switch len(names) {
 		case 0:
-			return nil, usagef("restore --before-release: the spec backs up no database in %s; name the backup with --latest files", env)
+			es := in.desired.Envs[env]
+			if len(es.Volumes) == 0 && len(es.Paths) == 0 {
+				return nil, usagef("restore --before-release: the spec backs up no database in %s; name the backup with --latest files", env)
+			}
+			// The SQLite file the backups found in the volumes.
+			r.group = operate.LatestDatabase
 		case 1:
 			r.group = names[0]
 		default:
@@ -70,8 +76,12 @@ func (o *restoreOptions) beforeRelease(ctx context.Context, w *workspace, in *in
 // noSnapshot explains an agent that found nothing before the release.
 func (r *releaseRestore) noSnapshot(agentMsg string) error {
 	first := r.deploys.First()
+	what := r.group
+	if what == operate.LatestDatabase {
+		what = "a database"
+	}
 	return usagef("restore --before-release %s: no restore point or backup of %s was taken before %s was first deployed (%s, release %s): %s; nothing was changed",
-		r.deploys.Asked, r.group, r.deploys.Revision, first.CreatedAt.UTC().Format(time.RFC3339), first.ID, agentMsg)
+		r.deploys.Asked, what, r.deploys.Revision, first.CreatedAt.UTC().Format(time.RFC3339), first.ID, agentMsg)
 }
 
 // describe names, in the plan, the release the snapshot is from before and

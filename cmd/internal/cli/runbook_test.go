@@ -11,35 +11,20 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/fixtures/doctest"
 	"github.com/devopsellence/devopsellence-backup/reconcile"
 )
 
 // The runbooks of docs/ are tests: the commands in their shell blocks run
 // as written, on the simulator, in order.
 
-var shBlock = regexp.MustCompile("(?s)```sh\n(.*?)```")
-
 // runbook returns the command lines of the first shell block after heading
 // in a doc, comments left out.
 func runbook(t *testing.T, doc, heading string) []string {
 	t.Helper()
-	text := string(readFile(t, "../../../docs/"+doc))
-	i := strings.Index(text, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("docs/%s has no %q", doc, heading)
-	}
-	m := shBlock.FindStringSubmatch(text[i:])
-	if m == nil {
-		t.Fatalf("docs/%s: no shell block under %q", doc, heading)
-	}
-	var lines []string
-	for _, l := range strings.Split(m[1], "\n") {
-		if c := strings.Index(l, "#"); c >= 0 {
-			l = l[:c]
-		}
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
+	lines, err := doctest.Runbook(docsDir, doc, heading)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return lines
 }
@@ -48,26 +33,11 @@ func runbook(t *testing.T, doc, heading string) []string {
 // the one whose steps run devopsellence deploy.
 func deployWorkflow(t *testing.T) (text string, runs []string) {
 	t.Helper()
-	_, blocks := docWorkflows(t)
-	for _, b := range blocks {
-		if !strings.Contains(b, "devopsellence deploy") {
-			continue
-		}
-		var wf workflow
-		if err := yaml.Unmarshal([]byte(b), &wf); err != nil {
-			t.Fatal(err)
-		}
-		for _, job := range wf.Jobs {
-			for _, step := range job.Steps {
-				if step.Run != "" {
-					runs = append(runs, strings.TrimSpace(step.Run))
-				}
-			}
-		}
-		return b, runs
+	text, runs, err := doctest.DeployWorkflow(docsDir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("docs/github-actions.md has no deploy workflow")
-	return "", nil
+	return text, runs
 }
 
 // runLine runs one documented command line: devopsellence-backup in

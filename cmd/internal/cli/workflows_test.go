@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,37 +14,22 @@ import (
 
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/cli"
 	"github.com/devopsellence/devopsellence-backup/cmd/internal/render"
+	"github.com/devopsellence/devopsellence-backup/fixtures/doctest"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 )
-
-var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
 // actionlintModule is the linter the workflows must pass, pinned.
 const actionlintModule = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 // workflow is what the tests read of a GitHub Actions workflow.
-type workflow struct {
-	Name string         `yaml:"name"`
-	On   map[string]any `yaml:"on"`
-	Jobs map[string]struct {
-		RunsOn any `yaml:"runs-on"`
-		Steps  []struct {
-			Name string            `yaml:"name"`
-			Run  string            `yaml:"run"`
-			With map[string]string `yaml:"with"`
-			Env  map[string]string `yaml:"env"`
-		} `yaml:"steps"`
-	} `yaml:"jobs"`
-}
+type workflow = doctest.Workflow
 
 // docWorkflows are the workflows of docs/github-actions.md, as written.
 func docWorkflows(t *testing.T) (doc string, blocks []string) {
 	t.Helper()
-	doc = string(readFile(t, "../../../docs/github-actions.md"))
-	for _, b := range yamlBlock.FindAllStringSubmatch(doc, -1) {
-		if strings.Contains(b[1], "\njobs:\n") {
-			blocks = append(blocks, b[1])
-		}
+	doc, blocks, err := doctest.Workflows(docsDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return doc, blocks
 }
@@ -54,67 +38,23 @@ func docWorkflows(t *testing.T) (doc string, blocks []string) {
 // gives for the self-hosted runner's label.
 func actionlintConfig(t *testing.T) string {
 	t.Helper()
-	doc := string(readFile(t, "../../../docs/github-actions.md"))
-	for _, b := range yamlBlock.FindAllStringSubmatch(doc, -1) {
-		if strings.HasPrefix(b[1], "self-hosted-runner:") {
-			return b[1]
+	doc, _ := docWorkflows(t)
+	for _, b := range doctest.YAMLBlocks(doc) {
+		if strings.HasPrefix(b, "self-hosted-runner:") {
+			return b
 		}
 	}
 	t.Fatal("docs/github-actions.md gives no actionlint.yaml for the runner's label")
 	return ""
 }
 
-// backupCommands are the devopsellence-backup command lines of a run
-// script, without what follows a redirection or a pipe.
-func backupCommands(script string) [][]string {
-	var out [][]string
-	for _, line := range strings.Split(script, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "devopsellence-backup ") {
-			continue
-		}
-		out = append(out, shellFields(strings.TrimPrefix(line, "devopsellence-backup ")))
-	}
-	return out
-}
+// docsDir is the repository's docs folder.
+const docsDir = "../../../docs"
 
-// shellFields splits a command line as sh would, enough for the workflows:
-// words, '...' and "..." quoting, and the end of the command at an
-// unquoted redirection, pipe or &&.
-func shellFields(line string) []string {
-	var out []string
-	var word strings.Builder
-	inWord := false
-	var quote rune
-	for _, r := range line {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			word.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				out = append(out, word.String())
-				word.Reset()
-				inWord = false
-			}
-		case r == '>' || r == '|' || r == '&' || r == ';':
-			if inWord {
-				out = append(out, word.String())
-			}
-			return out
-		default:
-			word.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, word.String())
-	}
-	return out
-}
+var (
+	backupCommands = doctest.BackupCommands
+	shellFields    = doctest.ShellFields
+)
 
 // TestGitHubActionsWorkflowsRelyOnWhatTheToolDoes checks the workflows in
 // docs/github-actions.md: they parse, every devopsellence-backup command in

@@ -120,14 +120,8 @@ func (w *workspace) read() (*inputs, error) {
 
 // plan reads, observes devopsellence and the local deploy records, and diffs.
 func (w *workspace) plan(ctx context.Context, selected []string) (*reconcile.Plan, *inputs, error) {
-	in, err := w.read()
+	in, err := w.observe(ctx)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := reconcile.Observe(ctx, in.desired, w.client, in.observed); err != nil {
-		return nil, nil, err
-	}
-	if in.observed.Deployed, err = w.store.Deployed(); err != nil {
 		return nil, nil, err
 	}
 	p, err := reconcile.Diff(in.desired, in.observed, selected)
@@ -135,4 +129,19 @@ func (w *workspace) plan(ctx context.Context, selected []string) (*reconcile.Pla
 		return nil, nil, err
 	}
 	return p, in, nil
+}
+
+// observe reads, and observes devopsellence and the local deploy records.
+func (w *workspace) observe(ctx context.Context) (*inputs, error) {
+	in, err := w.read()
+	if err != nil {
+		return nil, err
+	}
+	if err := reconcile.Observe(ctx, in.desired, w.client, in.observed); err != nil {
+		return nil, err
+	}
+	if in.observed.Deployed, err = w.store.Deployed(); err != nil {
+		return nil, err
+	}
+	return in, nil
 }

@@ -142,7 +142,7 @@ func (a *Agent) pick(ctx context.Context, req operate.RestoreRequest) (restic.Sn
 		return a.resolve(ctx, req.Snapshot)
 	}
 	db, isDB := strings.CutPrefix(req.Latest, "db:")
-	if req.Latest != "files" && (!isDB || db == "") {
+	if req.Latest != "files" && req.Latest != operate.LatestDatabase && (!isDB || db == "") {
 		return restic.Snapshot{}, nil, &stepError{class: "bad_latest", msg: fmt.Sprintf("--latest %q: want files or db:NAME", req.Latest)}
 	}
 	list, err := a.ours(ctx)
@@ -159,12 +159,25 @@ func (a *Agent) pick(ctx context.Context, req operate.RestoreRequest) (restic.Sn
 			}
 		}
 	}
-	best := latestOf(cand, req.Latest, a.Config.Paths, a.Now())
+	group, what := req.Latest, req.Latest
+	if group == operate.LatestDatabase {
+		// The spec names no database: the one the backups found (a SQLite
+		// file in a volume), when there is one.
+		what = "a database"
+		switch names := databasesIn(cand, a.Now()); len(names) {
+		case 0:
+		case 1:
+			group = "db:" + names[0]
+		default:
+			return restic.Snapshot{}, nil, &stepError{class: "bad_latest", msg: fmt.Sprintf("the backups hold %d databases (%s): name the one to restore with --latest db:NAME", len(names), strings.Join(names, ", "))}
+		}
+	}
+	best := latestOf(cand, group, a.Config.Paths, a.Now())
 	if best < 0 && !cutoff.IsZero() {
-		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s was taken before %s (the service's clock): devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository, cutoff.UTC().Format(time.RFC3339))}
+		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s was taken before %s (the service's clock): devopsellence-backup snapshots lists them", what, a.Config.Repository, cutoff.UTC().Format(time.RFC3339))}
 	}
 	if best < 0 {
-		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", req.Latest, a.Config.Repository)}
+		return restic.Snapshot{}, nil, &stepError{class: "no_snapshot", msg: fmt.Sprintf("no snapshot of %s for this app in %s: devopsellence-backup snapshots lists them", what, a.Config.Repository)}
 	}
 	return cand[best], list, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +27,8 @@ func latestOf(list []restic.Snapshot, latest string, paths []string, now time.Ti
 	db, isDB := strings.CutPrefix(latest, "db:")
 	best := -1
 	for i, s := range list {
-		sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
-		if sh.HasTag(operate.TagEvidence) || sh.TagValue(operate.TagPreRestore) != "" || operate.Suspect(sh) || operate.InFuture(s.Time, now) {
+		sh, ok := restorable(s, now)
+		if !ok {
 			continue
 		}
 		match := sh.HasTag(operate.TagFiles) && sameSet(s.Paths, paths)
@@ -39,6 +40,29 @@ func latestOf(list []restic.Snapshot, latest string, paths []string, now time.Ti
 		}
 	}
 	return best
+}
+
+// restorable is a snapshot a restore may pick by its group: a backup, not
+// evidence, an undo, a suspect or a future-dated one.
+func restorable(s restic.Snapshot, now time.Time) (operate.Snapshot, bool) {
+	sh := operate.Snapshot{ID: s.ID, Paths: s.Paths, Tags: s.Tags}
+	ok := !sh.HasTag(operate.TagEvidence) && sh.TagValue(operate.TagPreRestore) == "" && !operate.Suspect(sh) && !operate.InFuture(s.Time, now)
+	return sh, ok
+}
+
+// databasesIn are the names of the databases list holds restorable dumps
+// of, sorted.
+func databasesIn(list []restic.Snapshot, now time.Time) []string {
+	var names []string
+	for _, s := range list {
+		if sh, ok := restorable(s, now); ok && sh.HasTag(operate.TagDB) {
+			if name := sh.TagValue(operate.TagDBName); name != "" && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // checkTarget refuses a scratch folder that is live data, a repository,
