@@ -35,11 +35,22 @@ const (
 // changes and findings on p. overlays are the overlay blocks to write, by
 // environment (Desired's, with not-ready environments made inert).
 func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.Map) ([]yamlpatch.Edit, error) {
-	doc := o.Doc
+	edits, state, err := diffService(d, o, p)
+	if err != nil {
+		return nil, err
+	}
+	edits = append(edits, pruneServices(d, o.Doc, p)...)
+	edits = append(edits, diffOverlays(d, o, p, overlays, state)...)
+	return edits, nil
+}
+
+// diffService edits the service block itself, and says whose it was: absent,
+// managed, or written by hand and adopted.
+func diffService(d *Desired, o *Observed, p *Plan) ([]yamlpatch.Edit, blockState, error) {
 	var edits []yamlpatch.Edit
 	basePath := []string{"services", d.Service}
 	state := stateAbsent
-	if cur, ok := doc.Lookup(basePath...); ok {
+	if cur, ok := o.Doc.Lookup(basePath...); ok {
 		svc, _ := o.App.Service(d.Service)
 		switch reason := notAdoptable(svc); {
 		case managed(cur.Comment):
@@ -47,7 +58,7 @@ func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.
 		case reason == "":
 			state = stateAdopt
 		default:
-			return nil, &ConflictError{File: o.ConfigFile, Line: cur.Line, Service: d.Service, Reason: reason}
+			return nil, state, &ConflictError{File: o.ConfigFile, Line: cur.Line, Service: d.Service, Reason: reason}
 		}
 		if edit, ch, ok := replace(basePath, cur, d.Base, d.Marker, state, ""); ok {
 			edits, p.Changes = append(edits, edit), append(p.Changes, ch)
@@ -62,10 +73,14 @@ func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.
 		edits = append(edits, yamlpatch.Edit{Path: basePath, Value: d.Base, Comment: d.Marker})
 		p.Changes = append(p.Changes, Change{Action: ActionAdd, Path: strings.Join(basePath, ".")})
 	}
+	return edits, state, nil
+}
 
-	// Services this tool wrote earlier under another name: the spec renamed
-	// or dropped them. Their overlays go too, or devopsellence would reject
-	// overlays of a service that no longer exists.
+// pruneServices removes the services this tool wrote earlier under another
+// name: the spec renamed or dropped them. Their overlays go too, or
+// devopsellence would reject overlays of a service that no longer exists.
+func pruneServices(d *Desired, doc *yamlpatch.Doc, p *Plan) []yamlpatch.Edit {
+	var edits []yamlpatch.Edit
 	for _, name := range doc.KeysCommented(yamlpatch.MarkerPrefix, "services") {
 		if name == d.Service {
 			continue
@@ -86,10 +101,16 @@ func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.
 			NextActions: []Action{{Label: "list what is left of it", Command: fmt.Sprintf("devopsellence secret list --service %s", name)}},
 		})
 	}
+	return edits
+}
 
-	// The app's environments, those devopsellence.yml has overlays for, and
-	// the covered ones, which get their overlay whether or not the file
-	// mentions them yet.
+// diffOverlays edits the service's overlay in each environment: the app's,
+// those devopsellence.yml has overlays for, and the covered ones, which get
+// their overlay whether or not the file mentions them yet. state is whose
+// the service block was.
+func diffOverlays(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.Map, state blockState) []yamlpatch.Edit {
+	doc := o.Doc
+	var edits []yamlpatch.Edit
 	envs := o.App.Environments()
 	for _, env := range slices.Concat(doc.Keys("environments"), d.Covered) {
 		if !slices.Contains(envs, env) {
@@ -121,7 +142,7 @@ func diffConfig(d *Desired, o *Observed, p *Plan, overlays map[string]yamlpatch.
 			}
 		}
 	}
-	return edits, nil
+	return edits
 }
 
 // replace returns the edit that turns cur into want, if any is needed.

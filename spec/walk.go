@@ -44,59 +44,17 @@ func (w *walker) node(n *yaml.Node, t reflect.Type, path string) bool {
 	}
 	switch {
 	case t == reflect.TypeFor[Schedule]() && n.Kind == yaml.ScalarNode:
-		if n.ShortTag() != "!!str" || n.Value != ScheduleManual {
-			w.add(n.Line, path, "want %q or a mapping with every or at, got %s", ScheduleManual, describe(n))
-			w.cut(path)
-			return false
-		}
-		return true
+		return w.manualSchedule(n, path)
 	case t == reflect.TypeFor[Duration]():
-		if !w.scalar(n, "!!str", "a duration string such as \"26h\" or \"8d\"", path) {
-			return false
-		}
-		if _, err := ParseDuration(n.Value); err != nil {
-			w.add(n.Line, path, "invalid duration %q (want e.g. 90m, 26h, 8d or 1d12h)", n.Value)
-			w.cut(path)
-			return false
-		}
-		return true
+		return w.duration(n, path)
 	case t.Kind() == reflect.String:
 		return w.scalar(n, "!!str", "a string", path)
 	case t.Kind() == reflect.Bool:
 		return w.scalar(n, "!!bool", "true or false", path)
 	case t.Kind() == reflect.Int:
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && decimal(n.Value) {
-			// yaml.v3 reads integers beyond int64 as floats.
-			w.add(n.Line, path, "integer out of range")
-			w.cut(path)
-			return false
-		}
-		if !w.scalar(n, "!!int", "an integer", path) {
-			return false
-		}
-		if !decimal(n.Value) {
-			w.add(n.Line, path, "want a decimal integer such as 7")
-			w.cut(path)
-			return false
-		}
-		if _, err := strconv.ParseInt(n.Value, 10, t.Bits()); err != nil {
-			w.add(n.Line, path, "integer out of range")
-			w.cut(path)
-			return false
-		}
-		return true
+		return w.integer(n, t.Bits(), path)
 	case t.Kind() == reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return w.mismatch(n, "a list", path)
-		}
-		for i, item := range n.Content {
-			p := indexPath(path, i)
-			w.lines[p] = item.Line
-			if !w.node(item, t.Elem(), p) {
-				n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: item.Line}
-			}
-		}
-		return true
+		return w.list(n, t.Elem(), path)
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			return w.mismatch(n, "a mapping", path)
@@ -116,6 +74,69 @@ func (w *walker) node(n *yaml.Node, t reflect.Type, path string) bool {
 	}
 	// The schema has no other kinds; a new one must be taught to the walker.
 	panic(fmt.Sprintf("spec: walker does not handle %v at %s", t, path))
+}
+
+// manualSchedule checks the one scalar a schedule may be: manual.
+func (w *walker) manualSchedule(n *yaml.Node, path string) bool {
+	if n.ShortTag() != "!!str" || n.Value != ScheduleManual {
+		w.add(n.Line, path, "want %q or a mapping with every or at, got %s", ScheduleManual, describe(n))
+		w.cut(path)
+		return false
+	}
+	return true
+}
+
+// duration checks a duration string such as 26h or 8d.
+func (w *walker) duration(n *yaml.Node, path string) bool {
+	if !w.scalar(n, "!!str", "a duration string such as \"26h\" or \"8d\"", path) {
+		return false
+	}
+	if _, err := ParseDuration(n.Value); err != nil {
+		w.add(n.Line, path, "invalid duration %q (want e.g. 90m, 26h, 8d or 1d12h)", n.Value)
+		w.cut(path)
+		return false
+	}
+	return true
+}
+
+// integer checks a decimal integer that fits in bits.
+func (w *walker) integer(n *yaml.Node, bits int, path string) bool {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" && decimal(n.Value) {
+		// yaml.v3 reads integers beyond int64 as floats.
+		w.add(n.Line, path, "integer out of range")
+		w.cut(path)
+		return false
+	}
+	if !w.scalar(n, "!!int", "an integer", path) {
+		return false
+	}
+	if !decimal(n.Value) {
+		w.add(n.Line, path, "want a decimal integer such as 7")
+		w.cut(path)
+		return false
+	}
+	if _, err := strconv.ParseInt(n.Value, 10, bits); err != nil {
+		w.add(n.Line, path, "integer out of range")
+		w.cut(path)
+		return false
+	}
+	return true
+}
+
+// list checks each item of a list against elem, replacing those that may
+// not stay by null.
+func (w *walker) list(n *yaml.Node, elem reflect.Type, path string) bool {
+	if n.Kind != yaml.SequenceNode {
+		return w.mismatch(n, "a list", path)
+	}
+	for i, item := range n.Content {
+		p := indexPath(path, i)
+		w.lines[p] = item.Line
+		if !w.node(item, elem, p) {
+			n.Content[i] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: item.Line}
+		}
+	}
+	return true
 }
 
 // pairs walks a mapping's keys and values, cutting unknown, duplicate and

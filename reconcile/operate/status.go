@@ -373,6 +373,8 @@ func groupFinding(g Group, env string, limit time.Duration) (Finding, bool) {
 	return Finding{}, false
 }
 
+// operation adds to r what kind's newest evidence says, and through add
+// what is missing, stale, failed or partial about it.
 func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusData, now time.Time, add func(Finding)) {
 	op := Operation{Kind: string(kind)}
 	for _, d := range st.Next {
@@ -402,20 +404,7 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	t := ref.Time.UTC()
 	age := int64(now.Sub(t).Seconds())
 	op.Result, op.Time, op.AgeSeconds, op.Trigger, op.Evidence = ref.Result, &t, &age, ref.Trigger, ref.Doc
-	op.Summary = ref.Result
-	if ref.Error != "" {
-		op.Summary += ": " + ref.Error
-	}
-	if ref.Doc != nil {
-		op.Summary = summarize(ref.Doc)
-	}
-	if pt := ref.RestorePoint; pt != nil {
-		op.RestorePoint = pt
-		op.Summary += ": restore point " + pt.Between()
-	}
-	if op.Copy = ref.Copy; ref.Copy != "" {
-		op.Summary += " (recorded in copy " + ref.Copy + ")"
-	}
+	op.Summary, op.RestorePoint, op.Copy = refSummary(ref), ref.RestorePoint, ref.Copy
 	if limit > 0 && now.Sub(t) > limit {
 		op.Stale = true
 	}
@@ -427,32 +416,7 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 	}
 	switch ref.Result {
 	case ResultFailed:
-		f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
-			Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, t.Format(time.RFC3339), cmp.Or(ref.Trigger, TriggerManual)),
-			NextActions: fix}
-		switch kind {
-		case OpPrune:
-			f.Severity = SeverityWarning
-		case OpRestore, OpCheckpoint:
-			// The command said so when it ran (a failed checkpoint stops
-			// the deploy workflow before its deploy); what it left is in
-			// the evidence.
-			f.Severity = SeverityInfo
-		}
-		if ref.Error != "" {
-			f.Evidence = append(f.Evidence, "error: "+ref.Error)
-		}
-		if ref.Doc != nil {
-			for _, x := range Explain(kind, es, service, ref.Doc) {
-				f.Evidence = append(f.Evidence, x.Message)
-				if len(x.NextActions) > 0 {
-					f.NextActions = x.NextActions
-				}
-			}
-		} else if ref.Error != "" {
-			f.NextActions = explainStep(kind, es, service, Step{Name: string(kind), Error: ref.Error}).NextActions
-		}
-		add(f)
+		add(failedFinding(es, service, kind, ref, fix))
 	case ResultPartial:
 		add(Finding{Severity: SeverityWarning, Code: string(kind) + "_partial",
 			Message:     fmt.Sprintf("the last %s (%s) saved its snapshots without some source data", kind, t.Format(time.RFC3339)),
@@ -460,6 +424,55 @@ func (r *Report) operation(es spec.EnvSpec, service string, kind Op, st *StatusD
 			NextActions: fix})
 	}
 	r.Operations = append(r.Operations, op)
+}
+
+// refSummary says in one line how the run ref records ended.
+func refSummary(ref *EvidenceRef) string {
+	summary := ref.Result
+	if ref.Error != "" {
+		summary += ": " + ref.Error
+	}
+	if ref.Doc != nil {
+		summary = summarize(ref.Doc)
+	}
+	if pt := ref.RestorePoint; pt != nil {
+		summary += ": restore point " + pt.Between()
+	}
+	if ref.Copy != "" {
+		summary += " (recorded in copy " + ref.Copy + ")"
+	}
+	return summary
+}
+
+// failedFinding is the finding of a failed run of kind, with its evidence
+// explained and the fix it points to.
+func failedFinding(es spec.EnvSpec, service string, kind Op, ref *EvidenceRef, fix []Action) Finding {
+	f := Finding{Severity: SeverityError, Code: string(kind) + "_failed",
+		Message:     fmt.Sprintf("the last %s (%s, %s) failed", kind, ref.Time.UTC().Format(time.RFC3339), cmp.Or(ref.Trigger, TriggerManual)),
+		NextActions: fix}
+	switch kind {
+	case OpPrune:
+		f.Severity = SeverityWarning
+	case OpRestore, OpCheckpoint:
+		// The command said so when it ran (a failed checkpoint stops
+		// the deploy workflow before its deploy); what it left is in
+		// the evidence.
+		f.Severity = SeverityInfo
+	}
+	if ref.Error != "" {
+		f.Evidence = append(f.Evidence, "error: "+ref.Error)
+	}
+	if ref.Doc != nil {
+		for _, x := range Explain(kind, es, service, ref.Doc) {
+			f.Evidence = append(f.Evidence, x.Message)
+			if len(x.NextActions) > 0 {
+				f.NextActions = x.NextActions
+			}
+		}
+	} else if ref.Error != "" {
+		f.NextActions = explainStep(kind, es, service, Step{Name: string(kind), Error: ref.Error}).NextActions
+	}
+	return f
 }
 
 // summarize says in one line what a run did.

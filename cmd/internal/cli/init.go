@@ -133,16 +133,9 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err := store.Writable(w.specPath); err != nil {
 		return err
 	}
-	existing, err := os.ReadFile(w.specPath)
-	exists := err == nil
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", w.specFile, err)
-	}
-	var prev *spec.Backup
-	if exists && !o.Force {
-		if prev, err = spec.Parse(w.specFile, existing); err != nil {
-			return fmt.Errorf("%w\ninit starts from the spec that exists: fix it, or pass --force to write a new one from the answers", err)
-		}
+	existing, exists, prev, err := o.existingSpec(w)
+	if err != nil {
+		return err
 	}
 	app, err := readAppForInit(w)
 	if err != nil {
@@ -158,22 +151,8 @@ func runInit(ctx context.Context, o *initOptions) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case exists && (bytes.Equal(existing, out) || sameSpec(prev, b)):
-		// A rerun with the same answers (after a failure, say) goes on,
-		// with the file as it is.
-		fmt.Fprintf(streams.Err, "%s already says what these answers give; going on with it\n", w.specFile)
-		b = prev
-	case exists && !o.Force:
-		if err := o.confirmReplace(ctx, w, existing, out); err != nil {
-			return err
-		}
-		fallthrough
-	default:
-		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
-			return err
-		}
-		fmt.Fprintf(streams.Err, "wrote %s\n", w.specFile)
+	if b, err = o.saveSpec(ctx, w, existing, exists, prev, b, out); err != nil {
+		return err
 	}
 	schedule := b.Spec.Schedule
 	if schedule == nil {
@@ -203,6 +182,45 @@ func runInit(ctx context.Context, o *initOptions) error {
 		_, err = io.WriteString(streams.Out, "\n"+nextSteps(b, env, w.specFile))
 	}
 	return err
+}
+
+// existingSpec reads the spec init starts from, if there is one: with
+// --force its content is only compared, never parsed.
+func (o *initOptions) existingSpec(w *workspace) (existing []byte, exists bool, prev *spec.Backup, err error) {
+	existing, err = os.ReadFile(w.specPath)
+	exists = err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil, fmt.Errorf("read %s: %w", w.specFile, err)
+	}
+	if exists && !o.Force {
+		if prev, err = spec.Parse(w.specFile, existing); err != nil {
+			return nil, false, nil, fmt.Errorf("%w\ninit starts from the spec that exists: fix it, or pass --force to write a new one from the answers", err)
+		}
+	}
+	return existing, exists, prev, nil
+}
+
+// saveSpec writes the answered spec out, after confirming a replacement,
+// and returns the spec init goes on with.
+func (o *initOptions) saveSpec(ctx context.Context, w *workspace, existing []byte, exists bool, prev, b *spec.Backup, out []byte) (*spec.Backup, error) {
+	switch {
+	case exists && (bytes.Equal(existing, out) || sameSpec(prev, b)):
+		// A rerun with the same answers (after a failure, say) goes on,
+		// with the file as it is.
+		fmt.Fprintf(o.apply.IO.Err, "%s already says what these answers give; going on with it\n", w.specFile)
+		return prev, nil
+	case exists && !o.Force:
+		if err := o.confirmReplace(ctx, w, existing, out); err != nil {
+			return nil, err
+		}
+		fallthrough
+	default:
+		if err := w.writeSpec(ctx, out, o.apply.LockTimeout); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.apply.IO.Err, "wrote %s\n", w.specFile)
+	}
+	return b, nil
 }
 
 // nextSteps is what to run after onboarding, in order, to reach a verified

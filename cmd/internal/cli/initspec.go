@@ -267,94 +267,119 @@ func (o *initOptions) adopted(app *reconcile.App) adoption {
 // flags first, then what an adopted service or the existing spec says,
 // then (on a terminal) questions with those as defaults.
 func (o *initOptions) answer(ctx context.Context, s *spec.Spec, a adoption) error {
-	image := o.Image
-	if image == "" {
-		image = agentImage(a.image)
-		if a.fromSpec {
-			image = a.image
-		}
-	}
-	repo, repoSecret, repoType := o.Repository, o.RepoSecret, o.RepoType
-	if repo == "" && !repoSecret {
-		repo, repoSecret = a.repo, a.repoSecret && a.repo == ""
-	}
-	repoType = cmpOr(repoType, a.repoType)
-	volume := cmpOr(o.RepoVolume, a.repoVolume)
-	// restic's own image (the backup guide's) lacks the agent: it is never
-	// a default.
-	lent := a.image
-	if reconcile.ResticImage(lent) && o.Image == "" {
-		fmt.Fprintf(o.apply.IO.Err, "note: the backup service in %s runs %s, restic's own image, which has no devopsellence-backup agent: init needs another image\n", ConfigFile, lent)
-		lent = ""
-		if image == a.image {
-			image = ""
-		}
-	}
-	var err error
+	v := o.defaults(a)
 	if o.canAsk() {
-		fmt.Fprintf(o.apply.IO.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
-		if repo == "" && !repoSecret {
-			if repo, err = o.ask(ctx, "restic repository URL (e.g. s3:s3.amazonaws.com/bucket/app; a URL with credentials: leave empty to keep it in the secret RESTIC_REPOSITORY)", ""); err != nil {
-				return err
-			}
-			repoSecret = repo == ""
-		}
-		if repoSecret && o.RepoType == "" {
-			if repoType, err = o.askType(ctx, repoType); err != nil {
-				return err
-			}
-		}
-		if (spec.Repository{URL: repo}).LocalPath() != "" && o.RepoVolume == "" {
-			if volume, err = o.ask(ctx, "volume to mount at "+repo+" for the repository (a named volume, or a host path such as /srv/backups)", cmpOr(volume, "restic_repo")); err != nil {
-				return err
-			}
-		}
-		if image == "" && defaultImage() == "" {
-			fmt.Fprintln(o.apply.IO.Err, "No default image: "+noImageHelp+".")
-		}
-		if o.Image == "" {
-			if image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(image, defaultImage(), lent)); err != nil {
-				return err
-			}
-		}
-		if s.Retention != nil && !o.changed("keep-daily") {
-			d, err := o.askInt(ctx, "daily snapshots to keep", s.Retention.KeepDaily)
-			if err != nil {
-				return err
-			}
-			s.Retention.KeepDaily = d
-		}
-		if err := o.askScratch(ctx, s.Databases); err != nil {
+		if err := o.askAnswers(ctx, s, &v); err != nil {
 			return err
 		}
 	}
-	image = cmpOr(image, defaultImage(), lent)
-	if (spec.Repository{URL: repo}).LocalPath() == "" {
-		volume = ""
+	v.image = cmpOr(v.image, defaultImage(), v.lent)
+	if (spec.Repository{URL: v.repo}).LocalPath() == "" {
+		v.volume = ""
 	}
-	var missing []string
-	if repo == "" && !repoSecret {
-		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
-	}
-	if repoSecret && repoType == "" {
-		missing = append(missing, "--repository-type (s3, b2, rest, ...) for the secret repository URL")
-	}
-	if local := (spec.Repository{URL: repo}).LocalPath(); local != "" && volume == "" {
-		missing = append(missing, fmt.Sprintf("--repository-volume NAME: %s is a path inside the backup container and is lost at the next deploy; mount a volume there (a named volume, or a host path such as /srv/backups), or use a remote repository (s3:, b2:, rest:, sftp:, ...)", local))
-	}
-	if image == "" {
-		missing = append(missing, "--image ("+noImageHelp+")")
-	}
-	if len(missing) > 0 {
+	if missing := v.missing(); len(missing) > 0 {
 		return usagef("init needs: %s", strings.Join(missing, "; "))
 	}
-	s.Image = image
-	if repoSecret {
-		s.Repository = spec.Repository{URLSecret: spec.RepositorySecret, Type: repoType}
+	s.Image = v.image
+	if v.repoSecret {
+		s.Repository = spec.Repository{URLSecret: spec.RepositorySecret, Type: v.repoType}
 	} else {
-		s.Repository = spec.Repository{URL: repo, Volume: volume}
+		s.Repository = spec.Repository{URL: v.repo, Volume: v.volume}
 	}
 	return nil
+}
+
+// initAnswers are the image and repository answers as init settles them.
+type initAnswers struct {
+	image, repo, repoType, volume string
+	// repoSecret keeps the repository URL in the secret RESTIC_REPOSITORY.
+	repoSecret bool
+	// lent is the adopted service's image, the last default for image.
+	lent string
+}
+
+// defaults are the answers the flags give, else an adopted service or the
+// existing spec.
+func (o *initOptions) defaults(a adoption) initAnswers {
+	v := initAnswers{image: o.Image, repo: o.Repository, repoSecret: o.RepoSecret, lent: a.image}
+	if v.image == "" {
+		v.image = agentImage(a.image)
+		if a.fromSpec {
+			v.image = a.image
+		}
+	}
+	if v.repo == "" && !v.repoSecret {
+		v.repo, v.repoSecret = a.repo, a.repoSecret && a.repo == ""
+	}
+	v.repoType = cmpOr(o.RepoType, a.repoType)
+	v.volume = cmpOr(o.RepoVolume, a.repoVolume)
+	// restic's own image (the backup guide's) lacks the agent: it is never
+	// a default.
+	if reconcile.ResticImage(v.lent) && o.Image == "" {
+		fmt.Fprintf(o.apply.IO.Err, "note: the backup service in %s runs %s, restic's own image, which has no devopsellence-backup agent: init needs another image\n", ConfigFile, v.lent)
+		v.lent = ""
+		if v.image == a.image {
+			v.image = ""
+		}
+	}
+	return v
+}
+
+// askAnswers asks on a terminal for what no flag gave, with v's answers
+// as the defaults, and for retention and the drills' scratch databases.
+func (o *initOptions) askAnswers(ctx context.Context, s *spec.Spec, v *initAnswers) error {
+	var err error
+	fmt.Fprintf(o.apply.IO.Err, "Detected: volumes %v, databases %v\n", volumeNames(s), dbNames(s.Databases))
+	if v.repo == "" && !v.repoSecret {
+		if v.repo, err = o.ask(ctx, "restic repository URL (e.g. s3:s3.amazonaws.com/bucket/app; a URL with credentials: leave empty to keep it in the secret RESTIC_REPOSITORY)", ""); err != nil {
+			return err
+		}
+		v.repoSecret = v.repo == ""
+	}
+	if v.repoSecret && o.RepoType == "" {
+		if v.repoType, err = o.askType(ctx, v.repoType); err != nil {
+			return err
+		}
+	}
+	if (spec.Repository{URL: v.repo}).LocalPath() != "" && o.RepoVolume == "" {
+		if v.volume, err = o.ask(ctx, "volume to mount at "+v.repo+" for the repository (a named volume, or a host path such as /srv/backups)", cmpOr(v.volume, "restic_repo")); err != nil {
+			return err
+		}
+	}
+	if v.image == "" && defaultImage() == "" {
+		fmt.Fprintln(o.apply.IO.Err, "No default image: "+noImageHelp+".")
+	}
+	if o.Image == "" {
+		if v.image, err = o.ask(ctx, "backup image (the devopsellence-backup agent, restic and the database clients)", cmpOr(v.image, defaultImage(), v.lent)); err != nil {
+			return err
+		}
+	}
+	if s.Retention != nil && !o.changed("keep-daily") {
+		d, err := o.askInt(ctx, "daily snapshots to keep", s.Retention.KeepDaily)
+		if err != nil {
+			return err
+		}
+		s.Retention.KeepDaily = d
+	}
+	return o.askScratch(ctx, s.Databases)
+}
+
+// missing names the flags still needed once the answers are settled.
+func (v initAnswers) missing() []string {
+	var missing []string
+	if v.repo == "" && !v.repoSecret {
+		missing = append(missing, "--repository URL (or --repository-secret with --repository-type)")
+	}
+	if v.repoSecret && v.repoType == "" {
+		missing = append(missing, "--repository-type (s3, b2, rest, ...) for the secret repository URL")
+	}
+	if local := (spec.Repository{URL: v.repo}).LocalPath(); local != "" && v.volume == "" {
+		missing = append(missing, fmt.Sprintf("--repository-volume NAME: %s is a path inside the backup container and is lost at the next deploy; mount a volume there (a named volume, or a host path such as /srv/backups), or use a remote repository (s3:, b2:, rest:, sftp:, ...)", local))
+	}
+	if v.image == "" {
+		missing = append(missing, "--image ("+noImageHelp+")")
+	}
+	return missing
 }
 
 // askType asks for the backend of a repository whose URL is a secret: it

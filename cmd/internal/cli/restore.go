@@ -201,16 +201,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	plan := r.outcome.Plan
 	doc.Plan, doc.Findings = plan, append(doc.Findings, r.findings...)
 	if plan == nil || r.stopped {
-		if ev := r.outcome.Result; ev != nil && !r.stopped {
-			if f := ev.Failure(); f != nil && slices.Contains(inputClasses, f.Error) {
-				if rel != nil && f.Error == "no_snapshot" {
-					return rel.noSnapshot(f.Message)
-				}
-				return usagef("restore: %s; nothing was changed", f.Message)
-			}
-		}
-		doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", env)
-		return o.finish(restoreResult(doc, r.stopped))
+		return o.noPlan(doc, r, rel)
 	}
 	plan.Writers = writers(in, env, plan)
 	if rel != nil {
@@ -227,10 +218,31 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	if doc.Approval, err = o.approve(ctx, env, plan, doc.Command); err != nil {
 		return err
 	}
+	return o.carryOut(ctx, w, in, doc, plan, paths, rel)
+}
+
+// noPlan ends a restore the agent made no plan for: a usage error when
+// what was asked does not exist, else the findings say why.
+func (o *restoreOptions) noPlan(doc render.RestoreDoc, r envRun, rel *releaseRestore) error {
+	if ev := r.outcome.Result; ev != nil && !r.stopped {
+		if f := ev.Failure(); f != nil && slices.Contains(inputClasses, f.Error) {
+			if rel != nil && f.Error == "no_snapshot" {
+				return rel.noSnapshot(f.Message)
+			}
+			return usagef("restore: %s; nothing was changed", f.Message)
+		}
+	}
+	doc.Summary = fmt.Sprintf("No restore plan in %s (see findings); nothing was changed.", doc.Environment)
+	return o.finish(restoreResult(doc, r.stopped))
+}
+
+// carryOut runs the approved plan and reports how the restore ended.
+func (o *restoreOptions) carryOut(ctx context.Context, w *workspace, in *inputs, doc render.RestoreDoc, plan *operate.RestorePlan, paths []string, rel *releaseRestore) error {
+	env := doc.Environment
 	// The agent checks again, against the plan it works out anew: the
 	// plan's ID is both what must run and what was approved. The plan
 	// resolved --latest: the restore names the ID.
-	runs, err = o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest {
+	runs, err := o.run(ctx, w, in, []string{env}, func(string) operate.RunRequest {
 		r := o.request(plan.Snapshot.ID, paths)
 		r.Plan, r.LockWait, r.UnlockStale = plan.ID, o.LockWait, o.UnlockStale
 		if plan.Live() {
@@ -241,7 +253,7 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	if err != nil && !errors.Is(err, errStopped) {
 		return err
 	}
-	r = runs[0]
+	r := runs[0]
 	doc.Result = operationEnv(r)
 	doc.Findings = append(doc.Findings, r.findings...)
 	if r.outcome.Plan != nil {

@@ -28,33 +28,7 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 
 	head.WriteString("| Environment | Covered | Secrets stored | Secrets missing | Deploy |\n|---|---|---|---|---|\n")
 	for _, e := range p.Environments {
-		var stored, missing []string
-		for _, s := range e.Secrets {
-			switch s.Status {
-			case reconcile.StatusPresent:
-				stored = append(stored, "`"+s.Name+"`")
-			case reconcile.StatusMissing:
-				missing = append(missing, "`"+s.Name+"`")
-			}
-		}
-		deploy := "no"
-		switch {
-		case p.ConfigOnly && !e.Inert:
-			deploy = "not checked here"
-		case e.Deploy:
-			deploy = "yes: " + e.DeployReason
-		case e.Inert && e.Covered:
-			deploy = "no: " + e.DeployReason
-		}
-		cov := "yes"
-		if !e.Covered {
-			cov, deploy = "no", "no"
-		}
-		storedCell, missingCell := orDash(stored), orDash(missing)
-		if !p.SecretsChecked && e.Covered && len(e.Secrets) > 0 {
-			storedCell, missingCell = "not checked here", "not checked here"
-		}
-		fmt.Fprintf(&head, "| %s | %s | %s | %s | %s |\n", e.Name, cov, storedCell, missingCell, deploy)
+		head.WriteString(envRow(p, e))
 	}
 	switch {
 	case p.ConfigOnly:
@@ -65,39 +39,79 @@ func PlanMarkdown(w io.Writer, p *reconcile.Plan, limit int) error {
 
 	if len(p.Findings) > 0 {
 		tail.WriteString("\n**Findings**\n\n")
-		for _, f := range p.Findings {
-			fmt.Fprintf(&tail, "- %s **%s** `%s`: %s\n", severityIcon(f.Severity), f.Severity, f.Code, mdEscape(f.Message))
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&tail, "  - evidence: %s\n", mdEscape(e))
-			}
-			for _, a := range f.NextActions {
-				fmt.Fprintf(&tail, "  - next: %s: `%s`\n", mdEscape(a.Label), a.Command)
-			}
-		}
+		mdFindings(&tail, p.Findings)
 	}
 
-	diff := strings.ReplaceAll(Diff(p), "\r", "")
-	var body strings.Builder
-	if diff == "" {
-		fmt.Fprintf(&body, "\n`%s` does not change.\n", p.ConfigFile)
-	} else {
-		lines := strings.Count(diff, "\n")
-		open := fmt.Sprintf("\n<details><summary>Diff of <code>%s</code> (%s)</summary>\n\n```diff\n", p.ConfigFile, Count(lines, "line"))
-		closing := "```\n\n</details>\n"
-		room := limit - head.Len() - tail.Len() - len(open) - len(closing) - 400
-		if len(diff) > room {
-			cut := diff[:max(room, 0)]
-			if i := strings.LastIndexByte(cut, '\n'); i >= 0 {
-				cut = cut[:i+1]
-			}
-			shown := strings.Count(cut, "\n")
-			fmt.Fprintf(&body, "%s%s```\n\n**The diff is too long for a comment: %d of %d lines shown.** Run `devopsellence-backup plan` or read the job summary for the whole diff.\n\n</details>\n", open, cut, shown, lines)
-		} else {
-			body.WriteString(open + diff + closing)
+	body := diffDetails(p, limit-head.Len()-tail.Len())
+	_, err := io.WriteString(w, head.String()+body+tail.String())
+	return err
+}
+
+// envRow is an environment's row in the plan's table: covered, its
+// secrets stored and missing, and whether it deploys.
+func envRow(p *reconcile.Plan, e reconcile.EnvPlan) string {
+	var stored, missing []string
+	for _, s := range e.Secrets {
+		switch s.Status {
+		case reconcile.StatusPresent:
+			stored = append(stored, "`"+s.Name+"`")
+		case reconcile.StatusMissing:
+			missing = append(missing, "`"+s.Name+"`")
 		}
 	}
-	_, err := io.WriteString(w, head.String()+body.String()+tail.String())
-	return err
+	deploy := "no"
+	switch {
+	case p.ConfigOnly && !e.Inert:
+		deploy = "not checked here"
+	case e.Deploy:
+		deploy = "yes: " + e.DeployReason
+	case e.Inert && e.Covered:
+		deploy = "no: " + e.DeployReason
+	}
+	cov := "yes"
+	if !e.Covered {
+		cov, deploy = "no", "no"
+	}
+	storedCell, missingCell := orDash(stored), orDash(missing)
+	if !p.SecretsChecked && e.Covered && len(e.Secrets) > 0 {
+		storedCell, missingCell = "not checked here", "not checked here"
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", e.Name, cov, storedCell, missingCell, deploy)
+}
+
+// mdFindings lists findings in Markdown, with their evidence and next actions.
+func mdFindings(w *strings.Builder, findings []reconcile.Finding) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "- %s **%s** `%s`: %s\n", severityIcon(f.Severity), f.Severity, f.Code, mdEscape(f.Message))
+		for _, e := range f.Evidence {
+			fmt.Fprintf(w, "  - evidence: %s\n", mdEscape(e))
+		}
+		for _, a := range f.NextActions {
+			fmt.Fprintf(w, "  - next: %s: `%s`\n", mdEscape(a.Label), a.Command)
+		}
+	}
+}
+
+// diffDetails is the plan's diff in a folded section, cut to fit in room
+// bytes (less a margin) with a note saying so.
+func diffDetails(p *reconcile.Plan, room int) string {
+	diff := strings.ReplaceAll(Diff(p), "\r", "")
+	if diff == "" {
+		return fmt.Sprintf("\n`%s` does not change.\n", p.ConfigFile)
+	}
+	lines := strings.Count(diff, "\n")
+	open := fmt.Sprintf("\n<details><summary>Diff of <code>%s</code> (%s)</summary>\n\n```diff\n", p.ConfigFile, Count(lines, "line"))
+	closing := "```\n\n</details>\n"
+	room -= len(open) + len(closing) + 400
+	if len(diff) <= room {
+		return open + diff + closing
+	}
+	cut := diff[:max(room, 0)]
+	if i := strings.LastIndexByte(cut, '\n'); i >= 0 {
+		cut = cut[:i+1]
+	}
+	shown := strings.Count(cut, "\n")
+	return fmt.Sprintf("%s%s```\n\n**The diff is too long for a comment: %d of %d lines shown.** Run `devopsellence-backup plan` or read the job summary for the whole diff.\n\n</details>\n", open, cut, shown, lines)
 }
 
 // checksRun says, in a plan from the files alone, which checks ran where.

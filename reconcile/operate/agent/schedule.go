@@ -183,42 +183,14 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 		<-ctx.Done()
 		return nil
 	}
-	next := map[operate.Op]time.Time{}
-	snaps, err := a.listOurs(ctx, operate.TagEvidence)
-	if err != nil {
-		a.Out.Say("schedule: cannot read the evidence in the repository (%s): running everything now", message(err))
-	}
-	why := map[operate.Op]string{}
-	for _, d := range a.dues(snaps, a.Now()) {
-		if d.At != nil {
-			next[operate.Op(d.Kind)], why[operate.Op(d.Kind)] = *d.At, d.Why
-		}
-	}
+	next, why := a.firstDues(ctx)
 	for ctx.Err() == nil {
 		for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
 			at, scheduled := next[kind]
 			if !scheduled || a.Now().Before(at) || ctx.Err() != nil {
 				continue
 			}
-			o := scheduledRun()
-			o.Timeout = timeouts.of(kind, sc)
-			if kind == operate.OpCheck && a.Config.CheckParts > 0 {
-				o.Subset = "auto"
-			}
-			a.Out.Say("schedule: running %s", kind)
-			started := a.Now()
-			rc := a.Run(ctx, kind, o)
-			a.Out.Say("schedule: %s finished with exit status %d", kind, rc)
-			if kind == operate.OpBackup && (rc == 0 || rc == 3) {
-				a.copyAfterBackup(ctx, timeouts.of(operate.OpBackup, sc))
-			}
-			switch {
-			case rc == 0 || (kind == operate.OpBackup && rc == 3):
-				good := started
-				next[kind], why[kind] = due(sc, kind, &good, nil, a.Now())
-			default:
-				next[kind], why[kind] = a.Now().Add(retryAfter(sc)), "retry after a failure"
-			}
+			next[kind], why[kind] = a.runScheduled(ctx, kind, sc, timeouts)
 		}
 		a.schedulePlan(next, why)
 		wake := a.Now().Add(time.Hour)
@@ -236,4 +208,43 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 		}
 	}
 	return nil
+}
+
+// firstDues are the scheduler's first due times and why, from the evidence
+// in the repository; everything is due now when it cannot be read.
+func (a *Agent) firstDues(ctx context.Context) (map[operate.Op]time.Time, map[operate.Op]string) {
+	next := map[operate.Op]time.Time{}
+	snaps, err := a.listOurs(ctx, operate.TagEvidence)
+	if err != nil {
+		a.Out.Say("schedule: cannot read the evidence in the repository (%s): running everything now", message(err))
+	}
+	why := map[operate.Op]string{}
+	for _, d := range a.dues(snaps, a.Now()) {
+		if d.At != nil {
+			next[operate.Op(d.Kind)], why[operate.Op(d.Kind)] = *d.At, d.Why
+		}
+	}
+	return next, why
+}
+
+// runScheduled runs kind like the manual command, under its own deadline,
+// and says when it is due next: on its schedule, or soon after a failure.
+func (a *Agent) runScheduled(ctx context.Context, kind operate.Op, sc *spec.Schedule, timeouts Timeouts) (time.Time, string) {
+	o := scheduledRun()
+	o.Timeout = timeouts.of(kind, sc)
+	if kind == operate.OpCheck && a.Config.CheckParts > 0 {
+		o.Subset = "auto"
+	}
+	a.Out.Say("schedule: running %s", kind)
+	started := a.Now()
+	rc := a.Run(ctx, kind, o)
+	a.Out.Say("schedule: %s finished with exit status %d", kind, rc)
+	if kind == operate.OpBackup && (rc == 0 || rc == 3) {
+		a.copyAfterBackup(ctx, timeouts.of(operate.OpBackup, sc))
+	}
+	if rc == 0 || (kind == operate.OpBackup && rc == 3) {
+		good := started
+		return due(sc, kind, &good, nil, a.Now())
+	}
+	return a.Now().Add(retryAfter(sc)), "retry after a failure"
 }
