@@ -33,14 +33,15 @@ func TestStatusShowsTheRunningSchedulersPlanOverWhatTheEvidenceSays(t *testing.T
 	r := Registry{Dir: t.TempDir()}
 	retry := t0.Add(time.Hour)
 	fromEvidence := []operate.Due{{Kind: "backup", At: at(0), Why: "no run yet"}, {Kind: "check", At: at(0), Why: "no run yet"}, {Kind: "drill", Why: "manual"}}
+	none := func(string) *time.Time { return nil }
 	// No scheduler: the evidence decides.
-	if got := r.Planned(append([]operate.Due(nil), fromEvidence...)); got[1].Why != "no run yet" {
+	if got := r.Planned(append([]operate.Due(nil), fromEvidence...), none); got[1].Why != "no run yet" {
 		t.Errorf("without a scheduler: %+v", got)
 	}
 	if err := r.SavePlan(Plan{PID: pid(), Ticks: startTicks(pid()), Next: []operate.Due{{Kind: "check", At: &retry, Why: "retry after a failure"}}}); err != nil {
 		t.Fatal(err)
 	}
-	got := r.Planned(append([]operate.Due(nil), fromEvidence...))
+	got := r.Planned(append([]operate.Due(nil), fromEvidence...), none)
 	if got[1].At == nil || !got[1].At.Equal(retry) || got[1].Why != "retry after a failure" || got[0].Why != "no run yet" || got[2].Why != "manual" {
 		t.Errorf("with the scheduler's plan: %+v", got)
 	}
@@ -48,7 +49,38 @@ func TestStatusShowsTheRunningSchedulersPlanOverWhatTheEvidenceSays(t *testing.T
 	if err := r.SavePlan(Plan{PID: pid(), Ticks: "1", Next: []operate.Due{{Kind: "check", At: &retry, Why: "retry after a failure"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Planned(append([]operate.Due(nil), fromEvidence...)); got[1].Why != "no run yet" {
+	if got := r.Planned(append([]operate.Due(nil), fromEvidence...), none); got[1].Why != "no run yet" {
 		t.Errorf("a gone scheduler's plan is shown: %+v", got)
+	}
+}
+
+// TestARetryAGoodRunSinceMadeMootIsNotShown: the scheduler's check failed
+// (the repository did not exist yet) and it plans a retry; a check run by
+// hand since then succeeded, so the scheduler will skip the retry, and
+// status shows what the evidence says. A good run older than the failure
+// leaves the retry standing.
+func TestARetryAGoodRunSinceMadeMootIsNotShown(t *testing.T) {
+	r := Registry{Dir: t.TempDir()}
+	retry := t0.Add(time.Hour)
+	weekly := t0.Add(7 * 24 * time.Hour)
+	fromEvidence := []operate.Due{{Kind: "check", At: &weekly, Why: "schedule"}}
+	if err := r.SavePlan(Plan{PID: pid(), Ticks: startTicks(pid()), Next: []operate.Due{{Kind: "check", At: &retry, Why: "retry after a failure"}},
+		Failed: map[string]time.Time{"check": t0}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		good *time.Time
+		want string
+	}{{"a good check after the failure", at(time.Minute), "schedule"}, {"a good check before it", at(-time.Minute), "retry after a failure"}, {"none", nil, "retry after a failure"}} {
+		got := r.Planned(append([]operate.Due(nil), fromEvidence...), func(kind string) *time.Time {
+			if kind != "check" {
+				t.Errorf("asked for the good run of %s", kind)
+			}
+			return tc.good
+		})
+		if got[0].Why != tc.want {
+			t.Errorf("%s: next %+v, want %q", tc.name, got[0], tc.want)
+		}
 	}
 }

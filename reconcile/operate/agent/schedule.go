@@ -119,15 +119,26 @@ func (a *Agent) dues(snaps []operate.Snapshot, now time.Time) []operate.Due {
 // (exec'd into the same service) shows instead of what the evidence alone
 // says: a failure that stored no evidence (the repository did not exist
 // yet) still moves the scheduler's next run.
+// A retry stands only until a good run of its kind (one run by hand)
+// is recorded after the failure it retries.
 type Plan struct {
 	PID   int           `json:"pid"`
 	Ticks string        `json:"ticks,omitempty"`
 	Next  []operate.Due `json:"next"`
+	// Failed is when each kind's scheduled run failed, for the kinds
+	// whose next run is a retry.
+	Failed map[string]time.Time `json:"failed,omitempty"`
 }
 
 // schedulePlan records and logs the scheduler's next runs, when they changed.
-func (a *Agent) schedulePlan(next map[operate.Op]time.Time, why map[operate.Op]string) {
+func (a *Agent) schedulePlan(next map[operate.Op]time.Time, why map[operate.Op]string, failed map[operate.Op]time.Time) {
 	p := Plan{PID: pid(), Ticks: startTicks(pid())}
+	for kind, at := range failed {
+		if p.Failed == nil {
+			p.Failed = map[string]time.Time{}
+		}
+		p.Failed[string(kind)] = at.UTC()
+	}
 	var text []string
 	for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
 		at, ok := next[kind]
@@ -184,15 +195,28 @@ func (a *Agent) Scheduler(ctx context.Context, timeouts Timeouts, after func(tim
 		return nil
 	}
 	next, why := a.firstDues(ctx)
+	failed := map[operate.Op]time.Time{}
 	for ctx.Err() == nil {
 		for _, kind := range []operate.Op{operate.OpBackup, operate.OpPrune, operate.OpCheck} {
 			at, scheduled := next[kind]
 			if !scheduled || a.Now().Before(at) || ctx.Err() != nil {
 				continue
 			}
-			next[kind], why[kind] = a.runScheduled(ctx, kind, sc, timeouts)
+			if f, retry := failed[kind]; retry {
+				delete(failed, kind)
+				if good := a.goodSince(ctx, kind, f); good != nil {
+					next[kind], why[kind] = due(sc, kind, good, nil, a.Now())
+					a.Out.Say("schedule: %s ran by hand since it failed here: no retry", kind)
+					continue
+				}
+			}
+			var ok bool
+			next[kind], why[kind], ok = a.runScheduled(ctx, kind, sc, timeouts)
+			if !ok {
+				failed[kind] = a.Now()
+			}
 		}
-		a.schedulePlan(next, why)
+		a.schedulePlan(next, why, failed)
 		wake := a.Now().Add(time.Hour)
 		for _, t := range next {
 			if t.Before(wake) {
@@ -227,9 +251,24 @@ func (a *Agent) firstDues(ctx context.Context) (map[operate.Op]time.Time, map[op
 	return next, why
 }
 
+// goodSince is the time of the newest good run of kind the evidence
+// records after since, nil when there is none (or the evidence cannot be
+// read: then the retry runs).
+func (a *Agent) goodSince(ctx context.Context, kind operate.Op, since time.Time) *time.Time {
+	snaps, err := a.listOurs(ctx, operate.TagEvidence)
+	if err != nil {
+		return nil
+	}
+	if good, _ := operate.LastRuns(snaps, a.identity(), kind, a.Now()); good != nil && good.After(since) {
+		return good
+	}
+	return nil
+}
+
 // runScheduled runs kind like the manual command, under its own deadline,
-// and says when it is due next: on its schedule, or soon after a failure.
-func (a *Agent) runScheduled(ctx context.Context, kind operate.Op, sc *spec.Schedule, timeouts Timeouts) (time.Time, string) {
+// and says when it is due next: on its schedule, or soon after a failure
+// (ok false).
+func (a *Agent) runScheduled(ctx context.Context, kind operate.Op, sc *spec.Schedule, timeouts Timeouts) (next time.Time, why string, ok bool) {
 	o := scheduledRun()
 	o.Timeout = timeouts.of(kind, sc)
 	if kind == operate.OpCheck && a.Config.CheckParts > 0 {
@@ -244,7 +283,8 @@ func (a *Agent) runScheduled(ctx context.Context, kind operate.Op, sc *spec.Sche
 	}
 	if rc == 0 || (kind == operate.OpBackup && rc == 3) {
 		good := started
-		return due(sc, kind, &good, nil, a.Now())
+		next, why = due(sc, kind, &good, nil, a.Now())
+		return next, why, true
 	}
-	return a.Now().Add(retryAfter(sc)), "retry after a failure"
+	return a.Now().Add(retryAfter(sc)), "retry after a failure", false
 }

@@ -3,9 +3,11 @@ package agent
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/devopsellence/devopsellence-backup/fixtures/restictest"
 	"github.com/devopsellence/devopsellence-backup/reconcile/operate"
 	"github.com/devopsellence/devopsellence-backup/spec"
 )
@@ -71,6 +73,77 @@ func TestAScheduledRunsDeadlineIsTheFlagsElseTheSchedulesElseTheCommands(t *test
 	} {
 		if got := flags.of(tc.kind, sc); got != tc.want {
 			t.Errorf("%s: deadline %s, want %s", tc.kind, got, tc.want)
+		}
+	}
+}
+
+// TestAFailedScheduledRunIsNotRetriedAfterAGoodRunByHand is onboarding: the
+// scheduler's first round fails (no repository yet); the person then
+// initialises it and backs up by hand. When the retries come, the
+// scheduler reads the evidence, skips the backup, which ran well since,
+// and runs only what has not.
+func TestAFailedScheduledRunIsNotRetriedAfterAGoodRunByHand(t *testing.T) {
+	r := newRig(t, restictest.Bins(t)[0], func(c *spec.AgentConfig) {
+		c.Schedule = &spec.Schedule{Every: spec.Duration(6 * time.Hour), PruneEvery: spec.Duration(24 * time.Hour), CheckEvery: spec.Duration(7 * 24 * time.Hour)}
+	})
+	writeFiles(t, r.vol, map[string]string{"a.txt": "a\n"})
+	var mu sync.Mutex
+	now := time.Now()
+	r.a.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// The scheduler waits on the test: each wait is a channel handed over
+	// once a round is done.
+	waits := make(chan chan time.Time)
+	after := func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		waits <- c
+		return c
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.a.Scheduler(ctx, Timeouts{}, after) }()
+	round := func() chan time.Time {
+		t.Helper()
+		select {
+		case c := <-waits:
+			return c
+		case err := <-done:
+			t.Fatalf("the scheduler ended: %v\n%s", err, r.stderr.String())
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("the scheduler's round did not end\n%s", r.stderr.String())
+		}
+		return nil
+	}
+	wake := round()
+	if n := strings.Count(r.stderr.String(), "finished with exit status 0"); n != 0 {
+		t.Fatalf("a run succeeded without a repository:\n%s", r.stderr.String())
+	}
+
+	r.restic("init")
+	if rc := r.a.Run(context.Background(), operate.OpBackup, RunOptions{}); rc != 0 {
+		t.Fatalf("the backup by hand: exit %d\n%s", rc, r.stderr.String())
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Minute)
+	mu.Unlock()
+	wake <- time.Now()
+	round()
+	cancel()
+	<-done
+
+	log := r.stderr.String()
+	files := 0
+	for _, s := range r.snapshots() {
+		if s.HasTag(operate.TagFiles) {
+			files++
+		}
+	}
+	if files != 1 || !strings.Contains(log, "schedule: backup ran by hand since it failed here: no retry") {
+		t.Errorf("the backup was retried after the good one by hand (%d files snapshots):\n%s", files, log)
+	}
+	for _, kind := range []string{"prune", "check"} {
+		if !strings.Contains(log, "schedule: "+kind+" finished with exit status 0") {
+			t.Errorf("the %s that never ran well was not retried:\n%s", kind, log)
 		}
 	}
 }

@@ -43,7 +43,10 @@ func (a *Agent) Status(ctx context.Context, o RunOptions, now time.Time) int {
 	} else {
 		data := operate.Summarize(snaps, a.identity(), now)
 		data.AgentNow, data.ResticVersion = agentNow, info.ResticVersion
-		data.Next = a.Runs.Planned(a.dues(snaps, agentNow))
+		data.Next = a.Runs.Planned(a.dues(snaps, agentNow), func(kind string) *time.Time {
+			good, _ := operate.LastRuns(snaps, a.identity(), operate.Op(kind), agentNow)
+			return good
+		})
 		for _, d := range a.Config.Databases {
 			if twin := a.twinOf(d); twin != "" {
 				if data.Twins == nil {

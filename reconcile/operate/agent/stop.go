@@ -78,8 +78,9 @@ func (r Registry) SavePlan(p Plan) error {
 
 // Planned is dues with the running scheduler's own plan in place of what
 // the evidence says, for the kinds it plans (none when no scheduler runs in
-// this service).
-func (r Registry) Planned(dues []operate.Due) []operate.Due {
+// this service), except a retry that a good run since its failure (good,
+// from the evidence) made moot: the scheduler skips it.
+func (r Registry) Planned(dues []operate.Due, good func(kind string) *time.Time) []operate.Due {
 	var p Plan
 	data, err := os.ReadFile(r.path("schedule.json"))
 	if err != nil || json.Unmarshal(data, &p) != nil || !alive(p.PID) || (p.Ticks != "" && startTicks(p.PID) != p.Ticks) {
@@ -87,9 +88,15 @@ func (r Registry) Planned(dues []operate.Due) []operate.Due {
 	}
 	for i, d := range dues {
 		for _, n := range p.Next {
-			if n.Kind == d.Kind && n.At != nil {
-				dues[i] = n
+			if n.Kind != d.Kind || n.At == nil {
+				continue
 			}
+			if f, retry := p.Failed[n.Kind]; retry {
+				if g := good(n.Kind); g != nil && g.After(f) {
+					continue
+				}
+			}
+			dues[i] = n
 		}
 	}
 	return dues

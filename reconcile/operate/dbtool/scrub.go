@@ -14,11 +14,32 @@ const minFragment = 4
 
 const redacted = "***"
 
+// wordFragment is the length below which a fragment of only letters and
+// digits is hidden only where it stands as a word of its own, not inside a
+// longer one. A short piece of a password such as "2525" (from "%25") turns
+// up by chance inside hex IDs (a 12-digit plan ID has nine 4-digit
+// windows), and an ID with *** in it can no longer be approved or looked
+// up; a secret a tool quotes stands between the characters that cut it out
+// of its value.
+const wordFragment = 8
+
+// isAlnum reports whether s holds only ASCII letters and digits.
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // Scrubber hides secret values in text: every occurrence of a value, of its
 // percent-decoded and percent-encoded forms, of the password inside a URL or
 // a password= parameter, and of each piece of 4 or more characters between
 // reserved characters (what a client quotes when a reserved character cut a
-// URL apart). Every byte covered by any of them becomes part of a ***.
+// URL apart; one of fewer than 8 letters and digits only as a word of its
+// own). Every byte covered by any of them becomes part of a ***.
 // Build it before use; it is then safe for concurrent use.
 type Scrubber struct {
 	frags []string
@@ -66,16 +87,22 @@ func (s *Scrubber) String(in string) string {
 	mask := make([]bool, len(in))
 	any := false
 	for _, f := range s.frags {
+		word := len(f) < wordFragment && isAlnum(f)
 		for off := 0; ; {
 			i := strings.Index(in[off:], f)
 			if i < 0 {
 				break
 			}
-			for j := off + i; j < off+i+len(f); j++ {
+			start, end := off+i, off+i+len(f)
+			off = start + 1
+			if word && (start > 0 && isAlnum(in[start-1:start]) || end < len(in) && isAlnum(in[end:end+1])) {
+				// Inside a longer word: a snapshot or plan ID, not the secret.
+				continue
+			}
+			for j := start; j < end; j++ {
 				mask[j] = true
 			}
 			any = true
-			off += i + 1
 		}
 	}
 	if !any {

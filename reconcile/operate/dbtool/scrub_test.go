@@ -3,6 +3,7 @@ package dbtool
 import (
 	"bytes"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,29 @@ func TestNilScrubberChangesNothing(t *testing.T) {
 	var s *Scrubber
 	if got := s.String("x Tk4nS3cr3t"); got != "x Tk4nS3cr3t" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestAShortPieceInsideAnIDLeavesTheIDWhole is the restore a person could
+// not approve: a password with % in it has pieces such as "2525" (its
+// encoded form's), which turned up inside a plan ID, so the plan was
+// shown as 0217d672*** and its approval named another plan. A short piece
+// of letters and digits is hidden where it stands as a word; inside a
+// longer word it is part of an ID.
+func TestAShortPieceInsideAnIDLeavesTheIDWhole(t *testing.T) {
+	s := NewScrubber("mysql://app:p%25%3Fw0rd@127.0.0.1:3306/appdb")
+	for _, id := range []string{"0217d6722525", "2525d672aa01", "3f79e168c488b2f8758c0fe63777c09b8cdaaf551721bf9b1442ce86a032a98e"} {
+		if got := s.String("Restore plan " + id + " (approve it)"); got != "Restore plan "+id+" (approve it)" {
+			t.Errorf("the ID %s was scrubbed: %q", id, got)
+		}
+	}
+	if !slices.Contains(s.frags, "2525") {
+		t.Fatalf("the URL's pieces no longer include 2525, so this test proves nothing: %q", s.frags)
+	}
+	// The same piece standing as a word, or the password whole, is hidden.
+	for _, in := range []string{"bad port 2525 in URL", "password p%?w0rd", "unknown host 2525."} {
+		if got := s.String(in); strings.Contains(got, "2525") || strings.Contains(got, "p%?w0rd") || !strings.Contains(got, "***") {
+			t.Errorf("%q: scrubbed to %q", in, got)
+		}
 	}
 }
